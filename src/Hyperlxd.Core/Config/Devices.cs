@@ -1,0 +1,81 @@
+namespace Hyperlxd.Core.Config;
+
+/// <summary>
+/// The device schema both drivers share: which device types exist, which keys each accepts and
+/// which it requires (LXD's device documentation). Profiles and instances validate through here.
+/// </summary>
+public static class Devices
+{
+    private sealed record DeviceType(string[] Keys, string[] Required, Func<IReadOnlyDictionary<string, string>, string?>? Extra = null);
+
+    private static readonly Dictionary<string, DeviceType> Types = new()
+    {
+        ["none"] = new(Array.Empty<string>(), Array.Empty<string>()),
+        ["disk"] = new(
+            new[] { "path", "source", "pool", "readonly", "required", "size", "size.state", "recursive", "propagation", "shift", "raw.mount.options", "limits.read", "limits.write", "limits.max", "boot.priority", "io.cache" },
+            new[] { "path" },
+            d => d["path"] == "/"
+                ? d.ContainsKey("pool") ? null : "the root disk needs a \"pool\""
+                : d.ContainsKey("source") || d.ContainsKey("pool") ? null : "needs a \"source\""),
+        ["nic"] = new(
+            new[] { "nictype", "network", "parent", "name", "hwaddr", "mtu", "host_name", "vlan", "ipv4.address", "ipv6.address", "ipv4.routes", "ipv6.routes", "security.mac_filtering", "security.ipv4_filtering", "security.ipv6_filtering", "limits.ingress", "limits.egress", "limits.max", "boot.priority", "queue.tx.length" },
+            Array.Empty<string>(),
+            d => d.ContainsKey("network") || d.ContainsKey("nictype") ? d.ContainsKey("network") && d.ContainsKey("nictype") ? "cannot have both \"network\" and \"nictype\"" : null : "needs a \"network\" or a \"nictype\""),
+        ["proxy"] = new(
+            new[] { "listen", "connect", "bind", "nat", "proxy_protocol", "security.uid", "security.gid", "uid", "gid", "mode" },
+            new[] { "listen", "connect" }),
+        ["unix-char"] = new(new[] { "source", "path", "major", "minor", "uid", "gid", "mode", "required" }, Array.Empty<string>(),
+            d => d.ContainsKey("source") || d.ContainsKey("path") ? null : "needs a \"source\" or a \"path\""),
+        ["unix-block"] = new(new[] { "source", "path", "major", "minor", "uid", "gid", "mode", "required" }, Array.Empty<string>(),
+            d => d.ContainsKey("source") || d.ContainsKey("path") ? null : "needs a \"source\" or a \"path\""),
+        ["unix-hotplug"] = new(new[] { "vendorid", "productid", "uid", "gid", "mode", "required" }, Array.Empty<string>()),
+        ["tpm"] = new(new[] { "path", "pathrm" }, Array.Empty<string>()),
+    };
+
+    private static readonly string[] NicTypes = { "bridged", "macvlan", "p2p", "physical", "sriov", "ipvlan", "routed" };
+
+    public static void Validate(IReadOnlyDictionary<string, Dictionary<string, string>> devices)
+    {
+        foreach (var (name, device) in devices)
+        {
+            if (string.IsNullOrEmpty(name) || name.Contains('/') || name.Any(char.IsWhiteSpace))
+            {
+                throw new BadRequestException($"Invalid device name \"{name}\"");
+            }
+            if (device is null || !device.TryGetValue("type", out var type) || type.Length == 0)
+            {
+                throw new BadRequestException($"Device \"{name}\": missing \"type\"");
+            }
+            if (!Types.TryGetValue(type, out var schema))
+            {
+                throw new BadRequestException($"Device \"{name}\": unknown device type \"{type}\"");
+            }
+            foreach (var key in device.Keys)
+            {
+                if (key != "type" && !schema.Keys.Contains(key) && !key.StartsWith("user.", StringComparison.Ordinal))
+                {
+                    throw new BadRequestException($"Device \"{name}\": unknown key \"{key}\" for a {type} device");
+                }
+            }
+            foreach (var key in schema.Required)
+            {
+                if (!device.ContainsKey(key))
+                {
+                    throw new BadRequestException($"Device \"{name}\": missing required key \"{key}\"");
+                }
+            }
+            if (schema.Extra?.Invoke(device) is { } problem)
+            {
+                throw new BadRequestException($"Device \"{name}\": {type} device {problem}");
+            }
+            if (device.TryGetValue("nictype", out var nicType) && !NicTypes.Contains(nicType))
+            {
+                throw new BadRequestException($"Device \"{name}\": unknown nictype \"{nicType}\"");
+            }
+            if (device.TryGetValue("readonly", out var ro) && Validators.Bool(ro) is { } bad)
+            {
+                throw new BadRequestException($"Device \"{name}\": \"readonly\" {bad}");
+            }
+        }
+    }
+}

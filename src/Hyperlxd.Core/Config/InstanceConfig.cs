@@ -1,0 +1,78 @@
+namespace Hyperlxd.Core.Config;
+
+/// <summary>
+/// The instance config keys both drivers understand (LXD's names), validated in one place for
+/// instances and profiles alike. A key that is not listed here is rejected: accepting it silently
+/// would suggest a feature that does not exist.
+/// </summary>
+public static class InstanceConfig
+{
+    private static readonly Dictionary<string, Validators.Check> Keys = new()
+    {
+        ["boot.autostart"] = Validators.Bool,
+        ["boot.autostart.delay"] = Validators.Int(0),
+        ["boot.autostart.priority"] = Validators.Int(),
+        ["boot.host_shutdown_timeout"] = Validators.Int(0),
+        ["boot.stop.priority"] = Validators.Int(),
+        ["limits.cpu"] = Validators.CpuLimit,
+        ["limits.cpu.allowance"] = Validators.CpuAllowance,
+        ["limits.cpu.priority"] = Validators.Int(0, 10),
+        ["limits.memory"] = Validators.SizeOrPercent,
+        ["limits.memory.enforce"] = Validators.OneOf("hard", "soft"),
+        ["limits.memory.swap"] = Validators.Bool,
+        ["limits.processes"] = Validators.Int(1),
+        ["security.privileged"] = Validators.Bool,
+        ["security.nesting"] = Validators.Bool,
+        ["security.protection.delete"] = Validators.Bool,
+        ["security.idmap.isolated"] = Validators.Bool,
+        ["security.idmap.size"] = Validators.Int(65536),
+        ["security.secureboot"] = Validators.Bool,
+        ["snapshots.schedule"] = Validators.Any,
+        ["snapshots.pattern"] = Validators.Any,
+        ["snapshots.expiry"] = Validators.Any,
+        ["cloud-init.user-data"] = Validators.Any,
+        ["cloud-init.vendor-data"] = Validators.Any,
+        ["cloud-init.network-config"] = Validators.Any,
+        ["user.user-data"] = Validators.Any,
+        ["linux.kernel_modules"] = Validators.Any,
+    };
+
+    /// <summary>Free-form namespaces: anything below these prefixes is the user's own.</summary>
+    private static readonly string[] FreePrefixes = { "user.", "environment.", "image." };
+
+    /// <summary>
+    /// Validates a whole config map. Profiles may not carry <c>volatile.*</c> keys (the daemon's own state).
+    /// Throws <see cref="BadRequestException"/> naming the first bad key.
+    /// </summary>
+    public static void Validate(IReadOnlyDictionary<string, string> config, bool isProfile)
+    {
+        foreach (var (key, value) in config)
+        {
+            ValidateKey(key, value, isProfile);
+        }
+    }
+
+    public static void ValidateKey(string key, string value, bool isProfile)
+    {
+        if (key.StartsWith("volatile.", StringComparison.Ordinal))
+        {
+            if (isProfile)
+            {
+                throw new BadRequestException($"Invalid config key \"{key}\": volatile keys cannot be set on profiles");
+            }
+            return;
+        }
+        if (FreePrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal) && key.Length > p.Length))
+        {
+            return;
+        }
+        if (!Keys.TryGetValue(key, out var check))
+        {
+            throw new BadRequestException($"Unknown config key \"{key}\"");
+        }
+        if (value.Length > 0 && check(value) is { } problem)
+        {
+            throw new BadRequestException($"Invalid value for config key \"{key}\": \"{value}\" {problem}");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace Hyperlxd.Core.Config;
+
+/// <summary>The server config keys (<c>PUT/PATCH /1.0</c>) and their checks.</summary>
+public static class ServerConfig
+{
+    public const string HttpsAddress = "core.https_address";
+    public const string TrustPassword = "core.trust_password";
+
+    /// <summary>Minutes the daemon waits for running operations on shutdown (LXD's key and unit).</summary>
+    public const string ShutdownTimeout = "core.shutdown_timeout";
+
+    private static readonly Dictionary<string, Validators.Check> Keys = new()
+    {
+        [HttpsAddress] = Validators.ListenAddress,
+        [TrustPassword] = Validators.Any,
+        [ShutdownTimeout] = Validators.Int(0, 24 * 60),
+    };
+
+    public static void Validate(IReadOnlyDictionary<string, string> config)
+    {
+        foreach (var (key, value) in config)
+        {
+            if (key.StartsWith("user.", StringComparison.Ordinal) && key.Length > 5)
+            {
+                continue;
+            }
+            if (!Keys.TryGetValue(key, out var check))
+            {
+                throw new BadRequestException($"Unknown server config key \"{key}\"");
+            }
+            if (value.Length > 0 && check(value) is { } problem)
+            {
+                throw new BadRequestException($"Invalid value for server config key \"{key}\": \"{value}\" {problem}");
+            }
+        }
+    }
+}

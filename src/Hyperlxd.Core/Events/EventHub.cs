@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Hyperlxd.Api;
+
+namespace Hyperlxd.Core.Events;
+
+/// <summary>
+/// Fan-out of <c>/1.0/events</c>: each event is serialised once and queued to every listener that
+/// asked for its type. A listener that falls too far behind loses its oldest events rather than
+/// holding memory or slowing the publisher.
+/// </summary>
+public sealed class EventHub
+{
+    public const string Operation = "operation";
+    public const string Lifecycle = "lifecycle";
+    public const string Logging = "logging";
+
+    private readonly object _lock = new();
+    private Listener[] _listeners = Array.Empty<Listener>();
+
+    public sealed class Listener : IDisposable
+    {
+        private readonly EventHub _hub;
+        internal readonly HashSet<string> Types;
+        internal readonly Channel<byte[]> Queue = Channel.CreateBounded<byte[]>(
+            new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+
+        internal Listener(EventHub hub, IEnumerable<string> types)
+        {
+            _hub = hub;
+            Types = new HashSet<string>(types);
+        }
+
+        public ChannelReader<byte[]> Reader => Queue.Reader;
+
+        public void Dispose() => _hub.Remove(this);
+    }
+
+    public bool HasListeners => Volatile.Read(ref _listeners).Length > 0;
+
+    public Listener Subscribe(IEnumerable<string> types)
+    {
+        var listener = new Listener(this, types);
+        lock (_lock)
+        {
+            _listeners = [.. _listeners, listener];
+        }
+        return listener;
+    }
+
+    private void Remove(Listener listener)
+    {
+        lock (_lock)
+        {
+            _listeners = _listeners.Where(l => l != listener).ToArray();
+        }
+        listener.Queue.Writer.TryComplete();
+    }
+
+    public void PublishOperation(Operation op) =>
+        Publish(Operation, JsonSerializer.SerializeToElement(op, ApiJsonContext.Default.Operation));
+
+    public void PublishLifecycle(string action, string source, Dictionary<string, object?>? context = null) =>
+        Publish(Lifecycle, JsonSerializer.SerializeToElement(
+            new EventLifecycle { Action = action, Source = source, Context = context ?? new() },
+            ApiJsonContext.Default.EventLifecycle));
+
+    public void PublishLogging(string level, string message, Dictionary<string, string> context)
+    {
+        if (!HasListeners)
+        {
+            return;
+        }
+        Publish(Logging, JsonSerializer.SerializeToElement(
+            new EventLogging { Level = level, Message = message, Context = context },
+            ApiJsonContext.Default.EventLogging));
+    }
+
+    private void Publish(string type, JsonElement metadata)
+    {
+        var listeners = Volatile.Read(ref _listeners);
+        if (listeners.Length == 0)
+        {
+            return;
+        }
+        byte[]? bytes = null;
+        foreach (var l in listeners)
+        {
+            if (l.Types.Contains(type))
+            {
+                bytes ??= JsonSerializer.SerializeToUtf8Bytes(
+                    new Event { Type = type, Timestamp = DateTimeOffset.UtcNow, Metadata = metadata },
+                    ApiJsonContext.Default.Event);
+                l.Queue.Writer.TryWrite(bytes);
+            }
+        }
+    }
+}
