@@ -46,7 +46,7 @@ public static class EventEndpoints
         catch (Exception e) when (e is OperationCanceledException or WebSocketException)
         {
         }
-        if (socket.State == WebSocketState.Open)
+        if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
         {
             try
             {

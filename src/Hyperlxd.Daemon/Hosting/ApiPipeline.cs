@@ -24,7 +24,6 @@ public static class ApiPipeline
         OperationEndpoints.Map(app, daemon);
         EventEndpoints.Map(app, daemon);
         InternalEndpoints.Map(app, daemon);
-        app.MapFallback(ctx => throw new NotFoundException("not found"));
     }
 
     private static async Task AuthenticateAsync(HttpContext ctx, RequestDelegate next, Daemon daemon)

@@ -13,7 +13,12 @@ public sealed class ErrorMapper(RequestDelegate next, ILogger<ErrorMapper> logge
         try
         {
             await next(ctx);
-            if (ctx.Response.StatusCode == 405 && !ctx.Response.HasStarted)
+            // Routing answers unknown paths (404) and methods (405) with empty bodies: clients need the envelope.
+            if (ctx.Response.StatusCode == 404 && !ctx.Response.HasStarted && ctx.GetEndpoint() is null)
+            {
+                await Respond.Error(ctx, 404, "not found");
+            }
+            else if (ctx.Response.StatusCode == 405 && !ctx.Response.HasStarted)
             {
                 await Respond.Error(ctx, 405, $"Method {ctx.Request.Method} not allowed on {ctx.Request.Path}");
             }

@@ -1,0 +1,162 @@
+using System.Net;
+using Hyperlxd.Tests.Infrastructure;
+
+namespace Hyperlxd.Tests.Daemon;
+
+/// <summary>Each test owns its daemon: these stop, kill and restart it.</summary>
+public sealed class DaemonLifecycleTests
+{
+    [Fact]
+    public async Task Profiles_survive_a_restart_and_no_postgres_outlives_the_daemon()
+    {
+        await using var d = await DaemonProcess.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await d.Api.PostAsync("/1.0/profiles", """{"name":"kept","config":{"limits.cpu":"3"}}""")).Status);
+        var postgres = d.PostgresPid;
+        Assert.Contains(postgres, d.ProcessesUsingDir());
+
+        await d.StopAsync();
+        Assert.Empty(d.ProcessesUsingDir());
+        Assert.False(File.Exists(d.Socket));
+
+        await d.StartAsync();
+        var r = await d.Api.GetAsync("/1.0/profiles/kept");
+        Assert.Equal(HttpStatusCode.OK, r.Status);
+        Assert.Equal("3", r.Metadata.GetProperty("config").GetProperty("limits.cpu").GetString());
+    }
+
+    [Fact]
+    public async Task A_postgres_kill_during_100_writes_loses_no_acknowledged_write()
+    {
+        await using var d = await DaemonProcess.StartAsync();
+        var oldPostgres = d.PostgresPid;
+        var acknowledged = new List<string>();
+        var failed = new List<string>();
+        for (var i = 0; i < 100; i++)
+        {
+            if (i == 30)
+            {
+                Tmds.Linux.LibC.kill(oldPostgres, Tmds.Linux.LibC.SIGKILL);
+            }
+            var name = $"w{i:000}";
+            var r = await d.Api.PostAsync("/1.0/profiles", $$"""{"name":"{{name}}"}""");
+            (r.Status == HttpStatusCode.OK ? acknowledged : failed).Add(name);
+        }
+        Assert.False(d.HasExited, "the daemon must survive a database crash");
+        Assert.NotEqual(oldPostgres, d.PostgresPid);
+        // Retries hide the restart: every write is acknowledged here, and all of them are present.
+        Assert.True(failed.Count == 0, "failed writes: " + string.Join(",", failed) + "\n" + d.Log);
+        var present = (await d.Api.GetAsync("/1.0/profiles")).Metadata.EnumerateArray().Select(e => e.GetString()).ToHashSet();
+        Assert.All(acknowledged, name => Assert.Contains("/1.0/profiles/" + name, present));
+        Assert.Equal(100, acknowledged.Count);
+    }
+
+    [Fact]
+    public async Task A_killed_daemon_leaves_nothing_the_next_start_cannot_clean()
+    {
+        await using var d = await DaemonProcess.StartAsync();
+        await d.Api.PostAsync("/1.0/profiles", """{"name":"before-crash"}""");
+        await d.KillAsync();
+        // The parent-death signal stops PostgreSQL; wait for its fast shutdown.
+        for (var i = 0; i < 100 && d.ProcessesUsingDir().Count > 0; i++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Empty(d.ProcessesUsingDir());
+        Assert.True(File.Exists(d.Socket), "a killed daemon leaves its socket behind");
+
+        await d.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await d.Api.GetAsync("/1.0/profiles/before-crash")).Status);
+    }
+
+    [Fact]
+    public async Task A_second_daemon_on_the_same_directory_is_refused()
+    {
+        await using var d = await DaemonProcess.StartAsync();
+        var second = await ProcessRunner.RunAsync(Repo.DaemonBinary, new[] { "daemon" }, d.Env, timeout: TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, second.ExitCode);
+        Assert.Contains("another hyperlxd daemon", second.Stderr);
+        Assert.Equal(HttpStatusCode.OK, (await d.Api.GetAsync("/1.0")).Status);
+    }
+
+    [Fact]
+    public async Task Init_preseed_applies_everything_or_nothing()
+    {
+        await using var d = await DaemonProcess.StartAsync();
+        var port = Repo.FreeTcpPort();
+        var good = $$"""
+            config:
+              core.https_address: "127.0.0.1:{{port}}"
+              user.site: lab
+            profiles:
+            - name: default
+              description: Preseeded default
+              config:
+                limits.cpu: "2"
+            - name: web
+              config:
+                limits.memory: 256MiB
+              devices:
+                root: {type: disk, path: /, pool: default}
+            """;
+        var r = await d.HyperlxdAsync(good, "init", "--preseed");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var server = (await d.Api.GetAsync("/1.0")).Metadata;
+        Assert.Equal("lab", server.GetProperty("config").GetProperty("user.site").GetString());
+        Assert.Equal($"127.0.0.1:{port}", server.GetProperty("environment").GetProperty("addresses")[0].GetString());
+        Assert.Equal("2", (await d.Api.GetAsync("/1.0/profiles/default")).Metadata.GetProperty("config").GetProperty("limits.cpu").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await d.Api.GetAsync("/1.0/profiles/web")).Status);
+
+        // The second profile is invalid: the first one must not stay created, nor the default changed.
+        var bad = """
+            config:
+              user.site: other
+            profiles:
+            - name: db
+            - name: default
+              config:
+                limits.cpu: "1"
+            - name: broken
+              config:
+                no.such.key: "1"
+            """;
+        r = await d.HyperlxdAsync(bad, "init", "--preseed");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("no.such.key", r.Stderr);
+        Assert.Equal(HttpStatusCode.NotFound, (await d.Api.GetAsync("/1.0/profiles/db")).Status);
+        Assert.Equal("2", (await d.Api.GetAsync("/1.0/profiles/default")).Metadata.GetProperty("config").GetProperty("limits.cpu").GetString());
+        Assert.Equal("lab", (await d.Api.GetAsync("/1.0")).Metadata.GetProperty("config").GetProperty("user.site").GetString());
+
+        r = await d.HyperlxdAsync("storage_pools:\n- name: p\n  driver: dir\n", "init", "--preseed");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("storage_pools", r.Stderr);
+
+        r = await d.HyperlxdAsync(null, "init", "--auto", "--trust-password", "pw");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.True((await d.Api.GetAsync("/1.0")).Metadata.GetProperty("config").GetProperty("core.trust_password").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Https_listener_follows_the_config_and_a_busy_port_is_refused()
+    {
+        await using var d = await DaemonProcess.StartAsync();
+        using var blocker = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        blocker.Start();
+        var busy = ((IPEndPoint)blocker.LocalEndpoint).Port;
+        var r = await d.Api.PatchAsync("/1.0", $$$"""{"config":{"core.https_address":"127.0.0.1:{{{busy}}}"}}""");
+        Assert.Equal(HttpStatusCode.BadRequest, r.Status);
+        Assert.Contains($"127.0.0.1:{busy}", r.Error);
+        Assert.False((await d.Api.GetAsync("/1.0")).Metadata.GetProperty("config").TryGetProperty("core.https_address", out _));
+
+        var port = Repo.FreeTcpPort();
+        r = await d.Api.PatchAsync("/1.0", $$$"""{"config":{"core.https_address":"127.0.0.1:{{{port}}}"}}""");
+        Assert.Equal(HttpStatusCode.OK, r.Status);
+        using (var https = ApiClient.Https(port))
+        {
+            Assert.Equal("untrusted", (await https.GetAsync("/1.0")).Metadata.GetProperty("auth").GetString());
+        }
+        r = await d.Api.PatchAsync("/1.0", """{"config":{"core.https_address":""}}""");
+        Assert.Equal(HttpStatusCode.OK, r.Status);
+        using var gone = ApiClient.Https(port);
+        await Assert.ThrowsAsync<HttpRequestException>(() => gone.GetAsync("/1.0"));
+    }
+}

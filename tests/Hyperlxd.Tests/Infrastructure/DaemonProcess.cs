@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Hyperlxd.Tests.Infrastructure;
+
+/// <summary>
+/// A real <c>hyperlxd daemon</c> on a private state directory with its embedded PostgreSQL, started
+/// from the published binary. Disposal stops it and removes the directory.
+/// </summary>
+public sealed class DaemonProcess : IAsyncDisposable
+{
+    private readonly StringBuilder _log = new();
+    private Process? _process;
+
+    private DaemonProcess(string dir)
+    {
+        Dir = dir;
+        LxdConf = Repo.TempDir("hlx-lxdconf-");
+    }
+
+    public string Dir { get; }
+    public string LxdConf { get; }
+    public string Socket => Path.Combine(Dir, "unix.socket");
+    public ApiClient Api { get; private set; } = null!;
+    public int Pid => _process!.Id;
+    public bool HasExited => _process!.HasExited;
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    public Dictionary<string, string> Env => new() { ["HYPERLXD_DIR"] = Dir, ["LXD_DIR"] = Dir, ["LXD_CONF"] = LxdConf, ["HOME"] = LxdConf };
+
+    public static async Task<DaemonProcess> StartAsync(string? dir = null)
+    {
+        var d = new DaemonProcess(dir ?? Repo.TempDir("hlxd-test-"));
+        await d.StartAsync();
+        return d;
+    }
+
+    public async Task StartAsync()
+    {
+        var psi = new ProcessStartInfo(Repo.DaemonBinary, "daemon")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.Environment["HYPERLXD_DIR"] = Dir;
+        psi.Environment.Remove("HYPERLXD_DATABASE_URL");
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, e) => Append(e.Data);
+        p.ErrorDataReceived += (_, e) => Append(e.Data);
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        _process = p;
+        var ready = await ProcessRunner.RunAsync(Repo.DaemonBinary, new[] { "waitready", "--timeout", "90" }, Env);
+        if (ready.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"daemon did not become ready: {ready}\n{Log}");
+        }
+        Api?.Dispose();
+        Api = ApiClient.Unix(Socket);
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_log)
+            {
+                _log.AppendLine(line);
+            }
+        }
+    }
+
+    /// <summary>SIGTERM and wait: the graceful path.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            Tmds.Linux.LibC.kill(p.Id, Tmds.Linux.LibC.SIGTERM);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await p.WaitForExitAsync(cts.Token);
+        }
+    }
+
+    public async Task KillAsync()
+    {
+        _process!.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>The running postmaster, from its pid file.</summary>
+    public int PostgresPid =>
+        int.Parse(File.ReadLines(Path.Combine(Dir, "database", "data", "postmaster.pid")).First());
+
+    /// <summary>Processes whose command line mentions this daemon's state directory (postgres and its children).</summary>
+    public IReadOnlyList<int> ProcessesUsingDir()
+    {
+        var result = new List<int>();
+        foreach (var proc in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var status = File.ReadAllText(Path.Combine(proc, "status"));
+                if (status.Contains("State:\tZ", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                var cmd = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
+                if (cmd.Contains(Dir + "/", StringComparison.Ordinal) && pid != Environment.ProcessId && !cmd.Contains("waitready", StringComparison.Ordinal))
+                {
+                    result.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Reads the daemon's embedded database directly, as its system user would.</summary>
+    public async Task<string?> QueryScalarAsync(string sql)
+    {
+        var cs = new Npgsql.NpgsqlConnectionStringBuilder { Host = Path.Combine(Dir, "database"), Username = "hyperlxd", Database = "hyperlxd", Pooling = false };
+        await using var conn = new Npgsql.NpgsqlConnection(cs.ConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand(sql, conn);
+        return (await cmd.ExecuteScalarAsync())?.ToString();
+    }
+
+    public Task<ProcessResult> LxcAsync(params string[] args) => ProcessRunner.RunAsync("lxc", args, Env);
+
+    public Task<ProcessResult> HyperlxdAsync(string? stdin, params string[] args) => ProcessRunner.RunAsync(Repo.DaemonBinary, args, Env, stdin);
+
+    /// <summary>Runs a script with Debian's python3 (the one with pylxd 2.2.10).</summary>
+    public Task<ProcessResult> PythonAsync(string script) => ProcessRunner.RunAsync("/usr/bin/python3", new[] { "-c", script }, Env);
+
+    public async ValueTask DisposeAsync()
+    {
+        Api?.Dispose();
+        try
+        {
+            await StopAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            _process?.Kill(true);
+        }
+        _process?.Dispose();
+        foreach (var dir in new[] { Dir, LxdConf })
+        {
+            try
+            {
+                Directory.Delete(dir, true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>One daemon shared by the API tests of a collection (startup costs a PostgreSQL initdb).</summary>
+public sealed class SharedDaemon : IAsyncLifetime
+{
+    public DaemonProcess Daemon { get; private set; } = null!;
+    public int HttpsPort { get; } = Repo.FreeTcpPort();
+
+    public async Task InitializeAsync()
+    {
+        Daemon = await DaemonProcess.StartAsync();
+        var r = await Daemon.Api.PatchAsync("/1.0", $$$"""{"config":{"core.https_address":"127.0.0.1:{{{HttpsPort}}}","core.trust_password":"s3cret"}}""");
+        if (r.Status != System.Net.HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException("cannot configure HTTPS: " + r);
+        }
+    }
+
+    public async Task DisposeAsync() => await Daemon.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class SharedDaemonCollection : ICollectionFixture<SharedDaemon>
+{
+    public const string Name = "shared daemon";
+}
