@@ -1,0 +1,68 @@
+using Hyperlxd.State.Embedded;
+using Hyperlxd.State.Repositories;
+using Microsoft.Extensions.Logging;
+
+namespace Hyperlxd.State;
+
+/// <summary>
+/// Opens the daemon's state: the embedded server (unless an external URL is given), the schema,
+/// and one repository per entity.
+/// </summary>
+public sealed class StateStore : IAsyncDisposable
+{
+    private StateStore(Database db, EmbeddedPostgres? embedded)
+    {
+        Database = db;
+        Embedded = embedded;
+        Config = new ConfigRepository(db);
+        Profiles = new ProfileRepository(db);
+        Certificates = new CertificateRepository(db);
+    }
+
+    public Database Database { get; }
+    public EmbeddedPostgres? Embedded { get; }
+    public ConfigRepository Config { get; }
+    public ProfileRepository Profiles { get; }
+    public CertificateRepository Certificates { get; }
+
+    /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
+    public static async Task<StateStore> OpenAsync(string stateDir, string? databaseUrl, string embeddedUser, ILoggerFactory loggers, CancellationToken ct)
+    {
+        EmbeddedPostgres? embedded = null;
+        string connectionString;
+        if (string.IsNullOrEmpty(databaseUrl))
+        {
+            embedded = new EmbeddedPostgres(Path.Combine(stateDir, "database"), embeddedUser, loggers.CreateLogger<EmbeddedPostgres>());
+            await embedded.StartAsync(ct);
+            connectionString = embedded.ConnectionString;
+        }
+        else
+        {
+            connectionString = ConnectionStrings.FromUrl(databaseUrl);
+        }
+        var db = new Database(connectionString, loggers.CreateLogger<Database>());
+        try
+        {
+            await Migrations.ApplyAsync(db, loggers.CreateLogger(typeof(Migrations)), ct);
+        }
+        catch
+        {
+            await db.DisposeAsync();
+            if (embedded is not null)
+            {
+                await embedded.DisposeAsync();
+            }
+            throw;
+        }
+        return new StateStore(db, embedded);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Database.DisposeAsync();
+        if (Embedded is not null)
+        {
+            await Embedded.DisposeAsync();
+        }
+    }
+}
