@@ -60,9 +60,9 @@ public sealed class EventHub
     public void PublishOperation(Operation op) =>
         Publish(Operation, JsonSerializer.SerializeToElement(op, ApiJsonContext.Default.Operation));
 
-    public void PublishLifecycle(string action, string source, Dictionary<string, object?>? context = null) =>
+    public void PublishLifecycle(string action, string source, Dictionary<string, object?>? context = null, EventLifecycleRequestor? requestor = null) =>
         Publish(Lifecycle, JsonSerializer.SerializeToElement(
-            new EventLifecycle { Action = action, Source = source, Context = context ?? new() },
+            new EventLifecycle { Action = action, Source = source, Context = context ?? new(), Requestor = requestor },
             ApiJsonContext.Default.EventLifecycle));
 
     public void PublishLogging(string level, string message, Dictionary<string, string> context)

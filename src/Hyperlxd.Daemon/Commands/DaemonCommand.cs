@@ -1,0 +1,87 @@
+using Hyperlxd.Core.Events;
+using Hyperlxd.Core.Operations;
+using Hyperlxd.Daemon.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Hyperlxd.Daemon.Commands;
+
+/// <summary><c>hyperlxd daemon</c>: the Generic Host with Kestrel on the unix socket.</summary>
+public static class DaemonCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length > 0)
+        {
+            throw new UsageException($"unexpected argument \"{args[0]}\"");
+        }
+        if (Environment.UserName != "root")
+        {
+            throw new CommandException("the daemon must run as root");
+        }
+        var options = DaemonOptions.Load(DaemonOptions.DefaultStateDir);
+        PrepareStateDir(options);
+        // One daemon per state directory: the lock is held for the life of the process.
+        using var lockFile = LockStateDir(options.StateDir);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<EventHub>();
+        builder.Services.AddSingleton<OperationManager>();
+        builder.Services.AddSingleton<Daemon>();
+        builder.Services.AddSingleton<ILoggerProvider, EventLoggerProvider>();
+        builder.Services.AddHostedService<DaemonService>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(6));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = null;
+            UnixSocket.ClaimPath(options.SocketPath);
+            k.ListenUnixSocket(options.SocketPath);
+        });
+
+        var app = builder.Build();
+        ApiPipeline.Configure(app, app.Services.GetRequiredService<Daemon>());
+        try
+        {
+            await app.RunAsync();
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException)
+        {
+            throw new CommandException(e.Message);
+        }
+        return 0;
+    }
+
+    private static void PrepareStateDir(DaemonOptions options)
+    {
+        Directory.CreateDirectory(options.StateDir);
+        // 0711: the database user must traverse it, nobody needs to list it.
+        File.SetUnixFileMode(options.StateDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        HostAccounts.Ensure(options.SocketGroup, options.DatabaseUser);
+    }
+
+    private static FileStream LockStateDir(string dir)
+    {
+        try
+        {
+            // .NET takes an exclusive flock for FileShare.None on Unix.
+            return new FileStream(Path.Combine(dir, "daemon.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new CommandException($"another hyperlxd daemon is running on {dir}");
+        }
+    }
+}
+
+public sealed class UsageException(string message) : Exception(message);
+
+public sealed class CommandException(string message) : Exception(message);

@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography.X509Certificates;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Events;
+using Hyperlxd.Core.Operations;
+using Hyperlxd.Daemon.Hosting;
+using Hyperlxd.Daemon.Security;
+using Hyperlxd.State;
+using Microsoft.Extensions.Logging;
+
+namespace Hyperlxd.Daemon;
+
+/// <summary>
+/// What every request handler shares: the state store, operations, events, the server identity,
+/// the cached server config and the trust store. One instance serves the unix socket and HTTPS.
+/// </summary>
+public sealed class Daemon(DaemonOptions options, EventHub events, OperationManager operations, ILoggerFactory loggers)
+{
+    private readonly ILogger _logger = loggers.CreateLogger<Daemon>();
+    private readonly ConcurrentDictionary<string, bool> _trusted = new();
+    private readonly SemaphoreSlim _configLock = new(1, 1);
+    private volatile Dictionary<string, string> _config = new();
+    private StateStore? _store;
+    private ServerCertificate? _certificate;
+    private HttpsListener? _https;
+
+    public DaemonOptions Options => options;
+    public EventHub Events => events;
+    public OperationManager Operations => operations;
+    public StateStore Store => _store ?? throw new InvalidOperationException("state not open");
+    public ServerCertificate Certificate => _certificate ?? throw new InvalidOperationException("no certificate");
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+    public bool Ready { get; private set; }
+
+    /// <summary>The stored server config; the trust password appears only as its hash.</summary>
+    public IReadOnlyDictionary<string, string> Config => _config;
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        _certificate = ServerCertificate.LoadOrCreate(options.StateDir);
+        _store = await StateStore.OpenAsync(options.StateDir, options.DatabaseUrl, options.DatabaseUser, loggers, ct);
+        _config = await Store.Config.GetAsync(ct);
+        foreach (var cert in await Store.Certificates.ListAsync(ct))
+        {
+            _trusted[cert.Fingerprint] = true;
+        }
+        _https = new HttpsListener(this, loggers);
+        if (_config.GetValueOrDefault(ServerConfig.HttpsAddress) is { Length: > 0 } address)
+        {
+            try
+            {
+                await _https.ApplyAsync(address);
+            }
+            catch (HyperlxdException e)
+            {
+                // A busy port must not keep the daemon (and the unix socket) down.
+                _logger.LogError("Not listening on HTTPS: {Error}", e.Message);
+            }
+        }
+    }
+
+    public void MarkReady() => Ready = true;
+
+    public async Task StopAsync()
+    {
+        var minutes = int.TryParse(_config.GetValueOrDefault(ServerConfig.ShutdownTimeout), out var m) ? m : 5;
+        await operations.ShutdownAsync(TimeSpan.FromMinutes(minutes));
+        if (_https is not null)
+        {
+            await _https.DisposeAsync();
+        }
+        if (_store is not null)
+        {
+            await _store.DisposeAsync();
+        }
+    }
+
+    /// <summary>The addresses clients can reach HTTPS on (for tokens and <c>environment.addresses</c>).</summary>
+    public IReadOnlyList<string> HttpsAddresses => _https?.Addresses ?? Array.Empty<string>();
+
+    /// <summary>
+    /// Changes the server config atomically: validate, bind a new HTTPS address if it changed, write
+    /// the config, and undo the listener change when the write fails.
+    /// </summary>
+    public async Task UpdateConfigAsync(Func<Dictionary<string, string>, Dictionary<string, string>> mutate, CancellationToken ct)
+    {
+        await _configLock.WaitAsync(ct);
+        try
+        {
+            var current = _config;
+            var next = mutate(new Dictionary<string, string>(current));
+            await using var revert = new Reverter();
+            var oldAddress = current.GetValueOrDefault(ServerConfig.HttpsAddress, "");
+            var newAddress = next.GetValueOrDefault(ServerConfig.HttpsAddress, "");
+            if (oldAddress != newAddress)
+            {
+                await _https!.ApplyAsync(newAddress);
+                revert.Add(() => _https.ApplyAsync(oldAddress));
+            }
+            _config = await Store.Config.UpdateAsync(_ => next, ct);
+            revert.Success();
+        }
+        finally
+        {
+            _configLock.Release();
+        }
+    }
+
+    public async Task<bool> IsTrustedAsync(X509Certificate2 cert, CancellationToken ct)
+    {
+        var fp = Fingerprints.Of(cert);
+        if (_trusted.ContainsKey(fp))
+        {
+            return true;
+        }
+        // Another daemon sharing an external database may have added it.
+        try
+        {
+            await Store.Certificates.GetAsync(fp, ct);
+            _trusted[fp] = true;
+            return true;
+        }
+        catch (NotFoundException)
+        {
+            return false;
+        }
+    }
+
+    public void Trust(string fingerprint) => _trusted[fingerprint] = true;
+
+    public void Untrust(string fingerprint) => _trusted.TryRemove(fingerprint, out _);
+}

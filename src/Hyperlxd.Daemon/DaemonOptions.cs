@@ -1,0 +1,35 @@
+namespace Hyperlxd.Daemon;
+
+/// <summary>Settings that must be known before the database is reachable, hence not in the server config.</summary>
+public sealed class DaemonOptions
+{
+    public required string StateDir { get; init; }
+    public string? DatabaseUrl { get; init; }
+    public string DatabaseUser { get; init; } = "hyperlxd";
+    public string SocketGroup { get; init; } = "hyperlxd";
+
+    public string SocketPath => Path.Combine(StateDir, "unix.socket");
+
+    public static string DefaultStateDir => Environment.GetEnvironmentVariable("HYPERLXD_DIR") is { Length: > 0 } d ? d : "/var/lib/hyperlxd";
+
+    /// <summary>
+    /// <c>HYPERLXD_DATABASE_URL</c> wins over <c>database.url</c> in <c>$HYPERLXD_DIR/daemon.yaml</c>;
+    /// neither means the embedded server.
+    /// </summary>
+    public static DaemonOptions Load(string stateDir)
+    {
+        string? url = Environment.GetEnvironmentVariable("HYPERLXD_DATABASE_URL");
+        var file = Path.Combine(stateDir, "daemon.yaml");
+        if (string.IsNullOrEmpty(url) && File.Exists(file))
+        {
+            var yaml = new YamlDotNet.Serialization.DeserializerBuilder().Build()
+                .Deserialize<Dictionary<string, string>>(File.ReadAllText(file)) ?? new();
+            foreach (var key in yaml.Keys.Where(k => k != "database.url"))
+            {
+                throw new InvalidOperationException($"Unknown key \"{key}\" in {file}");
+            }
+            url = yaml.GetValueOrDefault("database.url");
+        }
+        return new DaemonOptions { StateDir = Path.GetFullPath(stateDir), DatabaseUrl = string.IsNullOrEmpty(url) ? null : url };
+    }
+}

@@ -1,0 +1,255 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Operations;
+using Operation = Hyperlxd.Core.Operations.Operation;
+using Hyperlxd.Core.Query;
+using Hyperlxd.Daemon.Http;
+using Hyperlxd.Daemon.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Hyperlxd.Daemon.Endpoints;
+
+/// <summary>
+/// <c>/1.0/certificates</c>: the trust store, and how an untrusted TLS client becomes trusted
+/// (trust password or a token issued by <c>POST {"token": true}</c>), as the 5.0.2 client does it.
+/// </summary>
+public static class CertificateEndpoints
+{
+    private static readonly string[] Types = { "client", "metrics" };
+
+    /// <summary>Serialises failed trust attempts so that guessing costs at least this long each.</summary>
+    private static readonly SemaphoreSlim FailureGate = new(1, 1);
+    private static readonly TimeSpan FailureDelay = TimeSpan.FromSeconds(1);
+
+    public static void Map(WebApplication app, Daemon daemon)
+    {
+        app.MapGet("/1.0/certificates", async ctx =>
+        {
+            var certs = await daemon.Store.Certificates.ListAsync(ctx.RequestAborted);
+            await Collection.Write(ctx, certs, c => Url(c.Fingerprint), ApiJsonContext.Default.Certificate, ApiJsonContext.Default.ListCertificate);
+        });
+        app.MapPost("/1.0/certificates", ctx => CreateAsync(ctx, daemon));
+        app.MapGet("/1.0/certificates/{fingerprint}", async ctx =>
+        {
+            var c = await daemon.Store.Certificates.GetAsync(Fp(ctx), ctx.RequestAborted);
+            await Respond.Sync(ctx, c, ApiJsonContext.Default.Certificate, ETagOf(c));
+        });
+        app.MapPut("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: false));
+        app.MapPatch("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: true));
+        app.MapDelete("/1.0/certificates/{fingerprint}", async ctx =>
+        {
+            var c = await daemon.Store.Certificates.DeleteAsync(Fp(ctx), ctx.RequestAborted);
+            daemon.Untrust(c.Fingerprint);
+            daemon.Events.PublishLifecycle("certificate-deleted", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+            await Respond.Empty(ctx);
+        });
+    }
+
+    private static string Fp(HttpContext ctx) => (string)ctx.Request.RouteValues["fingerprint"]!;
+
+    private static string Url(string fp) => "/1.0/certificates/" + fp;
+
+    private static string ETagOf(Certificate c) =>
+        ETag.Compute(new CertificatePut { Name = c.Name, Type = c.Type, Restricted = c.Restricted, Projects = c.Projects, Certificate = c.Pem },
+            ApiJsonContext.Default.CertificatePut);
+
+    private static async Task CreateAsync(HttpContext ctx, Daemon daemon)
+    {
+        var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.CertificatesPost);
+        var caller = Caller.Of(ctx);
+        var type = string.IsNullOrEmpty(req.Type) ? "client" : req.Type;
+        if (!Types.Contains(type))
+        {
+            throw new BadRequestException($"Invalid certificate type \"{type}\": must be one of {string.Join(", ", Types)}");
+        }
+        if (req.Projects is { Count: > 0 } projects && projects.Any(p => p != "default"))
+        {
+            throw new BadRequestException($"Project \"{projects.First(p => p != "default")}\" not found");
+        }
+
+        if (req.Token)
+        {
+            if (!caller.Trusted)
+            {
+                throw new ForbiddenException();
+            }
+            await Respond.Async(ctx, IssueToken(daemon, req));
+            return;
+        }
+
+        if (!caller.Trusted)
+        {
+            await TrustCallerAsync(ctx, daemon, req);
+            return;
+        }
+
+        X509Certificate2 cert;
+        if (!string.IsNullOrEmpty(req.Certificate))
+        {
+            cert = ParseCertificate(req.Certificate);
+        }
+        else
+        {
+            cert = caller.Certificate ?? throw new BadRequestException("No certificate given, and this connection carries none (use HTTPS or pass \"certificate\")");
+        }
+        await AddAsync(ctx, daemon, cert, req.Name, type, req.Restricted, req.Projects);
+        await Respond.Empty(ctx);
+    }
+
+    /// <summary>An untrusted TLS client proves itself with the trust password or a pending token.</summary>
+    private static async Task TrustCallerAsync(HttpContext ctx, Daemon daemon, CertificatesPost req)
+    {
+        var caller = Caller.Of(ctx);
+        if (caller.Certificate is null)
+        {
+            throw new ForbiddenException("A client certificate is required");
+        }
+        if (string.IsNullOrEmpty(req.Password))
+        {
+            throw new ForbiddenException("not authorized: a trust password or token is required");
+        }
+        var name = req.Name;
+        Operation? token = FindToken(daemon, req.Password);
+        if (token is not null)
+        {
+            name = string.IsNullOrEmpty(name) ? (token.GetMetadata("request") as CertificatesPost)?.Name : name;
+        }
+        else if (!daemon.Config.TryGetValue(ServerConfig.TrustPassword, out var hash) || !TrustPassword.Verify(req.Password, hash))
+        {
+            await FailureGate.WaitAsync(ctx.RequestAborted);
+            try
+            {
+                await Task.Delay(FailureDelay, ctx.RequestAborted);
+            }
+            finally
+            {
+                FailureGate.Release();
+            }
+            throw new ForbiddenException("not authorized: wrong trust password or invalid token");
+        }
+        if (string.IsNullOrEmpty(name))
+        {
+            name = caller.Certificate.GetNameInfo(X509NameType.SimpleName, false);
+        }
+        await AddAsync(ctx, daemon, caller.Certificate, name, "client", req.Restricted, req.Projects);
+        if (token is not null)
+        {
+            daemon.Operations.Complete(token);
+        }
+        await Respond.Empty(ctx);
+    }
+
+    private static async Task AddAsync(HttpContext ctx, Daemon daemon, X509Certificate2 cert, string? name, string type, bool restricted, List<string>? projects)
+    {
+        var c = new Certificate
+        {
+            Fingerprint = Fingerprints.Of(cert),
+            Name = string.IsNullOrEmpty(name) ? cert.GetNameInfo(X509NameType.SimpleName, false) : name,
+            Type = type,
+            Restricted = restricted,
+            Projects = projects ?? new(),
+            Pem = cert.ExportCertificatePem() + "\n",
+        };
+        await daemon.Store.Certificates.AddAsync(c, ctx.RequestAborted);
+        daemon.Trust(c.Fingerprint);
+        daemon.Events.PublishLifecycle("certificate-created", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+    }
+
+    /// <summary>Accepts base64 DER (what LXD clients send) or PEM.</summary>
+    private static X509Certificate2 ParseCertificate(string text)
+    {
+        try
+        {
+            return text.Contains("-----BEGIN", StringComparison.Ordinal)
+                ? X509Certificate2.CreateFromPem(text)
+                : X509CertificateLoader.LoadCertificate(Convert.FromBase64String(text));
+        }
+        catch (Exception e) when (e is FormatException or CryptographicException)
+        {
+            throw new BadRequestException($"Invalid certificate: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// A token is a pending operation of class "token"; the secret travels inside the base64 JSON the
+    /// client is given. Using it (or cancelling the operation) ends it.
+    /// </summary>
+    private static Operation IssueToken(Daemon daemon, CertificatesPost req)
+    {
+        var addresses = daemon.HttpsAddresses;
+        if (addresses.Count == 0)
+        {
+            throw new BadRequestException($"Can't issue a token when the server isn't listening on the network: set \"{ServerConfig.HttpsAddress}\"");
+        }
+        if (string.IsNullOrEmpty(req.Name))
+        {
+            throw new BadRequestException("A token needs a client name (\"name\")");
+        }
+        var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        req.Password = null;
+        return daemon.Operations.Start(OperationClass.Token, "Certificate add token", run: null,
+            resources: null,
+            metadata: new Dictionary<string, object?>
+            {
+                ["request"] = req,
+                ["secret"] = secret,
+                ["fingerprint"] = daemon.Certificate.Fingerprint,
+                ["addresses"] = addresses.ToList(),
+            },
+            mayCancel: true);
+    }
+
+    private static Operation? FindToken(Daemon daemon, string password)
+    {
+        CertificateAddToken? token;
+        try
+        {
+            token = JsonSerializer.Deserialize(Encoding.UTF8.GetString(Convert.FromBase64String(password)), ApiJsonContext.Default.CertificateAddToken);
+        }
+        catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
+        {
+            return null;
+        }
+        if (token is null || string.IsNullOrEmpty(token.Secret))
+        {
+            return null;
+        }
+        return daemon.Operations.List().FirstOrDefault(op =>
+            op.Class == OperationClass.Token && !op.Status.IsFinal()
+            && op.GetMetadata("secret") is string s
+            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(s), Encoding.UTF8.GetBytes(token.Secret)));
+    }
+
+    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
+    {
+        var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.CertificatePut);
+        if (req.Type is { Length: > 0 } t && !Types.Contains(t))
+        {
+            throw new BadRequestException($"Invalid certificate type \"{t}\": must be one of {string.Join(", ", Types)}");
+        }
+        if (req.Projects is { Count: > 0 } projects && projects.Any(p => p != "default"))
+        {
+            throw new BadRequestException($"Project \"{projects.First(p => p != "default")}\" not found");
+        }
+        var c = await daemon.Store.Certificates.UpdateAsync(Fp(ctx), c =>
+        {
+            Collection.CheckETag(ctx, ETagOf(c));
+            if (!patch && !string.IsNullOrEmpty(req.Certificate) && Fingerprints.Of(ParseCertificate(req.Certificate)) != c.Fingerprint)
+            {
+                throw new BadRequestException("The certificate itself cannot be changed");
+            }
+            c.Name = req.Name is { Length: > 0 } n ? n : patch ? c.Name : throw new BadRequestException("A certificate needs a \"name\"");
+            c.Type = req.Type is { Length: > 0 } type ? type : patch ? c.Type : "client";
+            c.Restricted = req.Restricted ?? (patch && c.Restricted);
+            c.Projects = req.Projects ?? (patch ? c.Projects : new());
+        }, ctx.RequestAborted);
+        daemon.Events.PublishLifecycle("certificate-updated", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+        await Respond.Empty(ctx);
+    }
+}

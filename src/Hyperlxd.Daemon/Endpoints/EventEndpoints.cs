@@ -1,0 +1,82 @@
+using System.Net.WebSockets;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Events;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Hyperlxd.Daemon.Endpoints;
+
+/// <summary><c>/1.0/events</c>: a websocket of operation, lifecycle and logging events, one JSON text frame each.</summary>
+public static class EventEndpoints
+{
+    private static readonly string[] AllTypes = { EventHub.Operation, EventHub.Lifecycle, EventHub.Logging };
+
+    public static void Map(WebApplication app, Daemon daemon)
+    {
+        app.MapGet("/1.0/events", ctx => StreamAsync(ctx, daemon));
+    }
+
+    private static async Task StreamAsync(HttpContext ctx, Daemon daemon)
+    {
+        if (!ctx.WebSockets.IsWebSocketRequest)
+        {
+            throw new BadRequestException("/1.0/events needs a websocket upgrade");
+        }
+        var types = ctx.Request.Query["type"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var unknown = types.FirstOrDefault(t => !AllTypes.Contains(t));
+        if (unknown is not null)
+        {
+            throw new BadRequestException($"Unknown event type \"{unknown}\"");
+        }
+        using var listener = daemon.Events.Subscribe(types.Length > 0 ? types : AllTypes);
+        using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
+        var stopping = ctx.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);
+        // Clients send nothing but a close: reading notices when they go away.
+        var reader = DrainAsync(socket, cts);
+        try
+        {
+            await foreach (var frame in listener.Reader.ReadAllAsync(cts.Token))
+            {
+                await socket.SendAsync(frame, WebSocketMessageType.Text, true, cts.Token);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+        {
+        }
+        if (socket.State == WebSocketState.Open)
+        {
+            try
+            {
+                using var closeTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, closeTimeout.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+            {
+            }
+        }
+        await reader;
+    }
+
+    private static async Task DrainAsync(WebSocket socket, CancellationTokenSource cts)
+    {
+        var buffer = new byte[1024];
+        try
+        {
+            while (!cts.IsCancellationRequested)
+            {
+                var r = await socket.ReceiveAsync(buffer, cts.Token);
+                if (r.MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+        {
+        }
+        await cts.CancelAsync();
+    }
+}

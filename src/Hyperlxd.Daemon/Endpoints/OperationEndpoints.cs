@@ -1,0 +1,57 @@
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Operations;
+using Hyperlxd.Daemon.Http;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Hyperlxd.Daemon.Endpoints;
+
+/// <summary><c>/1.0/operations</c>: list, show, cancel, wait and the websocket attach point.</summary>
+public static class OperationEndpoints
+{
+    public static void Map(WebApplication app, Daemon daemon)
+    {
+        app.MapGet("/1.0/operations", ctx => ListAsync(ctx, daemon));
+        app.MapGet("/1.0/operations/{id}", ctx =>
+            Respond.Sync(ctx, daemon.Operations.Get(Id(ctx)).ToApi(), ApiJsonContext.Default.Operation));
+        app.MapDelete("/1.0/operations/{id}", async ctx =>
+        {
+            await daemon.Operations.CancelAsync(Id(ctx));
+            await Respond.Empty(ctx);
+        });
+        app.MapGet("/1.0/operations/{id}/wait", async ctx =>
+        {
+            var op = daemon.Operations.Get(Id(ctx));
+            var timeout = ctx.Request.Query["timeout"].ToString() switch
+            {
+                "" => Timeout.InfiniteTimeSpan,
+                var t when int.TryParse(t, out var s) && s >= -1 => s < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(s),
+                var t => throw new BadRequestException($"Invalid value for \"timeout\": \"{t}\""),
+            };
+            await OperationManager.WaitAsync(op, timeout, ctx.RequestAborted);
+            await Respond.Sync(ctx, op.ToApi(), ApiJsonContext.Default.Operation);
+        });
+        app.MapGet("/1.0/operations/{id}/websocket", ctx =>
+        {
+            var op = daemon.Operations.Get(Id(ctx));
+            throw op.Class == OperationClass.Websocket
+                ? new BadRequestException("This operation has no websocket to connect to yet")
+                : new BadRequestException($"Operation {op.Id} is not a websocket operation");
+        });
+    }
+
+    private static string Id(HttpContext ctx) => (string)ctx.Request.RouteValues["id"]!;
+
+    /// <summary>Grouped by lowercase status name, URLs or (with recursion) objects, as LXD 5.0.2 answers.</summary>
+    private static Task ListAsync(HttpContext ctx, Daemon daemon)
+    {
+        var ops = daemon.Operations.List().Select(o => o.ToApi()).GroupBy(o => o.Status.ToLowerInvariant());
+        if (Collection.Recursion(ctx) == 0)
+        {
+            var urls = ops.ToDictionary(g => g.Key, g => (object?)g.Select(o => "/1.0/operations/" + o.Id).ToList());
+            return Respond.Sync(ctx, urls, ApiJsonContext.Default.DictionaryStringObject);
+        }
+        return Respond.Sync(ctx, ops.ToDictionary(g => g.Key, g => g.ToList()), ApiJsonContext.Default.DictionaryStringListOperation);
+    }
+}

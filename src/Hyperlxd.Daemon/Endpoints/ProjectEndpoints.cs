@@ -1,0 +1,41 @@
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Daemon.Http;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Hyperlxd.Daemon.Endpoints;
+
+/// <summary>Only the <c>default</c> project exists; it owns every profile.</summary>
+public static class ProjectEndpoints
+{
+    public static void Map(WebApplication app, Daemon daemon)
+    {
+        app.MapGet("/1.0/projects", async ctx =>
+        {
+            var project = await DefaultAsync(daemon, ctx.RequestAborted);
+            await Collection.Write(ctx, new[] { project }, p => "/1.0/projects/" + p.Name, ApiJsonContext.Default.Project, ApiJsonContext.Default.ListProject);
+        });
+        app.MapGet("/1.0/projects/{name}", async ctx =>
+        {
+            if ((string?)ctx.Request.RouteValues["name"] != "default")
+            {
+                throw new NotFoundException("Project not found");
+            }
+            await Respond.Sync(ctx, await DefaultAsync(daemon, ctx.RequestAborted), ApiJsonContext.Default.Project);
+        });
+        app.MapPost("/1.0/projects", _ => throw new BadRequestException("Creating projects is not supported: only the \"default\" project exists"));
+    }
+
+    private static async Task<Project> DefaultAsync(Daemon daemon, CancellationToken ct) => new()
+    {
+        Config = new()
+        {
+            ["features.images"] = "true",
+            ["features.networks"] = "true",
+            ["features.profiles"] = "true",
+            ["features.storage.volumes"] = "true",
+        },
+        UsedBy = (await daemon.Store.Profiles.ListAsync(ct)).Select(p => "/1.0/profiles/" + Uri.EscapeDataString(p.Name)).ToList(),
+    };
+}

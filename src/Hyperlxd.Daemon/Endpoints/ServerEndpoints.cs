@@ -1,0 +1,160 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Query;
+using Hyperlxd.Daemon.Http;
+using Hyperlxd.Daemon.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Hyperlxd.Daemon.Endpoints;
+
+/// <summary><c>GET/PUT/PATCH /1.0</c>: the server object and its config.</summary>
+public static class ServerEndpoints
+{
+    /// <summary>Only what really works: clients branch on these (lxd-api-5.0.2.md §3).</summary>
+    public static readonly IReadOnlyList<string> Extensions = new[]
+    {
+        "etag",
+        "patch",
+        "api_os",
+        "api_filtering",
+        "projects",
+        "profile_usedby",
+        "certificate_update",
+        "certificate_project",
+        "certificate_token",
+        "event_lifecycle",
+        "event_lifecycle_requestor",
+    };
+
+    public static string Version { get; } =
+        typeof(ServerEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public static void Map(WebApplication app, Daemon daemon)
+    {
+        app.MapGet("/1.0", ctx => GetAsync(ctx, daemon));
+        app.MapPut("/1.0", ctx => UpdateAsync(ctx, daemon, patch: false));
+        app.MapPatch("/1.0", ctx => UpdateAsync(ctx, daemon, patch: true));
+    }
+
+    private static Task GetAsync(HttpContext ctx, Daemon daemon)
+    {
+        var caller = Caller.Of(ctx);
+        if (!caller.Trusted)
+        {
+            return Respond.Sync(ctx, new ServerUntrusted { ApiExtensions = Extensions.ToList() }, ApiJsonContext.Default.ServerUntrusted);
+        }
+        var server = new Server
+        {
+            ApiExtensions = Extensions.ToList(),
+            Auth = "trusted",
+            Config = VisibleConfig(daemon.Config),
+            Environment = Environment(daemon),
+        };
+        return Respond.Sync(ctx, server, ApiJsonContext.Default.Server, ETagOf(daemon.Config));
+    }
+
+    /// <summary>The trust password is never shown, only whether one is set (LXD shows <c>true</c>).</summary>
+    private static Dictionary<string, object> VisibleConfig(IReadOnlyDictionary<string, string> config) =>
+        config.ToDictionary(kv => kv.Key, kv => kv.Key == ServerConfig.TrustPassword ? (object)true : kv.Value);
+
+    private static string ETagOf(IReadOnlyDictionary<string, string> config) =>
+        ETag.Compute(new SortedDictionary<string, string>(VisibleConfig(config).ToDictionary(kv => kv.Key, kv => kv.Value.ToString()!))
+            .ToDictionary(), ApiJsonContext.Default.DictionaryStringString);
+
+    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
+    {
+        var body = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.DictionaryStringObject);
+        var extra = body.Keys.FirstOrDefault(k => k != "config");
+        if (extra is not null)
+        {
+            throw new BadRequestException($"Unknown field \"{extra}\" in request body");
+        }
+        var requested = ParseConfig(body.GetValueOrDefault("config"));
+        await daemon.UpdateConfigAsync(current =>
+        {
+            Collection.CheckETag(ctx, ETagOf(current));
+            var next = patch ? new Dictionary<string, string>(current) : new Dictionary<string, string>();
+            foreach (var (key, value) in requested)
+            {
+                if (key == ServerConfig.TrustPassword && value is null)
+                {
+                    // "true" as shown by GET: keep the password that is set.
+                    if (current.TryGetValue(key, out var kept))
+                    {
+                        next[key] = kept;
+                    }
+                    continue;
+                }
+                next[key] = value!;
+            }
+            var changes = next.Where(kv => !current.TryGetValue(kv.Key, out var old) || old != kv.Value)
+                .ToDictionary(kv => kv.Key, kv => kv.Value);
+            ServerConfig.Validate(changes);
+            if (changes.TryGetValue(ServerConfig.TrustPassword, out var password) && password.Length > 0)
+            {
+                next[ServerConfig.TrustPassword] = TrustPassword.Hash(password);
+            }
+            return next.Where(kv => kv.Value.Length > 0).ToDictionary();
+        }, ctx.RequestAborted);
+        daemon.Events.PublishLifecycle("config-updated", "/1.0", null);
+        await Respond.Empty(ctx);
+    }
+
+    /// <summary>Config values may arrive as strings, numbers or booleans; LXD stores their text. Null means "keep" for the password.</summary>
+    private static Dictionary<string, string?> ParseConfig(object? raw)
+    {
+        var result = new Dictionary<string, string?>();
+        if (raw is not JsonElement { ValueKind: JsonValueKind.Object } obj)
+        {
+            if (raw is JsonElement { ValueKind: not JsonValueKind.Null })
+            {
+                throw new BadRequestException("Invalid request body: \"config\" must be an object");
+            }
+            return result;
+        }
+        foreach (var p in obj.EnumerateObject())
+        {
+            result[p.Name] = p.Value.ValueKind switch
+            {
+                JsonValueKind.String => p.Value.GetString()!,
+                JsonValueKind.Null => "",
+                JsonValueKind.True when p.Name == ServerConfig.TrustPassword => null,
+                JsonValueKind.True or JsonValueKind.False or JsonValueKind.Number => p.Value.GetRawText(),
+                _ => throw new BadRequestException($"Invalid value for server config key \"{p.Name}\": must be a string"),
+            };
+        }
+        return result;
+    }
+
+    private static readonly Lazy<(string Kernel, string OsName, string OsVersion)> Host = new(() =>
+    {
+        var kernel = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "";
+        var os = File.Exists("/etc/os-release")
+            ? File.ReadLines("/etc/os-release").Select(l => l.Split('=', 2)).Where(p => p.Length == 2)
+                .ToDictionary(p => p[0], p => p[1].Trim('"'))
+            : new Dictionary<string, string>();
+        return (kernel, os.GetValueOrDefault("NAME", "Linux"), os.GetValueOrDefault("VERSION_ID", ""));
+    });
+
+    private static ServerEnvironment Environment(Daemon daemon) => new()
+    {
+        Addresses = daemon.HttpsAddresses.ToList(),
+        Architectures = RuntimeInformation.OSArchitecture == Architecture.X64 ? new() { "x86_64", "i686" } : new() { RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant() },
+        Certificate = daemon.Certificate.Pem,
+        CertificateFingerprint = daemon.Certificate.Fingerprint,
+        Kernel = "Linux",
+        KernelArchitecture = RuntimeInformation.OSArchitecture == Architecture.X64 ? "x86_64" : RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
+        KernelVersion = Host.Value.Kernel,
+        OsName = Host.Value.OsName,
+        OsVersion = Host.Value.OsVersion,
+        Server = "hyperlxd",
+        ServerName = System.Environment.MachineName,
+        ServerPid = System.Environment.ProcessId,
+        ServerVersion = Version,
+    };
+}

@@ -1,0 +1,47 @@
+using System.Text.Json;
+using Hyperlxd.Core;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Hyperlxd.Daemon.Http;
+
+/// <summary>The one place where exceptions become HTTP errors (LXD's SmartError).</summary>
+public sealed class ErrorMapper(RequestDelegate next, ILogger<ErrorMapper> logger)
+{
+    public async Task InvokeAsync(HttpContext ctx)
+    {
+        try
+        {
+            await next(ctx);
+            if (ctx.Response.StatusCode == 405 && !ctx.Response.HasStarted)
+            {
+                await Respond.Error(ctx, 405, $"Method {ctx.Request.Method} not allowed on {ctx.Request.Path}");
+            }
+        }
+        catch (Exception e) when (!ctx.Response.HasStarted)
+        {
+            var (code, message) = Map(e);
+            if (code >= 500)
+            {
+                logger.LogError(e, "{Method} {Path} failed", ctx.Request.Method, ctx.Request.Path);
+            }
+            ctx.Response.Clear();
+            await Respond.Error(ctx, code, message);
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away mid-response: nothing left to tell it.
+        }
+    }
+
+    public static (int Code, string Message) Map(Exception e) => e switch
+    {
+        HyperlxdException h => (h.StatusCode, h.Message),
+        JsonException j => (400, RequestBody.Describe(j)),
+        BadHttpRequestException b => (b.StatusCode, b.Message),
+        OperationCanceledException => (503, "Request cancelled: the daemon is shutting down"),
+        UnauthorizedAccessException => (403, e.Message),
+        FileNotFoundException or DirectoryNotFoundException => (404, e.Message),
+        _ => (500, e.Message),
+    };
+}

@@ -1,0 +1,20 @@
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Http;
+
+namespace Hyperlxd.Daemon.Security;
+
+/// <summary>Who is calling: the unix socket is trusted (its mode and group are the access control); TLS callers by certificate.</summary>
+public sealed record Caller(bool Trusted, string Protocol, string Username, X509Certificate2? Certificate, string Address)
+{
+    private static readonly object Key = new();
+
+    public static Caller Of(HttpContext ctx) => (Caller)ctx.Items[Key]!;
+
+    public static void Set(HttpContext ctx, Caller caller) => ctx.Items[Key] = caller;
+
+    public static bool IsUnixSocket(HttpContext ctx) =>
+        ctx.Connection.LocalIpAddress is null && ctx.Connection.RemoteIpAddress is null;
+
+    public Api.EventLifecycleRequestor Requestor => new() { Username = Username, Protocol = Protocol, Address = Address };
+}
