@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Hyperlxd needs on Debian 12: apt packages and the
+# `hyperlxd` system group and user (the embedded PostgreSQL runs as that user; postgres refuses root).
+# Idempotent and fast when everything is present: apt-get runs only when a package is missing.
+# Run as root. Extra packages may be given as arguments (e.g. `install-deps.sh lxd`).
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+    postgresql          # initdb/postgres for the embedded database (found under /usr/lib/postgresql/*/bin)
+    lxd-client          # the stock `lxc` 5.0.2 client, used by conformance tests and the Run target
+    python3-pylxd       # pylxd 2.2.10 conformance tests (run with /usr/bin/python3)
+    python3-yaml
+    cmake               # native-shims
+    gcc
+    g++
+    make
+    util-linux          # setpriv
+    iproute2            # ip
+    openssl
+    ca-certificates
+)
+packages+=("$@")
+
+say() { printf 'install-deps: %s\n' "$*"; }
+
+if [[ $(id -u) -ne 0 ]]; then
+    say "must run as root" >&2
+    exit 1
+fi
+
+is_installed() {
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
+}
+
+missing=()
+for p in "${packages[@]}"; do
+    is_installed "$p" || missing+=("$p")
+done
+
+if ((${#missing[@]} > 0)); then
+    say "installing: ${missing[*]}"
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    say "apt packages: all ${#packages[@]} present"
+fi
+
+if getent group hyperlxd >/dev/null; then
+    say "group hyperlxd: present"
+else
+    groupadd --system hyperlxd
+    say "group hyperlxd: created"
+fi
+
+if getent passwd hyperlxd >/dev/null; then
+    say "user hyperlxd: present"
+else
+    useradd --system --gid hyperlxd --home-dir /var/lib/hyperlxd --no-create-home \
+        --shell /usr/sbin/nologin --comment "Hyperlxd embedded database" hyperlxd
+    say "user hyperlxd: created"
+fi
