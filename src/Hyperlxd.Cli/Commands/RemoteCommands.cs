@@ -66,7 +66,8 @@ public static class RemoteCommands
             throw new CliException("Can't remove the default remote");
         config.Remotes.Remove(name);
         config.Save();
-        File.Delete(config.ServerCertPath(name));
+        if (File.Exists(config.ServerCertPath(name)))
+            File.Delete(config.ServerCertPath(name));
         return Task.FromResult(0);
     }
 
