@@ -30,10 +30,12 @@ public static class Program
                 return 0;
             }
 
+            if (parsed.Positionals.Count == 0 && !parsed.Has("help"))
+                throw new UsageException("Missing command");
             if (parsed.Positionals.Count == 0 || parsed.Positionals[0] == "help")
             {
                 ctx.Out.Write(Help(parsed.Positionals.Skip(1).FirstOrDefault()));
-                return parsed.Positionals.Count == 0 && !parsed.Has("help") ? 2 : 0;
+                return 0;
             }
 
             var consumed = Resolve(parsed.Positionals, out command);

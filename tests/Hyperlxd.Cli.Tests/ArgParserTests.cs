@@ -40,6 +40,7 @@ public class ArgParserTests
     }
 
     [Theory]
+    [InlineData(new string[0], "Missing command")]
     [InlineData(new[] { "frob" }, "Unknown command \"frob\"")]
     [InlineData(new[] { "profile", "frob" }, "Unknown command \"hlx profile frob\"")]
     [InlineData(new[] { "profile" }, "Missing subcommand for \"hlx profile\"")]

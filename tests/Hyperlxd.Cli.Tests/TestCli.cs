@@ -1,3 +1,6 @@
+// The tests drive unix sockets and POSIX shells; they are Linux-only like the daemon.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
 namespace Hyperlxd.Cli.Tests;
 
 /// <summary>Runs hlx in-process with captured output and a private config dir / daemon dir.</summary>

@@ -116,6 +116,26 @@ public sealed class UnixSocketClientTests
     }
 
     [Fact]
+    public async Task WaitIsRepeatedWhileTheOperationIsStillRunning()
+    {
+        using var cli = new TestCli();
+        var waits = 0;
+        await using var stub = await StubServer.StartUnixAsync(cli.SocketPath, app =>
+        {
+            app.MapDelete("/1.0/profiles/slow", () => StubServer.Async(StubServer.Op("op1", 103, "Running"), "op1"));
+            app.MapGet("/1.0/operations/op1/wait", () => Interlocked.Increment(ref waits) < 3
+                ? StubServer.Sync(StubServer.Op("op1", 103, "Running"))
+                : StubServer.Sync(StubServer.Op("op1", 200, "Success")));
+        });
+
+        var result = await cli.RunAsync("profile", "delete", "slow");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("Profile slow deleted\n", result.Out);
+        Assert.Equal(3, waits);
+    }
+
+    [Fact]
     public async Task ErrorEnvelopeIsPrintedAsIs()
     {
         using var cli = new TestCli();
@@ -172,5 +192,56 @@ public sealed class UnixSocketClientTests
         var local = await cli.RunAsync("info");
         Assert.Equal(1, local.ExitCode);
         Assert.Contains("does not exist (is hyperlxd running?)", local.Err);
+    }
+}
+
+/// <summary>Interactive edit and device add, each against its own stub.</summary>
+public sealed class ProfileEditorAndDeviceTests
+{
+    private const string ProfileP = """{"name":"p","description":"","config":{},"devices":{},"used_by":[]}""";
+
+    private static Task<StubServer> StartAsync(TestCli cli) => StubServer.StartUnixAsync(cli.SocketPath, app =>
+    {
+        app.MapGet("/1.0/profiles/p", (HttpContext ctx) => StubServer.Sync(ProfileP, "e9", ctx));
+        app.MapPut("/1.0/profiles/p", () => StubServer.Sync("{}"));
+    });
+
+    [Fact]
+    public async Task EditOnATerminalOpensEditorOnTheShownYaml()
+    {
+        using var cli = new TestCli();
+        await using var stub = await StartAsync(cli);
+        // The "editor" checks it got the YAML and changes the description in place.
+        var script = Path.Combine(cli.Root, "ed.sh");
+        File.WriteAllText(script, "#!/bin/sh\ngrep -q '^name: p$' \"$1\" || exit 3\nsed -i 's/^description: \"\"$/description: from editor/' \"$1\"\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        cli.Env["EDITOR"] = script;
+
+        var result = await cli.RunAsync("", true, "profile", "edit", "p");
+
+        Assert.Equal(0, result.ExitCode);
+        var put = stub.Requests.Single(r => r.Method == "PUT");
+        Assert.Equal("e9", put.IfMatch);
+        Assert.Equal("""{"description":"from editor","config":{},"devices":{}}""", put.Body);
+    }
+
+    [Fact]
+    public async Task DeviceAddAcceptsTypeEitherWay()
+    {
+        using var cli = new TestCli();
+        await using var stub = await StartAsync(cli);
+
+        var result = await cli.RunAsync("profile", "device", "add", "p", "root", "type=disk", "path=/", "pool=default");
+        var positional = await cli.RunAsync("profile", "device", "add", "p", "eth0", "nic", "network=lxdbr0");
+        var missing = await cli.RunAsync("profile", "device", "add", "p", "x", "path=/");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("Device root added to p\n", result.Out);
+        var puts = stub.Requests.Where(r => r.Method == "PUT").ToList();
+        Assert.Equal("""{"description":"","config":{},"devices":{"root":{"type":"disk","path":"/","pool":"default"}}}""", puts[0].Body);
+        Assert.Equal(0, positional.ExitCode);
+        Assert.Equal("""{"description":"","config":{},"devices":{"eth0":{"type":"nic","network":"lxdbr0"}}}""", puts[1].Body);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.StartsWith("Error: Missing device type", missing.Err);
     }
 }

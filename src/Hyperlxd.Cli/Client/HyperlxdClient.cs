@@ -117,15 +117,14 @@ public sealed class HyperlxdClient : IDisposable
     private async Task<ApiResult> WaitOperationAsync(string opUrl, Operation op, CancellationToken ct)
     {
         JsonElement metadata;
-        if (op.StatusCode < 200)
+        metadata = JsonSerializer.SerializeToElement(op, ApiJsonContext.Default.Operation);
+
+        // A server may end /wait on its own timeout with the op still running: ask again.
+        while (op.StatusCode < 200)
         {
             var (envelope, _, _, _) = await SendAsync(HttpMethod.Get, opUrl + "/wait", null, null, ct);
             metadata = envelope.Metadata;
             op = Decode(metadata, ApiJsonContext.Default.Operation, opUrl);
-        }
-        else
-        {
-            metadata = JsonSerializer.SerializeToElement(op, ApiJsonContext.Default.Operation);
         }
 
         if (op.StatusCode is (int)StatusCode.Failure or (int)StatusCode.Cancelled)
