@@ -1,7 +1,7 @@
 // Hyperlxd build script (Cake 7). Targets:
 //   Deps    apt packages and the hyperlxd user/group (appliance/install-deps.sh; fast when present)
 //   Native  native-shims: cmake configure + build + ctest; helper executables copied to artifacts/bin
-//   Build   dotnet build of the solution (Release), then publish daemon (+ CLI) to artifacts/bin (default)
+//   Build   dotnet build of the solution (Release), then publish hyperlxd and hlx to artifacts/bin (default)
 //   Test    Deps, Native, Build, then dotnet test with trx results in artifacts/test-results
 //   Images  placeholder: creates artifacts/images
 //   Run     main job: start the daemon, show it working through the stock `lxc` client, stop it
@@ -45,35 +45,6 @@ void Run(string program, string args, IDictionary<string, string> env = null, Di
     {
         throw new CakeException($"{program} {args} exited with code {code}");
     }
-}
-
-// The CLI is published only once it has sources (it is written on its own branch).
-bool CliHasSources() =>
-    FileExists(cliProject) &&
-    GetFiles(cliProject.GetDirectory().FullPath + "/**/*.cs")
-        .Any(f => !f.FullPath.Contains("/obj/") && !f.FullPath.Contains("/bin/"));
-
-// What `dotnet build`/`dotnet test` run on: the solution, or, while the CLI project is still an
-// empty shell (an Exe without sources does not compile), a solution filter without it.
-FilePath BuildInput()
-{
-    if (CliHasSources() || !FileExists(cliProject))
-    {
-        return solution;
-    }
-    var slnf = artifacts.CombineWithFilePath("Hyperlxd.build.slnf");
-    var projects = System.IO.File.ReadAllLines(solution.FullPath)
-        .Where(l => l.StartsWith("Project(") && l.Contains(".csproj"))
-        .Select(l => l.Split(',')[1].Trim().Trim('"'))
-        .Where(p => !p.EndsWith("Hyperlxd.Cli.csproj"))
-        .ToList();
-    EnsureDirectoryExists(artifacts);
-    var json = "{\n  \"solution\": {\n    \"path\": \"" + solution.FullPath + "\",\n    \"projects\": [\n" +
-        string.Join(",\n", projects.Select(p => "      \"" + p.Replace("\\", "\\\\") + "\"")) +
-        "\n    ]\n  }\n}\n";
-    System.IO.File.WriteAllText(slnf.FullPath, json);
-    Warning("src/Hyperlxd.Cli has no sources yet: building and testing without it (artifacts/Hyperlxd.build.slnf)");
-    return slnf;
 }
 
 string HyperlxdDir() => EnvironmentVariable("HYPERLXD_DIR") ?? "/var/lib/hyperlxd";
@@ -130,8 +101,7 @@ Task("Build")
     .Description("dotnet build (Release) and publish hyperlxd (+ hlx) to artifacts/bin")
     .Does(() =>
 {
-    var input = BuildInput();
-    DotNetBuild(input.FullPath, new DotNetBuildSettings { Configuration = configuration });
+    DotNetBuild(solution.FullPath, new DotNetBuildSettings { Configuration = configuration });
 
     var publish = new DotNetPublishSettings
     {
@@ -142,15 +112,8 @@ Task("Build")
         SelfContained = false,
     };
     DotNetPublish(daemonProject.FullPath, publish);
-    if (CliHasSources())
-    {
-        DotNetPublish(cliProject.FullPath, publish);
-    }
-    else
-    {
-        Information("src/Hyperlxd.Cli has no sources yet: hlx not published");
-    }
-    Information($"daemon: {hyperlxdBin}");
+    DotNetPublish(cliProject.FullPath, publish);
+    Information($"daemon: {hyperlxdBin}, client: {binDir.CombineWithFilePath("hlx")}");
 });
 
 Task("Test")
@@ -164,7 +127,7 @@ Task("Test")
     DeleteFiles(GetFiles(testResults.FullPath + "/**/*.trx"));
     try
     {
-        DotNetTest(BuildInput().FullPath, new DotNetTestSettings
+        DotNetTest(solution.FullPath, new DotNetTestSettings
         {
             Configuration = configuration,
             NoBuild = true,
@@ -253,6 +216,9 @@ Task("Run")
         Run("lxc", $"profile show {profile}", lxcEnv);
         Run("lxc", $"profile delete {profile}", lxcEnv);
         Run("lxc", "profile list", lxcEnv);
+        var hlxEnv = new Dictionary<string, string>(env) { ["HLX_CONF"] = System.IO.Path.Combine(dir, "hlx-client") };
+        Run(binDir.CombineWithFilePath("hlx").FullPath, "info --format json", hlxEnv);
+        Run(binDir.CombineWithFilePath("hlx").FullPath, "profile list", hlxEnv);
 
         // ==== LATER ISSUES: instances =============================================================
         // Launch a container and a VM from the images built by the Images target, e.g.
