@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
 
-[assembly: SupportedOSPlatform("linux")]
 
 namespace Hyperlxd.Bench;
 
@@ -186,24 +185,8 @@ internal sealed class Server : IDisposable
         Dir = dir;
         _lxcConf = lxcConf;
         var socketPath = Path.Combine(dir, "unix.socket");
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, ct) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10),
-        };
+        var handler = Hyperlxd.Api.UnixSocketTransport.CreateHandler(socketPath);
+        handler.PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10);
         _http = new HttpClient(handler) { BaseAddress = new Uri("http://unix.socket") };
     }
 

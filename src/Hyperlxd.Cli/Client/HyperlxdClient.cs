@@ -29,30 +29,8 @@ public sealed class HyperlxdClient : IDisposable
         _target = target;
     }
 
-    public static HyperlxdClient ForUnixSocket(string socketPath)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, ct) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch (SocketException e)
-                {
-                    socket.Dispose();
-                    // ENOENT surfaces as a misleading "Cannot assign requested address".
-                    if (!File.Exists(socketPath))
-                        throw new IOException($"unix socket {socketPath} does not exist (is hyperlxd running?)", e);
-                    throw new IOException($"unix socket {socketPath}: {e.Message}", e);
-                }
-            },
-        };
-        return new HyperlxdClient(handler, new Uri("http://unix.socket"), "the local daemon");
-    }
+    public static HyperlxdClient ForUnixSocket(string socketPath) =>
+        new(UnixSocketTransport.CreateHandler(socketPath), UnixSocketTransport.BaseAddress, "the local daemon");
 
     /// <summary>
     /// HTTPS with our client certificate; the server is accepted only if its certificate is

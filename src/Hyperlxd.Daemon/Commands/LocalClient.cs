@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Hyperlxd.Api;
@@ -13,24 +12,7 @@ public sealed class LocalClient : IDisposable
 
     public LocalClient(string socketPath)
     {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, ct) =>
-            {
-                var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await s.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                    return new NetworkStream(s, ownsSocket: true);
-                }
-                catch
-                {
-                    s.Dispose();
-                    throw;
-                }
-            },
-        };
-        _http = new HttpClient(handler) { BaseAddress = new Uri("http://unix.socket"), Timeout = TimeSpan.FromSeconds(60) };
+        _http = new HttpClient(UnixSocketTransport.CreateHandler(socketPath)) { BaseAddress = UnixSocketTransport.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
     }
 
     /// <summary>Sends a request and returns the envelope's metadata; an error envelope becomes a <see cref="CommandException"/>.</summary>

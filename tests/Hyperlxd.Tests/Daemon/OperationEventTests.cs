@@ -15,15 +15,7 @@ public sealed class OperationEventTests(SharedDaemon fixture)
     private async Task<ClientWebSocket> ConnectEventsAsync(string query)
     {
         var ws = new ClientWebSocket();
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, ct) =>
-            {
-                var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await s.ConnectAsync(new UnixDomainSocketEndPoint(fixture.Daemon.Socket), ct);
-                return new NetworkStream(s, true);
-            },
-        };
+        var handler = Hyperlxd.Api.UnixSocketTransport.CreateHandler(fixture.Daemon.Socket);
         await ws.ConnectAsync(new Uri("ws://unix.socket/1.0/events" + query), new HttpMessageInvoker(handler), CancellationToken.None);
         return ws;
     }

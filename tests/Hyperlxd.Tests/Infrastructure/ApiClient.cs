@@ -20,15 +20,8 @@ public sealed class ApiClient : IDisposable
 
     private ApiClient(HttpClient http) => _http = http;
 
-    public static ApiClient Unix(string socketPath) => new(new HttpClient(new SocketsHttpHandler
-    {
-        ConnectCallback = async (_, ct) =>
-        {
-            var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            await s.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-            return new NetworkStream(s, true);
-        },
-    }) { BaseAddress = new Uri("http://unix.socket"), Timeout = TimeSpan.FromSeconds(100) });
+    public static ApiClient Unix(string socketPath) =>
+        new(new HttpClient(Hyperlxd.Api.UnixSocketTransport.CreateHandler(socketPath)) { BaseAddress = Hyperlxd.Api.UnixSocketTransport.BaseAddress, Timeout = TimeSpan.FromSeconds(100) });
 
     public static ApiClient Https(int port, System.Security.Cryptography.X509Certificates.X509Certificate2? clientCert = null)
     {
