@@ -1,42 +1,44 @@
+using System.Reflection;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace Hyperlxd.State;
 
 /// <summary>
-/// Numbered, append-only schema changes. Never edit a shipped step: add the next number. They run
-/// at start under an advisory lock, so several daemons sharing one external server cannot race.
+/// Numbered, append-only schema changes: <c>Schema/NNNN_name.sql</c>, embedded in this assembly.
+/// Never edit a shipped step: add the next number. They run at start under an advisory lock, so
+/// several daemons sharing one external server cannot race.
 /// </summary>
 public static class Migrations
 {
     private const long LockKey = 0x4879_7065_726c_7864; // "Hyperlxd"
 
-    private static readonly (int Version, string Sql)[] Steps =
-    {
-        (1, """
-            CREATE TABLE config (
-                key   text PRIMARY KEY,
-                value text NOT NULL
-            );
-            CREATE TABLE profiles (
-                name        text PRIMARY KEY,
-                description text  NOT NULL DEFAULT '',
-                config      jsonb NOT NULL DEFAULT '{}',
-                devices     jsonb NOT NULL DEFAULT '{}'
-            );
-            INSERT INTO profiles (name, description) VALUES ('default', 'Default LXD profile');
-            CREATE TABLE certificates (
-                fingerprint text PRIMARY KEY,
-                name        text    NOT NULL,
-                type        text    NOT NULL,
-                restricted  boolean NOT NULL DEFAULT false,
-                projects    jsonb   NOT NULL DEFAULT '[]',
-                certificate text    NOT NULL
-            );
-            """),
-    };
+    private static readonly (int Version, string Sql)[] Steps = Load();
 
     public static int Latest => Steps[^1].Version;
+
+    private static (int, string)[] Load()
+    {
+        var asm = typeof(Migrations).Assembly;
+        var steps = asm.GetManifestResourceNames()
+            .Where(n => n.StartsWith("Schema/", StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
+            .Select(n => (Version: int.Parse(n["Schema/".Length..].Split('_')[0]), Sql: Read(asm, n)))
+            .OrderBy(s => s.Version)
+            .ToArray();
+        for (var i = 0; i < steps.Length; i++)
+        {
+            if (steps[i].Version != i + 1)
+            {
+                throw new InvalidOperationException($"Schema steps must be numbered 1..N without gaps; found {steps[i].Version} at position {i + 1}");
+            }
+        }
+        return steps;
+    }
+
+    private static string Read(Assembly asm, string name)
+    {
+        using var reader = new StreamReader(asm.GetManifestResourceStream(name)!);
+        return reader.ReadToEnd();
+    }
 
     public static Task ApplyAsync(Database db, ILogger logger, CancellationToken ct) =>
         db.TransactionAsync(async (conn, tx, token) =>
