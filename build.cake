@@ -111,8 +111,14 @@ Task("Build")
         NoRestore = true,
         SelfContained = false,
     };
-    DotNetPublish(daemonProject.FullPath, publish);
     DotNetPublish(cliProject.FullPath, publish);
+    // The daemon is compiled ahead of time (Native AOT): it needs its own RID-specific build.
+    DotNetPublish(daemonProject.FullPath, new DotNetPublishSettings
+    {
+        Configuration = configuration,
+        OutputDirectory = binDir,
+        Runtime = "linux-x64",
+    });
     Information($"daemon: {hyperlxdBin}, client: {binDir.CombineWithFilePath("hlx")}");
 });
 

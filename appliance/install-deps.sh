@@ -16,6 +16,8 @@ packages=(
     gcc
     g++
     make
+    clang               # Native AOT compilation of the daemon (the ILCompiler links with clang)
+    zlib1g-dev
     util-linux          # setpriv
     iproute2            # ip
     openssl

@@ -22,13 +22,12 @@ public sealed class DaemonOptions
         var file = Path.Combine(stateDir, "daemon.yaml");
         if (string.IsNullOrEmpty(url) && File.Exists(file))
         {
-            var yaml = new YamlDotNet.Serialization.DeserializerBuilder().Build()
-                .Deserialize<Dictionary<string, string>>(File.ReadAllText(file)) ?? new();
-            foreach (var key in yaml.Keys.Where(k => k != "database.url"))
+            var yaml = Api.YamlJson.ToJson(File.ReadAllText(file)) as System.Text.Json.Nodes.JsonObject ?? new();
+            foreach (var (key, _) in yaml.Where(kv => kv.Key != "database.url"))
             {
                 throw new InvalidOperationException($"Unknown key \"{key}\" in {file}");
             }
-            url = yaml.GetValueOrDefault("database.url");
+            url = yaml["database.url"]?.GetValue<string>();
         }
         return new DaemonOptions { StateDir = Path.GetFullPath(stateDir), DatabaseUrl = string.IsNullOrEmpty(url) ? null : url };
     }

@@ -19,7 +19,8 @@ public sealed class Database : IAsyncDisposable
 
     public Database(string connectionString, ILogger logger)
     {
-        _source = new NpgsqlDataSourceBuilder(connectionString).Build();
+        // The slim builder keeps only the type handlers we use (text, jsonb as text, scalars): it is trimming- and AOT-safe.
+        _source = new NpgsqlSlimDataSourceBuilder(connectionString).Build();
         _pipeline = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {

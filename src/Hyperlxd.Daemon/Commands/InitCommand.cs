@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hyperlxd.Core;
-using YamlDotNet.Serialization;
 
 namespace Hyperlxd.Daemon.Commands;
 
@@ -68,20 +67,20 @@ public static class InitCommand
 
     private static JsonObject ParsePreseed(string yaml)
     {
-        object? doc;
+        JsonNode? doc;
         try
         {
-            doc = new DeserializerBuilder().Build().Deserialize<object>(yaml);
+            doc = Api.YamlJson.ToJson(yaml);
         }
-        catch (YamlDotNet.Core.YamlException e)
+        catch (FormatException e)
         {
-            throw new CommandException($"invalid preseed YAML: {e.Message}");
+            throw new CommandException($"invalid preseed: {e.Message}");
         }
         if (doc is null)
         {
             return new JsonObject();
         }
-        if (ToJson(doc) is not JsonObject root)
+        if (doc is not JsonObject root)
         {
             throw new CommandException("invalid preseed: expected a YAML mapping at the top");
         }
@@ -98,15 +97,6 @@ public static class InitCommand
         }
         return root;
     }
-
-    private static JsonNode? ToJson(object? yaml) => yaml switch
-    {
-        null => null,
-        string s => JsonValue.Create(s),
-        IDictionary<object, object> map => new JsonObject(map.Select(kv => KeyValuePair.Create(kv.Key.ToString()!, ToJson(kv.Value)))),
-        IList<object> list => new JsonArray(list.Select(ToJson).ToArray()),
-        _ => JsonValue.Create(yaml.ToString()),
-    };
 
     private static async Task ApplyAsync(LocalClient client, JsonObject preseed)
     {

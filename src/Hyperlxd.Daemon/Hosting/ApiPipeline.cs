@@ -4,6 +4,8 @@ using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Hyperlxd.Daemon.Hosting;
 
@@ -12,7 +14,8 @@ public static class ApiPipeline
 {
     public static void Configure(WebApplication app, Daemon daemon)
     {
-        app.UseMiddleware<ErrorMapper>();
+        var errors = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ErrorMapper));
+        app.Use((ctx, next) => ErrorMapper.InvokeAsync(ctx, next, errors));
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.Use((ctx, next) => AuthenticateAsync(ctx, next, daemon));
 

@@ -6,9 +6,9 @@ using Microsoft.Extensions.Logging;
 namespace Hyperlxd.Daemon.Http;
 
 /// <summary>The one place where exceptions become HTTP errors (LXD's SmartError).</summary>
-public sealed class ErrorMapper(RequestDelegate next, ILogger<ErrorMapper> logger)
+public static class ErrorMapper
 {
-    public async Task InvokeAsync(HttpContext ctx)
+    public static async Task InvokeAsync(HttpContext ctx, RequestDelegate next, ILogger logger)
     {
         try
         {
