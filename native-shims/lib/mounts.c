@@ -180,10 +180,15 @@ static int setup_proc_sys(struct ctx *c)
         if (mount_in(c, "/dev/null", masked[i], NULL, MS_BIND, NULL, 1) < 0)
             return -1;
     }
-    if (!c->userns && (mount_in(c, "/proc/sys", "proc/sys", NULL, MS_BIND | MS_REC | MS_RDONLY, NULL, 0) < 0 ||
-                       mount_in(c, "/proc/sysrq-trigger", "proc/sysrq-trigger", NULL,
-                                MS_BIND | MS_RDONLY, NULL, 1) < 0))
-        return -1;
+    if (!c->userns) {
+        int fd = open_in_root(c->rootfd, "proc/sysrq-trigger", O_PATH, 0);
+        if (fd >= 0)
+            close(fd); /* absent without CONFIG_MAGIC_SYSRQ */
+        if (mount_in(c, "/proc/sys", "proc/sys", NULL, MS_BIND | MS_REC | MS_RDONLY, NULL, 0) < 0 ||
+            (fd >= 0 && mount_in(c, "/proc/sysrq-trigger", "proc/sysrq-trigger", NULL,
+                                 MS_BIND | MS_RDONLY, NULL, 1) < 0))
+            return -1;
+    }
     /* sysfs needs a network namespace owned by our user namespace; else bind the host's. */
     if (c->userns && c->spec->host_netns)
         return mount_in(c, "/sys", "sys", NULL, MS_BIND | MS_REC | MS_RDONLY, NULL, 0);
