@@ -16,6 +16,9 @@ packages=(
     gcc
     g++
     make
+    pkg-config          # native-shims: finds libseccomp
+    libseccomp-dev      # native-shims: seccomp deny list of containers
+    busybox-static      # native-shims ctest: rootfs of the test containers
     util-linux          # setpriv
     iproute2            # ip
     openssl
