@@ -82,6 +82,15 @@ check "bad spec is refused (rc=$rc: $out)" test $rc -ne 0
 check "bad spec error names the key" grep -q 'line 2: unknown key "bogus"' <<<"$out"
 check "bad spec leaves no socket" test ! -e "$T/run/bad.sock"
 
+# --- start failure inside the child: (errno, message) back, nothing left running -------------------------
+mkdir -p "$T/empty"/{proc,sys,dev}
+printf 'rootfs %s\n' "$T/empty" >"$T/noinit.spec"
+out=$("$MON" start --name noinit --spec "$T/noinit.spec" --socket "$T/run/noinit.sock" 2>&1)
+rc=$?
+check "missing init is refused (rc=$rc)" test $rc -eq 1
+check "missing init error ($out)" grep -q 'errno=2: Failed exec /sbin/init' <<<"$out"
+check "failed start leaves no socket" test ! -e "$T/run/noinit.sock"
+
 # --- start from a fake daemon that we kill -9 afterwards --------------------------------------------
 ( "$MON" start --name c1 --spec "$T/spec" --socket "$SOCK" --log "$T/c1.log" >"$T/start.out" 2>&1
   echo $? >"$T/start.rc"; exec sleep 1000 ) &
