@@ -18,6 +18,9 @@ packages=(
     make
     clang               # Native AOT compilation of the daemon (the ILCompiler links with clang)
     zlib1g-dev
+    pkg-config          # native-shims: finds libseccomp
+    libseccomp-dev      # native-shims: seccomp deny list of containers
+    busybox-static      # native-shims ctest: rootfs of the test containers
     util-linux          # setpriv
     iproute2            # ip
     openssl

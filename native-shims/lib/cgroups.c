@@ -1,0 +1,117 @@
+#include "cgroups.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CG_ROOT "/sys/fs/cgroup/"
+
+/* v1 cpuset starts empty at each new level and refuses tasks until filled. */
+static int fill_cpuset(const char *dir, struct hlx_err *er)
+{
+    static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+    char path[4200], parent[4096], val[1024];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        if (hlx_read_file(path, val, sizeof(val)) < 0)
+            return hlx_fail(er, errno, "Failed reading %s: %s", path, strerror(errno));
+        if (val[0] != '\n' && val[0] != '\0')
+            continue;
+        snprintf(parent, sizeof(parent), "%s", dir);
+        *strrchr(parent, '/') = '\0';
+        snprintf(path, sizeof(path), "%s/%s", parent, files[i]);
+        if (hlx_read_file(path, val, sizeof(val)) < 0)
+            return hlx_fail(er, errno, "Failed reading %s: %s", path, strerror(errno));
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        if (hlx_write_file(path, val) < 0)
+            return hlx_fail(er, errno, "Failed writing %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+/* mkdir of every missing level below the controller's mount point. */
+static int make_cgroup(const char *dir, struct hlx_err *er)
+{
+    char tmp[4096];
+    size_t len = strlen(dir);
+    int cpuset = strncmp(dir, CG_ROOT "cpuset/", sizeof(CG_ROOT "cpuset/") - 1) == 0;
+    char *p;
+
+    if (len >= sizeof(tmp))
+        return hlx_fail(er, ENAMETOOLONG, "cgroup path too long: %s", dir);
+    memcpy(tmp, dir, len + 1);
+    /* Skip /sys/fs/cgroup/<controller>: it exists or the controller is not mounted. */
+    p = strchr(tmp + sizeof(CG_ROOT) - 1, '/');
+    while (p) {
+        char *next = strchr(p + 1, '/');
+        if (next)
+            *next = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return hlx_fail(er, errno, "Failed creating cgroup %s: %s", tmp, strerror(errno));
+        if (cpuset && fill_cpuset(tmp, er) < 0)
+            return -1;
+        if (next)
+            *next = '/';
+        p = next;
+    }
+    return 0;
+}
+
+static int move_pid(const char *dir, pid_t pid, struct hlx_err *er)
+{
+    char path[4200], val[16];
+    snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+    snprintf(val, sizeof(val), "%d", (int)pid);
+    if (hlx_write_file(path, val) < 0)
+        return hlx_fail(er, errno, "Failed joining cgroup %s: %s", dir, strerror(errno));
+    return 0;
+}
+
+int hlx_cgroups_join(const struct hlx_spec *spec, pid_t pid, struct hlx_err *er)
+{
+    for (int i = 0; i < spec->cgroups.n; i++)
+        if (make_cgroup(spec->cgroups.v[i], er) < 0 || move_pid(spec->cgroups.v[i], pid, er) < 0)
+            return -1;
+    return 0;
+}
+
+int hlx_cgroups_attach_self(pid_t pid, struct hlx_err *er)
+{
+    char path[64], dir[4096];
+    char *buf = malloc(8192), *line, *save = NULL;
+    struct stat st;
+    int rc = 0;
+
+    if (!buf)
+        return hlx_fail(er, ENOMEM, "out of memory");
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    if (hlx_read_file(path, buf, 8192) < 0) {
+        rc = hlx_fail(er, errno, "Failed reading %s: %s", path, strerror(errno));
+        goto out;
+    }
+    for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        /* "4:memory:/hyperlxd/c1", "1:name=systemd:/x", "0::/hyperlxd/c1" */
+        char *ctrl = strchr(line, ':'), *cg;
+        if (!ctrl || !(cg = strchr(++ctrl, ':')))
+            continue;
+        *cg++ = '\0';
+        if (strcmp(cg, "/") == 0)
+            continue;
+        if (*ctrl == '\0')
+            snprintf(dir, sizeof(dir), "%s%s%s", CG_ROOT,
+                     stat(CG_ROOT "unified", &st) == 0 ? "unified" : "", cg);
+        else
+            snprintf(dir, sizeof(dir), "%s%s%s", CG_ROOT,
+                     strncmp(ctrl, "name=", 5) == 0 ? ctrl + 5 : ctrl, cg);
+        if (stat(dir, &st) < 0)
+            continue; /* hierarchy not mounted where we look: nothing to join */
+        if ((rc = move_pid(dir, getpid(), er)) < 0)
+            goto out;
+    }
+out:
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,15 @@
+/* cgroup placement (hybrid v1 + v2 layout; see README.md, "cgroups"). */
+#ifndef HLX_CGROUPS_H
+#define HLX_CGROUPS_H
+
+#include "spec.h"
+
+/* Creates each spec cgroup directory that is missing (filling v1 cpuset.cpus/mems from the parent
+ * at every new level) and moves pid into it. */
+int hlx_cgroups_join(const struct hlx_spec *spec, pid_t pid, struct hlx_err *er);
+
+/* Moves the calling process into every cgroup that pid is in (read from /proc/PID/cgroup), so an
+ * attached command is accounted and limited like the container. Root cgroups are skipped. */
+int hlx_cgroups_attach_self(pid_t pid, struct hlx_err *er);
+
+#endif

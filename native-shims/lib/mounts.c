@@ -1,0 +1,222 @@
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define FD_PATH_MAX 32
+
+struct ctx {
+    const struct hlx_spec *spec;
+    int rootfd;
+    int userns;
+    struct hlx_err *er;
+};
+
+/* Opens rel (leading '/' ignored) inside the rootfs; flags as for openat2. */
+static int open_in_root(int rootfd, const char *rel, int flags, mode_t mode)
+{
+    struct open_how how = {
+        .flags = (unsigned long long)(flags | O_CLOEXEC),
+        .mode = (flags & O_CREAT) ? mode : 0,
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    while (*rel == '/')
+        rel++;
+    if (*rel == '\0')
+        rel = ".";
+    return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+}
+
+/* Makes sure rel exists (directory, or an empty file when file is set); returns an O_PATH fd. */
+static int ensure_target(struct ctx *c, const char *rel, int file)
+{
+    int fd = open_in_root(c->rootfd, rel, O_PATH, 0);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    if (file) {
+        fd = open_in_root(c->rootfd, rel, O_CREAT | O_WRONLY, 0644);
+        if (fd >= 0)
+            close(fd);
+    } else {
+        /* Parent inside the root, then mkdirat of the last component. */
+        char parent[4096];
+        const char *slash = strrchr(rel, '/');
+        int pfd;
+        snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - rel) : 0, rel);
+        pfd = open_in_root(c->rootfd, parent, O_PATH | O_DIRECTORY, 0);
+        if (pfd < 0)
+            return -1;
+        if (mkdirat(pfd, slash ? slash + 1 : rel, 0755) < 0 && errno != EEXIST) {
+            int e = errno;
+            close(pfd);
+            errno = e;
+            return -1;
+        }
+        close(pfd);
+    }
+    return open_in_root(c->rootfd, rel, O_PATH, 0);
+}
+
+static unsigned long locked_flags(const char *path)
+{
+    struct statvfs sv;
+    unsigned long f = 0;
+    if (statvfs(path, &sv) < 0)
+        return 0;
+    if (sv.f_flag & ST_NOSUID)
+        f |= MS_NOSUID;
+    if (sv.f_flag & ST_NODEV)
+        f |= MS_NODEV;
+    if (sv.f_flag & ST_NOEXEC)
+        f |= MS_NOEXEC;
+    return f;
+}
+
+/* mount(2) onto rel inside the rootfs. MS_RDONLY with MS_BIND becomes bind + read-only remount
+ * that keeps the source's locked flags (a user namespace may not clear them). */
+static int mount_in(struct ctx *c, const char *src, const char *rel, const char *type,
+                    unsigned long flags, const char *data, int file)
+{
+    char fdpath[FD_PATH_MAX];
+    int fd = ensure_target(c, rel, file), rc = 0;
+    if (fd < 0)
+        return hlx_fail(c->er, errno, "Failed creating mount target %s: %s", rel, strerror(errno));
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+    if (mount(src, fdpath, type, flags & ~(unsigned long)((flags & MS_BIND) ? MS_RDONLY : 0), data) < 0)
+        rc = hlx_fail(c->er, errno, "Failed mounting %s on %s: %s", type ? type : src, rel,
+                      strerror(errno));
+    close(fd);
+    if (rc == 0 && (flags & MS_BIND) && (flags & MS_RDONLY)) {
+        /* Re-open: the fd above pointed below the new mount. */
+        fd = open_in_root(c->rootfd, rel, O_PATH, 0);
+        if (fd < 0)
+            return hlx_fail(c->er, errno, "Failed opening %s: %s", rel, strerror(errno));
+        snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+        if (mount(NULL, fdpath, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(fdpath), NULL) < 0)
+            rc = hlx_fail(c->er, errno, "Failed making %s read-only: %s", rel, strerror(errno));
+        close(fd);
+    }
+    return rc;
+}
+
+int hlx_mounts_prepare_root(const struct hlx_spec *spec, struct hlx_err *er)
+{
+    int fd;
+    /* Slave, not private: host unmounts still reach us, our mounts never reach the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        return hlx_fail(er, errno, "Failed making / a slave mount: %s", strerror(errno));
+    if (mount(spec->rootfs, spec->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return hlx_fail(er, errno, "Failed bind-mounting rootfs %s: %s", spec->rootfs,
+                        strerror(errno));
+    fd = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return hlx_fail(er, errno, "Failed opening rootfs %s: %s", spec->rootfs, strerror(errno));
+    return fd;
+}
+
+static int setup_dev(struct ctx *c, const char *console)
+{
+    static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    static const char *const links[][2] = {
+        {"fd", "/proc/self/fd"},         {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+        {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
+    };
+    char rel[64], opts[128];
+    int devfd;
+
+    if (mount_in(c, "none", "dev", "tmpfs", MS_NOSUID, "mode=755,size=512k", 0) < 0)
+        return -1;
+    /* Device nodes cannot be created in a user namespace: bind the host's (for everyone alike). */
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+        snprintf(rel, sizeof(rel), "dev/%s", nodes[i]);
+        snprintf(opts, sizeof(opts), "/dev/%s", nodes[i]);
+        if (mount_in(c, opts, rel, NULL, MS_BIND, NULL, 1) < 0)
+            return -1;
+    }
+    devfd = open_in_root(c->rootfd, "dev", O_PATH | O_DIRECTORY, 0);
+    if (devfd < 0)
+        return hlx_fail(c->er, errno, "Failed opening /dev: %s", strerror(errno));
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+        if (symlinkat(links[i][1], devfd, links[i][0]) < 0 && errno != EEXIST) {
+            int e = errno;
+            close(devfd);
+            return hlx_fail(c->er, e, "Failed creating /dev/%s: %s", links[i][0], strerror(e));
+        }
+    close(devfd);
+    /* gid=5 (tty) only when the container maps it. */
+    snprintf(opts, sizeof(opts), "newinstance,ptmxmode=0666,mode=0620%s",
+             !c->userns || hlx_idmap_outside(c->spec->gidmap, c->spec->n_gidmap, 5) >= 0 ? ",gid=5" : "");
+    if (mount_in(c, "devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, opts, 0) < 0 ||
+        mount_in(c, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", 0) < 0 ||
+        mount_in(c, "mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0) < 0)
+        return -1;
+    if (console && mount_in(c, console, "dev/console", NULL, MS_BIND, NULL, 1) < 0)
+        return -1;
+    return 0;
+}
+
+/* LXD-like protections: kernel internals masked for everyone; a privileged container (no user
+ * namespace to confine it) also gets /proc/sys, /proc/sysrq-trigger and /sys read-only. */
+static int setup_proc_sys(struct ctx *c)
+{
+    static const char *const masked[] = {"proc/kcore", "proc/timer_list", "proc/sched_debug"};
+    unsigned long ro = c->userns ? 0 : MS_RDONLY;
+
+    if (mount_in(c, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
+        int fd = open_in_root(c->rootfd, masked[i], O_PATH, 0);
+        if (fd < 0)
+            continue; /* not in this kernel */
+        close(fd);
+        if (mount_in(c, "/dev/null", masked[i], NULL, MS_BIND, NULL, 1) < 0)
+            return -1;
+    }
+    if (!c->userns) {
+        int fd = open_in_root(c->rootfd, "proc/sysrq-trigger", O_PATH, 0);
+        if (fd >= 0)
+            close(fd); /* absent without CONFIG_MAGIC_SYSRQ */
+        if (mount_in(c, "/proc/sys", "proc/sys", NULL, MS_BIND | MS_REC | MS_RDONLY, NULL, 0) < 0 ||
+            (fd >= 0 && mount_in(c, "/proc/sysrq-trigger", "proc/sysrq-trigger", NULL,
+                                 MS_BIND | MS_RDONLY, NULL, 1) < 0))
+            return -1;
+    }
+    /* sysfs needs a network namespace owned by our user namespace; else bind the host's. */
+    if (c->userns && c->spec->host_netns)
+        return mount_in(c, "/sys", "sys", NULL, MS_BIND | MS_REC | MS_RDONLY, NULL, 0);
+    return mount_in(c, "sysfs", "sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL, 0);
+}
+
+int hlx_mounts_setup(const struct hlx_spec *spec, int rootfd, const char *console,
+                     struct hlx_err *er)
+{
+    struct ctx c = {.spec = spec, .rootfd = rootfd, .userns = spec->n_uidmap > 0, .er = er};
+    struct stat st;
+
+    if (setup_proc_sys(&c) < 0 || setup_dev(&c, console) < 0)
+        return -1;
+    for (int i = 0; i < spec->n_binds; i++) {
+        const struct hlx_bind *b = &spec->binds[i];
+        int file = stat(b->src, &st) == 0 && !S_ISDIR(st.st_mode);
+        if (mount_in(&c, b->src, b->dst, NULL, MS_BIND | MS_REC | (b->ro ? MS_RDONLY : 0), NULL, file) < 0)
+            return -1;
+    }
+    if (fchdir(rootfd) < 0)
+        return hlx_fail(er, errno, "Failed entering rootfs: %s", strerror(errno));
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        return hlx_fail(er, errno, "Failed pivot_root: %s", strerror(errno));
+    /* The old root is stacked on "."; detach it. */
+    if (umount2(".", MNT_DETACH) < 0)
+        return hlx_fail(er, errno, "Failed detaching the old root: %s", strerror(errno));
+    if (chdir("/") < 0)
+        return hlx_fail(er, errno, "Failed chdir /: %s", strerror(errno));
+    return 0;
+}

@@ -1,0 +1,19 @@
+/* The container's mount namespace: rootfs, proc, sys, /dev, devpts, mqueue, shm, masks, binds,
+ * pivot_root. Every target is opened inside the rootfs with openat2(RESOLVE_IN_ROOT), so symlinks
+ * the container planted cannot send a mount to the host. */
+#ifndef HLX_MOUNTS_H
+#define HLX_MOUNTS_H
+
+#include "spec.h"
+
+/* Step 1, still with the host credentials (the rootfs path may be host-root-only): makes the new
+ * mount namespace a slave of the host, bind-mounts the rootfs onto itself and returns an O_PATH fd
+ * of it (the caller keeps it and passes it to hlx_mounts_setup). */
+int hlx_mounts_prepare_root(const struct hlx_spec *spec, struct hlx_err *er);
+
+/* Step 2, as root of the container (ids switched, umask 0): everything else, then pivot_root into
+ * rootfd. console is the host path of the pty slave to bind on /dev/console, or NULL. */
+int hlx_mounts_setup(const struct hlx_spec *spec, int rootfd, const char *console,
+                     struct hlx_err *er);
+
+#endif

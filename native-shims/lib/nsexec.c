@@ -1,0 +1,211 @@
+#include "nsexec.h"
+#include "caps.h"
+#include "cgroups.h"
+#include "errpipe.h"
+#include "idmap.h"
+#include "mounts.h"
+#include "seccomp_policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SYNC_GO 'G'
+
+void hlx_reset_signals(void)
+{
+    sigset_t all;
+    for (int s = 1; s < NSIG; s++)
+        signal(s, SIG_DFL);
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+void hlx_exec(char *const argv[], char *const env[])
+{
+    int has_path = 0;
+    clearenv();
+    for (int i = 0; env && env[i]; i++) {
+        putenv(env[i]);
+        if (strncmp(env[i], "PATH=", 5) == 0)
+            has_path = 1;
+    }
+    if (!has_path)
+        putenv((char *)HLX_DEFAULT_PATH);
+    execvp(argv[0], argv);
+}
+
+static int loopback_up(struct hlx_err *er)
+{
+    struct ifreq ifr = {0};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+    if (fd < 0)
+        return hlx_fail(er, errno, "Failed bringing up lo: %s", strerror(errno));
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
+        (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0))
+        rc = hlx_fail(er, errno, "Failed bringing up lo: %s", strerror(errno));
+    close(fd);
+    return rc;
+}
+
+/* The child side, in its new namespaces; reports through fd and exits on any failure. */
+static void __attribute__((noreturn)) child_main(const struct hlx_start *st, int fd)
+{
+    const struct hlx_spec *spec = st->spec;
+    struct hlx_err er = {0};
+    int userns = spec->n_uidmap > 0, rootfd;
+    char go;
+
+    hlx_reset_signals();
+    /* Wait for GO: maps written, cgroups joined, devices moved in. EOF: the parent gave up. */
+    if (read(fd, &go, 1) != 1 || go != SYNC_GO)
+        _exit(1);
+    if ((rootfd = hlx_mounts_prepare_root(spec, &er)) < 0)
+        goto fail;
+    /* Become root of the container (maps are written by now). */
+    if (userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+        hlx_fail(&er, errno, "Failed switching to the container's root: %s", strerror(errno));
+        goto fail;
+    }
+    if (setgroups(0, NULL) < 0) {
+        hlx_fail(&er, errno, "Failed clearing supplementary groups: %s", strerror(errno));
+        goto fail;
+    }
+    /* After the cgroup placement (our cgroups become the namespace root) and the id maps
+     * (so /dev/mqueue belongs to the container's root). */
+    if (unshare(CLONE_NEWCGROUP | CLONE_NEWIPC) < 0) {
+        hlx_fail(&er, errno, "Failed creating cgroup and IPC namespaces: %s", strerror(errno));
+        goto fail;
+    }
+    if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
+        hlx_fail(&er, errno, "Failed setting hostname: %s", strerror(errno));
+        goto fail;
+    }
+    umask(0);
+    if (hlx_mounts_setup(spec, rootfd, st->console_slave >= 0 ? st->console_path : NULL, &er) < 0)
+        goto fail;
+    close(rootfd);
+    umask(022);
+    if (!spec->host_netns && loopback_up(&er) < 0)
+        goto fail;
+    setsid();
+    if (st->console_slave >= 0) {
+        if (ioctl(st->console_slave, TIOCSCTTY, 0) < 0 || dup2(st->console_slave, 0) < 0 ||
+            dup2(st->console_slave, 1) < 0 || dup2(st->console_slave, 2) < 0) {
+            hlx_fail(&er, errno, "Failed attaching the console: %s", strerror(errno));
+            goto fail;
+        }
+    }
+    if (chdir(spec->cwd) < 0) {
+        hlx_fail(&er, errno, "Failed chdir %s: %s", spec->cwd, strerror(errno));
+        goto fail;
+    }
+    if (hlx_apply_rlimits(spec, &er) < 0 || hlx_caps_drop_bounding(spec->cap_drop, &er) < 0 ||
+        hlx_seccomp_load(spec->seccomp, spec->n_seccomp, &er) < 0)
+        goto fail;
+    hlx_exec(spec->argv.v, spec->env.v);
+    hlx_fail(&er, errno, "Failed exec %s: %s", spec->argv.v[0], strerror(errno));
+fail:
+    hlx_errpipe_report(fd, er.err, "%s", er.msg);
+    _exit(1);
+}
+
+static int run_hook(const struct hlx_start *st, const char *hook, pid_t pid, struct hlx_err *er)
+{
+    char pidenv[32];
+    int status;
+    pid_t h = fork();
+    if (h < 0)
+        return hlx_fail(er, errno, "Failed running prestart hook: %s", strerror(errno));
+    if (h == 0) {
+        char name[300];
+        snprintf(pidenv, sizeof(pidenv), "HYPERLXD_PID=%d", (int)pid);
+        snprintf(name, sizeof(name), "HYPERLXD_NAME=%s", st->name ? st->name : "");
+        putenv(pidenv);
+        putenv(name);
+        hlx_reset_signals();
+        execl("/bin/sh", "sh", "-c", hook, (char *)NULL);
+        _exit(127);
+    }
+    while (waitpid(h, &status, 0) < 0)
+        if (errno != EINTR)
+            return hlx_fail(er, errno, "Failed waiting for prestart hook: %s", strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return hlx_fail(er, ECANCELED, "Prestart hook \"%s\" failed (status %d)", hook, status);
+    return 0;
+}
+
+int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, struct hlx_err *er)
+{
+    const struct hlx_spec *spec = st->spec;
+    struct clone_args args = {0};
+    int sv[2], pidfd = -1, rc;
+    char go = SYNC_GO;
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return hlx_fail(er, errno, "Failed creating the sync socket: %s", strerror(errno));
+    args.flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS;
+    if (spec->n_uidmap)
+        args.flags |= CLONE_NEWUSER;
+    if (!spec->host_netns)
+        args.flags |= CLONE_NEWNET;
+    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    args.exit_signal = SIGCHLD;
+    pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0) {
+        rc = hlx_fail(er, errno, "Failed clone3: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        return rc;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        child_main(st, sv[1]);
+    }
+    close(sv[1]);
+
+    if ((spec->n_uidmap && hlx_idmap_write(pid, spec, er) < 0) || hlx_cgroups_join(spec, pid, er) < 0)
+        goto kill;
+    /* Hook point: network devices are moved into /proc/PID/ns/net here, before GO. */
+    for (int i = 0; i < spec->hooks.n; i++)
+        if (run_hook(st, spec->hooks.v[i], pid, er) < 0)
+            goto kill;
+    if (write(sv[0], &go, 1) != 1) {
+        hlx_fail(er, errno, "Failed sending GO: %s", strerror(errno));
+        goto kill;
+    }
+    rc = hlx_errpipe_read(sv[0], &er->err, er->msg, sizeof(er->msg));
+    if (rc == 0) {
+        close(sv[0]);
+        out->pid = pid;
+        out->pidfd = pidfd;
+        return 0;
+    }
+    if (rc < 0)
+        hlx_fail(er, errno, "Failed reading the start result: %s", strerror(errno));
+kill:
+    rc = er->err;
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(pidfd);
+    close(sv[0]);
+    errno = rc;
+    return -1;
+}

@@ -1,0 +1,12 @@
+/* The container's seccomp deny list, loaded through libseccomp. */
+#ifndef HLX_SECCOMP_POLICY_H
+#define HLX_SECCOMP_POLICY_H
+
+#include "spec.h"
+
+/* Loads a filter denying each rule's syscall with its errno (for the native, x86 and x32 ABIs);
+ * "umount2:force" denies umount2 only with MNT_FORCE. Unknown syscall names are errors. Does not
+ * set no_new_privs: the caller holds CAP_SYS_ADMIN in its user namespace. No rules: no filter. */
+int hlx_seccomp_load(const struct hlx_seccomp_rule *rules, int n, struct hlx_err *er);
+
+#endif

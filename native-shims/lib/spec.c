@@ -1,0 +1,337 @@
+/* Parser of the line-based container spec. One "key value" per line; '#' comments; the value is
+ * the rest of the line (paths may not contain newlines; fields inside a value are separated by
+ * single spaces). Unknown keys are errors so a typo in the daemon is caught at once. */
+#include "spec.h"
+#include "caps.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hlx_strv_push(struct hlx_strv *sv, const char *s)
+{
+    char **v = realloc(sv->v, sizeof(char *) * (size_t)(sv->n + 2));
+    if (!v)
+        return -1;
+    sv->v = v;
+    if (!(v[sv->n] = strdup(s)))
+        return -1;
+    v[++sv->n] = NULL;
+    return 0;
+}
+
+void hlx_strv_free(struct hlx_strv *sv)
+{
+    for (int i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = 0;
+}
+
+void hlx_spec_free(struct hlx_spec *spec)
+{
+    free(spec->rootfs);
+    free(spec->hostname);
+    free(spec->cwd);
+    hlx_strv_free(&spec->cgroups);
+    for (int i = 0; i < spec->n_binds; i++) {
+        free(spec->binds[i].src);
+        free(spec->binds[i].dst);
+    }
+    free(spec->binds);
+    free(spec->rlimits);
+    for (int i = 0; i < spec->n_seccomp; i++)
+        free(spec->seccomp[i].syscall);
+    free(spec->seccomp);
+    hlx_strv_free(&spec->env);
+    hlx_strv_free(&spec->argv);
+    hlx_strv_free(&spec->hooks);
+    memset(spec, 0, sizeof(*spec));
+}
+
+long hlx_idmap_outside(const struct hlx_idmap *maps, int n, unsigned long inside)
+{
+    for (int i = 0; i < n; i++)
+        if (inside >= maps[i].inside && inside - maps[i].inside < maps[i].count)
+            return (long)(maps[i].outside + (inside - maps[i].inside));
+    return -1;
+}
+
+unsigned long long hlx_default_cap_drop(void)
+{
+    static const char *const drops[] = {"sys_time", "sys_module", "sys_rawio", "mac_admin",
+                                        "mac_override"};
+    unsigned long long m = 0;
+    for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+        m |= 1ULL << hlx_cap_number(drops[i]);
+    return m;
+}
+
+static int add_seccomp(struct hlx_spec *spec, const char *name, int err)
+{
+    struct hlx_seccomp_rule *r = realloc(spec->seccomp, sizeof(*r) * (size_t)(spec->n_seccomp + 1));
+    if (!r)
+        return -1;
+    spec->seccomp = r;
+    if (!(r[spec->n_seccomp].syscall = strdup(name)))
+        return -1;
+    r[spec->n_seccomp++].err = err;
+    return 0;
+}
+
+int hlx_spec_seccomp_defaults(struct hlx_spec *spec)
+{
+    /* LXD's default deny list; the keyring calls answer ENOSYS so callers fall back quietly. */
+    static const struct {
+        const char *name;
+        int err;
+    } deny[] = {
+        {"kexec_load", EPERM},       {"kexec_file_load", EPERM}, {"open_by_handle_at", EPERM},
+        {"init_module", EPERM},      {"finit_module", EPERM},    {"delete_module", EPERM},
+        {"keyctl", ENOSYS},          {"add_key", ENOSYS},        {"request_key", ENOSYS},
+        {"umount2:force", EPERM}, /* LXD's reject_force_umount: umount2 with MNT_FORCE */
+    };
+    for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++)
+        if (add_seccomp(spec, deny[i].name, deny[i].err) < 0)
+            return -1;
+    return 0;
+}
+
+/* Splits s at single spaces into at most max fields (the last takes the rest). */
+static int split(char *s, char **f, int max)
+{
+    int n = 0;
+    while (n < max && s) {
+        f[n++] = s;
+        if (n == max)
+            break;
+        s = strchr(s, ' ');
+        if (s)
+            *s++ = '\0';
+    }
+    return n;
+}
+
+static int parse_ulong(const char *s, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *s == '\0' || *end || *s == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_limit(const char *s, rlim_t *out)
+{
+    unsigned long v;
+    if (strcmp(s, "unlimited") == 0) {
+        *out = RLIM_INFINITY;
+        return 0;
+    }
+    if (parse_ulong(s, &v) < 0)
+        return -1;
+    *out = (rlim_t)v;
+    return 0;
+}
+
+/* Absolute and without ".." components: the daemon never needs them and they hide escapes. */
+static int abs_path(const char *p)
+{
+    size_t l = strlen(p);
+    return p[0] == '/' && !strstr(p, "/../") && !(l >= 3 && strcmp(p + l - 3, "/..") == 0);
+}
+
+static int set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = strdup(v);
+    return *dst ? 0 : -1;
+}
+
+/* Handles one line; returns 0, or -1 with er->msg set (without the line prefix). */
+static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_err *er)
+{
+    char *f[4];
+    int n;
+
+    if (strcmp(key, "rootfs") == 0) {
+        if (!abs_path(val))
+            return hlx_fail(er, EINVAL, "rootfs must be an absolute path");
+        return set_str(&spec->rootfs, val);
+    }
+    if (strcmp(key, "hostname") == 0) {
+        if (strlen(val) == 0 || strlen(val) > 63)
+            return hlx_fail(er, EINVAL, "hostname must have 1 to 63 characters");
+        return set_str(&spec->hostname, val);
+    }
+    if (strcmp(key, "cwd") == 0) {
+        if (val[0] != '/')
+            return hlx_fail(er, EINVAL, "cwd must be an absolute path");
+        return set_str(&spec->cwd, val);
+    }
+    if (strcmp(key, "uidmap") == 0 || strcmp(key, "gidmap") == 0) {
+        int uid = key[0] == 'u';
+        struct hlx_idmap *m = uid ? spec->uidmap : spec->gidmap;
+        int *cnt = uid ? &spec->n_uidmap : &spec->n_gidmap;
+        if (*cnt >= HLX_MAX_IDMAPS)
+            return hlx_fail(er, EINVAL, "too many %s lines (max %d)", key, HLX_MAX_IDMAPS);
+        n = split(val, f, 3);
+        if (n != 3 || parse_ulong(f[0], &m[*cnt].inside) || parse_ulong(f[1], &m[*cnt].outside) ||
+            parse_ulong(f[2], &m[*cnt].count) || m[*cnt].count == 0 ||
+            m[*cnt].inside + m[*cnt].count - 1 > UINT_MAX - 1 ||
+            m[*cnt].outside + m[*cnt].count - 1 > UINT_MAX - 1)
+            return hlx_fail(er, EINVAL, "%s wants \"INSIDE OUTSIDE COUNT\"", key);
+        (*cnt)++;
+        return 0;
+    }
+    if (strcmp(key, "cgroup") == 0) {
+        if (strncmp(val, "/sys/fs/cgroup/", 15) != 0 || !abs_path(val))
+            return hlx_fail(er, EINVAL, "cgroup must be a path under /sys/fs/cgroup/");
+        return hlx_strv_push(&spec->cgroups, val);
+    }
+    if (strcmp(key, "bind") == 0) {
+        struct hlx_bind *b;
+        n = split(val, f, 3);
+        if (n < 2 || !abs_path(f[0]) || !abs_path(f[1]) ||
+            (n == 3 && strcmp(f[2], "ro") != 0 && strcmp(f[2], "rw") != 0))
+            return hlx_fail(er, EINVAL, "bind wants \"SOURCE DEST [ro|rw]\" with absolute paths");
+        b = realloc(spec->binds, sizeof(*b) * (size_t)(spec->n_binds + 1));
+        if (!b)
+            return -1;
+        spec->binds = b;
+        b += spec->n_binds++;
+        b->src = strdup(f[0]);
+        b->dst = strdup(f[1]);
+        b->ro = n == 3 && strcmp(f[2], "ro") == 0;
+        return b->src && b->dst ? 0 : -1;
+    }
+    if (strcmp(key, "rlimit") == 0) {
+        struct hlx_rlimit *r, lim;
+        n = split(val, f, 3);
+        if (n != 3 || (lim.resource = hlx_rlimit_number(f[0])) < 0 ||
+            parse_limit(f[1], &lim.lim.rlim_cur) || parse_limit(f[2], &lim.lim.rlim_max) ||
+            lim.lim.rlim_cur > lim.lim.rlim_max)
+            return hlx_fail(er, EINVAL, "rlimit wants \"NAME SOFT HARD\" (soft <= hard)");
+        r = realloc(spec->rlimits, sizeof(*r) * (size_t)(spec->n_rlimits + 1));
+        if (!r)
+            return -1;
+        spec->rlimits = r;
+        r[spec->n_rlimits++] = lim;
+        return 0;
+    }
+    if (strcmp(key, "cap-drop") == 0) {
+        int c = hlx_cap_number(val);
+        if (c < 0)
+            return hlx_fail(er, EINVAL, "unknown capability \"%s\"", val);
+        spec->cap_drop |= 1ULL << c;
+        return 0;
+    }
+    if (strcmp(key, "seccomp") == 0) {
+        if (strcmp(val, "default") == 0)
+            return hlx_spec_seccomp_defaults(spec);
+        return hlx_fail(er, EINVAL, "seccomp wants \"default\"");
+    }
+    if (strcmp(key, "seccomp-deny") == 0) {
+        int e;
+        n = split(val, f, 2);
+        if (n != 2 || (e = hlx_errno_number(f[1])) < 0 || f[0][0] == '\0')
+            return hlx_fail(er, EINVAL, "seccomp-deny wants \"SYSCALL ERRNO\"");
+        return add_seccomp(spec, f[0], e);
+    }
+    if (strcmp(key, "env") == 0) {
+        if (!strchr(val, '=') || val[0] == '=')
+            return hlx_fail(er, EINVAL, "env wants \"KEY=VALUE\"");
+        return hlx_strv_push(&spec->env, val);
+    }
+    if (strcmp(key, "arg") == 0)
+        return hlx_strv_push(&spec->argv, val);
+    if (strcmp(key, "hook-prestart") == 0)
+        return hlx_strv_push(&spec->hooks, val);
+    if (strcmp(key, "netns") == 0) {
+        if (strcmp(val, "new") != 0 && strcmp(val, "host") != 0)
+            return hlx_fail(er, EINVAL, "netns wants \"new\" or \"host\"");
+        spec->host_netns = strcmp(val, "host") == 0;
+        return 0;
+    }
+    return hlx_fail(er, EINVAL, "unknown key \"%s\"", key);
+}
+
+int hlx_spec_parse(FILE *f, const char *name, struct hlx_spec *spec, struct hlx_err *er)
+{
+    char *line = NULL, *val;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0;
+
+    memset(spec, 0, sizeof(*spec));
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (len > 0 && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        val = strchr(line, ' ');
+        if (!val) {
+            hlx_fail(er, EINVAL, "%s: line %d: \"%s\" has no value", name, lineno, line);
+            goto fail;
+        }
+        *val++ = '\0';
+        errno = 0;
+        if (parse_line(spec, line, val, er) < 0) {
+            char msg[HLX_ERR_MAX + 300];
+            if (errno == ENOMEM || errno == 0)
+                hlx_fail(er, ENOMEM, "out of memory");
+            snprintf(msg, sizeof(msg), "%.200s: line %d: %s", name, lineno, er->msg);
+            msg[sizeof(er->msg) - 1] = '\0';
+            memcpy(er->msg, msg, sizeof(er->msg));
+            goto fail;
+        }
+    }
+    if (ferror(f)) {
+        hlx_fail(er, errno, "%s: read error: %s", name, strerror(errno));
+        goto fail;
+    }
+    free(line);
+    line = NULL;
+    if (!spec->rootfs) {
+        hlx_fail(er, EINVAL, "%s: rootfs is missing", name);
+        goto fail;
+    }
+    if ((spec->n_uidmap == 0) != (spec->n_gidmap == 0)) {
+        hlx_fail(er, EINVAL, "%s: uidmap and gidmap go together", name);
+        goto fail;
+    }
+    if ((spec->n_uidmap && (hlx_idmap_outside(spec->uidmap, spec->n_uidmap, 0) < 0 ||
+                            hlx_idmap_outside(spec->gidmap, spec->n_gidmap, 0) < 0))) {
+        hlx_fail(er, EINVAL, "%s: the id maps must map root (0) inside the container", name);
+        goto fail;
+    }
+    if ((!spec->cwd && set_str(&spec->cwd, "/") < 0) ||
+        (spec->argv.n == 0 && hlx_strv_push(&spec->argv, "/sbin/init") < 0)) {
+        hlx_fail(er, ENOMEM, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    free(line);
+    hlx_spec_free(spec);
+    return -1;
+}
+
+int hlx_spec_load(const char *path, struct hlx_spec *spec, struct hlx_err *er)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+    int rc;
+    if (!f) {
+        memset(spec, 0, sizeof(*spec));
+        return hlx_fail(er, errno, "Failed opening spec %s: %s", path, strerror(errno));
+    }
+    rc = hlx_spec_parse(f, path, spec, er);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}

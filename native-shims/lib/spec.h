@@ -1,0 +1,74 @@
+/* The container spec: a line-based file the daemon writes (see README.md, "Container spec"). */
+#ifndef HLX_SPEC_H
+#define HLX_SPEC_H
+
+#include "util.h"
+
+#include <stdio.h>
+#include <sys/resource.h>
+
+#define HLX_MAX_IDMAPS 8
+
+struct hlx_idmap {
+    unsigned long inside, outside, count;
+};
+
+struct hlx_bind {
+    char *src, *dst;
+    int ro;
+};
+
+struct hlx_rlimit {
+    int resource;
+    struct rlimit lim;
+};
+
+struct hlx_seccomp_rule {
+    char *syscall;
+    int err;
+};
+
+/* NULL-terminated growable string vector. */
+struct hlx_strv {
+    char **v;
+    int n;
+};
+
+struct hlx_spec {
+    char *rootfs;   /* required, absolute */
+    char *hostname; /* optional */
+    char *cwd;      /* default "/" */
+    struct hlx_idmap uidmap[HLX_MAX_IDMAPS], gidmap[HLX_MAX_IDMAPS];
+    int n_uidmap, n_gidmap; /* none at all: privileged (no user namespace) */
+    struct hlx_strv cgroups; /* cgroup directories to join, absolute under /sys/fs/cgroup/ */
+    struct hlx_bind *binds;
+    int n_binds;
+    struct hlx_rlimit *rlimits;
+    int n_rlimits;
+    unsigned long long cap_drop; /* bit per capability */
+    struct hlx_seccomp_rule *seccomp;
+    int n_seccomp;
+    struct hlx_strv env;  /* K=V */
+    struct hlx_strv argv; /* default /sbin/init */
+    struct hlx_strv hooks; /* prestart hooks, run by the parent through /bin/sh -c */
+    int host_netns;       /* "netns host" */
+};
+
+/* Parses a spec from f (name is for messages). Returns 0, or -1 with er filled
+ * ("line 3: unknown key \"foo\""); on failure the spec is freed. */
+int hlx_spec_parse(FILE *f, const char *name, struct hlx_spec *spec, struct hlx_err *er);
+int hlx_spec_load(const char *path, struct hlx_spec *spec, struct hlx_err *er);
+void hlx_spec_free(struct hlx_spec *spec);
+
+/* Adds LXD's default seccomp deny list to the spec ("seccomp default"). */
+int hlx_spec_seccomp_defaults(struct hlx_spec *spec);
+/* LXD's default container capability drops (sys_time sys_module sys_rawio mac_admin mac_override). */
+unsigned long long hlx_default_cap_drop(void);
+
+int hlx_strv_push(struct hlx_strv *sv, const char *s);
+void hlx_strv_free(struct hlx_strv *sv);
+
+/* Maps an id inside the container to the host through the given map; -1 when unmapped. */
+long hlx_idmap_outside(const struct hlx_idmap *maps, int n, unsigned long inside);
+
+#endif

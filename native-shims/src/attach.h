@@ -1,0 +1,26 @@
+#ifndef HLX_ATTACH_H
+#define HLX_ATTACH_H
+
+#include "spec.h"
+
+/* Exit status of attach when entering the container failed (before exec); 126/127 are exec
+ * failures as in sh; any other status is the command's own. */
+#define HLX_ATTACH_SETUP_FAILED 125
+
+struct hlx_attach {
+    pid_t pid;                  /* host pid of a process of the container (its init) */
+    uid_t uid;
+    gid_t gid;
+    const char *cwd;
+    char **env;                 /* K=V, NULL-terminated */
+    char **argv;
+    int errfd;                  /* -1: errors as one line on stderr; else an errpipe record */
+    unsigned long long cap_drop;
+    const struct hlx_seccomp_rule *seccomp;
+    int n_seccomp;
+};
+
+/* Runs the command in the container; returns the exit status to exit with. */
+int hlx_attach(const struct hlx_attach *o);
+
+#endif

@@ -1,0 +1,125 @@
+/* hyperlxd-nsexec: `run` starts a container in the foreground (debugging; the monitor does the
+ * same in-process), `attach` runs a command inside a running container. See README.md. */
+#include "attach.h"
+#include "nsexec.h"
+#include "spec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+    fputs("usage: hyperlxd-nsexec run --spec FILE|-\n"
+          "       hyperlxd-nsexec attach --pid PID [--uid U] [--gid G] [--cwd DIR] [--env K=V]...\n"
+          "                              [--spec FILE] [--no-seccomp] [--errfd FD] -- CMD [ARGS...]\n",
+          stderr);
+    exit(2);
+}
+
+static int parse_id(const char *s, unsigned long max)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s == '\0' || *end || *s == '-' || v > max)
+        usage();
+    return (int)v;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    struct hlx_spec spec;
+    struct hlx_err er = {0};
+    struct hlx_started started;
+    struct hlx_start st = {.spec = &spec, .name = "", .console_slave = -1};
+    int status;
+
+    if (argc != 2 || strcmp(argv[0], "--spec") != 0)
+        usage();
+    if (hlx_spec_load(argv[1], &spec, &er) < 0 || hlx_container_start(&st, &started, &er) < 0) {
+        fprintf(stderr, "hyperlxd-nsexec: errno=%d: %s\n", er.err, er.msg);
+        return 1;
+    }
+    hlx_spec_free(&spec);
+    while (waitpid(started.pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 1;
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+    struct hlx_attach o = {.errfd = -1};
+    struct hlx_spec spec = {0};
+    struct hlx_err er = {0};
+    const char *spec_path = NULL;
+    int no_seccomp = 0, i, rc;
+
+    for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--no-seccomp") == 0) {
+            no_seccomp = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            usage();
+        const char *v = argv[++i];
+        if (strcmp(a, "--pid") == 0)
+            o.pid = parse_id(v, 1 << 30);
+        else if (strcmp(a, "--uid") == 0)
+            o.uid = (uid_t)parse_id(v, 0x7fffffff);
+        else if (strcmp(a, "--gid") == 0)
+            o.gid = (gid_t)parse_id(v, 0x7fffffff);
+        else if (strcmp(a, "--cwd") == 0)
+            o.cwd = v;
+        else if (strcmp(a, "--errfd") == 0)
+            o.errfd = parse_id(v, 1 << 20);
+        else if (strcmp(a, "--spec") == 0)
+            spec_path = v;
+        else if (strcmp(a, "--env") == 0) {
+            if (!strchr(v, '=') || hlx_strv_push(&spec.env, v) < 0)
+                usage();
+        } else
+            usage();
+    }
+    if (i + 1 >= argc || o.pid <= 0)
+        usage();
+    o.argv = argv + i + 1;
+    if (spec_path) {
+        /* The container's own policy: its cap-drop and seccomp lines. */
+        struct hlx_strv env = spec.env;
+        if (hlx_spec_load(spec_path, &spec, &er) < 0) {
+            fprintf(stderr, "hyperlxd-nsexec: errno=%d: %s\n", er.err, er.msg);
+            hlx_strv_free(&env);
+            return HLX_ATTACH_SETUP_FAILED;
+        }
+        hlx_strv_free(&spec.env);
+        spec.env = env;
+    } else {
+        spec.cap_drop = hlx_default_cap_drop();
+        hlx_spec_seccomp_defaults(&spec);
+    }
+    o.env = spec.env.v;
+    o.cap_drop = spec.cap_drop;
+    if (!no_seccomp) {
+        o.seccomp = spec.seccomp;
+        o.n_seccomp = spec.n_seccomp;
+    }
+    rc = hlx_attach(&o);
+    hlx_spec_free(&spec);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        usage();
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "attach") == 0)
+        return cmd_attach(argc - 2, argv + 2);
+    usage();
+}

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# ctest: real containers through hyperlxd-monitor and hyperlxd-nsexec (root, user namespace with a
+# 65536-id map, v1 + v2 cgroups under hyperlxd/test-*), on a busybox-static rootfs.
+# Usage: test_container.sh MONITOR NSEXEC
+set -uo pipefail
+
+MON=$1
+NSX=$2
+ID=test-$$
+CGROUPS=(/sys/fs/cgroup/memory/hyperlxd/$ID /sys/fs/cgroup/cpuset/hyperlxd/$ID /sys/fs/cgroup/pids/hyperlxd/$ID
+         /sys/fs/cgroup/unified/hyperlxd/$ID)
+failures=0
+INIT=
+MPID=
+FAKE=
+
+[[ $(id -u) -eq 0 ]] || { echo "needs root"; exit 1; }
+BUSYBOX=$(command -v busybox || echo /bin/busybox)
+[[ -x $BUSYBOX ]] || { echo "needs busybox-static"; exit 1; }
+
+T=$(mktemp -d /tmp/hlx-shims-test.XXXXXX)
+chmod 755 "$T"
+SOCK=$T/run/c1.sock
+
+cleanup() {
+    [[ -n $FAKE ]] && kill -9 "$FAKE" 2>/dev/null
+    [[ -n $INIT ]] && kill -9 "$INIT" 2>/dev/null
+    # The monitor exits by itself once init is gone; wait for it (bounded), then make sure.
+    for _ in $(seq 50); do [[ -n $MPID ]] && kill -0 "$MPID" 2>/dev/null || break; sleep 0.1; done
+    [[ -n $MPID ]] && kill -9 "$MPID" 2>/dev/null
+    for cg in "${CGROUPS[@]}"; do
+        [[ -d $cg ]] || continue
+        for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+check() { # check DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
+}
+
+wait_for() { # wait_for COMMAND...: polls a condition (no timing assertion: 20 s is a hang guard)
+    for _ in $(seq 200); do "$@" && return 0; sleep 0.1; done
+    return 1
+}
+
+# --- rootfs -------------------------------------------------------------------------------------
+R=$T/rootfs
+mkdir -p "$R"/{bin,sbin,etc,proc,sys,dev,tmp,root}
+cp "$BUSYBOX" "$R/bin/busybox"
+for c in sh echo sleep cat id hostname ls; do ln -s busybox "$R/bin/$c"; done
+ln -s ../bin/busybox "$R/sbin/init"
+printf '::sysinit:/bin/echo hello-from-init\n::shutdown:/bin/echo goodbye-from-init\n' >"$R/etc/inittab"
+chown -R 1000000:1000000 "$R"
+
+cat >"$T/spec" <<SPEC
+# test container
+rootfs $R
+hostname hlx-$ID
+uidmap 0 1000000 65536
+gidmap 0 1000000 65536
+$(for cg in "${CGROUPS[@]}"; do echo "cgroup $cg"; done)
+cap-drop sys_time
+cap-drop sys_module
+seccomp default
+rlimit nofile 1024 4096
+env container=lxc
+hook-prestart echo "\$HYPERLXD_NAME \$HYPERLXD_PID" > $T/hook.out
+SPEC
+
+req() { "$MON" request --socket "$SOCK" "$@"; }
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+
+# --- bad spec: clear error, nothing started --------------------------------------------------------
+printf 'rootfs %s\nbogus 1\n' "$R" >"$T/bad.spec"
+out=$("$MON" start --name bad --spec "$T/bad.spec" --socket "$T/run/bad.sock" 2>&1)
+rc=$?
+check "bad spec is refused (rc=$rc: $out)" test $rc -ne 0
+check "bad spec error names the key" grep -q 'line 2: unknown key "bogus"' <<<"$out"
+check "bad spec leaves no socket" test ! -e "$T/run/bad.sock"
+
+# --- start failure inside the child: (errno, message) back, nothing left running -------------------------
+mkdir -p "$T/empty"/{proc,sys,dev}
+printf 'rootfs %s\n' "$T/empty" >"$T/noinit.spec"
+out=$("$MON" start --name noinit --spec "$T/noinit.spec" --socket "$T/run/noinit.sock" 2>&1)
+rc=$?
+check "missing init is refused (rc=$rc)" test $rc -eq 1
+check "missing init error ($out)" grep -q 'errno=2: Failed exec /sbin/init' <<<"$out"
+check "failed start leaves no socket" test ! -e "$T/run/noinit.sock"
+
+# --- start from a fake daemon that we kill -9 afterwards --------------------------------------------
+( "$MON" start --name c1 --spec "$T/spec" --socket "$SOCK" --log "$T/c1.log" >"$T/start.out" 2>&1
+  echo $? >"$T/start.rc"; exec sleep 1000 ) &
+FAKE=$!
+wait_for test -s "$T/start.rc"
+check "monitor start succeeded ($(cat "$T/start.out"))" test "$(cat "$T/start.rc")" = 0
+INIT=$(field init_pid <"$T/start.out")
+MPID=$(field monitor_pid <"$T/start.out")
+check "init pid reported" test -n "$INIT"
+[[ -n $INIT ]] || exit 1
+
+check "uid 0 inside is 1000000 on the host" grep -qP '^Uid:\t1000000\t' /proc/$INIT/status
+check "init is in the memory cgroup" grep -qx "$INIT" "${CGROUPS[0]}/cgroup.procs"
+check "init is in the v2 cgroup" grep -qx "$INIT" "${CGROUPS[3]}/cgroup.procs"
+check "prestart hook saw name and pid" grep -qx "c1 $INIT" "$T/hook.out"
+check "monitor is init's parent" test "$(awk '/^PPid:/{print $2}' /proc/$INIT/status)" = "$MPID"
+check "state file says running" grep -q 'state=running' "$T/run/c1.state"
+
+kill -9 "$FAKE"; wait "$FAKE" 2>/dev/null; FAKE=
+check "container survives the daemon's death" bash -c "$(declare -f); kill -0 $INIT"
+check "status after daemon death: running" bash -c "'$MON' request --socket '$SOCK' status | grep -q 'state=running init_pid=$INIT'"
+
+console_has() { req console-log | grep -q "$1"; }
+check "console log has init's output" wait_for console_has hello-from-init
+
+# --- attach -------------------------------------------------------------------------------------------
+"$NSX" attach --pid "$INIT" -- sh -c 'exit 7'
+check "attach exit code 7" test $? -eq 7
+out=$("$NSX" attach --pid "$INIT" -- /no/such/binary 2>&1)
+rc=$?
+check "attach missing binary: 127 (rc=$rc)" test $rc -eq 127
+check "attach missing binary: errno message ($out)" grep -q 'errno=2: Failed exec /no/such/binary' <<<"$out"
+exec 9>"$T/errfd"
+"$NSX" attach --pid "$INIT" --errfd 9 -- /no/such/binary 2>"$T/errfd.stderr"
+exec 9>&-
+check "attach --errfd gets the (errno, message) record" grep -q 'Failed exec /no/such/binary' "$T/errfd"
+check "attach --errfd keeps stderr clean" test ! -s "$T/errfd.stderr"
+check "attach sees the hostname" test "$("$NSX" attach --pid "$INIT" -- hostname)" = "hlx-$ID"
+check "attach as uid 1000" test "$("$NSX" attach --pid "$INIT" --uid 1000 --gid 1000 -- id -u)" = 1000
+check "attach env and cwd" test "$("$NSX" attach --pid "$INIT" --cwd /tmp --env FOO=bar -- sh -c 'echo $FOO $(pwd)')" = "bar /tmp"
+check "attach is seccomp-filtered" bash -c "'$NSX' attach --pid $INIT -- cat /proc/self/status | grep -q '^Seccomp:.*2'"
+check "attach stdin is inherited" test "$(echo piped | "$NSX" attach --pid "$INIT" -- cat)" = piped
+check "init's bounding set lacks sys_time" bash -c "(( (0x$(awk '/^CapBnd:/{print $2}' /proc/$INIT/status) >> 25) % 2 == 0 ))"
+check "attach is in the container's cgroup" bash -c "'$NSX' attach --pid $INIT -- cat /proc/self/cgroup | grep -q '^[0-9]*:memory:/\$'"
+
+# --- monitor protocol ----------------------------------------------------------------------------------
+check "unknown request is an error" bash -c "'$MON' request --socket '$SOCK' frobnicate | grep -q '^err 22 '"
+check "bad signal is an error" bash -c "'$MON' request --socket '$SOCK' kill SIGNOPE | grep -q '^err 22 '"
+echo "monitor PSS: $(awk '/^Pss:/{print $2, $3}' /proc/$MPID/smaps_rollup) (pid $MPID)"
+
+# --- stop with SIGPWR: busybox init halts; reboot(2) in a pidns ends it with SIGINT ----------------------
+out=$(req stop SIGPWR 30)
+check "stop reply: halted ($out)" grep -q 'state=stopped .*exit_signal=2 reason=halt' <<<"$out"
+check "state file records the exit" grep -q 'state=stopped .*reason=halt' "$T/run/c1.state"
+wait_for bash -c "! kill -0 $MPID 2>/dev/null"
+check "monitor exited and removed its socket" test ! -e "$SOCK"
+check "console log file written" grep -q goodbye-from-init "$T/c1.log"
+INIT=
+
+# --- privileged container (no user namespace), killed ----------------------------------------------------
+chown -R 0:0 "$R"
+grep -v -e '^uidmap' -e '^gidmap' -e '^hook' "$T/spec" >"$T/priv.spec"
+out=$("$MON" start --name c2 --spec "$T/priv.spec" --socket "$T/run/c2.sock" 2>&1)
+check "privileged start ($out)" test $? -eq 0
+INIT=$(field init_pid <<<"$out")
+MPID=$(field monitor_pid <<<"$out")
+SOCK=$T/run/c2.sock
+check "privileged: /proc/sys is read-only" bash -c "'$NSX' attach --pid $INIT -- sh -c 'echo 1 > /proc/sys/kernel/panic' 2>/dev/null; test \$? -ne 0"
+"$NSX" attach --pid "$INIT" -- sh -c 'exit 3'
+check "privileged attach exit code" test $? -eq 3
+out=$(req stop SIGTERM 0)
+check "stop with timeout 0 kills ($out)" grep -q 'state=stopped .*exit_signal=9 reason=killed' <<<"$out"
+INIT=
+
+if ((failures)); then
+    echo "$failures check(s) failed"
+    exit 1
+fi
+echo "container: all checks passed"

@@ -1,0 +1,142 @@
+/* ctest: container spec parsing (valid, defaults, every error path) and the console ring buffer.
+ * Also run under valgrind (spec_valgrind) to keep the parser leak-free on errors. */
+#include "caps.h"
+#include "ringbuf.h"
+#include "spec.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static int failures;
+
+#define CHECK(cond)                                                                 \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                             \
+        }                                                                           \
+    } while (0)
+
+static int parse(const char *text, struct hlx_spec *spec, struct hlx_err *er)
+{
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    int rc = hlx_spec_parse(f, "spec", spec, er);
+    fclose(f);
+    return rc;
+}
+
+static void test_full_spec(void)
+{
+    struct hlx_spec s;
+    struct hlx_err er = {0};
+    const char *text = "# comment\n\nrootfs /var/lib/c1/rootfs\nhostname c1\nuidmap 0 1000000 65536\n"
+                       "gidmap 0 1000000 65536\ncgroup /sys/fs/cgroup/memory/hyperlxd/c1\n"
+                       "bind /srv/data /mnt/data ro\nrlimit nofile 1024 unlimited\ncap-drop sys_time\n"
+                       "cap-drop CAP_SYS_MODULE\nseccomp default\nseccomp-deny mount EPERM\n"
+                       "env container=lxc\narg /sbin/init\narg --log-level=debug\nnetns host\n"
+                       "hook-prestart ip link set veth0 netns $HYPERLXD_PID\ncwd /root\n";
+    CHECK(parse(text, &s, &er) == 0);
+    CHECK(strcmp(s.rootfs, "/var/lib/c1/rootfs") == 0);
+    CHECK(strcmp(s.hostname, "c1") == 0);
+    CHECK(s.n_uidmap == 1 && s.uidmap[0].outside == 1000000 && s.uidmap[0].count == 65536);
+    CHECK(hlx_idmap_outside(s.gidmap, s.n_gidmap, 5) == 1000005);
+    CHECK(hlx_idmap_outside(s.gidmap, s.n_gidmap, 65536) == -1);
+    CHECK(s.cgroups.n == 1);
+    CHECK(s.n_binds == 1 && s.binds[0].ro && strcmp(s.binds[0].dst, "/mnt/data") == 0);
+    CHECK(s.n_rlimits == 1 && s.rlimits[0].resource == RLIMIT_NOFILE &&
+          s.rlimits[0].lim.rlim_max == RLIM_INFINITY);
+    CHECK(s.cap_drop == ((1ULL << 25) | (1ULL << 16)));
+    CHECK(s.n_seccomp == 11 && strcmp(s.seccomp[10].syscall, "mount") == 0);
+    CHECK(s.env.n == 1 && s.argv.n == 2 && s.argv.v[2] == NULL);
+    CHECK(s.host_netns == 1);
+    CHECK(s.hooks.n == 1 && strcmp(s.hooks.v[0], "ip link set veth0 netns $HYPERLXD_PID") == 0);
+    CHECK(strcmp(s.cwd, "/root") == 0);
+    hlx_spec_free(&s);
+}
+
+static void test_defaults(void)
+{
+    struct hlx_spec s;
+    struct hlx_err er = {0};
+    CHECK(parse("rootfs /r\n", &s, &er) == 0);
+    CHECK(strcmp(s.argv.v[0], "/sbin/init") == 0 && s.argv.n == 1);
+    CHECK(strcmp(s.cwd, "/") == 0);
+    CHECK(s.n_uidmap == 0 && !s.host_netns && s.n_seccomp == 0);
+    hlx_spec_free(&s);
+}
+
+static void test_errors(void)
+{
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"hostname x\n", "rootfs is missing"},
+        {"rootfs relative\n", "line 1: rootfs must be an absolute path"},
+        {"rootfs /r\nfoo bar\n", "line 2: unknown key \"foo\""},
+        {"rootfs /r\nhostname\n", "line 2: \"hostname\" has no value"},
+        {"rootfs /r\nuidmap 0 1000000\n", "line 2: uidmap wants"},
+        {"rootfs /r\nuidmap 0 -1 5\n", "line 2: uidmap wants"},
+        {"rootfs /r\nuidmap 0 1000000 65536\n", "uidmap and gidmap go together"},
+        {"rootfs /r\nuidmap 1 1000000 65536\ngidmap 1 1000000 65536\n", "must map root"},
+        {"rootfs /r\ncgroup /tmp/x\n", "line 2: cgroup must be a path under /sys/fs/cgroup/"},
+        {"rootfs /r\ncgroup /sys/fs/cgroup/memory/../../x\n", "line 2: cgroup must be"},
+        {"rootfs /r\nbind /a\n", "line 2: bind wants"},
+        {"rootfs /r\nbind /a /b maybe\n", "line 2: bind wants"},
+        {"rootfs /r\nrlimit nofile 10 5\n", "line 2: rlimit wants"},
+        {"rootfs /r\nrlimit bogus 1 1\n", "line 2: rlimit wants"},
+        {"rootfs /r\ncap-drop sys_nothing\n", "line 2: unknown capability \"sys_nothing\""},
+        {"rootfs /r\nseccomp maybe\n", "line 2: seccomp wants"},
+        {"rootfs /r\nseccomp-deny mount EWHAT\n", "line 2: seccomp-deny wants"},
+        {"rootfs /r\nenv NOEQUALS\n", "line 2: env wants"},
+        {"rootfs /r\nnetns other\n", "line 2: netns wants"},
+        {"rootfs /r\nenv A=1\narg x\nbind /a /b\nhostname averyveryveryveryveryveryveryveryveryveryveryveryveryveryverylongname\n",
+         "line 5: hostname must have"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct hlx_spec s;
+        struct hlx_err er = {0};
+        int rc = parse(bad[i].text, &s, &er);
+        CHECK(rc == -1);
+        CHECK(er.err == EINVAL);
+        if (!strstr(er.msg, bad[i].msg)) {
+            fprintf(stderr, "case %zu: got \"%s\", want \"%s\"\n", i, er.msg, bad[i].msg);
+            failures++;
+        }
+        CHECK(s.rootfs == NULL && s.env.v == NULL); /* freed and zeroed */
+    }
+}
+
+static void test_ring(void)
+{
+    struct hlx_ring r;
+    char out[16];
+    CHECK(hlx_ring_init(&r, 8) == 0);
+    hlx_ring_write(&r, "abc", 3);
+    CHECK(hlx_ring_copy(&r, out) == 3 && memcmp(out, "abc", 3) == 0);
+    hlx_ring_write(&r, "defghij", 7); /* wraps: keeps the last 8 */
+    CHECK(hlx_ring_copy(&r, out) == 8 && memcmp(out, "cdefghij", 8) == 0);
+    hlx_ring_write(&r, "0123456789AB", 12); /* longer than the ring */
+    CHECK(hlx_ring_copy(&r, out) == 8 && memcmp(out, "456789AB", 8) == 0);
+    hlx_ring_free(&r);
+}
+
+int main(void)
+{
+    test_full_spec();
+    test_defaults();
+    test_errors();
+    test_ring();
+    CHECK(hlx_cap_number("CAP_MAC_ADMIN") == 33 && hlx_cap_number("nope") == -1);
+    CHECK(hlx_signal_number("SIGPWR") == 30 && hlx_signal_number("RTMIN+3") == SIGRTMIN + 3 &&
+          hlx_signal_number("9") == 9 && hlx_signal_number("SIGNOPE") == -1);
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    puts("spec: all checks passed");
+    return 0;
+}
