@@ -1,0 +1,82 @@
+namespace Hyperlxd.Core.Instances;
+
+/// <summary>
+/// The one contract both instance drivers (containers, virtual machines) implement. The daemon owns
+/// records, profiles, storage and operations; a driver only turns an expanded <see cref="InstanceSpec"/>
+/// into a running instance and back. Methods are idempotent where a crash could repeat them.
+/// </summary>
+public interface IInstanceDriver
+{
+    InstanceType Type { get; }
+
+    /// <summary>Probed once at start; an unavailable driver says why instead of failing the daemon.</summary>
+    DriverInfo Info { get; }
+
+    // ---- Lifecycle -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Readies a freshly created root volume (e.g. shifts file ownership into the instance's id
+    /// range) and returns the <c>volatile.*</c> keys to persist (e.g. the id map it chose).
+    /// </summary>
+    Task<IReadOnlyDictionary<string, string>> PrepareAsync(InstanceSpec spec, CancellationToken ct);
+
+    Task StartAsync(InstanceSpec spec, CancellationToken ct);
+
+    /// <summary>Graceful: the init's own halt signal, then a kill after <paramref name="timeout"/>; <paramref name="force"/> kills at once.</summary>
+    Task StopAsync(InstanceSpec spec, bool force, TimeSpan timeout, CancellationToken ct);
+
+    Task FreezeAsync(InstanceSpec spec, CancellationToken ct);
+
+    Task UnfreezeAsync(InstanceSpec spec, CancellationToken ct);
+
+    /// <summary>Releases what a stopped or crashed instance left (cgroups, sockets, mounts). Safe to repeat.</summary>
+    Task CleanupAsync(InstanceSpec spec, CancellationToken ct);
+
+    /// <summary>
+    /// At daemon start: re-attaches to what still runs and cleans runtime leftovers of instances
+    /// that are not in <paramref name="known"/> (deleted while the daemon was down, or half-created).
+    /// </summary>
+    Task ReconcileAsync(IReadOnlyCollection<InstanceSpec> known, CancellationToken ct);
+
+    // ---- Status and live configuration ---------------------------------------------------------
+
+    Task<RuntimeState> GetStateAsync(InstanceSpec spec, CancellationToken ct);
+
+    /// <summary>Applies changed keys to a running instance (limits); throws <see cref="BadRequestException"/> for keys that cannot change live.</summary>
+    Task ApplyConfigAsync(InstanceSpec spec, IReadOnlyDictionary<string, string> changed, CancellationToken ct);
+
+    // ---- Exec, console, files ------------------------------------------------------------------
+
+    Task<IExecSession> ExecAsync(InstanceSpec spec, ExecOptions options, CancellationToken ct);
+
+    /// <summary>A two-way byte stream to the instance console.</summary>
+    Task<Stream> ConsoleAsync(InstanceSpec spec, CancellationToken ct);
+
+    Task<byte[]> ConsoleLogAsync(InstanceSpec spec, CancellationToken ct);
+
+    /// <summary>Paths resolve inside the instance root; links never lead out of it.</summary>
+    Task<InstanceFile> GetFileAsync(InstanceSpec spec, string path, CancellationToken ct);
+
+    Task PutFileAsync(InstanceSpec spec, string path, FileWrite write, Stream content, CancellationToken ct);
+
+    Task DeleteFileAsync(InstanceSpec spec, string path, CancellationToken ct);
+}
+
+/// <summary>The drivers by instance type: the one place the daemon finds them.</summary>
+public sealed class InstanceDrivers(IEnumerable<IInstanceDriver> drivers)
+{
+    private readonly Dictionary<InstanceType, IInstanceDriver> _byType = drivers.ToDictionary(d => d.Type);
+
+    public IEnumerable<IInstanceDriver> All => _byType.Values;
+
+    public IInstanceDriver For(InstanceType type)
+    {
+        if (!_byType.TryGetValue(type, out var driver))
+        {
+            throw new BadRequestException($"Instance type \"{type.ToApi()}\" is not supported by this server");
+        }
+        return driver.Info.Available
+            ? driver
+            : throw new BadRequestException($"Instance type \"{type.ToApi()}\" is unavailable on this host: {driver.Info.Reason}");
+    }
+}
