@@ -53,18 +53,24 @@ public sealed class ProfileRepository(Database db)
             return p;
         }, ct);
 
+    /// <summary>Renames the profile and, in the same transaction, every instance's reference to it.</summary>
     public Task RenameAsync(string name, string newName, CancellationToken ct) =>
-        db.RunAsync(async (conn, token) =>
+        db.TransactionAsync(async (conn, tx, token) =>
         {
-            await using var cmd = conn.Command("UPDATE profiles SET name = $2 WHERE name = $1", null, name, newName);
+            await using var cmd = conn.Command("UPDATE profiles SET name = $2 WHERE name = $1", tx, name, newName);
             try
             {
-                return await cmd.ExecuteNonQueryAsync(token) == 1 ? 1 : throw new NotFoundException("Profile not found");
+                if (await cmd.ExecuteNonQueryAsync(token) != 1)
+                {
+                    throw new NotFoundException("Profile not found");
+                }
             }
             catch (PostgresException e) when (e.IsUniqueViolation())
             {
                 throw new ConflictException($"Profile \"{newName}\" already exists");
             }
+            await using var refs = InstanceRepository.RenameProfileCommand(conn, tx, name, newName);
+            await refs.ExecuteNonQueryAsync(token);
         }, ct);
 
     public Task DeleteAsync(string name, CancellationToken ct) =>
