@@ -8,6 +8,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(
+    btrfs-progs         # btrfs storage pools (mkfs.btrfs, btrfs subvolume/qgroup)
     postgresql          # initdb/postgres for the embedded database (found under /usr/lib/postgresql/*/bin)
     lxd-client          # the stock `lxc` 5.0.2 client, used by conformance tests and the Run target
     python3-pylxd       # pylxd 2.2.10 conformance tests (run with /usr/bin/python3)

@@ -7,6 +7,8 @@ using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Hosting;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.State;
+using Hyperlxd.Storage;
+using Hyperlxd.Storage.Drivers;
 using Microsoft.Extensions.Logging;
 
 namespace Hyperlxd.Daemon;
@@ -24,11 +26,13 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
     private StateStore? _store;
     private ServerCertificate? _certificate;
     private HttpsListener? _https;
+    private StoragePools? _storage;
 
     public DaemonOptions Options => options;
     public EventHub Events => events;
     public OperationManager Operations => operations;
     public StateStore Store => _store ?? throw new InvalidOperationException("state not open");
+    public StoragePools Storage => _storage ?? throw new InvalidOperationException("storage not loaded");
     public ServerCertificate Certificate => _certificate ?? throw new InvalidOperationException("no certificate");
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
     public bool Ready { get; private set; }
@@ -41,6 +45,8 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         _certificate = ServerCertificate.LoadOrCreate(options.StateDir);
         _store = await StateStore.OpenAsync(options.StateDir, options.DatabaseUrl, options.DatabaseUser, loggers, ct);
         _config = await Store.Config.GetAsync(ct);
+        _storage = new StoragePools(Store, new StoragePaths(options.StateDir), loggers.CreateLogger<StoragePools>());
+        await _storage.LoadAsync(ct);
         foreach (var cert in await Store.Certificates.ListAsync(ct))
         {
             _trusted[cert.Fingerprint] = true;

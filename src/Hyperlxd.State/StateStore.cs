@@ -18,6 +18,7 @@ public sealed class StateStore : IAsyncDisposable
         Profiles = new ProfileRepository(db);
         Certificates = new CertificateRepository(db);
         Instances = new InstanceRepository(db);
+        Storage = new StorageRepository(db);
     }
 
     public Database Database { get; }
@@ -26,6 +27,7 @@ public sealed class StateStore : IAsyncDisposable
     public ProfileRepository Profiles { get; }
     public CertificateRepository Certificates { get; }
     public InstanceRepository Instances { get; }
+    public StorageRepository Storage { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
     public static async Task<StateStore> OpenAsync(string stateDir, string? databaseUrl, string embeddedUser, ILoggerFactory loggers, CancellationToken ct)

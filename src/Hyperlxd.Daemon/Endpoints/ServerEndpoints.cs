@@ -29,6 +29,9 @@ public static class ServerEndpoints
         "certificate_token",
         "event_lifecycle",
         "event_lifecycle_requestor",
+        "storage",
+        "storage_api_volume_rename",
+        "storage_api_volume_snapshots",
     };
 
     public static string Version { get; } =
@@ -156,5 +159,9 @@ public static class ServerEndpoints
         ServerName = System.Environment.MachineName,
         ServerPid = System.Environment.ProcessId,
         ServerVersion = Version,
+        Storage = string.Join(" | ", daemon.Storage.All.Select(p => p.Info.Name).Distinct()),
+        StorageVersion = string.Join(" | ", daemon.Storage.All.Select(p => p.Info.Version).Distinct()),
+        StorageSupportedDrivers = Hyperlxd.Storage.StoragePools.SupportedDrivers
+            .Select(d => new StorageSupportedDriver { Name = d.Name, Version = d.Version, Remote = d.Remote }).ToList(),
     };
 }

@@ -27,6 +27,8 @@ public static class ApiPipeline
         OperationEndpoints.Map(app, daemon);
         EventEndpoints.Map(app, daemon);
         InternalEndpoints.Map(app, daemon);
+        StoragePoolEndpoints.Map(app, daemon);
+        StorageVolumeEndpoints.Map(app, daemon);
     }
 
     private static async Task AuthenticateAsync(HttpContext ctx, RequestDelegate next, Daemon daemon)

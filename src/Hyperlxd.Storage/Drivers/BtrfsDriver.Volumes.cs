@@ -1,0 +1,104 @@
+using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+
+namespace Hyperlxd.Storage.Drivers;
+
+/// <summary>btrfs volumes are subvolumes; copies and snapshots are subvolume snapshots.</summary>
+public sealed partial class BtrfsDriver
+{
+    public override Task CreateVolumeAsync(Volume v, CancellationToken ct) =>
+        Host.RunAsync("btrfs", "-q", "subvolume", "create", VolumePath(v));
+
+    public override Task CreateVolumeFromCopyAsync(Volume target, Volume source, CancellationToken ct) =>
+        Host.RunAsync("btrfs", "-q", "subvolume", "snapshot", VolumePath(source), VolumePath(target));
+
+    public override Task SetReadOnlyAsync(Volume v, CancellationToken ct) =>
+        Host.RunAsync("btrfs", "property", "set", "-ts", VolumePath(v), "ro", "true");
+
+    public override async Task DeleteVolumeAsync(Volume v, CancellationToken ct)
+    {
+        var snaps = Path.GetDirectoryName(SnapshotPath(v, "x"))!;
+        if (Directory.Exists(snaps))
+        {
+            foreach (var s in Directory.GetDirectories(snaps))
+            {
+                await DeleteSubvolumeAsync(s);
+            }
+            Directory.Delete(snaps);
+        }
+        await DeleteSubvolumeAsync(VolumePath(v));
+    }
+
+    private static async Task DeleteSubvolumeAsync(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            await Host.RunAsync("btrfs", "-q", "subvolume", "delete", path);
+        }
+    }
+
+    public override async Task SetQuotaAsync(Volume v, string size, CancellationToken ct)
+    {
+        if (size.Length == 0)
+        {
+            if (await QuotasEnabledAsync())
+            {
+                await Host.RunAsync("btrfs", "qgroup", "limit", "none", VolumePath(v));
+            }
+            return;
+        }
+        var bytes = Validators.ParseSize(size) ?? throw new BadRequestException($"Invalid value for volume key \"size\": must be a size such as 512MiB or 2GB");
+        if (!await QuotasEnabledAsync())
+        {
+            await Host.RunAsync("btrfs", "quota", "enable", Pool.MountPath);
+        }
+        await Host.RunAsync("btrfs", "qgroup", "limit", bytes.ToString(System.Globalization.CultureInfo.InvariantCulture), VolumePath(v));
+    }
+
+    private async Task<bool> QuotasEnabledAsync()
+    {
+        try
+        {
+            await Host.RunAsync("btrfs", "qgroup", "show", Pool.MountPath);
+            return true;
+        }
+        catch (HostCommandException)
+        {
+            return false;
+        }
+    }
+
+    public override async Task CreateSnapshotAsync(Volume v, string snapshot, CancellationToken ct)
+    {
+        var path = SnapshotPath(v, snapshot);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        try
+        {
+            await Host.RunAsync("btrfs", "-q", "subvolume", "snapshot", "-r", VolumePath(v), path);
+        }
+        catch
+        {
+            PruneSnapshotDir(v);
+            throw;
+        }
+    }
+
+    public override async Task DeleteSnapshotAsync(Volume v, string snapshot, CancellationToken ct)
+    {
+        await DeleteSubvolumeAsync(SnapshotPath(v, snapshot));
+        PruneSnapshotDir(v);
+    }
+
+    /// <summary>Snapshots the snapshot to a new writable subvolume, then swaps it in (the old volume goes only once the new one exists).</summary>
+    public override async Task RestoreSnapshotAsync(Volume v, string snapshot, CancellationToken ct)
+    {
+        var path = VolumePath(v);
+        var incoming = path + ".restore";
+        await DeleteSubvolumeAsync(incoming);
+        await Host.RunAsync("btrfs", "-q", "subvolume", "snapshot", SnapshotPath(v, snapshot), incoming);
+        var old = path + ".old";
+        Directory.Move(path, old);
+        Directory.Move(incoming, path);
+        await DeleteSubvolumeAsync(old);
+    }
+}

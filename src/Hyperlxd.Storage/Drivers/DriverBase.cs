@@ -1,0 +1,126 @@
+using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+
+namespace Hyperlxd.Storage.Drivers;
+
+/// <summary>LXD's on-disk layout shared by the local drivers: <c>{mount}/{custom|containers|virtual-machines|images}/{name}</c>, snapshots under <c>{type}-snapshots/{name}/{snap}</c>.</summary>
+public abstract class DriverBase(PoolSpec pool) : IStorageDriver
+{
+    protected static readonly string[] TypeDirs = { "custom", "containers", "virtual-machines", "images", "custom-snapshots", "containers-snapshots", "virtual-machines-snapshots" };
+
+    public abstract DriverInfo Info { get; }
+    public PoolSpec Pool => pool;
+    protected Dictionary<string, string> Config => pool.Config;
+
+    /// <summary>Pool keys this driver accepts, with their checks.</summary>
+    protected abstract IReadOnlyDictionary<string, Validators.Check> PoolKeys { get; }
+
+    public virtual void FillPoolConfig()
+    {
+        foreach (var (key, value) in Config)
+        {
+            if (!PoolKeys.TryGetValue(key, out var check))
+            {
+                throw new BadRequestException($"Invalid storage pool configuration key \"{key}\" for driver \"{Info.Name}\"");
+            }
+            if (value.Length > 0 && check(value) is { } err)
+            {
+                throw new BadRequestException($"Invalid value for storage pool key \"{key}\": {err}");
+            }
+        }
+    }
+
+    public virtual void ValidatePoolUpdate(IReadOnlyDictionary<string, string> changed)
+    {
+        foreach (var key in changed.Keys)
+        {
+            if (!PoolKeys.ContainsKey(key))
+            {
+                throw new BadRequestException($"Invalid storage pool configuration key \"{key}\" for driver \"{Info.Name}\"");
+            }
+            throw new BadRequestException($"Storage pool key \"{key}\" cannot be changed on an existing pool");
+        }
+    }
+
+    public virtual void ValidateVolumeConfig(IReadOnlyDictionary<string, string> config)
+    {
+    }
+
+    public abstract Task CreatePoolAsync(CancellationToken ct);
+    public abstract Task MountPoolAsync(CancellationToken ct);
+    public abstract Task UnmountPoolAsync(CancellationToken ct);
+    public abstract Task DeletePoolAsync(CancellationToken ct);
+
+    protected static string TypeDir(VolumeType t) => t switch
+    {
+        VolumeType.Custom => "custom",
+        VolumeType.Container => "containers",
+        VolumeType.VirtualMachine => "virtual-machines",
+        _ => "images",
+    };
+
+    public string VolumePath(Volume v) => Path.Combine(pool.MountPath, TypeDir(v.Type), v.Name);
+
+    public string SnapshotPath(Volume v, string snapshot) => Path.Combine(pool.MountPath, TypeDir(v.Type) + "-snapshots", v.Name, snapshot);
+
+    protected void CreateLayout()
+    {
+        foreach (var d in TypeDirs)
+        {
+            Directory.CreateDirectory(Path.Combine(pool.MountPath, d));
+        }
+    }
+
+    protected void DeleteLayout()
+    {
+        foreach (var d in TypeDirs)
+        {
+            var p = Path.Combine(pool.MountPath, d);
+            if (Directory.Exists(p))
+            {
+                Directory.Delete(p, recursive: true);
+            }
+        }
+    }
+
+    public abstract Task CreateVolumeAsync(Volume v, CancellationToken ct);
+    public abstract Task CreateVolumeFromCopyAsync(Volume target, Volume source, CancellationToken ct);
+    public abstract Task SetReadOnlyAsync(Volume v, CancellationToken ct);
+    public abstract Task DeleteVolumeAsync(Volume v, CancellationToken ct);
+
+    public virtual Task RenameVolumeAsync(Volume v, string newName, CancellationToken ct)
+    {
+        var renamed = v with { Name = newName };
+        Directory.Move(VolumePath(v), VolumePath(renamed));
+        var snaps = Path.GetDirectoryName(SnapshotPath(v, "x"))!;
+        if (Directory.Exists(snaps))
+        {
+            Directory.Move(snaps, Path.GetDirectoryName(SnapshotPath(renamed, "x"))!);
+        }
+        return Task.CompletedTask;
+    }
+
+    public virtual Task SetQuotaAsync(Volume v, string size, CancellationToken ct) =>
+        throw new BadRequestException($"Quotas are not supported by the {Info.Name} driver");
+
+    public abstract Task CreateSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
+    public abstract Task DeleteSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
+
+    public virtual Task RenameSnapshotAsync(Volume v, string snapshot, string newName, CancellationToken ct)
+    {
+        Directory.Move(SnapshotPath(v, snapshot), SnapshotPath(v, newName));
+        return Task.CompletedTask;
+    }
+
+    public abstract Task RestoreSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
+
+    /// <summary>Removes a volume's snapshot directory once its last snapshot is gone.</summary>
+    protected void PruneSnapshotDir(Volume v)
+    {
+        var dir = Path.GetDirectoryName(SnapshotPath(v, "x"))!;
+        if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            Directory.Delete(dir);
+        }
+    }
+}

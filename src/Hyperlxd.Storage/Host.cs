@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using Hyperlxd.Core;
+
+namespace Hyperlxd.Storage;
+
+/// <summary>Host tools (btrfs-progs, util-linux, coreutils) as child processes; none of them is on a per-request hot path except cp/btrfs snapshot.</summary>
+internal static class Host
+{
+    public static async Task<string> RunAsync(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["LC_ALL"] = "C";
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"Failed to start {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0)
+        {
+            var err = (await stderr).Trim();
+            throw new HostCommandException($"{file} {string.Join(' ', args)}: {(err.Length > 0 ? err : "exit status " + p.ExitCode)}");
+        }
+        return await stdout;
+    }
+
+    private static readonly string[] SbinDirs = { "/usr/sbin", "/sbin" };
+
+    public static string? Which(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':')
+            .Concat(SbinDirs)
+            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+    /// <summary>Whether <paramref name="path"/> is a mount point, from /proc/self/mountinfo (field 5).</summary>
+    public static bool IsMounted(string path)
+    {
+        var full = Path.GetFullPath(path).TrimEnd('/');
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            var f = line.Split(' ');
+            if (f.Length > 4 && Unescape(f[4]) == full)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static string Unescape(string s) => s.Replace("\\040", " ").Replace("\\011", "\t").Replace("\\012", "\n").Replace("\\134", "\\");
+
+    public static async Task UnmountAsync(string path)
+    {
+        while (IsMounted(path))
+        {
+            await RunAsync("umount", path);
+        }
+    }
+
+    public static async Task<string> FilesystemTypeAsync(string path) => (await RunAsync("stat", "-f", "-c", "%T", path)).Trim();
+
+    public static Task CopyTreeAsync(string source, string target) => RunAsync("cp", "-a", "--reflink=auto", source, target);
+
+    public static void DeleteTree(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            Directory.Delete(path, recursive: true);
+        }
+    }
+}
+
+/// <summary>A host tool failed; the message carries its stderr.</summary>
+public sealed class HostCommandException(string message) : HyperlxdException(message)
+{
+    public override int StatusCode => 500;
+}

@@ -1,0 +1,96 @@
+using Hyperlxd.Core;
+using Hyperlxd.Core.Images;
+using Hyperlxd.Storage.Drivers;
+
+namespace Hyperlxd.Storage;
+
+/// <summary>
+/// Instance root volumes for the instance drivers: the image is unpacked once per pool into an
+/// image volume (read-only where the driver can share it), and each instance is a copy of it.
+/// </summary>
+public sealed partial class StoragePool
+{
+    internal IImageSource? ImageSource { get; set; }
+
+    /// <summary>Creates the root volume of <paramref name="instanceName"/> from a cached image and returns its path.</summary>
+    /// <param name="type"><c>container</c> or <c>virtual-machine</c>.</param>
+    public async Task<string> CreateInstanceVolumeFromImageAsync(string instanceName, string type, string fingerprint, CancellationToken ct)
+    {
+        Names.ValidateInstanceName(instanceName);
+        var vtype = InstanceType(type);
+        var image = await EnsureImageVolumeAsync(fingerprint, ct);
+        using var _ = await _locks.AcquireAsync(Key(vtype, instanceName), ct);
+        await using var revert = new Reverter();
+        var record = await _repo.CreateVolumeAsync(Name, instanceName, type, "", new(), "filesystem", ct);
+        revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None));
+        var vol = new Volume(vtype, instanceName);
+        await Driver.CreateVolumeFromCopyAsync(vol, image, ct);
+        revert.Success();
+        return Driver.VolumePath(vol);
+    }
+
+    public async Task DeleteInstanceVolumeAsync(string instanceName, string type, CancellationToken ct)
+    {
+        var record = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
+        await DeleteVolumeAsync(record, ct);
+    }
+
+    public string InstanceVolumePath(string instanceName, string type) => Driver.VolumePath(new Volume(InstanceType(type), instanceName));
+
+    public async Task CreateInstanceSnapshotAsync(string instanceName, string type, string snapshot, CancellationToken ct) =>
+        await CreateSnapshotAsync(await _repo.GetVolumeAsync(Name, type, instanceName, ct), snapshot, null, ct);
+
+    public async Task RestoreInstanceSnapshotAsync(string instanceName, string type, string snapshot, CancellationToken ct) =>
+        await RestoreSnapshotAsync(await _repo.GetVolumeAsync(Name, type, instanceName, ct), snapshot, ct);
+
+    public async Task DeleteInstanceSnapshotAsync(string instanceName, string type, string snapshot, CancellationToken ct)
+    {
+        var v = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
+        await DeleteSnapshotAsync(v, await _repo.GetSnapshotAsync(v.Id, snapshot, ct), ct);
+    }
+
+    private static VolumeType InstanceType(string type) => type switch
+    {
+        "container" => VolumeType.Container,
+        "virtual-machine" => VolumeType.VirtualMachine,
+        _ => throw new BadRequestException($"Invalid instance type \"{type}\""),
+    };
+
+    /// <summary>The pool's image volume for <paramref name="fingerprint"/>, unpacked on first use (one unpack even under concurrent callers).</summary>
+    public async Task<Volume> EnsureImageVolumeAsync(string fingerprint, CancellationToken ct)
+    {
+        var vol = new Volume(VolumeType.Image, fingerprint);
+        using var _ = await _locks.AcquireAsync(Key(VolumeType.Image, fingerprint), ct);
+        if (await _repo.FindVolumeAsync(Name, "image", fingerprint, ct) is not null && Directory.Exists(Driver.VolumePath(vol)))
+        {
+            return vol;
+        }
+        var source = ImageSource ?? throw new InvalidOperationException("No image source is configured for the storage tier");
+        await using var revert = new Reverter();
+        if (await _repo.FindVolumeAsync(Name, "image", fingerprint, ct) is not { } record)
+        {
+            record = await _repo.CreateVolumeAsync(Name, fingerprint, "image", "", new(), "filesystem", ct);
+            revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None));
+        }
+        await Driver.CreateVolumeAsync(vol, ct);
+        revert.Add(() => Driver.DeleteVolumeAsync(vol, CancellationToken.None));
+        await source.UnpackAsync(fingerprint, Driver.VolumePath(vol), ct);
+        if (Info.OptimizedImages)
+        {
+            await Driver.SetReadOnlyAsync(vol, ct);
+        }
+        revert.Success();
+        return vol;
+    }
+
+    /// <summary>Drops the cached image volume (instances made from it are independent copies or snapshots).</summary>
+    public async Task EvictImageAsync(string fingerprint, CancellationToken ct)
+    {
+        using var _ = await _locks.AcquireAsync(Key(VolumeType.Image, fingerprint), ct);
+        if (await _repo.FindVolumeAsync(Name, "image", fingerprint, ct) is { } record)
+        {
+            await Driver.DeleteVolumeAsync(new Volume(VolumeType.Image, fingerprint), ct);
+            await _repo.DeleteVolumeAsync(record.Id, ct);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System.Globalization;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+using Hyperlxd.State.Repositories;
+using Hyperlxd.Storage.Drivers;
+
+namespace Hyperlxd.Storage;
+
+/// <summary>
+/// The upper tier over one backend (LXD's storage/backend_lxd): DB records, per-volume locks, the
+/// image cache and revert. Behaviour follows the driver's <see cref="DriverInfo"/> flags only.
+/// </summary>
+public sealed partial class StoragePool
+{
+    private readonly StorageRepository _repo;
+    private readonly KeyedLock _locks = new();
+
+    internal StoragePool(PoolRecord record, IStorageDriver driver, StorageRepository repo)
+    {
+        Record = record;
+        Driver = driver;
+        _repo = repo;
+    }
+
+    public PoolRecord Record { get; internal set; }
+    public IStorageDriver Driver { get; }
+    public string Name => Record.Name;
+    public DriverInfo Info => Driver.Info;
+
+    internal static string TypeName(VolumeType t) => t switch
+    {
+        VolumeType.Custom => "custom",
+        VolumeType.Container => "container",
+        VolumeType.VirtualMachine => "virtual-machine",
+        _ => "image",
+    };
+
+    public static VolumeType ParseType(string type) => type switch
+    {
+        "custom" => VolumeType.Custom,
+        "container" => VolumeType.Container,
+        "virtual-machine" => VolumeType.VirtualMachine,
+        "image" => VolumeType.Image,
+        _ => throw new BadRequestException($"Invalid storage volume type \"{type}\""),
+    };
+
+    /// <summary>Volume keys the tier itself knows; the rest are the driver's.</summary>
+    public void ValidateVolumeConfig(IReadOnlyDictionary<string, string> config)
+    {
+        foreach (var (key, value) in config)
+        {
+            if (key.StartsWith("user.", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            if (key != "size")
+            {
+                throw new BadRequestException($"Invalid storage volume configuration key \"{key}\"");
+            }
+            if (value.Length > 0 && Validators.Size(value) is { } err)
+            {
+                throw new BadRequestException($"Invalid value for storage volume key \"size\": {err}");
+            }
+            if (value.Length > 0 && !Info.Quotas)
+            {
+                throw new BadRequestException($"Invalid storage volume key \"size\": quotas are not supported by the {Info.Name} driver");
+            }
+        }
+        Driver.ValidateVolumeConfig(config);
+    }
+
+    /// <summary>Space and inodes of the pool's filesystem (statvfs through <c>stat -f</c>).</summary>
+    public async Task<(ulong SpaceTotal, ulong SpaceUsed, ulong InodesTotal, ulong InodesUsed)> ResourcesAsync()
+    {
+        // %S block size, %b blocks, %f free blocks, %c inodes, %d free inodes
+        var f = (await Host.RunAsync("stat", "-f", "-c", "%S %b %f %c %d", Driver.Pool.MountPath)).Trim().Split(' ').Select(s => ulong.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        return (f[0] * f[1], f[0] * (f[1] - f[2]), f[3], f[3] - f[4]);
+    }
+}

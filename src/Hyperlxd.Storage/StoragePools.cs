@@ -1,0 +1,186 @@
+using System.Collections.Concurrent;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Images;
+using Hyperlxd.State;
+using Hyperlxd.State.Repositories;
+using Hyperlxd.Storage.Drivers;
+using Microsoft.Extensions.Logging;
+
+namespace Hyperlxd.Storage;
+
+/// <summary>
+/// The daemon's loaded pools: created, mounted at start, updated and deleted here, with the
+/// DB row and the host side kept together by a <see cref="Reverter"/>.
+/// </summary>
+public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger logger) : IImageCache
+{
+    private readonly ConcurrentDictionary<string, StoragePool> _pools = new();
+    private readonly SemaphoreSlim _poolLock = new(1, 1);
+    private IImageSource? _imageSource;
+
+    public StoragePaths Paths => paths;
+
+    /// <summary>Where pools get image content from (set by the image store once it is up).</summary>
+    public IImageSource? ImageSource
+    {
+        get => _imageSource;
+        set
+        {
+            _imageSource = value;
+            foreach (var p in _pools.Values)
+            {
+                p.ImageSource = value;
+            }
+        }
+    }
+
+    /// <summary>Loads every pool and re-establishes its mount (loop files re-attached). A pool that cannot mount is logged, not fatal.</summary>
+    public async Task LoadAsync(CancellationToken ct)
+    {
+        foreach (var record in await store.Storage.ListPoolsAsync(ct))
+        {
+            try
+            {
+                var pool = Bind(record);
+                await pool.Driver.MountPoolAsync(ct);
+                _pools[record.Name] = pool;
+            }
+            catch (Exception e) when (e is HyperlxdException or IOException)
+            {
+                logger.LogError("Failed mounting storage pool \"{Pool}\": {Error}", record.Name, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Unmounts every pool (daemon shutdown in tests; LXD leaves pools mounted in production).</summary>
+    public async Task UnmountAllAsync()
+    {
+        foreach (var p in _pools.Values)
+        {
+            await p.Driver.UnmountPoolAsync(CancellationToken.None);
+        }
+    }
+
+    private StoragePool Bind(PoolRecord record) =>
+        new(record, DriverRegistry.Create(record.Driver, new PoolSpec(record.Name, new(record.Config), paths)), store.Storage) { ImageSource = _imageSource };
+
+    public IReadOnlyCollection<StoragePool> All => _pools.Values.OrderBy(p => p.Name).ToList();
+
+    public StoragePool Get(string name) =>
+        _pools.TryGetValue(name, out var p) ? p : throw new NotFoundException("Storage pool not found");
+
+    /// <summary>Drivers that work on this host, for <c>storage_supported_drivers</c>.</summary>
+    public static IEnumerable<DriverStatus> SupportedDrivers => DriverRegistry.Available;
+
+    public async Task<StoragePool> CreateAsync(string? name, string? driver, string description, Dictionary<string, string> config, CancellationToken ct)
+    {
+        Names.ValidateEntityName("storage pool", name);
+        await _poolLock.WaitAsync(ct);
+        try
+        {
+            if (_pools.ContainsKey(name!))
+            {
+                throw new ConflictException($"Storage pool \"{name}\" already exists");
+            }
+            var spec = new PoolSpec(name!, new(config), paths);
+            var drv = DriverRegistry.Create(driver, spec);
+            drv.FillPoolConfig();
+            await using var revert = new Reverter();
+            var record = new PoolRecord(name!, driver!, description, spec.Config);
+            await store.Storage.CreatePoolAsync(record, ct);
+            revert.Add(() => store.Storage.DeletePoolAsync(name!, CancellationToken.None));
+            try
+            {
+                await drv.CreatePoolAsync(ct);
+            }
+            catch (HostCommandException e)
+            {
+                throw new BadRequestException($"Failed creating storage pool \"{name}\": {e.Message}");
+            }
+            var pool = new StoragePool(record, drv, store.Storage) { ImageSource = _imageSource };
+            _pools[name!] = pool;
+            revert.Success();
+            return pool;
+        }
+        finally
+        {
+            _poolLock.Release();
+        }
+    }
+
+    public async Task UpdateAsync(StoragePool pool, string description, Dictionary<string, string> config, CancellationToken ct)
+    {
+        var changed = config.Where(kv => pool.Record.Config.GetValueOrDefault(kv.Key) != kv.Value)
+            .Concat(pool.Record.Config.Where(kv => !config.ContainsKey(kv.Key)).Select(kv => KeyValuePair.Create(kv.Key, "")))
+            .ToDictionary();
+        pool.Driver.ValidatePoolUpdate(changed);
+        await store.Storage.UpdatePoolAsync(pool.Name, description, pool.Record.Config, ct);
+        pool.Record = pool.Record with { Description = description };
+    }
+
+    /// <summary>Refuses while custom/instance volumes or profiles use the pool; cached images go with it.</summary>
+    public async Task DeleteAsync(StoragePool pool, CancellationToken ct)
+    {
+        await _poolLock.WaitAsync(ct);
+        try
+        {
+            var users = (await UsedByAsync(pool, ct)).Where(u => !u.StartsWith("/1.0/images/", StringComparison.Ordinal)).ToList();
+            if (users.Count > 0)
+            {
+                throw new ConflictException($"The storage pool is currently in use by: {string.Join(", ", users)}");
+            }
+            foreach (var image in await store.Storage.ListVolumesAsync(pool.Name, "image", ct))
+            {
+                await pool.EvictImageAsync(image.Name, ct);
+            }
+            await pool.Driver.DeletePoolAsync(ct);
+            await store.Storage.DeletePoolAsync(pool.Name, ct);
+            _pools.TryRemove(pool.Name, out _);
+        }
+        finally
+        {
+            _poolLock.Release();
+        }
+    }
+
+    /// <summary>LXD's used_by: profiles whose devices name the pool, then its volumes (custom, instances, images).</summary>
+    public async Task<List<string>> UsedByAsync(StoragePool pool, CancellationToken ct)
+    {
+        var users = (await store.Profiles.ListAsync(ct))
+            .Where(p => p.Devices.Values.Any(d => d.GetValueOrDefault("pool") == pool.Name))
+            .Select(p => "/1.0/profiles/" + Uri.EscapeDataString(p.Name)).ToList();
+        foreach (var v in await store.Storage.ListVolumesAsync(pool.Name, null, ct))
+        {
+            users.Add(v.Type switch
+            {
+                "custom" => VolumeUrl(pool.Name, v.Type, v.Name),
+                "image" => "/1.0/images/" + v.Name,
+                _ => "/1.0/instances/" + Uri.EscapeDataString(v.Name),
+            });
+        }
+        return users;
+    }
+
+    /// <summary>Profiles with a <c>disk</c> device on this custom volume (instances join once they exist).</summary>
+    public async Task<List<string>> VolumeUsedByAsync(string pool, VolumeRecord v, CancellationToken ct)
+    {
+        if (v.Type != "custom")
+        {
+            return v.Type == "image" ? new() : new() { "/1.0/instances/" + Uri.EscapeDataString(v.Name) };
+        }
+        return (await store.Profiles.ListAsync(ct))
+            .Where(p => p.Devices.Values.Any(d => d.GetValueOrDefault("type") == "disk" && d.GetValueOrDefault("pool") == pool && d.GetValueOrDefault("source") == v.Name))
+            .Select(p => "/1.0/profiles/" + Uri.EscapeDataString(p.Name)).ToList();
+    }
+
+    public static string VolumeUrl(string pool, string type, string name) =>
+        $"/1.0/storage-pools/{Uri.EscapeDataString(pool)}/volumes/{type}/{Uri.EscapeDataString(name)}";
+
+    public async Task EvictAsync(string fingerprint, CancellationToken ct)
+    {
+        foreach (var p in _pools.Values)
+        {
+            await p.EvictImageAsync(fingerprint, ct);
+        }
+    }
+}
