@@ -11,7 +11,8 @@ namespace Hyperlxd.Api;
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    ReadCommentHandling = JsonCommentHandling.Disallow)]
+    ReadCommentHandling = JsonCommentHandling.Disallow,
+    Converters = new[] { typeof(TimestampConverter) })]
 [JsonSerializable(typeof(Response))]
 [JsonSerializable(typeof(ServerPut))]
 [JsonSerializable(typeof(ServerUntrusted))]

@@ -35,12 +35,12 @@ public sealed class StorageClientTests(SharedDaemon fixture)
             {
                 await LxcOk("storage", "volume", "create", pool, "vol1");
                 Assert.Contains("vol1", await LxcOk("storage", "volume", "list", pool));
-                // lxc's own wait on async operations (volume snapshot create/delete) does not return yet against
-                // this daemon (the operation finishes and its event is sent; see the branch report), so the
-                // snapshot goes through the API here.
-                var op = await D.Api.PostAsync($"/1.0/storage-pools/{pool}/volumes/custom/vol1/snapshots", """{"name":"snap0"}""");
-                await D.Api.GetAsync(op.Body.GetProperty("operation").GetString() + "/wait");
+                // Snapshot create and delete are operations: lxc waits for their events on /1.0/events.
+                await LxcOk("storage", "volume", "snapshot", pool, "vol1", "snap0");
                 Assert.True(Directory.Exists(Path.Combine(D.Dir, "storage-pools", pool, "custom-snapshots", "vol1", "snap0")));
+                await LxcOk("storage", "volume", "snapshot", pool, "vol1", "snap1");
+                await LxcOk("storage", "volume", "delete", pool, "vol1/snap1");
+                Assert.False(Directory.Exists(Path.Combine(D.Dir, "storage-pools", pool, "custom-snapshots", "vol1", "snap1")));
                 await LxcOk("storage", "volume", "delete", pool, "vol1");
                 await StorageLeftovers.AssertVolumeGoneAsync(D, pool, "vol1");
             }
