@@ -141,7 +141,8 @@ import os, pty, subprocess, sys
 m, s = pty.openpty()
 p = subprocess.Popen([sys.argv[1], "attach", "--pid", sys.argv[2], "--tty", os.ttyname(s), "--", "sh", "-c",
                       "test -t 0 && test -t 1 && echo tty-ok"], stdin=subprocess.DEVNULL)
-os.close(s)
+rc = p.wait()
+os.close(s)  # closed only now: a master with no slave open reads EIO
 out = b""
 while True:
     try:
@@ -151,7 +152,7 @@ while True:
     if not d:
         break
     out += d
-sys.exit(0 if p.wait() == 0 and b"tty-ok" in out else 1)' "$NSX" "$INIT"
+sys.exit(0 if rc == 0 and b"tty-ok" in out else 1)' "$NSX" "$INIT"
 }
 check "attach --tty: the command's stdio is a terminal" tty_attach
 
