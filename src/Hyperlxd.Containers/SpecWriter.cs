@@ -28,7 +28,6 @@ internal static class SpecWriter
             sb.Append("cap-drop ").Append(cap).Append('\n');
         }
         sb.Append("seccomp default\n");
-        sb.Append("rlimit nofile 1048576 1048576\n");
         sb.Append("env container=lxc\n");
         foreach (var (k, v) in Environment(spec.Config))
         {
