@@ -41,31 +41,62 @@ internal static class MonitorClient
             await s.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
             return s;
         }
-        catch (SocketException)
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
         {
             s.Dispose();
             return null; // the monitor is gone (stale socket file)
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
         }
     }
 
     /// <summary>Sends one request and returns the first reply line (without "ok "), or null when the monitor is gone.</summary>
     public static async Task<string?> RequestAsync(string socketPath, string request, CancellationToken ct)
     {
-        using var s = await TryConnectAsync(socketPath, ct);
-        if (s is null)
+        // The monitor is single-threaded with a small backlog: bound our concurrency, retry a reset.
+        // (A stop may take its whole timeout: it does not hold a slot.)
+        var gated = !request.StartsWith("stop", StringComparison.Ordinal);
+        if (gated)
         {
-            return null;
+            await Gate.WaitAsync(ct);
         }
-        await SendAsync(s, request, ct);
         try
         {
-            return Ok(await ReadLineAsync(s, ct), request);
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    using var s = await TryConnectAsync(socketPath, ct);
+                    if (s is null)
+                    {
+                        return null;
+                    }
+                    await SendAsync(s, request, ct);
+                    return Ok(await ReadLineAsync(s, ct), request);
+                }
+                catch (SocketException e) when (attempt < 50 && e.SocketErrorCode is SocketError.ConnectionReset or SocketError.TryAgain or SocketError.WouldBlock)
+                {
+                    await Task.Delay(5, ct);
+                }
+                catch (EndOfStreamException)
+                {
+                    return null; // exited while answering
+                }
+            }
         }
-        catch (EndOfStreamException)
+        finally
         {
-            return null; // exited while answering
+            if (gated)
+            {
+                Gate.Release();
+            }
         }
     }
+
+    private static readonly SemaphoreSlim Gate = new(8);
 
     public static async Task SendAsync(Socket s, string request, CancellationToken ct) =>
         await s.SendAsync(Encoding.ASCII.GetBytes(request + "\n"), SocketFlags.None, ct);

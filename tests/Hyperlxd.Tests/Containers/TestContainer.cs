@@ -51,13 +51,20 @@ public sealed class TestContainer : IAsyncDisposable
         File.CreateSymbolicLink(Path.Combine(rootfs, "sbin", "init"), "../bin/busybox");
         await File.WriteAllTextAsync(Path.Combine(rootfs, "etc", "inittab"), "::sysinit:/bin/echo hello-from-init\n");
         await File.WriteAllTextAsync(Path.Combine(rootfs, "etc", "shadow"), "root:*:1:0:99999:7:::\n");
-        var volatileKeys = await c.Driver.PrepareAsync(c.Spec, CancellationToken.None);
-        c.WithConfig(volatileKeys);
-        if (start)
+        try
         {
-            await c.Driver.StartAsync(c.Spec, CancellationToken.None);
+            c.WithConfig(await c.Driver.PrepareAsync(c.Spec, CancellationToken.None));
+            if (start)
+            {
+                await c.Driver.StartAsync(c.Spec, CancellationToken.None);
+            }
+            return c;
         }
-        return c;
+        catch
+        {
+            await c.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Merges keys into the spec's config (as the daemon does after Prepare or a PATCH).</summary>
