@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -60,11 +61,17 @@ static int report(const struct hlx_attach *o, const struct hlx_err *er)
     return er->err == ENOENT ? 127 : 126;
 }
 
-static void __attribute__((noreturn)) child(const struct hlx_attach *o, int fd)
+static void __attribute__((noreturn)) child(const struct hlx_attach *o, int fd, int ttyfd)
 {
     struct hlx_err er = {0};
     int code = HLX_ATTACH_SETUP_FAILED;
     hlx_reset_signals();
+    /* A new session whose controlling terminal is the pty: job control and ^C work inside. */
+    if (ttyfd >= 0 && (setsid() < 0 || dup2(ttyfd, 0) < 0 || dup2(ttyfd, 1) < 0 || dup2(ttyfd, 2) < 0 ||
+                       ioctl(0, TIOCSCTTY, 0) < 0)) {
+        hlx_fail(&er, errno, "Failed setting up the terminal %s: %s", o->tty, strerror(errno));
+        goto fail;
+    }
     if (hlx_caps_drop_bounding(o->cap_drop, &er) < 0 || hlx_seccomp_load(o->seccomp, o->n_seccomp, &er) < 0)
         goto fail;
     if (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 || setresuid(o->uid, o->uid, o->uid) < 0) {
@@ -87,7 +94,7 @@ fail:
 int hlx_attach(const struct hlx_attach *o)
 {
     struct hlx_err er = {0};
-    int pidfd, flags, fds[2], status, rc;
+    int pidfd, flags, fds[2], status, rc, ttyfd = -1;
     struct sigaction sa = {.sa_handler = forward};
     static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
@@ -96,6 +103,11 @@ int hlx_attach(const struct hlx_attach *o)
         hlx_fail(&er, errno, "Failed opening pidfd of %d: %s", (int)o->pid, strerror(errno));
         report(o, &er);
         return HLX_ATTACH_SETUP_FAILED;
+    }
+    /* The pty slave is a host path: open it before entering the container's mount namespace. */
+    if (o->tty && (ttyfd = open(o->tty, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+        hlx_fail(&er, errno, "Failed opening the terminal %s: %s", o->tty, strerror(errno));
+        goto fail;
     }
     /* cgroups first: their host paths are only visible from here. */
     if (hlx_cgroups_attach_self(o->pid, &er) < 0)
@@ -112,9 +124,11 @@ int hlx_attach(const struct hlx_attach *o)
     }
     if (child_pid == 0) {
         close(fds[0]);
-        child(o, fds[1]);
+        child(o, fds[1], ttyfd);
     }
     close(fds[1]);
+    if (ttyfd >= 0)
+        close(ttyfd); /* only the command holds the slave: its exit is EOF on the master */
     for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
         sigaction(fwd[i], &sa, NULL);
     rc = hlx_errpipe_read(fds[0], &er.err, er.msg, sizeof(er.msg));

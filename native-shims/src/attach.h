@@ -15,6 +15,7 @@ struct hlx_attach {
     char **env;                 /* K=V, NULL-terminated */
     char **argv;
     int errfd;                  /* -1: errors as one line on stderr; else an errpipe record */
+    const char *tty;            /* pty slave (host path): the command's stdio and controlling terminal */
     unsigned long long cap_drop;
     const struct hlx_seccomp_rule *seccomp;
     int n_seccomp;

@@ -15,7 +15,7 @@ static void usage(void)
 {
     fputs("usage: hyperlxd-nsexec run --spec FILE|-\n"
           "       hyperlxd-nsexec attach --pid PID [--uid U] [--gid G] [--cwd DIR] [--env K=V]...\n"
-          "                              [--spec FILE] [--no-seccomp] [--errfd FD] -- CMD [ARGS...]\n",
+          "                              [--spec FILE] [--no-seccomp] [--errfd FD] [--tty PTS] -- CMD [ARGS...]\n",
           stderr);
     exit(2);
 }
@@ -77,6 +77,8 @@ static int cmd_attach(int argc, char **argv)
             o.cwd = v;
         else if (strcmp(a, "--errfd") == 0)
             o.errfd = parse_id(v, 1 << 20);
+        else if (strcmp(a, "--tty") == 0)
+            o.tty = v;
         else if (strcmp(a, "--spec") == 0)
             spec_path = v;
         else if (strcmp(a, "--env") == 0) {

@@ -135,6 +135,26 @@ check "attach is seccomp-filtered" bash -c "'$NSX' attach --pid $INIT -- cat /pr
 check "attach stdin is inherited" test "$(echo piped | "$NSX" attach --pid "$INIT" -- cat)" = piped
 check "init's bounding set lacks sys_time" bash -c "(( (0x$(awk '/^CapBnd:/{print $2}' /proc/$INIT/status) >> 25) % 2 == 0 ))"
 check "attach is in the container's cgroup" bash -c "'$NSX' attach --pid $INIT -- cat /proc/self/cgroup | grep -q '^[0-9]*:memory:/\$'"
+tty_attach() { # a fresh pty (as the daemon makes one): stdio is a terminal, the session's controlling one
+    python3 -c '
+import os, pty, subprocess, sys
+m, s = pty.openpty()
+p = subprocess.Popen([sys.argv[1], "attach", "--pid", sys.argv[2], "--tty", os.ttyname(s), "--", "sh", "-c",
+                      "test -t 0 && test -t 1 && echo tty-ok"], stdin=subprocess.DEVNULL)
+rc = p.wait()
+os.close(s)  # closed only now: a master with no slave open reads EIO
+out = b""
+while True:
+    try:
+        d = os.read(m, 1024)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+sys.exit(0 if rc == 0 and b"tty-ok" in out else 1)' "$NSX" "$INIT"
+}
+check "attach --tty: the command's stdio is a terminal" tty_attach
 
 # --- monitor protocol ----------------------------------------------------------------------------------
 check "unknown request is an error" bash -c "'$MON' request --socket '$SOCK' frobnicate | grep -q '^err 22 '"

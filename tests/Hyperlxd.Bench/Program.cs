@@ -21,6 +21,10 @@ internal static class Program
         var rounds = IntOption(args, "--rounds", 10);
         var requests = IntOption(args, "--requests", 500);
         var runs = IntOption(args, "--runs", 30);
+        if (args.Contains("--containers"))
+        {
+            return await ContainerBench.RunAsync(runs);
+        }
 
         var hyperlxdBin = Environment.GetEnvironmentVariable("HYPERLXD_BIN") ?? FindHyperlxdBin();
         if (hyperlxdBin is null || !File.Exists(hyperlxdBin))

@@ -1,0 +1,169 @@
+using Hyperlxd.Containers.Cgroups;
+using Hyperlxd.Containers.Monitor;
+using Hyperlxd.Core.Instances;
+
+namespace Hyperlxd.Containers;
+
+public sealed partial class ContainerDriver
+{
+    /// <summary>
+    /// Chooses the id map and shifts the root filesystem into it (chown shift; idmapped mounts are
+    /// not used yet). Privileged containers keep the image's ids.
+    /// </summary>
+    public Task<IReadOnlyDictionary<string, string>> PrepareAsync(InstanceSpec spec, CancellationToken ct)
+    {
+        var privileged = IdMap.IsPrivileged(spec.Config);
+        var map = privileged ? null : DefaultMap;
+        var onDisk = IdMap.OnDisk(spec.Config);
+        var rootfs = SpecWriter.RootFs(spec);
+        if (!Directory.Exists(rootfs))
+        {
+            throw new BadRequestException($"Failed preparing instance \"{spec.Name}\": {rootfs} does not exist");
+        }
+        IdMap.Shift(rootfs, onDisk, map);
+        var json = map?.ToLxdJson() ?? "[]";
+        IReadOnlyDictionary<string, string> keys = new Dictionary<string, string>
+        {
+            ["volatile.idmap.base"] = (map?.Base ?? 0).ToString(),
+            ["volatile.idmap.current"] = json,
+            ["volatile.idmap.next"] = json,
+            ["volatile.last_state.idmap"] = json,
+        };
+        return Task.FromResult(keys);
+    }
+
+    public async Task StartAsync(InstanceSpec spec, CancellationToken ct)
+    {
+        var socket = SocketPath(spec.Name);
+        if (await MonitorClient.RequestAsync(socket, "status", ct) is { } status && MonitorStatus.Parse(status, default).Running)
+        {
+            throw new BadRequestException("The instance is already running");
+        }
+        var privileged = IdMap.IsPrivileged(spec.Config);
+        var map = privileged ? null : DefaultMap;
+        if (IdMap.OnDisk(spec.Config) != map)
+        {
+            // The daemon did not prepare this root for the current mode (e.g. security.privileged changed): shift now.
+            IdMap.Shift(SpecWriter.RootFs(spec), IdMap.OnDisk(spec.Config), map);
+        }
+        var limits = CgroupLimits.From(spec.Config);
+        Directory.CreateDirectory(spec.StateDir);
+        Directory.CreateDirectory(_options.RuntimeDir);
+        File.Delete(StateFilePath(spec.Name));
+
+        await using var revert = new Reverter();
+        await _cgroups.RemoveAsync(spec.Name, ct); // leftovers of a crash
+        _cgroups.Create(spec.Name, limits);
+        revert.Add(() => _cgroups.RemoveAsync(spec.Name, CancellationToken.None));
+        var specFile = SpecPath(spec);
+        await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name)), ct);
+
+        var (code, _, err) = await RunAsync(_monitor,
+            new[] { "start", "--name", spec.Name, "--spec", specFile, "--socket", socket, "--log", LogPath(spec) }, CancellationToken.None);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"Failed starting instance \"{spec.Name}\": {MonitorError(err)}");
+        }
+        revert.Success();
+    }
+
+    /// <summary>"hyperlxd-monitor: errno=2: Failed exec /sbin/init: ..." → the message.</summary>
+    private static string MonitorError(string stderr)
+    {
+        var line = stderr.Trim();
+        var i = line.IndexOf(": ", line.IndexOf("errno=", StringComparison.Ordinal) is var e and >= 0 ? e : 0, StringComparison.Ordinal);
+        return i >= 0 ? line[(i + 2)..] : line;
+    }
+
+    public async Task StopAsync(InstanceSpec spec, bool force, TimeSpan timeout, CancellationToken ct)
+    {
+        var socket = SocketPath(spec.Name);
+        if (!force && _cgroups.IsFrozen(spec.Name))
+        {
+            _cgroups.Freeze(spec.Name, false); // a frozen init cannot halt itself
+        }
+        var request = force
+            ? "stop SIGKILL"
+            : $"stop {HaltSignal(spec)} {Math.Max(0, (long)Math.Ceiling(timeout.TotalSeconds))}";
+        // null: already stopped (the monitor is gone); stopping again only cleans up.
+        await MonitorClient.RequestAsync(socket, request, ct);
+        await CleanupAsync(spec, ct);
+    }
+
+    /// <summary>The signal that makes the container's init halt: systemd wants SIGRTMIN+3, busybox/sysvinit SIGPWR.</summary>
+    private static string HaltSignal(InstanceSpec spec)
+    {
+        try
+        {
+            var init = new FileInfo(Path.Combine(SpecWriter.RootFs(spec), "sbin", "init"));
+            var target = init.LinkTarget ?? "";
+            return target.Contains("systemd", StringComparison.Ordinal) ? "RTMIN+3" : "SIGPWR";
+        }
+        catch (IOException)
+        {
+            return "SIGPWR";
+        }
+    }
+
+    public Task FreezeAsync(InstanceSpec spec, CancellationToken ct) => SetFrozenAsync(spec, true, ct);
+
+    public Task UnfreezeAsync(InstanceSpec spec, CancellationToken ct) => SetFrozenAsync(spec, false, ct);
+
+    private async Task SetFrozenAsync(InstanceSpec spec, bool frozen, CancellationToken ct)
+    {
+        if (!await IsRunningAsync(spec.Name, ct))
+        {
+            throw new BadRequestException("The instance isn't running");
+        }
+        _cgroups.Freeze(spec.Name, frozen);
+    }
+
+    internal async Task<bool> IsRunningAsync(string name, CancellationToken ct) =>
+        await MonitorClient.RequestAsync(SocketPath(name), "status", ct) is { } s && MonitorStatus.Parse(s, default).Running;
+
+    /// <summary>Removes the cgroups of a stopped container; the state file stays (it records the exit) until the next start.</summary>
+    public async Task CleanupAsync(InstanceSpec spec, CancellationToken ct)
+    {
+        if (await IsRunningAsync(spec.Name, ct))
+        {
+            return;
+        }
+        if (!await _cgroups.RemoveAsync(spec.Name, ct))
+        {
+            throw new TransientException($"Failed removing the cgroups of instance \"{spec.Name}\": still busy");
+        }
+    }
+
+    public async Task ReconcileAsync(IReadOnlyCollection<InstanceSpec> known, CancellationToken ct)
+    {
+        var names = known.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        if (Directory.Exists(_options.RuntimeDir))
+        {
+            foreach (var file in Directory.EnumerateFiles(_options.RuntimeDir))
+            {
+                if (Path.GetExtension(file) is ".sock" or ".state")
+                {
+                    seen.Add(Path.GetFileNameWithoutExtension(file));
+                }
+            }
+        }
+        foreach (var name in _cgroups.List())
+        {
+            seen.Add(name);
+        }
+        foreach (var name in seen.Where(n => !names.Contains(n)))
+        {
+            // Unknown: deleted or half-created while the daemon was down. Kill and forget it.
+            await MonitorClient.RequestAsync(SocketPath(name), "stop SIGKILL", ct);
+            await _cgroups.RemoveAsync(name, ct);
+            File.Delete(SocketPath(name));
+            File.Delete(StateFilePath(name));
+        }
+        foreach (var spec in known)
+        {
+            // Known and stopped while we were away: keep the exit record, free the cgroups.
+            await CleanupAsync(spec, ct);
+        }
+    }
+}

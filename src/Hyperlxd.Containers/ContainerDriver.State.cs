@@ -1,0 +1,94 @@
+using System.Globalization;
+using Hyperlxd.Containers.Cgroups;
+using Hyperlxd.Containers.Monitor;
+using Hyperlxd.Core.Instances;
+
+namespace Hyperlxd.Containers;
+
+public sealed partial class ContainerDriver
+{
+    public async Task<RuntimeState> GetStateAsync(InstanceSpec spec, CancellationToken ct)
+    {
+        var status = await StatusAsync(spec.Name, ct);
+        if (status is null || !status.Running)
+        {
+            return RuntimeState.Stopped(status?.Exit);
+        }
+        var stats = _cgroups.Stats(spec.Name);
+        var state = _cgroups.IsFrozen(spec.Name) ? InstanceStatus.Frozen : InstanceStatus.Running;
+        return new RuntimeState(state, status.InitPid, stats.Processes, stats.CpuNanoseconds, stats.MemoryBytes,
+            stats.MemoryPeakBytes, Network(status.InitPid), null);
+    }
+
+    /// <summary>The monitor's answer, else the state file it left (exit recorded), else null (never started).</summary>
+    internal async Task<MonitorStatus?> StatusAsync(string name, CancellationToken ct)
+    {
+        if (await MonitorClient.RequestAsync(SocketPath(name), "status", ct) is { } line)
+        {
+            return MonitorStatus.Parse(line, DateTimeOffset.UtcNow);
+        }
+        var file = StateFilePath(name);
+        try
+        {
+            return MonitorStatus.Parse(await File.ReadAllTextAsync(file, ct), File.GetLastWriteTimeUtc(file));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The container's own network namespace has loopback only (for now): counters from its /proc view.</summary>
+    private static Dictionary<string, NetworkState> Network(int pid)
+    {
+        var result = new Dictionary<string, NetworkState>();
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/net/dev").Skip(2))
+            {
+                var colon = line.IndexOf(':');
+                var name = line[..colon].Trim();
+                var f = line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (name != "lo")
+                {
+                    continue;
+                }
+                var addrs = new List<NetworkAddress>
+                {
+                    new("inet", "127.0.0.1", "8", "local"),
+                    new("inet6", "::1", "128", "local"),
+                };
+                result[name] = new NetworkState("loopback", "up", "", 65536, addrs,
+                    long.Parse(f[0], CultureInfo.InvariantCulture), long.Parse(f[8], CultureInfo.InvariantCulture));
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Limits apply live to the cgroups; <c>environment.*</c>, <c>user.*</c>, <c>boot.*</c> and the like need
+    /// nothing now. Keys that shape the container itself (<c>security.*</c>) refuse to change while it runs.
+    /// </summary>
+    public async Task ApplyConfigAsync(InstanceSpec spec, IReadOnlyDictionary<string, string> changed, CancellationToken ct)
+    {
+        if (!await IsRunningAsync(spec.Name, ct))
+        {
+            return; // applied at the next start
+        }
+        foreach (var key in changed.Keys)
+        {
+            if (key is "security.privileged" or "security.nesting" or "security.idmap.isolated" or "security.idmap.size"
+                || key.StartsWith("raw.", StringComparison.Ordinal))
+            {
+                throw new BadRequestException($"Config key \"{key}\" cannot be changed on a running instance");
+            }
+        }
+        if (changed.Keys.Any(CgroupLimits.LiveKeys.Contains))
+        {
+            _cgroups.Apply(spec.Name, CgroupLimits.From(spec.Config));
+        }
+    }
+}

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using Hyperlxd.Containers.Cgroups;
+using Hyperlxd.Core.Instances;
+
+namespace Hyperlxd.Containers;
+
+/// <summary>
+/// System containers on top of the native helpers: hyperlxd-monitor (one per running container: its
+/// parent, console, exit record; survives daemon restarts) and hyperlxd-nsexec attach (exec). The
+/// driver keeps no in-memory state about containers: everything is asked of the monitor socket, the
+/// state file and the cgroups, so a restarted daemon simply carries on.
+/// </summary>
+public sealed partial class ContainerDriver : IInstanceDriver
+{
+    private readonly ContainerDriverOptions _options;
+    private readonly ICgroupBackend _cgroups;
+    private readonly string _monitor;
+    private readonly string _nsexec;
+
+    public ContainerDriver(ContainerDriverOptions? options = null)
+    {
+        _options = options ?? new ContainerDriverOptions();
+        var helpers = _options.HelpersDir
+            ?? (Environment.GetEnvironmentVariable("HYPERLXD_HELPERS_DIR") is { Length: > 0 } env ? env : AppContext.BaseDirectory);
+        _monitor = Path.Combine(helpers, "hyperlxd-monitor");
+        _nsexec = Path.Combine(helpers, "hyperlxd-nsexec");
+        _cgroups = CgroupDetector.Detect(_options.CgroupRoot);
+        Info = Probe();
+    }
+
+    public InstanceType Type => InstanceType.Container;
+
+    public DriverInfo Info { get; }
+
+    internal ICgroupBackend Cgroups => _cgroups;
+
+    internal IdMap DefaultMap => new(_options.IdmapBase, _options.IdmapSize);
+
+    private DriverInfo Probe()
+    {
+        string? reason = null;
+        if (!File.Exists(_monitor) || !File.Exists(_nsexec))
+        {
+            reason = $"container helpers not found in {Path.GetDirectoryName(_monitor)} (build them with `dotnet cake --target=Native`)";
+        }
+        else if (Environment.UserName != "root")
+        {
+            reason = "containers need root";
+        }
+        return new DriverInfo("lxc", "hyperlxd-monitor", reason is null, reason);
+    }
+
+    internal string SocketPath(string name) => Path.Combine(_options.RuntimeDir, name + ".sock");
+
+    internal string StateFilePath(string name) => Path.Combine(_options.RuntimeDir, name + ".state");
+
+    private static string SpecPath(InstanceSpec spec) => Path.Combine(spec.StateDir, "container.spec");
+
+    private static string LogPath(InstanceSpec spec) => Path.Combine(spec.StateDir, "console.log");
+
+    /// <summary>Runs a helper to completion; (exit code, stdout, stderr).</summary>
+    private static async Task<(int Code, string Out, string Err)> RunAsync(string file, IEnumerable<string> args, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct);
+        return (p.ExitCode, await stdout, await stderr);
+    }
+}

@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using Hyperlxd.Containers.Interop;
+using Hyperlxd.Core.Instances;
+
+namespace Hyperlxd.Containers;
+
+/// <summary>
+/// One <c>hyperlxd-nsexec attach</c> process. Non-interactive: its three pipes. Interactive: the pty
+/// master; the slave stays open here until the command exits, so a read never hits EIO before the
+/// command had the chance to open it.
+/// </summary>
+internal sealed class ExecSession : IExecSession
+{
+    private readonly Process _process;
+    private readonly PtyStream? _pty;
+    private int _slave;
+
+    public ExecSession(Process process, int master, int slave)
+    {
+        _process = process;
+        _slave = slave;
+        if (master >= 0)
+        {
+            _pty = new PtyStream(master);
+            _process.StandardInput.Close();
+            // The helper's own stderr carries (errno, message) when entering failed: keep it from blocking.
+            _ = _process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+            _ = _process.StandardError.BaseStream.CopyToAsync(Stream.Null);
+        }
+    }
+
+    public Stream? Stdin => _pty is null ? _process.StandardInput.BaseStream : null;
+
+    public Stream? Stdout => _pty is null ? _process.StandardOutput.BaseStream : null;
+
+    public Stream? Stderr => _pty is null ? _process.StandardError.BaseStream : null;
+
+    public Stream? Pty => _pty;
+
+    public async Task<int> WaitAsync(CancellationToken ct)
+    {
+        await _process.WaitForExitAsync(ct);
+        CloseSlave();
+        return _process.ExitCode;
+    }
+
+    private void CloseSlave()
+    {
+        var fd = Interlocked.Exchange(ref _slave, -1);
+        if (fd >= 0)
+        {
+            Syscalls.Close(fd);
+        }
+    }
+
+    /// <summary>To the command itself (the helper's only child), so SIGKILL/SIGSTOP reach it too.</summary>
+    public void Signal(int signal)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+        var target = _process.Id;
+        try
+        {
+            var children = File.ReadAllText($"/proc/{_process.Id}/task/{_process.Id}/children").Trim();
+            if (children.Length > 0 && int.TryParse(children.Split(' ')[0], out var child))
+            {
+                target = child;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        Syscalls.Kill(target, signal);
+    }
+
+    public void Resize(int width, int height)
+    {
+        if (_pty is not null)
+        {
+            Syscalls.Resize(_pty.Fd, width, height);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            Signal(9);
+            try
+            {
+                await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        CloseSlave();
+        _pty?.Dispose();
+        _process.Dispose();
+    }
+}
+
+/// <summary>A pty master as a stream; EIO (no slave left) reads as end of stream. Blocking reads run on the thread pool.</summary>
+internal sealed class PtyStream(int fd) : Stream
+{
+    private int _fd = fd;
+
+    public int Fd => _fd;
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var n = Syscalls.Read(_fd, buffer);
+        return n == -Syscalls.EIO ? 0 : n >= 0 ? n : throw new IOException("pty read failed", -n);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) =>
+        new(Task.Factory.StartNew(() => Read(buffer.Span), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var n = Syscalls.Write(_fd, buffer);
+            if (n < 0)
+            {
+                throw new IOException("pty write failed", -n);
+            }
+            buffer = buffer[n..];
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct)
+    {
+        Write(buffer.AsSpan(offset, count));
+        return Task.CompletedTask;
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
+    {
+        Write(buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        var fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+        {
+            Syscalls.Close(fd);
+        }
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,59 @@
+using System.Text;
+using Hyperlxd.Core.Instances;
+
+namespace Hyperlxd.Containers;
+
+/// <summary>The hyperlxd-monitor spec file of a container, from its expanded config (see native-shims/README.md).</summary>
+internal static class SpecWriter
+{
+    /// <summary>LXD drops these for every container; privileged ones lose a few more (LXD's lxc.cap.drop).</summary>
+    private static readonly string[] CapDrop = { "sys_time", "sys_module", "sys_rawio", "mac_admin", "mac_override" };
+    private static readonly string[] PrivilegedCapDrop = { "sys_boot" };
+
+    public static string Build(InstanceSpec spec, IdMap? map, IReadOnlyList<string> cgroups)
+    {
+        var sb = new StringBuilder();
+        sb.Append("rootfs ").Append(RootFs(spec)).Append('\n');
+        sb.Append("hostname ").Append(spec.Name).Append('\n');
+        if (map is not null)
+        {
+            sb.Append($"uidmap 0 {map.Base} {map.Size}\ngidmap 0 {map.Base} {map.Size}\n");
+        }
+        foreach (var cg in cgroups)
+        {
+            sb.Append("cgroup ").Append(cg).Append('\n');
+        }
+        foreach (var cap in map is null ? CapDrop.Concat(PrivilegedCapDrop) : CapDrop)
+        {
+            sb.Append("cap-drop ").Append(cap).Append('\n');
+        }
+        sb.Append("seccomp default\n");
+        sb.Append("env container=lxc\n");
+        foreach (var (k, v) in Environment(spec.Config))
+        {
+            sb.Append("env ").Append(k).Append('=').Append(v).Append('\n');
+        }
+        sb.Append("netns new\n");
+        foreach (var (name, dev) in spec.Devices.OrderBy(d => d.Key, StringComparer.Ordinal))
+        {
+            if (dev.GetValueOrDefault("type") != "disk" || dev.GetValueOrDefault("path") is not { Length: > 0 } path || path == "/"
+                || dev.GetValueOrDefault("source") is not { Length: > 0 } source)
+            {
+                continue;
+            }
+            if (source.Contains(' ') || path.Contains(' ') || source.Contains('\n') || path.Contains('\n'))
+            {
+                throw new BadRequestException($"Invalid device \"{name}\": paths with spaces are not supported");
+            }
+            sb.Append($"bind {source} {path} {(dev.GetValueOrDefault("readonly") == "true" ? "ro" : "rw")}\n");
+        }
+        return sb.ToString();
+    }
+
+    public static string RootFs(InstanceSpec spec) => Path.Combine(spec.RootPath, "rootfs");
+
+    public static IEnumerable<KeyValuePair<string, string>> Environment(IReadOnlyDictionary<string, string> config) =>
+        config.Where(kv => kv.Key.StartsWith("environment.", StringComparison.Ordinal))
+              .Select(kv => KeyValuePair.Create(kv.Key["environment.".Length..], kv.Value))
+              .OrderBy(kv => kv.Key, StringComparer.Ordinal);
+}

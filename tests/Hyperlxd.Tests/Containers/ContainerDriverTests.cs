@@ -1,0 +1,197 @@
+using System.Text;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Instances;
+
+namespace Hyperlxd.Tests.Containers;
+
+[Collection("containers")]
+public sealed class ContainerDriverTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    private static ExecOptions Exec(params string[] cmd) => new(cmd, new Dictionary<string, string>(), false, 0, 0, 0, 0, "/");
+
+    [Fact]
+    public async Task Start_runs_an_unprivileged_init_with_exec_console_and_graceful_stop()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        var state = await c.Driver.GetStateAsync(c.Spec, None);
+        Assert.Equal(InstanceStatus.Running, state.Status);
+        Assert.True(state.Pid > 0);
+        Assert.Contains("Uid:\t1000000\t", await File.ReadAllTextAsync($"/proc/{state.Pid}/status"));
+        Assert.Equal("1000000", c.Spec.Config["volatile.idmap.base"]);
+        Assert.True(state.Network.ContainsKey("lo"));
+
+        Assert.Equal(7, (await c.ExecAsync("sh", "-c", "exit 7")).Code);
+        var missing = await c.ExecAsync("/no/such/binary");
+        Assert.Equal(127, missing.Code);
+        Assert.Contains("Failed exec /no/such/binary", missing.Err);
+
+        var r = await c.ExecAsync(new ExecOptions(new[] { "sh", "-c", "echo $FOO $(id -u):$(id -g) $(pwd)" },
+            new Dictionary<string, string> { ["FOO"] = "bar" }, false, 0, 0, 1000, 1001, "/tmp"));
+        Assert.Equal("bar 1000:1001 /tmp\n", r.Out);
+
+        Assert.Contains("hello-from-init", TestContainer.Utf8(await c.Driver.ConsoleLogAsync(c.Spec, None)));
+
+        await c.Driver.StopAsync(c.Spec, false, TimeSpan.FromSeconds(30), None);
+        var stopped = await c.Driver.GetStateAsync(c.Spec, None);
+        Assert.Equal(InstanceStatus.Stopped, stopped.Status);
+        Assert.Equal("halt", stopped.LastExit?.Reason);
+        Assert.DoesNotContain(c.Name, c.Driver.Cgroups.List());
+        Assert.Contains("hello-from-init", TestContainer.Utf8(await c.Driver.ConsoleLogAsync(c.Spec, None)));
+    }
+
+    [Fact]
+    public async Task Interactive_exec_runs_on_a_pty_with_resize_and_exit_code()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        await using var s = await c.Driver.ExecAsync(c.Spec,
+            new ExecOptions(new[] { "sh" }, new Dictionary<string, string> { ["TERM"] = "xterm" }, true, 80, 24, 0, 0, "/"), None);
+        Assert.NotNull(s.Pty);
+        var output = new MemoryStream();
+        var reader = s.Pty!.CopyToAsync(output);
+        s.Resize(100, 40);
+        await s.Pty.WriteAsync(Encoding.ASCII.GetBytes("test -t 0 && echo is-a-tty; echo h\"\"i; exit 3\n"));
+        Assert.Equal(3, await s.WaitAsync(None));
+        await reader;
+        var text = Encoding.UTF8.GetString(output.ToArray());
+        Assert.Contains("is-a-tty", text);
+        Assert.Contains("hi", text);
+    }
+
+    [Fact]
+    public async Task Signal_reaches_the_command()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        await using var s = await c.Driver.ExecAsync(c.Spec, Exec("sleep", "1000"), None);
+        s.Stdin!.Close();
+        await Task.Delay(100); // let the helper fork the command (the signal goes to its child)
+        s.Signal(9);
+        Assert.Equal(128 + 9, await s.WaitAsync(None));
+    }
+
+    [Fact]
+    public async Task Files_roundtrip_with_ownership_and_stay_inside_the_root()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        await c.Driver.PutFileAsync(c.Spec, "/root/a.txt", new FileWrite(FileType.File, 1000, 1001, 0x1C0, false, null),
+            new MemoryStream(Encoding.ASCII.GetBytes("content")), None);
+        Assert.Equal("1000:1001 700 content", (await c.ExecAsync("sh", "-c", "echo $(stat -c %u:%g /root/a.txt) $(stat -c %a /root/a.txt) $(cat /root/a.txt)")).Out.Trim());
+        await using (var f = await c.Driver.GetFileAsync(c.Spec, "/root/a.txt", None))
+        {
+            Assert.Equal((FileType.File, 1000u, 1001u, 0x1C0u), (f.Type, f.Uid, f.Gid, f.Mode));
+            Assert.Equal("content", await new StreamReader(f.Content!).ReadToEndAsync());
+        }
+        await c.Driver.PutFileAsync(c.Spec, "/root/d", new FileWrite(FileType.Directory, null, null, null, false, null), Stream.Null, None);
+        await c.Driver.PutFileAsync(c.Spec, "/root/l", new FileWrite(FileType.Symlink, null, null, null, false, "a.txt"), Stream.Null, None);
+        var dir = await c.Driver.GetFileAsync(c.Spec, "/root", None);
+        Assert.Equal(new[] { "a.txt", "d", "l" }, dir.Entries);
+        Assert.Equal("a.txt", (await c.Driver.GetFileAsync(c.Spec, "/root/l", None)).Target);
+        await c.Driver.DeleteFileAsync(c.Spec, "/root/l", None);
+        await c.Driver.DeleteFileAsync(c.Spec, "/root/d", None);
+        await Assert.ThrowsAsync<NotFoundException>(() => c.Driver.GetFileAsync(c.Spec, "/root/d", None));
+
+        // Escapes: ".." and a link to the host's /etc both land in the container's own /etc.
+        var hostShadow = await File.ReadAllBytesAsync("/etc/shadow");
+        await c.Driver.PutFileAsync(c.Spec, "../../etc/shadow", new FileWrite(FileType.File, null, null, null, false, null),
+            new MemoryStream(Encoding.ASCII.GetBytes("evil1")), None);
+        File.CreateSymbolicLink(Path.Combine(c.Spec.RootPath, "rootfs", "hostetc"), "/etc");
+        await c.Driver.PutFileAsync(c.Spec, "/hostetc/shadow", new FileWrite(FileType.File, null, null, null, false, null),
+            new MemoryStream(Encoding.ASCII.GetBytes("evil2")), None);
+        File.CreateSymbolicLink(Path.Combine(c.Spec.RootPath, "rootfs", "magic"), "/proc/1/root/etc");
+        await Assert.ThrowsAnyAsync<Exception>(() => c.Driver.PutFileAsync(c.Spec, "/magic/shadow",
+            new FileWrite(FileType.File, null, null, null, false, null), new MemoryStream(Encoding.ASCII.GetBytes("evil3")), None));
+        Assert.Equal(hostShadow, await File.ReadAllBytesAsync("/etc/shadow"));
+        Assert.Equal("evil2", (await c.ExecAsync("cat", "/etc/shadow")).Out);
+    }
+
+    [Fact]
+    public async Task Limits_are_enforced_and_change_live()
+    {
+        await using var c = await TestContainer.CreateAsync(new Dictionary<string, string> { ["limits.memory"] = "64MiB", ["limits.processes"] = "100" });
+        var mem = $"/sys/fs/cgroup/memory/hyperlxd/{c.Name}";
+        Assert.Equal((64L << 20).ToString(), (await File.ReadAllTextAsync($"{mem}/memory.limit_in_bytes")).Trim());
+        // 200 MB into a shell variable: the OOM killer ends it.
+        var oom = await c.ExecAsync("sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived");
+        Assert.DoesNotContain("survived", oom.Out);
+        Assert.NotEqual(0, oom.Code);
+
+        var changed = new Dictionary<string, string> { ["limits.memory"] = "128MiB", ["limits.processes"] = "50", ["limits.cpu"] = "1", ["limits.cpu.allowance"] = "25ms/100ms" };
+        c.WithConfig(changed);
+        await c.Driver.ApplyConfigAsync(c.Spec, changed, None);
+        Assert.Equal((128L << 20).ToString(), (await File.ReadAllTextAsync($"{mem}/memory.limit_in_bytes")).Trim());
+        Assert.Equal("50", (await File.ReadAllTextAsync($"/sys/fs/cgroup/pids/hyperlxd/{c.Name}/pids.max")).Trim());
+        Assert.Equal("0", (await File.ReadAllTextAsync($"/sys/fs/cgroup/cpuset/hyperlxd/{c.Name}/cpuset.cpus")).Trim());
+        Assert.Equal("25000", (await File.ReadAllTextAsync($"/sys/fs/cgroup/cpu/hyperlxd/{c.Name}/cpu.cfs_quota_us")).Trim());
+
+        var bad = new Dictionary<string, string> { ["security.privileged"] = "true" };
+        await Assert.ThrowsAsync<BadRequestException>(() => c.Driver.ApplyConfigAsync(c.Spec, bad, None));
+        var badCpu = new Dictionary<string, string> { ["limits.cpu"] = "0-63", ["limits.memory"] = "96MiB" };
+        var before = c.Spec;
+        c.WithConfig(badCpu);
+        await Assert.ThrowsAsync<BadRequestException>(() => c.Driver.ApplyConfigAsync(c.Spec, badCpu, None));
+        Assert.Equal((128L << 20).ToString(), (await File.ReadAllTextAsync($"{mem}/memory.limit_in_bytes")).Trim()); // nothing half-applied
+    }
+
+    [Fact]
+    public async Task Freeze_and_unfreeze()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        await c.Driver.FreezeAsync(c.Spec, None);
+        Assert.Equal(InstanceStatus.Frozen, (await c.Driver.GetStateAsync(c.Spec, None)).Status);
+        Assert.Equal("FROZEN", (await File.ReadAllTextAsync($"/sys/fs/cgroup/freezer/hyperlxd/{c.Name}/freezer.state")).Trim());
+        await c.Driver.UnfreezeAsync(c.Spec, None);
+        Assert.Equal(InstanceStatus.Running, (await c.Driver.GetStateAsync(c.Spec, None)).Status);
+        Assert.Equal(0, (await c.ExecAsync("true")).Code);
+    }
+
+    [Fact]
+    public async Task Two_hundred_concurrent_execs_all_finish()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => c.ExecAsync("sh", "-c", $"echo {i}")));
+        Assert.All(results.Select((r, i) => (r, i)), x => Assert.Equal($"{x.i}\n", x.r.Out));
+    }
+
+    [Fact]
+    public async Task Force_stop_and_restart_of_the_daemon_and_reconcile()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        var pid = await c.InitPidAsync();
+        // A new driver (a restarted daemon) finds the running container and can exec in it.
+        var again = c.NewDriver();
+        Assert.Equal(pid, (await again.GetStateAsync(c.Spec, None)).Pid);
+        await again.ReconcileAsync(new[] { c.Spec }, None);
+        await using (var s = await again.ExecAsync(c.Spec, Exec("sh", "-c", "exit 4"), None))
+        {
+            s.Stdin!.Close();
+            Assert.Equal(4, await s.WaitAsync(None));
+        }
+        await again.StopAsync(c.Spec, true, TimeSpan.Zero, None);
+        var st = await again.GetStateAsync(c.Spec, None);
+        Assert.Equal(("killed", 9), (st.LastExit?.Reason, st.LastExit?.Signal));
+        Assert.False(Directory.Exists($"/proc/{pid}"));
+
+        // Started again, then forgotten by the daemon: reconcile kills it and removes everything.
+        await c.Driver.StartAsync(c.Spec, None);
+        pid = await c.InitPidAsync();
+        await again.ReconcileAsync(Array.Empty<InstanceSpec>(), None);
+        Assert.Equal(InstanceStatus.Stopped, (await again.GetStateAsync(c.Spec, None)).Status);
+        Assert.DoesNotContain(c.Name, again.Cgroups.List());
+        Assert.Empty(Directory.EnumerateFiles(c.RuntimeDir));
+        for (var i = 0; i < 100 && Directory.Exists($"/proc/{pid}"); i++)
+        {
+            await Task.Delay(20);
+        }
+        Assert.False(Directory.Exists($"/proc/{pid}"));
+    }
+
+    [Fact]
+    public async Task Privileged_container_keeps_host_ids()
+    {
+        await using var c = await TestContainer.CreateAsync(new Dictionary<string, string> { ["security.privileged"] = "true" });
+        var pid = await c.InitPidAsync();
+        Assert.Contains("Uid:\t0\t", await File.ReadAllTextAsync($"/proc/{pid}/status"));
+        Assert.Equal("0", (await c.ExecAsync("id", "-u")).Out.Trim());
+    }
+}
