@@ -17,6 +17,7 @@ public sealed class StateStore : IAsyncDisposable
         Config = new ConfigRepository(db);
         Profiles = new ProfileRepository(db);
         Certificates = new CertificateRepository(db);
+        Images = new ImageRepository(db);
     }
 
     public Database Database { get; }
@@ -24,6 +25,7 @@ public sealed class StateStore : IAsyncDisposable
     public ConfigRepository Config { get; }
     public ProfileRepository Profiles { get; }
     public CertificateRepository Certificates { get; }
+    public ImageRepository Images { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
     public static async Task<StateStore> OpenAsync(string stateDir, string? databaseUrl, string embeddedUser, ILoggerFactory loggers, CancellationToken ct)
