@@ -15,7 +15,8 @@ namespace Hyperlxd.Daemon;
 /// What every request handler shares: the state store, operations, events, the server identity,
 /// the cached server config and the trust store. One instance serves the unix socket and HTTPS.
 /// </summary>
-public sealed class Daemon(DaemonOptions options, EventHub events, OperationManager operations, ILoggerFactory loggers)
+public sealed class Daemon(DaemonOptions options, EventHub events, OperationManager operations, ILoggerFactory loggers,
+    IEnumerable<Core.Images.IImageCache> imageCaches)
 {
     private readonly ILogger _logger = loggers.CreateLogger<Daemon>();
     private readonly ConcurrentDictionary<string, bool> _trusted = new();
@@ -24,11 +25,13 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
     private StateStore? _store;
     private ServerCertificate? _certificate;
     private HttpsListener? _https;
+    private Images.ImageStore? _images;
 
     public DaemonOptions Options => options;
     public EventHub Events => events;
     public OperationManager Operations => operations;
     public StateStore Store => _store ?? throw new InvalidOperationException("state not open");
+    public Images.ImageStore Images => _images ?? throw new InvalidOperationException("image store not open");
     public ServerCertificate Certificate => _certificate ?? throw new InvalidOperationException("no certificate");
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
     public bool Ready { get; private set; }
@@ -41,6 +44,9 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         _certificate = ServerCertificate.LoadOrCreate(options.StateDir);
         _store = await StateStore.OpenAsync(options.StateDir, options.DatabaseUrl, options.DatabaseUser, loggers, ct);
         _config = await Store.Config.GetAsync(ct);
+        // The storage tier's cache is optional: without one there are no unpacked copies to evict.
+        _images = new Images.ImageStore(Path.Combine(options.StateDir, "images"), Store.Images,
+            imageCaches.FirstOrDefault(), loggers.CreateLogger<Images.ImageStore>());
         foreach (var cert in await Store.Certificates.ListAsync(ct))
         {
             _trusted[cert.Fingerprint] = true;
