@@ -101,13 +101,15 @@ public static class ImageEndpoints
             image = await daemon.Images.ImportAsync(upload, opts, ctx.RequestAborted);
         }
         Lifecycle(ctx, daemon, "image-created", image.Fingerprint);
-        // The work is done: the operation only carries the result (the CLI reads metadata.fingerprint).
-        var op = daemon.Operations.Start(OperationClass.Task, "Downloading image", (o, _) =>
-        {
-            o.SetMetadata("fingerprint", image.Fingerprint);
-            o.SetMetadata("size", image.Size);
-            return Task.CompletedTask;
-        }, new() { ["images"] = new() { Url(image.Fingerprint) } });
+        // The work is done: the operation only carries the result (the CLI reads metadata.fingerprint),
+        // and it is final in the 202 itself, so clients need no event to finish waiting.
+        await RespondDone(ctx, daemon, "Downloading image", image.Fingerprint, new() { ["fingerprint"] = image.Fingerprint, ["size"] = image.Size });
+    }
+
+    private static async Task RespondDone(HttpContext ctx, Daemon daemon, string description, string fp, Dictionary<string, object?> metadata)
+    {
+        var op = daemon.Operations.Start(OperationClass.Task, description, run: null, new() { ["images"] = new() { Url(fp) } }, metadata);
+        daemon.Operations.Complete(op);
         await Respond.Async(ctx, op);
     }
 
@@ -213,13 +215,10 @@ public static class ImageEndpoints
     private static async Task DeleteAsync(HttpContext ctx, Daemon daemon)
     {
         var fp = await daemon.Images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
-        var requestor = Caller.Of(ctx).Requestor;
-        var op = daemon.Operations.Start(OperationClass.Task, "Deleting image", async (_, ct) =>
-        {
-            await daemon.Images.DeleteAsync(fp, ct);
-            daemon.Events.PublishLifecycle("image-deleted", Url(fp), null, requestor);
-        }, new() { ["images"] = new() { Url(fp) } });
-        await Respond.Async(ctx, op);
+        // Deleting is quick (a row and a few files): done before the reply, like an upload.
+        await daemon.Images.DeleteAsync(fp, ctx.RequestAborted);
+        Lifecycle(ctx, daemon, "image-deleted", fp);
+        await RespondDone(ctx, daemon, "Deleting image", fp, new());
     }
 
     /// <summary>Unified: the raw tarball. Split: multipart/form-data with "metadata" and "rootfs"(.img), as LXD sends it.</summary>
