@@ -3,7 +3,7 @@
 //   Native  native-shims: cmake configure + build + ctest; helper executables copied to artifacts/bin
 //   Build   dotnet build of the solution (Release), then publish hyperlxd and hlx to artifacts/bin (default)
 //   Test    Deps, Native, Build, then dotnet test with trx results in artifacts/test-results
-//   Images  placeholder: creates artifacts/images
+//   Images  builds the test images into artifacts/images (images/busybox/build.sh: unified + split busybox)
 //   Run     main job: start the daemon, show it working through the stock `lxc` client, stop it
 //   Bench   Hyperlxd vs LXD side by side (tests/Hyperlxd.Bench)
 // Usage: dotnet tool restore && dotnet cake --target=<Target> [--configuration=Release] [--keep-running]
@@ -127,6 +127,7 @@ Task("Test")
     .IsDependentOn("Deps")
     .IsDependentOn("Native")
     .IsDependentOn("Build")
+    .IsDependentOn("Images")
     .Does(() =>
 {
     EnsureDirectoryExists(testResults);
@@ -156,11 +157,12 @@ Task("Test")
 });
 
 Task("Images")
-    .Description("Placeholder: image recipes are not written yet")
+    .Description("Build the busybox image (unified and split) into artifacts/images, offline, in seconds")
     .Does(() =>
 {
-    EnsureDirectoryExists(artifacts.Combine("images"));
-    Information($"Images: nothing to build yet (recipes under images/ come later); created {artifacts.Combine("images")}");
+    var imagesDir = artifacts.Combine("images");
+    EnsureDirectoryExists(imagesDir);
+    Run("bash", $"\"{root.CombineWithFilePath("images/busybox/build.sh")}\" \"{imagesDir}\"");
 });
 
 Task("Run")

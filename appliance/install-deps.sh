@@ -26,6 +26,10 @@ packages=(
     iproute2            # ip
     openssl
     ca-certificates
+    busybox-static      # the busybox test image (images/busybox/build.sh)
+    squashfs-tools      # squashfs rootfs: unsquashfs to validate/unpack, mksquashfs for the test image
+    xz-utils            # xz-compressed image tarballs are read through `xz -dc`
+    bzip2               # bzip2-compressed image tarballs (`bzip2 -dc`)
 )
 packages+=("$@")
 

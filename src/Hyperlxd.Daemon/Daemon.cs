@@ -27,12 +27,14 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
     private ServerCertificate? _certificate;
     private HttpsListener? _https;
     private StoragePools? _storage;
+    private Images.ImageStore? _images;
 
     public DaemonOptions Options => options;
     public EventHub Events => events;
     public OperationManager Operations => operations;
     public StateStore Store => _store ?? throw new InvalidOperationException("state not open");
     public StoragePools Storage => _storage ?? throw new InvalidOperationException("storage not loaded");
+    public Images.ImageStore Images => _images ?? throw new InvalidOperationException("image store not open");
     public ServerCertificate Certificate => _certificate ?? throw new InvalidOperationException("no certificate");
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
     public bool Ready { get; private set; }
@@ -47,6 +49,11 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         _config = await Store.Config.GetAsync(ct);
         _storage = new StoragePools(Store, new StoragePaths(options.StateDir), loggers.CreateLogger<StoragePools>());
         await _storage.LoadAsync(ct);
+        // The image store and the storage tier use each other through the Core contracts: pools unpack
+        // images from the store, and deleting an image evicts the pools' unpacked copies.
+        _images = new Images.ImageStore(Path.Combine(options.StateDir, "images"), Store.Images,
+            _storage, loggers.CreateLogger<Images.ImageStore>());
+        _storage.ImageSource = _images;
         foreach (var cert in await Store.Certificates.ListAsync(ct))
         {
             _trusted[cert.Fingerprint] = true;

@@ -19,6 +19,7 @@ public sealed class StateStore : IAsyncDisposable
         Certificates = new CertificateRepository(db);
         Instances = new InstanceRepository(db);
         Storage = new StorageRepository(db);
+        Images = new ImageRepository(db);
     }
 
     public Database Database { get; }
@@ -28,6 +29,7 @@ public sealed class StateStore : IAsyncDisposable
     public CertificateRepository Certificates { get; }
     public InstanceRepository Instances { get; }
     public StorageRepository Storage { get; }
+    public ImageRepository Images { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
     public static async Task<StateStore> OpenAsync(string stateDir, string? databaseUrl, string embeddedUser, ILoggerFactory loggers, CancellationToken ct)

@@ -9,8 +9,12 @@ public static class ServerConfig
     /// <summary>Minutes the daemon waits for running operations on shutdown (LXD's key and unit).</summary>
     public const string ShutdownTimeout = "core.shutdown_timeout";
 
+    /// <summary>Hyperlxd extension key: the largest image upload or download accepted, in bytes or a size (413 beyond).</summary>
+    public const string ImagesMaxUploadSize = "images.max_upload_size";
+
     private static readonly Dictionary<string, Validators.Check> Keys = new()
     {
+        [ImagesMaxUploadSize] = Validators.Size,
         [HttpsAddress] = Validators.ListenAddress,
         [TrustPassword] = Validators.Any,
         [ShutdownTimeout] = Validators.Int(0, 24 * 60),

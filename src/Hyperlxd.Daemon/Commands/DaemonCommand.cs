@@ -35,6 +35,7 @@ public static class DaemonCommand
         builder.Services.AddSingleton<EventHub>();
         builder.Services.AddSingleton<OperationManager>();
         builder.Services.AddSingleton<Daemon>();
+        builder.Services.AddSingleton<Core.Images.IImageSource>(sp => sp.GetRequiredService<Daemon>().Images);
         builder.Services.AddSingleton<ILoggerProvider, EventLoggerProvider>();
         builder.Services.AddHostedService<DaemonService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(6));

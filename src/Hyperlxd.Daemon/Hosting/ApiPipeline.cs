@@ -26,6 +26,7 @@ public static class ApiPipeline
         CertificateEndpoints.Map(app, daemon);
         OperationEndpoints.Map(app, daemon);
         EventEndpoints.Map(app, daemon);
+        ImageEndpoints.Map(app, daemon);
         InternalEndpoints.Map(app, daemon);
         StoragePoolEndpoints.Map(app, daemon);
         StorageVolumeEndpoints.Map(app, daemon);

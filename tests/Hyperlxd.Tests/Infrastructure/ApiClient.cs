@@ -53,6 +53,24 @@ public sealed class ApiClient : IDisposable
         return new ApiResponse(resp.StatusCode, json, resp.Headers);
     }
 
+    /// <summary>Any request content (raw image uploads, multipart); the reply is read as an envelope.</summary>
+    public async Task<ApiResponse> SendContentAsync(HttpMethod method, string path, HttpContent content, Dictionary<string, string>? headers = null)
+    {
+        using var req = new HttpRequestMessage(method, path) { Content = content };
+        foreach (var (k, v) in headers ?? new())
+        {
+            req.Headers.TryAddWithoutValidation(k, v);
+        }
+        using var resp = await _http.SendAsync(req);
+        var text = await resp.Content.ReadAsStringAsync();
+        var json = text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
+        return new ApiResponse(resp.StatusCode, json, resp.Headers);
+    }
+
+    /// <summary>The raw response (image export).</summary>
+    public async Task<HttpResponseMessage> RawAsync(string path) =>
+        await _http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
+
     public Task<ApiResponse> PostAsync(string path, string body) => SendAsync(HttpMethod.Post, path, body);
 
     public Task<ApiResponse> PutAsync(string path, string body, string? ifMatch = null) =>

@@ -1,0 +1,254 @@
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Operations;
+using Hyperlxd.Core.Query;
+using Hyperlxd.Daemon.Http;
+using Hyperlxd.Daemon.Security;
+using Hyperlxd.Images;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+
+namespace Hyperlxd.Daemon.Endpoints;
+
+/// <summary>
+/// <c>/1.0/images</c>: upload (raw unified tarball or multipart split image, streamed to disk),
+/// pull from a URL or a simplestreams server, show/update/delete, export. Aliases are in
+/// <see cref="ImageAliasEndpoints"/>.
+/// </summary>
+public static class ImageEndpoints
+{
+    public static void Map(WebApplication app, Daemon daemon)
+    {
+        app.MapGet("/1.0/images", async ctx =>
+        {
+            var images = await daemon.Images.ListAsync(ctx.RequestAborted);
+            await Collection.Write(ctx, images, i => Url(i.Fingerprint), ApiJsonContext.Default.Image, ApiJsonContext.Default.ListImage);
+        });
+        app.MapPost("/1.0/images", ctx => CreateAsync(ctx, daemon));
+        ImageAliasEndpoints.Map(app, daemon);
+        app.MapGet("/1.0/images/{fingerprint}", async ctx =>
+        {
+            var image = await daemon.Images.GetAsync(Fp(ctx), ctx.RequestAborted);
+            await Respond.Sync(ctx, image, ApiJsonContext.Default.Image, ETagOf(image));
+        });
+        app.MapPut("/1.0/images/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: false));
+        app.MapPatch("/1.0/images/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: true));
+        app.MapDelete("/1.0/images/{fingerprint}", ctx => DeleteAsync(ctx, daemon));
+        app.MapGet("/1.0/images/{fingerprint}/export", ctx => ExportAsync(ctx, daemon));
+    }
+
+    private static string Fp(HttpContext ctx) => (string)ctx.Request.RouteValues["fingerprint"]!;
+
+    public static string Url(string fingerprint) => "/1.0/images/" + fingerprint;
+
+    private static string ETagOf(Image i) => ETag.Compute(new ImagePut
+    {
+        AutoUpdate = i.AutoUpdate,
+        Properties = i.Properties,
+        Public = i.Public,
+        ExpiresAt = i.ExpiresAt,
+        Profiles = i.Profiles,
+    }, ApiJsonContext.Default.ImagePut);
+
+    private static long MaxUploadSize(Daemon daemon) =>
+        daemon.Config.GetValueOrDefault(ServerConfig.ImagesMaxUploadSize) is { Length: > 0 } v && Validators.ParseSize(v) is { } size
+            ? size : ImageStore.DefaultMaxUploadSize;
+
+    private static async Task CreateAsync(HttpContext ctx, Daemon daemon)
+    {
+        var contentType = ctx.Request.ContentType ?? "";
+        if (contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            await PullAsync(ctx, daemon);
+            return;
+        }
+        var limit = MaxUploadSize(daemon);
+        if (ctx.Request.ContentLength > limit)
+        {
+            throw new PayloadTooLargeException($"Image too large: {ctx.Request.ContentLength} bytes, images.max_upload_size is {limit}");
+        }
+        var headers = ctx.Request.Headers;
+        var opts = new ImportOptions
+        {
+            Filename = Path.GetFileName(headers["X-LXD-filename"].ToString()),
+            Public = IsTrue(headers["X-LXD-public"].ToString()),
+            Properties = QueryHelpers.ParseQuery(headers["X-LXD-properties"].ToString()).ToDictionary(kv => kv.Key, kv => kv.Value.ToString()),
+            Profiles = headers.TryGetValue("X-LXD-profiles", out var profiles)
+                ? QueryHelpers.ParseQuery(profiles.ToString()).GetValueOrDefault("profile").Select(p => p!).ToList()
+                : null,
+            Aliases = QueryHelpers.ParseQuery(headers["X-LXD-aliases"].ToString()).GetValueOrDefault("alias")
+                .Select(a => new ImageAlias { Name = a! }).ToList(),
+            ExpectedFingerprint = headers["X-LXD-fingerprint"].ToString(),
+        };
+        foreach (var profile in opts.Profiles ?? new())
+        {
+            await daemon.Store.Profiles.GetAsync(profile, ctx.RequestAborted);
+        }
+        Image image;
+        await using (var upload = daemon.Images.BeginUpload(limit))
+        {
+            if (contentType.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+            {
+                await ReadMultipartAsync(ctx, upload);
+            }
+            else
+            {
+                await upload.AddPartAsync("metadata", ctx.Request.Body, ctx.RequestAborted);
+            }
+            image = await daemon.Images.ImportAsync(upload, opts, ctx.RequestAborted);
+        }
+        Lifecycle(ctx, daemon, "image-created", image.Fingerprint);
+        // The work is done: the operation only carries the result (the CLI reads metadata.fingerprint),
+        // and it is final in the 202 itself, so clients need no event to finish waiting.
+        await RespondDone(ctx, daemon, "Downloading image", image.Fingerprint, new() { ["fingerprint"] = image.Fingerprint, ["size"] = image.Size });
+    }
+
+    private static async Task RespondDone(HttpContext ctx, Daemon daemon, string description, string fp, Dictionary<string, object?> metadata)
+    {
+        var op = daemon.Operations.Start(OperationClass.Task, description, run: null, new() { ["images"] = new() { Url(fp) } }, metadata);
+        daemon.Operations.Complete(op);
+        await Respond.Async(ctx, op);
+    }
+
+    private static bool IsTrue(string v) => v is "1" or "true" or "True" or "yes";
+
+    /// <summary>Parts <c>metadata</c> then <c>rootfs</c> or <c>rootfs.img</c>, each streamed to disk.</summary>
+    private static async Task ReadMultipartAsync(HttpContext ctx, Upload upload)
+    {
+        var boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(ctx.Request.ContentType).Boundary).Value;
+        if (string.IsNullOrEmpty(boundary))
+        {
+            throw new BadRequestException("Invalid multipart upload: no boundary");
+        }
+        var reader = new MultipartReader(boundary, ctx.Request.Body) { HeadersLengthLimit = 64 * 1024 };
+        var expected = new[] { "metadata", "rootfs" };
+        var index = 0;
+        try
+        {
+            while (await reader.ReadNextSectionAsync(ctx.RequestAborted) is { } section)
+            {
+                var name = ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var cd) ? HeaderUtilities.RemoveQuotes(cd.Name).Value : null;
+                if (index >= 2 || name is null || !(name == expected[index] || (index == 1 && name == "rootfs.img")))
+                {
+                    throw new BadRequestException($"Invalid multipart upload: unexpected part \"{name}\" (expected \"metadata\" then \"rootfs\" or \"rootfs.img\")");
+                }
+                await upload.AddPartAsync(name, section.Body, ctx.RequestAborted);
+                index++;
+            }
+        }
+        catch (IOException e)
+        {
+            throw new BadRequestException($"Invalid multipart upload: {e.Message}", e);
+        }
+        if (index != 2)
+        {
+            throw new BadRequestException("Invalid multipart upload: the parts \"metadata\" and \"rootfs\" are required");
+        }
+    }
+
+    /// <summary>JSON body: a remote source, pulled inside the operation (downloads take time).</summary>
+    private static async Task PullAsync(HttpContext ctx, Daemon daemon)
+    {
+        var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImagesPost);
+        var source = req.Source ?? throw new BadRequestException("source is required");
+        if (source.Type is not ("url" or "image"))
+        {
+            throw new BadRequestException($"Unsupported image source type \"{source.Type}\": \"url\" and \"image\" are implemented");
+        }
+        if (source.Mode is not (null or "" or "pull"))
+        {
+            throw new BadRequestException($"Unsupported image source mode \"{source.Mode}\": only \"pull\" is implemented");
+        }
+        foreach (var a in req.Aliases ?? new())
+        {
+            if (string.IsNullOrEmpty(a.Name))
+            {
+                throw new BadRequestException("Alias name is required");
+            }
+        }
+        var limit = MaxUploadSize(daemon);
+        var opts = new ImportOptions
+        {
+            Filename = req.Filename ?? "",
+            Public = req.Public ?? false,
+            AutoUpdate = req.AutoUpdate ?? false,
+            Properties = req.Properties ?? new(),
+            Profiles = req.Profiles,
+            Aliases = req.Aliases ?? new(),
+        };
+        var requestor = Caller.Of(ctx).Requestor;
+        var op = daemon.Operations.Start(OperationClass.Task, "Downloading image", async (o, ct) =>
+        {
+            var last = -1L;
+            var image = await daemon.Images.PullAsync(source, opts, limit, (done, total) =>
+            {
+                var pct = total > 0 ? done * 100 / total : -1;
+                if (pct != last && pct >= 0)
+                {
+                    last = pct;
+                    o.SetMetadata("download_progress", $"rootfs: {pct}%");
+                }
+            }, ct);
+            o.SetMetadata("fingerprint", image.Fingerprint);
+            o.SetMetadata("size", image.Size);
+            daemon.Events.PublishLifecycle("image-created", Url(image.Fingerprint), null, requestor);
+        });
+        await Respond.Async(ctx, op);
+    }
+
+    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
+    {
+        var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImagePut);
+        var fp = await daemon.Images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
+        foreach (var profile in req.Profiles ?? new())
+        {
+            await daemon.Store.Profiles.GetAsync(profile, ctx.RequestAborted);
+        }
+        await daemon.Images.UpdateAsync(fp, req, patch, i => Collection.CheckETag(ctx, ETagOf(i)), ctx.RequestAborted);
+        Lifecycle(ctx, daemon, "image-updated", fp);
+        await Respond.Empty(ctx);
+    }
+
+    private static async Task DeleteAsync(HttpContext ctx, Daemon daemon)
+    {
+        var fp = await daemon.Images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
+        // Deleting is quick (a row and a few files): done before the reply, like an upload.
+        await daemon.Images.DeleteAsync(fp, ctx.RequestAborted);
+        Lifecycle(ctx, daemon, "image-deleted", fp);
+        await RespondDone(ctx, daemon, "Deleting image", fp, new());
+    }
+
+    /// <summary>Unified: the raw tarball. Split: multipart/form-data with "metadata" and "rootfs"(.img), as LXD sends it.</summary>
+    private static async Task ExportAsync(HttpContext ctx, Daemon daemon)
+    {
+        var files = await daemon.Images.ExportAsync(Fp(ctx), ctx.RequestAborted);
+        if (files.Count == 1)
+        {
+            ctx.Response.ContentType = "application/octet-stream";
+            ctx.Response.Headers.ContentDisposition = $"attachment; filename={files[0].Filename}";
+            ctx.Response.ContentLength = new FileInfo(files[0].Path).Length;
+            await ctx.Response.SendFileAsync(files[0].Path, ctx.RequestAborted);
+            return;
+        }
+        var boundary = Guid.NewGuid().ToString("N");
+        ctx.Response.ContentType = $"multipart/form-data; boundary={boundary}";
+        var body = ctx.Response.Body;
+        foreach (var f in files)
+        {
+            var head = $"--{boundary}\r\nContent-Disposition: form-data; name=\"{f.Part}\"; filename=\"{f.Filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+            await body.WriteAsync(System.Text.Encoding.UTF8.GetBytes(head), ctx.RequestAborted);
+            await using (var fs = File.OpenRead(f.Path))
+            {
+                await fs.CopyToAsync(body, ctx.RequestAborted);
+            }
+            await body.WriteAsync("\r\n"u8.ToArray(), ctx.RequestAborted);
+        }
+        await body.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"--{boundary}--\r\n"), ctx.RequestAborted);
+    }
+
+    private static void Lifecycle(HttpContext ctx, Daemon daemon, string action, string fp) =>
+        daemon.Events.PublishLifecycle(action, Url(fp), null, Caller.Of(ctx).Requestor);
+}

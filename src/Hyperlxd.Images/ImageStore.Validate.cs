@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.Text;
+using Hyperlxd.Core;
+using Hyperlxd.Images.Tar;
+
+namespace Hyperlxd.Images;
+
+public sealed partial class ImageStore
+{
+    private const int MaxMetadataYaml = 1 << 20;
+
+    internal sealed record Inspection(ImageMetadata Metadata, string Type);
+
+    /// <summary>A unified tarball: metadata.yaml and templates/ next to rootfs/ (container) or rootfs.img (VM).</summary>
+    internal static Inspection InspectUnified(string path)
+    {
+        string? yaml = null;
+        var type = (string?)null;
+        using (var tar = Compression.OpenTar(path, Compression.Detect(path)))
+        {
+            SafeTar.Walk(tar, (entry, name) =>
+            {
+                if (name == "metadata.yaml")
+                {
+                    yaml = ReadYaml(entry);
+                }
+                else if (name == "rootfs.img")
+                {
+                    type = "virtual-machine";
+                }
+                else if (name == "rootfs" || name.StartsWith("rootfs/", StringComparison.Ordinal))
+                {
+                    type ??= "container";
+                }
+            });
+        }
+        var meta = ImageMetadata.Parse(yaml ?? throw new BadRequestException("Invalid image tarball: metadata.yaml is missing"));
+        return new Inspection(meta, type ?? throw new BadRequestException("Invalid image tarball: it has neither rootfs/ nor rootfs.img"));
+    }
+
+    /// <summary>A split image: a metadata tarball and a rootfs that is a tarball, a squashfs or a qcow2 disk (VM).</summary>
+    internal static Inspection InspectSplit(string metaPath, string rootfsPath)
+    {
+        string? yaml = null;
+        using (var tar = Compression.OpenTar(metaPath, Compression.Detect(metaPath)))
+        {
+            SafeTar.Walk(tar, (entry, name) =>
+            {
+                if (name == "metadata.yaml")
+                {
+                    yaml = ReadYaml(entry);
+                }
+            });
+        }
+        var meta = ImageMetadata.Parse(yaml ?? throw new BadRequestException("Invalid image metadata tarball: metadata.yaml is missing"));
+        var kind = Compression.Detect(rootfsPath);
+        switch (kind)
+        {
+            case FileKind.Qcow2:
+                return new Inspection(meta, "virtual-machine");
+            case FileKind.Squashfs:
+                CheckSquashfs(rootfsPath);
+                return new Inspection(meta, "container");
+            default:
+                using (var tar = Compression.OpenTar(rootfsPath, kind))
+                {
+                    SafeTar.Walk(tar, (_, _) => { });
+                }
+                return new Inspection(meta, "container");
+        }
+    }
+
+    private static string ReadYaml(TarEntry entry)
+    {
+        if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null)
+        {
+            throw new BadRequestException("Invalid image tarball: metadata.yaml is not a regular file");
+        }
+        if (entry.Length > MaxMetadataYaml)
+        {
+            throw new BadRequestException($"Invalid image tarball: metadata.yaml is larger than {MaxMetadataYaml} bytes");
+        }
+        using var ms = new MemoryStream();
+        entry.DataStream.CopyTo(ms);
+        return new UTF8Encoding(false, true).GetString(ms.ToArray());
+    }
+
+    /// <summary>
+    /// unsquashfs lists every entry (-lls) and fails on a corrupt superblock or table; it never
+    /// writes outside its target when unpacking, and device nodes are refused here like in tarballs.
+    /// </summary>
+    private static void CheckSquashfs(string path)
+    {
+        var psi = new ProcessStartInfo("unsquashfs") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-n", "-lls", path })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        string? line;
+        while ((line = p.StandardOutput.ReadLine()) is not null)
+        {
+            if (line.Length > 0 && line[0] is 'c' or 'b' && line.Contains("squashfs-root", StringComparison.Ordinal))
+            {
+                p.Kill();
+                p.WaitForExit();
+                throw new BadRequestException($"Invalid squashfs rootfs: device node \"{line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1]}\" is not allowed");
+            }
+        }
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            throw new BadRequestException($"Invalid squashfs rootfs: {err.Result.Trim()}");
+        }
+    }
+}
