@@ -24,7 +24,7 @@ public sealed partial class ContainerDriver : IInstanceDriver
             ?? (Environment.GetEnvironmentVariable("HYPERLXD_HELPERS_DIR") is { Length: > 0 } env ? env : AppContext.BaseDirectory);
         _monitor = Path.Combine(helpers, "hyperlxd-monitor");
         _nsexec = Path.Combine(helpers, "hyperlxd-nsexec");
-        _cgroups = CgroupDetector.Detect(_options.CgroupRoot);
+        _cgroups = CgroupDetector.Detect(_options.CgroupRoot, _options.CgroupParent);
         Info = Probe();
     }
 

@@ -12,6 +12,12 @@ public sealed class ContainerDriverOptions
     /// <summary>The cgroup mount root (v1 controllers below it, or the v2 hierarchy).</summary>
     public string CgroupRoot { get; init; } = "/sys/fs/cgroup";
 
+    /// <summary>
+    /// The group (one level below each hierarchy) that holds this daemon's containers. Reconcile
+    /// treats everything below it as its own, so two daemons on one host need different parents.
+    /// </summary>
+    public string CgroupParent { get; init; } = "hyperlxd";
+
     /// <summary>The server-wide id range of unprivileged containers: uid/gid 0 inside is <see cref="IdmapBase"/> on the host.</summary>
     public long IdmapBase { get; init; } = 1_000_000;
 

@@ -4,7 +4,9 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
+using Hyperlxd.Core.Instances;
 using Hyperlxd.Daemon.Hosting;
+using Hyperlxd.Daemon.Instances;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.State;
 using Hyperlxd.Storage;
@@ -17,7 +19,7 @@ namespace Hyperlxd.Daemon;
 /// What every request handler shares: the state store, operations, events, the server identity,
 /// the cached server config and the trust store. One instance serves the unix socket and HTTPS.
 /// </summary>
-public sealed class Daemon(DaemonOptions options, EventHub events, OperationManager operations, ILoggerFactory loggers)
+public sealed class Daemon(DaemonOptions options, EventHub events, OperationManager operations, InstanceDrivers drivers, ILoggerFactory loggers)
 {
     private readonly ILogger _logger = loggers.CreateLogger<Daemon>();
     private readonly ConcurrentDictionary<string, bool> _trusted = new();
@@ -28,12 +30,15 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
     private HttpsListener? _https;
     private StoragePools? _storage;
     private Images.ImageStore? _images;
+    private InstanceManager? _instances;
 
     public DaemonOptions Options => options;
+    public Websockets.StreamSessions Sessions { get; } = new();
     public EventHub Events => events;
     public OperationManager Operations => operations;
     public StateStore Store => _store ?? throw new InvalidOperationException("state not open");
     public StoragePools Storage => _storage ?? throw new InvalidOperationException("storage not loaded");
+    public InstanceManager Instances => _instances ?? throw new InvalidOperationException("instances not loaded");
     public Images.ImageStore Images => _images ?? throw new InvalidOperationException("image store not open");
     public ServerCertificate Certificate => _certificate ?? throw new InvalidOperationException("no certificate");
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
@@ -54,6 +59,8 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         _images = new Images.ImageStore(Path.Combine(options.StateDir, "images"), Store.Images,
             _storage, loggers.CreateLogger<Images.ImageStore>());
         _storage.ImageSource = _images;
+        _instances = new InstanceManager(this, drivers, _storage, _images, loggers.CreateLogger<InstanceManager>());
+        await _instances.StartupAsync(ct);
         foreach (var cert in await Store.Certificates.ListAsync(ct))
         {
             _trusted[cert.Fingerprint] = true;

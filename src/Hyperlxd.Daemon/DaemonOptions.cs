@@ -10,7 +10,21 @@ public sealed class DaemonOptions
 
     public string SocketPath => Path.Combine(StateDir, "unix.socket");
 
-    public static string DefaultStateDir => Environment.GetEnvironmentVariable("HYPERLXD_DIR") is { Length: > 0 } d ? d : "/var/lib/hyperlxd";
+    public const string DefaultDir = "/var/lib/hyperlxd";
+
+    /// <summary>
+    /// Monitor sockets and state files. The host-wide daemon uses /run/hyperlxd; a daemon on another
+    /// state directory (tests, a second daemon) keeps them in its own directory.
+    /// </summary>
+    public string RuntimeDir => IsDefault ? "/run/hyperlxd" : Path.Combine(StateDir, "run");
+
+    /// <summary>The cgroup under which this daemon's containers live; unique per state directory.</summary>
+    public string CgroupParent => IsDefault ? "hyperlxd" : "hyperlxd-" + Convert.ToHexStringLower(
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(StateDir)))[..8];
+
+    private bool IsDefault => StateDir.TrimEnd('/') == DefaultDir;
+
+    public static string DefaultStateDir => Environment.GetEnvironmentVariable("HYPERLXD_DIR") is { Length: > 0 } d ? d : DefaultDir;
 
     /// <summary>
     /// <c>HYPERLXD_DATABASE_URL</c> wins over <c>database.url</c> in <c>$HYPERLXD_DIR/daemon.yaml</c>;

@@ -35,6 +35,15 @@ public sealed partial class StoragePool
         await DeleteVolumeAsync(record, ct);
     }
 
+    public async Task RenameInstanceVolumeAsync(string instanceName, string newName, string type, CancellationToken ct) =>
+        await RenameVolumeAsync(await _repo.GetVolumeAsync(Name, type, instanceName, ct), newName, ct);
+
+    public async Task RenameInstanceSnapshotAsync(string instanceName, string type, string snapshot, string newName, CancellationToken ct)
+    {
+        var v = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
+        await RenameSnapshotAsync(v, await _repo.GetSnapshotAsync(v.Id, snapshot, ct), newName, ct);
+    }
+
     public string InstanceVolumePath(string instanceName, string type) => Driver.VolumePath(new Volume(InstanceType(type), instanceName));
 
     public async Task CreateInstanceSnapshotAsync(string instanceName, string type, string snapshot, CancellationToken ct) =>

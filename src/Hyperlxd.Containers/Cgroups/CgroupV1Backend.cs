@@ -6,13 +6,13 @@ namespace Hyperlxd.Containers.Cgroups;
 /// cgroup v1: one hierarchy per controller (these hosts: hybrid, resources on v1), plus the unified
 /// hierarchy for membership only when mounted.
 /// </summary>
-internal sealed class CgroupV1Backend(string root, string? unified) : ICgroupBackend
+internal sealed class CgroupV1Backend(string root, string? unified, string group) : ICgroupBackend
 {
     private static readonly string[] Controllers = { "cpuset", "cpu", "cpuacct", "memory", "pids", "devices", "freezer" };
 
     public string Name => "cgroup1";
 
-    private string Dir(string controller, string name) => Path.Combine(root, controller, "hyperlxd", name);
+    private string Dir(string controller, string name) => Path.Combine(root, controller, group, name);
 
     private IEnumerable<string> Hierarchies()
     {
@@ -29,13 +29,13 @@ internal sealed class CgroupV1Backend(string root, string? unified) : ICgroupBac
         }
     }
 
-    public IReadOnlyList<string> Paths(string name) => Hierarchies().Select(h => Path.Combine(h, "hyperlxd", name)).ToList();
+    public IReadOnlyList<string> Paths(string name) => Hierarchies().Select(h => Path.Combine(h, group, name)).ToList();
 
     public void Create(string name, CgroupLimits limits)
     {
         foreach (var h in Hierarchies())
         {
-            var parent = Path.Combine(h, "hyperlxd");
+            var parent = Path.Combine(h, group);
             if (!Directory.Exists(parent))
             {
                 Directory.CreateDirectory(parent);
@@ -50,7 +50,7 @@ internal sealed class CgroupV1Backend(string root, string? unified) : ICgroupBac
         var cpuset = Dir("cpuset", name);
         if (Directory.Exists(cpuset))
         {
-            Write(Path.Combine(cpuset, "cpuset.mems"), File.ReadAllText(Path.Combine(root, "cpuset", "hyperlxd", "cpuset.mems")).Trim());
+            Write(Path.Combine(cpuset, "cpuset.mems"), File.ReadAllText(Path.Combine(root, "cpuset", group, "cpuset.mems")).Trim());
         }
         var devices = Dir("devices", name);
         if (Directory.Exists(devices))
@@ -75,7 +75,7 @@ internal sealed class CgroupV1Backend(string root, string? unified) : ICgroupBac
     public void Apply(string name, CgroupLimits limits)
     {
         // Validate the cpuset, then memory: the one write that can fail late (EBUSY below usage). So nothing is half-applied.
-        var available = File.ReadAllText(Path.Combine(root, "cpuset", "hyperlxd", "cpuset.cpus")).Trim();
+        var available = File.ReadAllText(Path.Combine(root, "cpuset", group, "cpuset.cpus")).Trim();
         _ = limits.EffectiveCpuSet(available);
         var memory = Dir("memory", name);
         if (Directory.Exists(memory))
@@ -200,7 +200,7 @@ internal sealed class CgroupV1Backend(string root, string? unified) : ICgroupBac
         var names = new HashSet<string>();
         foreach (var h in Hierarchies())
         {
-            var parent = Path.Combine(h, "hyperlxd");
+            var parent = Path.Combine(h, group);
             if (Directory.Exists(parent))
             {
                 foreach (var d in Directory.EnumerateDirectories(parent))

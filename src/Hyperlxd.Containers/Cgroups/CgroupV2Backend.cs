@@ -6,11 +6,11 @@ namespace Hyperlxd.Containers.Cgroups;
 /// cgroup v2 (unified hierarchy with the resource controllers). Devices would need an eBPF program
 /// (not done yet: the allow-list is only enforced on v1).
 /// </summary>
-internal sealed class CgroupV2Backend(string root) : ICgroupBackend
+internal sealed class CgroupV2Backend(string root, string parent) : ICgroupBackend
 {
     public string Name => "cgroup2";
 
-    private string Parent => Path.Combine(root, "hyperlxd");
+    private string Parent => Path.Combine(root, parent);
 
     private string Dir(string name) => Path.Combine(Parent, name);
 

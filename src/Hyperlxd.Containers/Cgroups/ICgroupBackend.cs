@@ -36,7 +36,7 @@ internal interface ICgroupBackend
 /// <summary>Chooses the backend: v2 when the unified hierarchy has the resource controllers, else v1.</summary>
 internal static class CgroupDetector
 {
-    public static ICgroupBackend Detect(string root = "/sys/fs/cgroup")
+    public static ICgroupBackend Detect(string root, string parent)
     {
         foreach (var unified in new[] { root, Path.Combine(root, "unified") })
         {
@@ -46,12 +46,12 @@ internal static class CgroupDetector
                 var have = File.ReadAllText(controllers).Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries);
                 if (new[] { "memory", "pids", "cpu" }.All(have.Contains))
                 {
-                    return new CgroupV2Backend(unified);
+                    return new CgroupV2Backend(unified, parent);
                 }
             }
         }
         var membership = Path.Combine(root, "unified");
-        return new CgroupV1Backend(root, File.Exists(Path.Combine(membership, "cgroup.procs")) ? membership : null);
+        return new CgroupV1Backend(root, File.Exists(Path.Combine(membership, "cgroup.procs")) ? membership : null, parent);
     }
 
     internal static void Write(string file, string value)

@@ -1,4 +1,6 @@
+using Hyperlxd.Containers;
 using Hyperlxd.Core.Events;
+using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -35,6 +37,13 @@ public static class DaemonCommand
         builder.Services.AddSingleton<EventHub>();
         builder.Services.AddSingleton<OperationManager>();
         builder.Services.AddSingleton<Daemon>();
+        // The instance drivers: the one place they are named.
+        builder.Services.AddSingleton<IInstanceDriver>(_ => new ContainerDriver(new ContainerDriverOptions
+        {
+            RuntimeDir = options.RuntimeDir,
+            CgroupParent = options.CgroupParent,
+        }));
+        builder.Services.AddSingleton<InstanceDrivers>();
         builder.Services.AddSingleton<Core.Images.IImageSource>(sp => sp.GetRequiredService<Daemon>().Images);
         builder.Services.AddSingleton<ILoggerProvider, EventLoggerProvider>();
         builder.Services.AddHostedService<DaemonService>();

@@ -11,8 +11,8 @@ namespace Hyperlxd.Daemon.Commands;
 /// </summary>
 public static class InitCommand
 {
-    private static readonly string[] Supported = { "config", "profiles" };
-    private static readonly string[] NotYet = { "storage_pools", "networks", "cluster", "projects" };
+    private static readonly string[] Supported = { "config", "profiles", "storage_pools" };
+    private static readonly string[] NotYet = { "networks", "cluster", "projects" };
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -33,6 +33,9 @@ public static class InitCommand
         await ApplyAsync(client, preseed);
         return 0;
     }
+
+    /// <summary>Marks an --auto run: like lxd init --auto, a "default" dir pool and a root disk when there are none.</summary>
+    private const string AutoStorage = "_auto_storage";
 
     private static JsonObject AutoPreseed(string[] args)
     {
@@ -62,7 +65,7 @@ public static class InitCommand
         {
             config["core.trust_password"] = password;
         }
-        return new JsonObject { ["config"] = config };
+        return new JsonObject { ["config"] = config, [AutoStorage] = true };
     }
 
     private static JsonObject ParsePreseed(string yaml)
@@ -98,9 +101,51 @@ public static class InitCommand
         return root;
     }
 
+    /// <summary>Adds a "default" dir pool when no pool exists, and a root disk on it when the default profile has none.</summary>
+    private static void AddDefaultStorage(JsonObject preseed, System.Text.Json.JsonElement pools, System.Text.Json.JsonElement defaultProfile)
+    {
+        var poolName = "default";
+        if (pools.GetArrayLength() == 0)
+        {
+            preseed["storage_pools"] = new JsonArray(new JsonObject { ["name"] = poolName, ["driver"] = "dir" });
+        }
+        else
+        {
+            poolName = pools[0].GetString()!.Split('/')[^1];
+        }
+        var devices = defaultProfile.GetProperty("devices");
+        if (devices.EnumerateObject().Any(d => d.Value.TryGetProperty("path", out var p) && p.GetString() == "/"))
+        {
+            return;
+        }
+        var profile = JsonNode.Parse(defaultProfile.GetRawText())!.AsObject();
+        profile["devices"]!.AsObject()["root"] = new JsonObject { ["type"] = "disk", ["path"] = "/", ["pool"] = poolName };
+        preseed["profiles"] = new JsonArray(new JsonObject
+        {
+            ["name"] = "default",
+            ["description"] = profile["description"]?.DeepClone(),
+            ["config"] = profile["config"]?.DeepClone(),
+            ["devices"] = profile["devices"]!.DeepClone(),
+        });
+    }
+
     private static async Task ApplyAsync(LocalClient client, JsonObject preseed)
     {
         await using var revert = new Reverter();
+        if (preseed[AutoStorage] is not null)
+        {
+            AddDefaultStorage(preseed, await client.SendAsync(HttpMethod.Get, "/1.0/storage-pools"),
+                await client.SendAsync(HttpMethod.Get, "/1.0/profiles/default"));
+        }
+        foreach (var node in preseed["storage_pools"] as JsonArray ?? new JsonArray())
+        {
+            if (node is not JsonObject pool || pool["name"]?.GetValue<string>() is not { Length: > 0 } name)
+            {
+                throw new CommandException("invalid preseed: every storage pool needs a \"name\"");
+            }
+            await client.SendAsync(HttpMethod.Post, "/1.0/storage-pools", pool.ToJsonString());
+            revert.Add(() => client.SendAsync(HttpMethod.Delete, "/1.0/storage-pools/" + Uri.EscapeDataString(name)));
+        }
         foreach (var node in preseed["profiles"] as JsonArray ?? new JsonArray())
         {
             if (node is not JsonObject profile || profile["name"]?.GetValue<string>() is not { Length: > 0 } name)

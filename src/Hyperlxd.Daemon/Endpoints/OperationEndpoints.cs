@@ -32,12 +32,12 @@ public static class OperationEndpoints
             await OperationManager.WaitAsync(op, timeout, ctx.RequestAborted);
             await Respond.Sync(ctx, op.ToApi(), ApiJsonContext.Default.Operation);
         });
-        app.MapGet("/1.0/operations/{id}/websocket", ctx =>
+        app.MapGet("/1.0/operations/{id}/websocket", async ctx =>
         {
             var op = daemon.Operations.Get(Id(ctx));
-            throw op.Class == OperationClass.Websocket
-                ? new BadRequestException("This operation has no websocket to connect to yet")
-                : new BadRequestException($"Operation {op.Id} is not a websocket operation");
+            var session = daemon.Sessions.Find(op.Id)
+                ?? throw new BadRequestException(op.Class == OperationClass.Websocket ? "The operation's websockets are closed" : $"Operation {op.Id} is not a websocket operation");
+            await session.ConnectAsync(ctx, ctx.Request.Query["secret"].ToString());
         });
     }
 

@@ -32,6 +32,17 @@ public static class ServerEndpoints
         "storage",
         "storage_api_volume_rename",
         "storage_api_volume_snapshots",
+        "instances",
+        "container_full",
+        "instance_get_full",
+        "console",
+        "container_exec_signal_handling",
+        "container_exec_user_group_cwd",
+        "file_delete",
+        "file_append",
+        "file_symlinks",
+        "directory_manipulation",
+        "snapshot_expiry_creation",
     };
 
     public static string Version { get; } =

@@ -25,6 +25,7 @@ public static class ApiPipeline
         ProfileEndpoints.Map(app, daemon);
         CertificateEndpoints.Map(app, daemon);
         OperationEndpoints.Map(app, daemon);
+        InstanceEndpoints.Map(app, daemon);
         EventEndpoints.Map(app, daemon);
         ImageEndpoints.Map(app, daemon);
         InternalEndpoints.Map(app, daemon);

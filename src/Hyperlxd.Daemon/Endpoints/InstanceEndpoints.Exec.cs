@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Instances;
+using Hyperlxd.Core.Operations;
+using Hyperlxd.Daemon.Http;
+using Hyperlxd.Daemon.Websockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Hyperlxd.Daemon.Endpoints;
+
+public static partial class InstanceEndpoints
+{
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
+
+    private static void MapExec(WebApplication app, Daemon daemon, string prefix, InstanceType? only) =>
+        app.MapPost(prefix + "/{name}/exec", ctx => ExecAsync(ctx, daemon, only));
+
+    /// <summary>
+    /// The LXD exec protocol (lxd-api-5.0.2.md §2 "lxc exec"): fds 0/1/2 (or one pty on fd 0) and a
+    /// control socket; the command starts once the data sockets are connected (control is optional:
+    /// pylxd never opens it) and its exit code becomes <c>metadata.return</c>.
+    /// </summary>
+    private static async Task ExecAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    {
+        var e = await LoadAsync(ctx, daemon, only);
+        var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceExecPost);
+        if (req.Command is not { Count: > 0 } command || command[0].Length == 0)
+        {
+            throw new BadRequestException("\"command\" must name a program to run");
+        }
+        if (req.RecordOutput)
+        {
+            throw new BadRequestException("\"record-output\" is not supported");
+        }
+        var state = await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted);
+        if (state.Status != InstanceStatus.Running)
+        {
+            throw new BadRequestException(state.Status == InstanceStatus.Frozen ? "The instance is frozen" : "The instance isn't running");
+        }
+        var driver = daemon.Instances.DriverOf(e);
+        var spec = daemon.Instances.SpecOf(e);
+        var options = new ExecOptions(command, req.Environment ?? new(), req.Interactive, req.Width, req.Height, req.User, req.Group, req.Cwd ?? "");
+        var data = req.Interactive ? new[] { "0" } : new[] { "0", "1", "2" };
+        var session = new StreamSession(data.Append("control"));
+        var metadata = new Dictionary<string, object?> { ["fds"] = session.Fds };
+        var op = daemon.Operations.Start(OperationClass.Websocket, "Executing command", async (op, ct) =>
+        {
+            try
+            {
+                if (req.WaitForWebsocket)
+                {
+                    await session.WaitAsync(data, ConnectTimeout, ct);
+                }
+                op.SetMetadata("return", await RunExecAsync(driver, spec, options, session, req.WaitForWebsocket, ct));
+            }
+            finally
+            {
+                await session.FinishAsync();
+                daemon.Sessions.Remove(op.Id);
+            }
+        }, Resources(e.Record.Name), metadata);
+        daemon.Sessions.Add(op.Id, session);
+        await Respond.Async(ctx, op);
+    }
+
+    private static async Task<int> RunExecAsync(IInstanceDriver driver, InstanceSpec spec, ExecOptions options, StreamSession session, bool withSockets, CancellationToken ct)
+    {
+        await using var exec = await driver.ExecAsync(spec, options, ct);
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var control = withSockets ? ControlAsync(session.SocketAsync("control"), exec, done.Token) : Task.CompletedTask;
+        var pumps = new List<Task>();
+        if (!withSockets)
+        {
+            exec.Stdin?.Close();
+            pumps.Add(exec.Stdout?.CopyToAsync(Stream.Null, ct) ?? Task.CompletedTask);
+            pumps.Add(exec.Stderr?.CopyToAsync(Stream.Null, ct) ?? Task.CompletedTask);
+        }
+        else if (options.Interactive)
+        {
+            var ws = session.Socket("0")!;
+            _ = Pump.SocketToStreamAsync(ws, exec.Pty!, closeTarget: false, done.Token);
+            pumps.Add(Pump.StreamToSocketAsync(exec.Pty!, ws, done.Token));
+        }
+        else
+        {
+            _ = Pump.SocketToStreamAsync(session.Socket("0")!, exec.Stdin!, closeTarget: true, done.Token);
+            pumps.Add(Pump.StreamToSocketAsync(exec.Stdout!, session.Socket("1")!, done.Token));
+            pumps.Add(Pump.StreamToSocketAsync(exec.Stderr!, session.Socket("2")!, done.Token));
+        }
+        var code = await exec.WaitAsync(ct);
+        // Output still in flight is delivered; a background process that keeps a pty open must not hold the exec forever.
+        await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(TimeSpan.FromSeconds(options.Interactive ? 1 : 10), ct));
+        await done.CancelAsync();
+        await Task.WhenAny(control, Task.Delay(100, CancellationToken.None));
+        return code;
+    }
+
+    /// <summary>Control messages: window-resize and signal (shared/api/instance_exec.go).</summary>
+    private static async Task ControlAsync(Task<WebSocket> connect, IExecSession exec, CancellationToken ct)
+    {
+        WebSocket ws;
+        try
+        {
+            ws = await connect.WaitAsync(ct);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TaskCanceledException)
+        {
+            return;
+        }
+        var buffer = new byte[8192];
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var r = await ws.ReceiveAsync(buffer, ct);
+                if (r.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+                if (!r.EndOfMessage)
+                {
+                    continue;
+                }
+                InstanceExecControl? msg;
+                try
+                {
+                    msg = JsonSerializer.Deserialize(buffer.AsSpan(0, r.Count), ApiJsonContext.Default.InstanceExecControl);
+                }
+                catch (JsonException)
+                {
+                    continue;
+                }
+                if (msg?.Command == "window-resize" && msg.Args is { } args
+                    && int.TryParse(args.GetValueOrDefault("width"), NumberStyles.None, CultureInfo.InvariantCulture, out var w)
+                    && int.TryParse(args.GetValueOrDefault("height"), NumberStyles.None, CultureInfo.InvariantCulture, out var h))
+                {
+                    exec.Resize(w, h);
+                }
+                else if (msg?.Command == "signal" && msg.Signal > 0)
+                {
+                    exec.Signal(msg.Signal);
+                }
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,205 @@
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Instances;
+using Hyperlxd.Core.Operations;
+using Hyperlxd.Daemon.Http;
+using Hyperlxd.Daemon.Instances;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Hyperlxd.Daemon.Endpoints;
+
+/// <summary>
+/// <c>/1.0/instances</c>, and <c>/1.0/containers</c> as its container-only alias (pylxd 2.2.10 uses
+/// only the legacy path). Partial files: exec and console websockets, files, snapshots.
+/// </summary>
+public static partial class InstanceEndpoints
+{
+    private static readonly (string Prefix, InstanceType? Only)[] Prefixes = { ("/1.0/instances", null), ("/1.0/containers", InstanceType.Container) };
+
+    public static void Map(WebApplication app, Daemon daemon)
+    {
+        foreach (var (prefix, only) in Prefixes)
+        {
+            app.MapGet(prefix, ctx => ListAsync(ctx, daemon, prefix, only));
+            app.MapPost(prefix, ctx => CreateAsync(ctx, daemon, prefix, only));
+            app.MapGet(prefix + "/{name}", ctx => GetAsync(ctx, daemon, only));
+            app.MapPut(prefix + "/{name}", ctx => UpdateAsync(ctx, daemon, only, patch: false));
+            app.MapPatch(prefix + "/{name}", ctx => UpdateAsync(ctx, daemon, only, patch: true));
+            app.MapPost(prefix + "/{name}", ctx => RenameAsync(ctx, daemon, only));
+            app.MapDelete(prefix + "/{name}", ctx => DeleteAsync(ctx, daemon, only));
+            app.MapGet(prefix + "/{name}/state", ctx => GetStateAsync(ctx, daemon, only));
+            app.MapPut(prefix + "/{name}/state", ctx => PutStateAsync(ctx, daemon, only));
+            MapExec(app, daemon, prefix, only);
+            MapConsole(app, daemon, prefix, only);
+            MapFiles(app, daemon, prefix, only);
+            MapSnapshots(app, daemon, prefix, only);
+        }
+    }
+
+    private static string Name(HttpContext ctx) => (string)ctx.Request.RouteValues["name"]!;
+
+    public static string Url(string name) => "/1.0/instances/" + name;
+
+    private static Dictionary<string, List<string>> Resources(string name) => new() { ["instances"] = new() { Url(name) } };
+
+    /// <summary>Loads an instance, hiding virtual machines behind the container-only alias.</summary>
+    private static async Task<InstanceManager.Expanded> LoadAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    {
+        var e = await daemon.Instances.LoadAsync(Name(ctx), ctx.RequestAborted);
+        return only is { } t && e.Type != t ? throw new NotFoundException("Instance not found") : e;
+    }
+
+    private static async Task ListAsync(HttpContext ctx, Daemon daemon, string prefix, InstanceType? only)
+    {
+        var recursion = Collection.Recursion(ctx);
+        var records = (await daemon.Store.Instances.ListAsync(ctx.RequestAborted))
+            .Where(r => only is null || InstanceTypes.Parse(r.Type) == only).ToList();
+        var filter = Core.Query.ApiFilter.Parse(ctx.Request.Query["filter"]);
+        if (recursion == 0 && filter is null)
+        {
+            await Respond.Sync(ctx, records.Select(r => prefix + "/" + r.Name).ToList(), ApiJsonContext.Default.ListString);
+            return;
+        }
+        var rendered = new List<InstanceFull>();
+        foreach (var r in records)
+        {
+            rendered.Add(await daemon.Instances.RenderAsync(await daemon.Instances.ExpandAsync(r, ctx.RequestAborted), recursion > 1, ctx.RequestAborted));
+        }
+        if (filter is not null)
+        {
+            rendered = rendered.Where(i => filter.Matches(System.Text.Json.JsonSerializer.SerializeToElement(i, ApiJsonContext.Default.InstanceFull))).ToList();
+        }
+        if (recursion == 0)
+        {
+            await Respond.Sync(ctx, rendered.Select(i => prefix + "/" + i.Name).ToList(), ApiJsonContext.Default.ListString);
+        }
+        else if (recursion == 1)
+        {
+            await Respond.Sync(ctx, rendered.Select(i => (Instance)i).ToList(), ApiJsonContext.Default.ListInstance);
+        }
+        else
+        {
+            await Respond.Sync(ctx, rendered, ApiJsonContext.Default.ListInstanceFull);
+        }
+    }
+
+    private static async Task CreateAsync(HttpContext ctx, Daemon daemon, string prefix, InstanceType? only)
+    {
+        var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancesPost);
+        if (only is not null && InstanceTypes.Parse(req.Type) != only)
+        {
+            throw new BadRequestException("Only containers can be created through /1.0/containers");
+        }
+        var (record, fingerprint) = await daemon.Instances.PrepareCreateAsync(req, ctx.RequestAborted);
+        var op = daemon.Operations.Start(OperationClass.Task, "Creating instance",
+            (_, ct) => daemon.Instances.CreateAsync(record, fingerprint, ct), Resources(record.Name));
+        ctx.Response.Headers.Location = prefix + "/" + record.Name;
+        await Respond.Async(ctx, op);
+    }
+
+    private static async Task GetAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    {
+        var e = await LoadAsync(ctx, daemon, only);
+        var full = Collection.Recursion(ctx) > 0;
+        var instance = await daemon.Instances.RenderAsync(e, full, ctx.RequestAborted);
+        var etag = InstanceManager.ETagOf(e.Record);
+        if (full)
+        {
+            await Respond.Sync(ctx, instance, ApiJsonContext.Default.InstanceFull, etag);
+        }
+        else
+        {
+            await Respond.Sync(ctx, (Instance)instance, ApiJsonContext.Default.Instance, etag);
+        }
+    }
+
+    /// <summary>A PUT that names <c>restore</c> restores that snapshot and ignores the other fields (lxc restore sends them empty).</summary>
+    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, InstanceType? only, bool patch)
+    {
+        var e = await LoadAsync(ctx, daemon, only);
+        var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancePut);
+        var name = e.Record.Name;
+        Core.Operations.Operation op;
+        if (!string.IsNullOrEmpty(req.Restore))
+        {
+            await daemon.Store.Instances.GetSnapshotAsync(name, req.Restore.Contains('/') ? req.Restore[(req.Restore.IndexOf('/') + 1)..] : req.Restore, ctx.RequestAborted);
+            op = daemon.Operations.Start(OperationClass.Task, "Restoring snapshot", (_, ct) => daemon.Instances.RestoreAsync(name, req.Restore, ct), Resources(name));
+        }
+        else
+        {
+            // Validation and the ETag check happen before the 202, so that bad input is a 400/412 of the request itself.
+            await daemon.Instances.UpdateAsync(name, req, patch, r => Collection.CheckETag(ctx, InstanceManager.ETagOf(r)), ctx.RequestAborted);
+            op = daemon.Operations.Start(OperationClass.Task, "Updating instance", (_, _) => Task.CompletedTask, Resources(name));
+        }
+        await Respond.Async(ctx, op);
+    }
+
+    private static async Task RenameAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    {
+        var e = await LoadAsync(ctx, daemon, only);
+        var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancePost);
+        if (req.Migration || !string.IsNullOrEmpty(req.Target) || !string.IsNullOrEmpty(req.Pool))
+        {
+            throw new BadRequestException("Migrating instances (to another server or pool) is not supported");
+        }
+        Names.ValidateInstanceName(req.Name);
+        var name = e.Record.Name;
+        var op = daemon.Operations.Start(OperationClass.Task, "Renaming instance",
+            (_, ct) => daemon.Instances.RenameAsync(name, req.Name, ct), Resources(name));
+        await Respond.Async(ctx, op);
+    }
+
+    private static async Task DeleteAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    {
+        var e = await LoadAsync(ctx, daemon, only);
+        var name = e.Record.Name;
+        if ((await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted)).Status is InstanceStatus.Running or InstanceStatus.Frozen)
+        {
+            throw new BadRequestException("The instance is running: stop it first or use --force");
+        }
+        var op = daemon.Operations.Start(OperationClass.Task, "Deleting instance", (_, ct) => daemon.Instances.DeleteAsync(name, ct), Resources(name));
+        await Respond.Async(ctx, op);
+    }
+
+    private static async Task GetStateAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    {
+        var e = await LoadAsync(ctx, daemon, only);
+        await Respond.Sync(ctx, InstanceManager.ToApiState(await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted)), ApiJsonContext.Default.InstanceState);
+    }
+
+    private static async Task PutStateAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    {
+        var e = await LoadAsync(ctx, daemon, only);
+        var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceStatePut);
+        if (req.Stateful)
+        {
+            throw new BadRequestException("Stateful stop/start (checkpoint/restore) is not supported");
+        }
+        if (req.Action is not ("start" or "stop" or "restart" or "freeze" or "unfreeze"))
+        {
+            throw new BadRequestException($"Unknown state action \"{req.Action}\": use start, stop, restart, freeze or unfreeze");
+        }
+        // Refuse obvious mismatches now (a 400 of the request, as lxc shows it), the rest in the operation.
+        var status = (await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted)).Status;
+        if (req.Action == "start" && status == InstanceStatus.Running)
+        {
+            throw new BadRequestException("The instance is already running");
+        }
+        if (req.Action == "stop" && status == InstanceStatus.Stopped)
+        {
+            throw new BadRequestException("The instance is already stopped");
+        }
+        var name = e.Record.Name;
+        var description = req.Action switch
+        {
+            "start" => "Starting instance",
+            "stop" => "Stopping instance",
+            "restart" => "Restarting instance",
+            "freeze" => "Freezing instance",
+            _ => "Unfreezing instance",
+        };
+        var op = daemon.Operations.Start(OperationClass.Task, description, (_, ct) => daemon.Instances.ChangeStateAsync(name, req, ct), Resources(name));
+        await Respond.Async(ctx, op);
+    }
+}

@@ -1,0 +1,142 @@
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Instances;
+using Hyperlxd.Core.Query;
+using Hyperlxd.State.Repositories;
+
+namespace Hyperlxd.Daemon.Instances;
+
+public sealed partial class InstanceManager
+{
+    public static string ETagOf(InstanceRecord r) => ETag.Compute(new InstancePut
+    {
+        Architecture = r.Architecture,
+        Config = r.Config,
+        Devices = r.Devices,
+        Ephemeral = r.Ephemeral,
+        Profiles = r.Profiles,
+        Description = r.Description,
+    }, ApiJsonContext.Default.InstancePut);
+
+    /// <summary>
+    /// PUT replaces the writable fields, PATCH merges config keys and devices. <c>volatile.*</c>
+    /// keys are the server's: they are kept whatever the request says (clients echo them back).
+    /// On a running instance changed limits are applied live first and undone if the write fails.
+    /// </summary>
+    public async Task UpdateAsync(string name, InstancePut req, bool patch, Action<InstanceRecord> checkETag, CancellationToken ct)
+    {
+        using var _ = await _locks.AcquireAsync(name, ct);
+        var old = await LoadAsync(name, ct);
+        checkETag(old.Record);
+        var next = Clone(old.Record);
+        if (patch)
+        {
+            foreach (var (k, v) in req.Config ?? new())
+            {
+                if (v.Length == 0)
+                {
+                    next.Config.Remove(k);
+                }
+                else
+                {
+                    next.Config[k] = v;
+                }
+            }
+            foreach (var (k, v) in req.Devices ?? new())
+            {
+                next.Devices[k] = v;
+            }
+        }
+        else
+        {
+            next.Config = (req.Config ?? new()).Where(kv => kv.Value.Length > 0).ToDictionary();
+            next.Devices = req.Devices ?? new();
+        }
+        foreach (var key in next.Config.Keys.Where(k => k.StartsWith("volatile.", StringComparison.Ordinal)).ToList())
+        {
+            next.Config.Remove(key);
+        }
+        foreach (var (k, v) in old.Record.Config.Where(kv => kv.Key.StartsWith("volatile.", StringComparison.Ordinal)))
+        {
+            next.Config[k] = v;
+        }
+        next.Profiles = req.Profiles ?? next.Profiles;
+        next.Description = req.Description ?? (patch ? next.Description : "");
+        next.Ephemeral = req.Ephemeral ?? next.Ephemeral;
+        if (!string.IsNullOrEmpty(req.Architecture) && req.Architecture != old.Record.Architecture)
+        {
+            throw new BadRequestException("The architecture of an instance cannot be changed");
+        }
+        await ValidateAsync(next, ct);
+
+        var updated = await ExpandAsync(next, ct);
+        if (RootDisk(updated.Devices).Pool != RootDisk(old.Devices).Pool)
+        {
+            throw new BadRequestException("The root disk's pool cannot be changed (moving instances between pools is not supported)");
+        }
+        var driver = DriverOf(old);
+        var spec = SpecOf(old);
+        await using var revert = new Reverter();
+        if ((await driver.GetStateAsync(spec, ct)).Status != InstanceStatus.Stopped)
+        {
+            if (!SameDevices(old.Devices, updated.Devices))
+            {
+                throw new BadRequestException("Device changes on a running instance are not supported yet: stop it first");
+            }
+            var changed = Diff(old.Config, updated.Config);
+            if (changed.Count > 0)
+            {
+                await driver.ApplyConfigAsync(spec, changed, ct);
+                var undo = Diff(updated.Config, old.Config);
+                revert.Add(() => driver.ApplyConfigAsync(spec, undo, CancellationToken.None));
+            }
+        }
+        await Repo.UpdateAsync(name, r =>
+        {
+            r.Config = next.Config;
+            r.Devices = next.Devices;
+            r.Profiles = next.Profiles;
+            r.Description = next.Description;
+            r.Ephemeral = next.Ephemeral;
+            return Task.CompletedTask;
+        }, ct);
+        revert.Success();
+        Lifecycle("instance-updated", name);
+    }
+
+    /// <summary>Keys whose value differs; a removed key maps to "" (back to the default).</summary>
+    private static Dictionary<string, string> Diff(IReadOnlyDictionary<string, string> from, IReadOnlyDictionary<string, string> to)
+    {
+        var changed = new Dictionary<string, string>();
+        foreach (var (k, v) in to)
+        {
+            if (!from.TryGetValue(k, out var old) || old != v)
+            {
+                changed[k] = v;
+            }
+        }
+        foreach (var k in from.Keys.Where(k => !to.ContainsKey(k)))
+        {
+            changed[k] = "";
+        }
+        return changed.Where(kv => !kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToDictionary();
+    }
+
+    private static bool SameDevices(Dictionary<string, Dictionary<string, string>> a, Dictionary<string, Dictionary<string, string>> b) =>
+        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var other) && kv.Value.Count == other.Count && !kv.Value.Except(other).Any());
+
+    private static InstanceRecord Clone(InstanceRecord r) => new()
+    {
+        Name = r.Name,
+        Type = r.Type,
+        Architecture = r.Architecture,
+        Description = r.Description,
+        Config = new Dictionary<string, string>(r.Config),
+        Devices = r.Devices.ToDictionary(kv => kv.Key, kv => new Dictionary<string, string>(kv.Value)),
+        Profiles = new List<string>(r.Profiles),
+        Ephemeral = r.Ephemeral,
+        Stateful = r.Stateful,
+        CreatedAt = r.CreatedAt,
+        LastUsedAt = r.LastUsedAt,
+    };
+}

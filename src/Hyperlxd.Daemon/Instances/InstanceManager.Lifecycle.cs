@@ -1,0 +1,350 @@
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Instances;
+using Hyperlxd.State.Repositories;
+using Microsoft.Extensions.Logging;
+
+namespace Hyperlxd.Daemon.Instances;
+
+public sealed partial class InstanceManager
+{
+    private const string LastPower = "volatile.last_state.power";
+    private const string BaseImage = "volatile.base_image";
+
+    /// <summary>
+    /// Checks a create request completely before anything is written, so that a bad request is a
+    /// 400 from the POST itself rather than a failed operation.
+    /// </summary>
+    public async Task<(InstanceRecord Record, string Fingerprint)> PrepareCreateAsync(InstancesPost req, CancellationToken ct)
+    {
+        Names.ValidateInstanceName(req.Name);
+        var type = InstanceTypes.Parse(req.Type);
+        if (!string.IsNullOrEmpty(req.InstanceType))
+        {
+            throw new BadRequestException("\"instance_type\" (cloud instance sizes) is not supported: set limits.cpu and limits.memory instead");
+        }
+        var source = req.Source ?? throw new BadRequestException("Missing \"source\": an image (alias or fingerprint) is required");
+        switch (source.Type)
+        {
+            case "image":
+                break;
+            case "none":
+                throw new BadRequestException("Creating empty instances (source type \"none\") is not supported yet");
+            case "copy" or "migration":
+                throw new BadRequestException($"Source type \"{source.Type}\" is not supported yet");
+            default:
+                throw new BadRequestException($"Invalid source type \"{source.Type}\"");
+        }
+        if (!string.IsNullOrEmpty(source.Server))
+        {
+            throw new BadRequestException("Creating from a remote image server is not supported: import the image first (lxc image copy)");
+        }
+        string fingerprint;
+        if (!string.IsNullOrEmpty(source.Fingerprint))
+        {
+            fingerprint = source.Fingerprint;
+        }
+        else if (!string.IsNullOrEmpty(source.Alias))
+        {
+            fingerprint = (await images.GetAliasAsync(source.Alias, ct)).Target ?? throw new NotFoundException("Image alias not found");
+        }
+        else
+        {
+            throw new BadRequestException("The image source needs an \"alias\" or a \"fingerprint\"");
+        }
+        var image = await images.GetAsync(fingerprint, ct);
+        if (image.Type != type.ToApi())
+        {
+            throw new BadRequestException($"Image {image.Fingerprint[..12]} is a {image.Type} image, not a {type.ToApi()} one");
+        }
+        var record = new InstanceRecord
+        {
+            Name = req.Name!,
+            Type = type.ToApi(),
+            Architecture = string.IsNullOrEmpty(req.Architecture) ? image.Architecture : req.Architecture,
+            Description = req.Description ?? "",
+            Config = req.Config ?? new(),
+            Devices = req.Devices ?? new(),
+            Profiles = req.Profiles ?? new List<string> { "default" },
+            Ephemeral = req.Ephemeral,
+        };
+        if (record.Config.Keys.FirstOrDefault(k => k.StartsWith("volatile.", StringComparison.Ordinal)) is { } key)
+        {
+            throw new BadRequestException($"Invalid config key \"{key}\": volatile keys are set by the server");
+        }
+        await ValidateAsync(record, ct);
+        record.Config[BaseImage] = image.Fingerprint;
+        foreach (var (k, v) in image.Properties)
+        {
+            record.Config.TryAdd("image." + k, v);
+        }
+        return (record, image.Fingerprint);
+    }
+
+    /// <summary>The create operation: record, root volume from the image, driver preparation — all undone on failure.</summary>
+    public async Task CreateAsync(InstanceRecord record, string fingerprint, CancellationToken ct)
+    {
+        using var _ = await _locks.AcquireAsync(record.Name, ct);
+        await using var revert = new Reverter();
+        await Repo.CreateAsync(record, ct);
+        revert.Add(() => Repo.DeleteAsync(record.Name, CancellationToken.None));
+        var e = await ExpandAsync(record, ct);
+        var (_, poolName) = RootDisk(e.Devices);
+        var pool = pools.Get(poolName);
+        await pool.CreateInstanceVolumeFromImageAsync(record.Name, record.Type, fingerprint, ct);
+        revert.Add(() => pool.DeleteInstanceVolumeAsync(record.Name, record.Type, CancellationToken.None));
+        var spec = SpecOf(e);
+        Directory.CreateDirectory(spec.StateDir);
+        revert.Add(() => Directory.Delete(spec.StateDir, true));
+        var volatileKeys = await DriverOf(e).PrepareAsync(spec, ct);
+        if (volatileKeys.Count > 0)
+        {
+            await Repo.UpdateAsync(record.Name, r =>
+            {
+                foreach (var (k, v) in volatileKeys)
+                {
+                    r.Config[k] = v;
+                }
+                return Task.CompletedTask;
+            }, ct);
+        }
+        revert.Success();
+        logger.LogInformation("Created instance {Name} from image {Image}", record.Name, fingerprint[..12]);
+    }
+
+    public async Task<RuntimeState> StateAsync(Expanded e, CancellationToken ct) => await DriverOf(e).GetStateAsync(SpecOf(e), ct);
+
+    /// <summary>
+    /// Runs one state action under the instance lock. Errors name the mismatch the way LXD does
+    /// ("The instance is already running").
+    /// </summary>
+    public async Task ChangeStateAsync(string name, InstanceStatePut req, CancellationToken ct)
+    {
+        using var _ = await _locks.AcquireAsync(name, ct);
+        var e = await LoadAsync(name, ct);
+        var driver = DriverOf(e);
+        var spec = SpecOf(e);
+        var status = (await driver.GetStateAsync(spec, ct)).Status;
+        var timeout = req.Timeout < 0 ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(req.Timeout);
+        switch (req.Action)
+        {
+            case "start":
+                if (status != InstanceStatus.Stopped)
+                {
+                    throw new BadRequestException(status == InstanceStatus.Frozen ? "The instance is frozen: unfreeze it" : "The instance is already running");
+                }
+                await StartLockedAsync(e, ct);
+                break;
+            case "stop":
+                if (status == InstanceStatus.Stopped)
+                {
+                    throw new BadRequestException("The instance is already stopped");
+                }
+                await StopLockedAsync(e, req.Force || status == InstanceStatus.Frozen, timeout, ct);
+                break;
+            case "restart":
+                if (status == InstanceStatus.Stopped)
+                {
+                    throw new BadRequestException("The instance isn't running");
+                }
+                await StopLockedAsync(e, req.Force, timeout, ct, restarting: true);
+                await StartLockedAsync(await LoadAsync(name, ct), ct);
+                break;
+            case "freeze":
+                if (status != InstanceStatus.Running)
+                {
+                    throw new BadRequestException(status == InstanceStatus.Frozen ? "The instance is already frozen" : "The instance isn't running");
+                }
+                await driver.FreezeAsync(spec, ct);
+                Lifecycle("instance-paused", name);
+                break;
+            case "unfreeze":
+                if (status != InstanceStatus.Frozen)
+                {
+                    throw new BadRequestException("The instance isn't frozen");
+                }
+                await driver.UnfreezeAsync(spec, ct);
+                Lifecycle("instance-resumed", name);
+                break;
+            default:
+                throw new BadRequestException($"Unknown state action \"{req.Action}\": use start, stop, restart, freeze or unfreeze");
+        }
+    }
+
+    private async Task StartLockedAsync(Expanded e, CancellationToken ct)
+    {
+        var spec = SpecOf(e);
+        Directory.CreateDirectory(spec.StateDir);
+        await DriverOf(e).StartAsync(spec, ct);
+        await Repo.UpdateAsync(e.Record.Name, r =>
+        {
+            r.Config[LastPower] = "RUNNING";
+            r.LastUsedAt = DateTimeOffset.UtcNow;
+            return Task.CompletedTask;
+        }, ct);
+        Lifecycle("instance-started", e.Record.Name);
+    }
+
+    private async Task StopLockedAsync(Expanded e, bool force, TimeSpan timeout, CancellationToken ct, bool restarting = false)
+    {
+        var driver = DriverOf(e);
+        var spec = SpecOf(e);
+        await driver.StopAsync(spec, force, timeout, ct);
+        await driver.CleanupAsync(spec, ct);
+        if (e.Record.Ephemeral && !restarting)
+        {
+            await DeleteLockedAsync(e, ct);
+            Lifecycle("instance-deleted", e.Record.Name);
+            return;
+        }
+        await Repo.UpdateAsync(e.Record.Name, r =>
+        {
+            r.Config[LastPower] = "STOPPED";
+            return Task.CompletedTask;
+        }, ct);
+        Lifecycle(restarting ? "instance-restarted" : "instance-stopped", e.Record.Name);
+    }
+
+    public async Task DeleteAsync(string name, CancellationToken ct)
+    {
+        using var _ = await _locks.AcquireAsync(name, ct);
+        var e = await LoadAsync(name, ct);
+        if (e.Config.GetValueOrDefault("security.protection.delete") is "true" or "1" or "yes" or "on")
+        {
+            throw new BadRequestException("The instance is protected from deletion (security.protection.delete)");
+        }
+        if ((await DriverOf(e).GetStateAsync(SpecOf(e), ct)).Status != InstanceStatus.Stopped)
+        {
+            throw new BadRequestException("The instance is running: stop it first or use --force");
+        }
+        await DeleteLockedAsync(e, ct);
+        Lifecycle("instance-deleted", name);
+    }
+
+    /// <summary>Runtime leftovers first, then snapshots and the volume, the record last: a crash midway leaves a record the next delete finishes.</summary>
+    private async Task DeleteLockedAsync(Expanded e, CancellationToken ct)
+    {
+        var spec = SpecOf(e);
+        await DriverOf(e).CleanupAsync(spec, ct);
+        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        foreach (var s in await Repo.ListSnapshotsAsync(e.Record.Name, ct))
+        {
+            await pool.DeleteInstanceSnapshotAsync(e.Record.Name, e.Record.Type, s.Name, ct);
+            await Repo.DeleteSnapshotAsync(e.Record.Name, s.Name, ct);
+        }
+        try
+        {
+            await pool.DeleteInstanceVolumeAsync(e.Record.Name, e.Record.Type, ct);
+        }
+        catch (NotFoundException)
+        {
+            // Already gone: an earlier delete got this far.
+        }
+        if (Directory.Exists(spec.StateDir))
+        {
+            Directory.Delete(spec.StateDir, true);
+        }
+        await Repo.DeleteAsync(e.Record.Name, ct);
+    }
+
+    public async Task RenameAsync(string name, string? newName, CancellationToken ct)
+    {
+        Names.ValidateInstanceName(newName);
+        using var _ = await _locks.AcquireAsync(name, ct);
+        var e = await LoadAsync(name, ct);
+        if ((await DriverOf(e).GetStateAsync(SpecOf(e), ct)).Status != InstanceStatus.Stopped)
+        {
+            throw new BadRequestException("Renaming a running instance is not allowed: stop it first");
+        }
+        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        await using var revert = new Reverter();
+        await Repo.RenameAsync(name, newName!, ct);
+        revert.Add(() => Repo.RenameAsync(newName!, name, CancellationToken.None));
+        await pool.RenameInstanceVolumeAsync(name, newName!, e.Record.Type, ct);
+        revert.Add(() => pool.RenameInstanceVolumeAsync(newName!, name, e.Record.Type, CancellationToken.None));
+        if (Directory.Exists(StateDirOf(name)))
+        {
+            Directory.Move(StateDirOf(name), StateDirOf(newName!));
+        }
+        revert.Success();
+        Lifecycle("instance-renamed", newName!, new() { ["old_name"] = name });
+    }
+
+    /// <summary>
+    /// Daemon start: drivers re-attach to what runs and clean what belongs to no instance; then
+    /// instances with <c>boot.autostart</c> (or, when unset, that were running) are started.
+    /// </summary>
+    public async Task StartupAsync(CancellationToken ct)
+    {
+        var all = new List<Expanded>();
+        foreach (var record in await Repo.ListAsync(ct))
+        {
+            all.Add(await ExpandAsync(record, ct));
+        }
+        foreach (var driver in drivers.All.Where(d => d.Info.Available))
+        {
+            var known = new List<InstanceSpec>();
+            foreach (var e in all.Where(e => e.Type == driver.Type))
+            {
+                try
+                {
+                    known.Add(SpecOf(e));
+                }
+                catch (HyperlxdException ex)
+                {
+                    logger.LogWarning("Instance {Name} cannot be reconciled: {Error}", e.Record.Name, ex.Message);
+                }
+            }
+            await driver.ReconcileAsync(known, ct);
+        }
+        foreach (var e in all)
+        {
+            try
+            {
+                await RecoverAsync(e, ct);
+            }
+            catch (Exception ex) when (ex is HyperlxdException or IOException or InvalidOperationException)
+            {
+                logger.LogError("Start-up of instance {Name} failed: {Error}", e.Record.Name, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>boot.autostart=true</c> always starts. Unset, an instance comes back only if it was running
+    /// and nothing recorded its end (a host reboot); one that exited while the daemon was away stays
+    /// stopped with its exit shown, and is cleaned up.
+    /// </summary>
+    private async Task RecoverAsync(Expanded e, CancellationToken ct)
+    {
+        var spec = SpecOf(e);
+        var driver = DriverOf(e);
+        var state = await driver.GetStateAsync(spec, ct);
+        if (state.Status != InstanceStatus.Stopped)
+        {
+            return;
+        }
+        var autostart = e.Config.GetValueOrDefault("boot.autostart");
+        var wasRunning = e.Config.GetValueOrDefault(LastPower) == "RUNNING";
+        var wanted = autostart is "true" or "1" or "yes" or "on" || (autostart is null or "" && wasRunning && state.LastExit is null);
+        using var _ = await _locks.AcquireAsync(e.Record.Name, ct);
+        if (wanted)
+        {
+            await StartLockedAsync(e, ct);
+            logger.LogInformation("Autostarted instance {Name}", e.Record.Name);
+        }
+        else if (wasRunning)
+        {
+            await driver.CleanupAsync(spec, ct);
+            await Repo.UpdateAsync(e.Record.Name, r =>
+            {
+                r.Config[LastPower] = "STOPPED";
+                return Task.CompletedTask;
+            }, ct);
+            logger.LogInformation("Instance {Name} stopped while the daemon was down ({Reason})", e.Record.Name, state.LastExit?.Reason ?? "unknown");
+        }
+    }
+
+    private void Lifecycle(string action, string name, Dictionary<string, object?>? context = null) =>
+        daemon.Events.PublishLifecycle(action, "/1.0/instances/" + name, context);
+}

@@ -1,0 +1,120 @@
+using Hyperlxd.Core;
+using Hyperlxd.Core.Instances;
+using Hyperlxd.State.Repositories;
+
+namespace Hyperlxd.Daemon.Instances;
+
+public sealed partial class InstanceManager
+{
+    public Task<List<InstanceRecord>> ListSnapshotsAsync(string name, CancellationToken ct) => Repo.ListSnapshotsAsync(name, ct);
+
+    /// <summary>Snapshot of the root volume plus the instance's config at that moment; an empty name picks snapN like LXD.</summary>
+    public async Task<string> SnapshotAsync(string name, string? snapshot, DateTimeOffset? expiresAt, CancellationToken ct)
+    {
+        using var _ = await _locks.AcquireAsync(name, ct);
+        var e = await LoadAsync(name, ct);
+        var existing = (await Repo.ListSnapshotsAsync(name, ct)).Select(s => s.Name).ToHashSet();
+        if (string.IsNullOrEmpty(snapshot))
+        {
+            var i = 0;
+            while (existing.Contains($"snap{i}"))
+            {
+                i++;
+            }
+            snapshot = $"snap{i}";
+        }
+        ValidateSnapshotName(snapshot);
+        if (existing.Contains(snapshot))
+        {
+            throw new ConflictException($"Snapshot \"{snapshot}\" already exists");
+        }
+        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        await using var revert = new Reverter();
+        await Repo.CreateSnapshotAsync(name, new InstanceRecord
+        {
+            Name = snapshot,
+            Architecture = e.Record.Architecture,
+            Config = e.Record.Config,
+            Devices = e.Record.Devices,
+            Profiles = e.Record.Profiles,
+            Ephemeral = e.Record.Ephemeral,
+            ExpiresAt = expiresAt,
+        }, ct);
+        revert.Add(() => Repo.DeleteSnapshotAsync(name, snapshot, CancellationToken.None));
+        await pool.CreateInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
+        revert.Success();
+        Lifecycle("instance-snapshot-created", $"{name}/snapshots/{snapshot}");
+        return snapshot;
+    }
+
+    public async Task DeleteSnapshotAsync(string name, string snapshot, CancellationToken ct)
+    {
+        using var _ = await _locks.AcquireAsync(name, ct);
+        var e = await LoadAsync(name, ct);
+        await Repo.GetSnapshotAsync(name, snapshot, ct);
+        await pools.Get(RootDisk(e.Devices).Pool).DeleteInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
+        await Repo.DeleteSnapshotAsync(name, snapshot, ct);
+        Lifecycle("instance-snapshot-deleted", $"{name}/snapshots/{snapshot}");
+    }
+
+    public async Task RenameSnapshotAsync(string name, string snapshot, string? newName, CancellationToken ct)
+    {
+        ValidateSnapshotName(newName);
+        using var _ = await _locks.AcquireAsync(name, ct);
+        var e = await LoadAsync(name, ct);
+        await Repo.GetSnapshotAsync(name, snapshot, ct);
+        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        await using var revert = new Reverter();
+        await Repo.RenameSnapshotAsync(name, snapshot, newName!, ct);
+        revert.Add(() => Repo.RenameSnapshotAsync(name, newName!, snapshot, CancellationToken.None));
+        await pool.RenameInstanceSnapshotAsync(name, e.Record.Type, snapshot, newName!, ct);
+        revert.Success();
+        Lifecycle("instance-snapshot-renamed", $"{name}/snapshots/{newName}", new() { ["old_name"] = snapshot });
+    }
+
+    /// <summary>
+    /// Restores the root volume and the config the snapshot recorded. A running instance is
+    /// stopped for the restore and started again, as LXD does.
+    /// </summary>
+    public async Task RestoreAsync(string name, string restore, CancellationToken ct)
+    {
+        var snapshot = restore.Contains('/') ? restore[(restore.IndexOf('/') + 1)..] : restore;
+        if (restore.Contains('/') && restore[..restore.IndexOf('/')] != name)
+        {
+            throw new BadRequestException($"Snapshot \"{restore}\" belongs to another instance");
+        }
+        using var _ = await _locks.AcquireAsync(name, ct);
+        var e = await LoadAsync(name, ct);
+        var snap = await Repo.GetSnapshotAsync(name, snapshot, ct);
+        var driver = DriverOf(e);
+        var wasRunning = (await driver.GetStateAsync(SpecOf(e), ct)).Status != InstanceStatus.Stopped;
+        if (wasRunning)
+        {
+            await driver.StopAsync(SpecOf(e), force: true, TimeSpan.Zero, ct);
+            await driver.CleanupAsync(SpecOf(e), ct);
+        }
+        await pools.Get(RootDisk(e.Devices).Pool).RestoreInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
+        var volatileKeys = e.Record.Config.Where(kv => kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToList();
+        await Repo.UpdateAsync(name, r =>
+        {
+            r.Config = snap.Config.Where(kv => !kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToDictionary();
+            foreach (var (k, v) in volatileKeys)
+            {
+                r.Config[k] = v;
+            }
+            r.Devices = snap.Devices;
+            r.Profiles = snap.Profiles.Where(p => p.Length > 0).ToList();
+            return Task.CompletedTask;
+        }, ct);
+        if (wasRunning)
+        {
+            await StartLockedAsync(await LoadAsync(name, ct), ct);
+        }
+        Lifecycle("instance-restored", name, new() { ["snapshot"] = snapshot });
+    }
+
+    private static void ValidateSnapshotName(string? name)
+    {
+        Names.ValidateEntityName("snapshot", name);
+    }
+}

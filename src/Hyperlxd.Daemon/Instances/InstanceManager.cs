@@ -1,0 +1,114 @@
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Instances;
+using Hyperlxd.Images;
+using Hyperlxd.State.Repositories;
+using Hyperlxd.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Hyperlxd.Daemon.Instances;
+
+/// <summary>
+/// The instance abstraction over both drivers: records and profile expansion, root volumes on
+/// pools, per-instance locking, and the calls into the driver. Endpoints stay thin and call here.
+/// Partial files: lifecycle (create/start/stop/delete), configuration, snapshots, rendering.
+/// </summary>
+public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drivers, StoragePools pools, ImageStore images, ILogger logger)
+{
+    private readonly KeyedLock _locks = new();
+
+    private InstanceRepository Repo => daemon.Store.Instances;
+
+    public InstanceDrivers Drivers => drivers;
+
+    private string StateDirOf(string name) => Path.Combine(daemon.Options.StateDir, "instances", name);
+
+    /// <summary>An instance with its profiles applied: profiles in order, then its own keys on top.</summary>
+    public sealed record Expanded(InstanceRecord Record, Dictionary<string, string> Config, Dictionary<string, Dictionary<string, string>> Devices)
+    {
+        public InstanceType Type => InstanceTypes.Parse(Record.Type);
+    }
+
+    public async Task<Expanded> LoadAsync(string name, CancellationToken ct) => await ExpandAsync(await Repo.GetAsync(name, ct), ct);
+
+    public async Task<Expanded> ExpandAsync(InstanceRecord record, CancellationToken ct)
+    {
+        var profiles = (await daemon.Store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
+        return Expand(record, profiles);
+    }
+
+    private static Expanded Expand(InstanceRecord record, IReadOnlyDictionary<string, Profile> profiles)
+    {
+        var config = new Dictionary<string, string>();
+        var devices = new Dictionary<string, Dictionary<string, string>>();
+        foreach (var name in record.Profiles)
+        {
+            if (!profiles.TryGetValue(name, out var p))
+            {
+                continue;
+            }
+            foreach (var (k, v) in p.Config)
+            {
+                config[k] = v;
+            }
+            foreach (var (k, v) in p.Devices)
+            {
+                devices[k] = new Dictionary<string, string>(v);
+            }
+        }
+        foreach (var (k, v) in record.Config)
+        {
+            config[k] = v;
+        }
+        foreach (var (k, v) in record.Devices)
+        {
+            devices[k] = new Dictionary<string, string>(v);
+        }
+        return new Expanded(record, config, devices);
+    }
+
+    /// <summary>The root disk: the disk device mounted at "/", which names the pool of the root volume.</summary>
+    public static (string Device, string Pool) RootDisk(IReadOnlyDictionary<string, Dictionary<string, string>> devices)
+    {
+        foreach (var (name, d) in devices)
+        {
+            if (d.GetValueOrDefault("type") == "disk" && d.GetValueOrDefault("path") == "/" && d.TryGetValue("pool", out var pool))
+            {
+                return (name, pool);
+            }
+        }
+        throw new BadRequestException("No root device could be found: add a disk device with path \"/\" and a \"pool\" (e.g. to the default profile)");
+    }
+
+    public InstanceSpec SpecOf(Expanded e)
+    {
+        var (_, poolName) = RootDisk(e.Devices);
+        var root = pools.Get(poolName).InstanceVolumePath(e.Record.Name, e.Record.Type);
+        return new InstanceSpec(e.Record.Name, e.Type, e.Record.Architecture, e.Config, e.Devices, root, StateDirOf(e.Record.Name));
+    }
+
+    public IInstanceDriver DriverOf(Expanded e) => drivers.For(e.Type);
+
+    /// <summary>Validates config, devices and the profile list as a whole (the expanded result must have a root disk on a known pool).</summary>
+    private async Task ValidateAsync(InstanceRecord record, CancellationToken ct)
+    {
+        InstanceConfig.Validate(record.Config, isProfile: false);
+        Core.Config.Devices.Validate(record.Devices);
+        var profiles = (await daemon.Store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
+        foreach (var name in record.Profiles)
+        {
+            if (!profiles.ContainsKey(name))
+            {
+                throw new BadRequestException($"Profile \"{name}\" not found");
+            }
+        }
+        if (record.Profiles.Distinct().Count() != record.Profiles.Count)
+        {
+            throw new BadRequestException("A profile is listed more than once");
+        }
+        var expanded = Expand(record, profiles);
+        var (_, pool) = RootDisk(expanded.Devices);
+        pools.Get(pool);
+    }
+}
