@@ -18,13 +18,13 @@ public static class ProfileEndpoints
     {
         app.MapGet("/1.0/profiles", async ctx =>
         {
-            var profiles = await daemon.Store.Profiles.ListAsync(ctx.RequestAborted);
+            var profiles = await WithUsedByAsync(daemon, await daemon.Store.Profiles.ListAsync(ctx.RequestAborted), ctx.RequestAborted);
             await Collection.Write(ctx, profiles, p => Url(p.Name), ApiJsonContext.Default.Profile, ApiJsonContext.Default.ListProfile);
         });
         app.MapPost("/1.0/profiles", ctx => CreateAsync(ctx, daemon));
         app.MapGet("/1.0/profiles/{name}", async ctx =>
         {
-            var p = await daemon.Store.Profiles.GetAsync(Name(ctx), ctx.RequestAborted);
+            var p = (await WithUsedByAsync(daemon, new List<Profile> { await daemon.Store.Profiles.GetAsync(Name(ctx), ctx.RequestAborted) }, ctx.RequestAborted))[0];
             await Respond.Sync(ctx, p, ApiJsonContext.Default.Profile, ETagOf(p));
         });
         app.MapPut("/1.0/profiles/{name}", ctx => UpdateAsync(ctx, daemon, patch: false));
@@ -124,9 +124,25 @@ public static class ProfileEndpoints
         {
             throw new ForbiddenException("The \"default\" profile cannot be deleted");
         }
+        var users = await daemon.Store.Instances.UsingProfileAsync(name, ctx.RequestAborted);
+        if (users.Count > 0)
+        {
+            throw new ConflictException($"Profile is currently in use by: {string.Join(", ", users.Select(InstanceEndpoints.Url))}");
+        }
         await daemon.Store.Profiles.DeleteAsync(name, ctx.RequestAborted);
         Lifecycle(ctx, daemon, "profile-deleted", name);
         await Respond.Empty(ctx);
+    }
+
+    /// <summary>used_by: the instances that list the profile (one query for the whole collection).</summary>
+    private static async Task<List<Profile>> WithUsedByAsync(Daemon daemon, List<Profile> profiles, CancellationToken ct)
+    {
+        var instances = await daemon.Store.Instances.ListAsync(ct);
+        foreach (var p in profiles)
+        {
+            p.UsedBy = instances.Where(i => i.Profiles.Contains(p.Name)).Select(i => InstanceEndpoints.Url(i.Name)).ToList();
+        }
+        return profiles;
     }
 
     private static void Lifecycle(HttpContext ctx, Daemon daemon, string action, string name, Dictionary<string, object?>? context = null) =>

@@ -126,13 +126,23 @@ public sealed class DaemonLifecycleTests
         Assert.Equal("2", (await d.Api.GetAsync("/1.0/profiles/default")).Metadata.GetProperty("config").GetProperty("limits.cpu").GetString());
         Assert.Equal("lab", (await d.Api.GetAsync("/1.0")).Metadata.GetProperty("config").GetProperty("user.site").GetString());
 
-        r = await d.HyperlxdAsync("storage_pools:\n- name: p\n  driver: dir\n", "init", "--preseed");
+        // A pool created by the preseed is removed again when a later step fails.
+        r = await d.HyperlxdAsync("storage_pools:\n- name: pp\n  driver: dir\nprofiles:\n- name: bad\n  config:\n    nope: x\n", "init", "--preseed");
         Assert.NotEqual(0, r.ExitCode);
-        Assert.Contains("storage_pools", r.Stderr);
+        Assert.Contains("nope", r.Stderr);
+        Assert.Equal(HttpStatusCode.NotFound, (await d.Api.GetAsync("/1.0/storage-pools/pp")).Status);
 
+        r = await d.HyperlxdAsync("networks:\n- name: br0\n", "init", "--preseed");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("networks", r.Stderr);
+
+        // --auto: like lxd init --auto, a default dir pool and a root disk in the default profile.
         r = await d.HyperlxdAsync(null, "init", "--auto", "--trust-password", "pw");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.True((await d.Api.GetAsync("/1.0")).Metadata.GetProperty("config").GetProperty("core.trust_password").GetBoolean());
+        Assert.Equal("dir", (await d.Api.GetAsync("/1.0/storage-pools/default")).Metadata.GetProperty("driver").GetString());
+        var root = (await d.Api.GetAsync("/1.0/profiles/default")).Metadata.GetProperty("devices").GetProperty("root");
+        Assert.Equal("default", root.GetProperty("pool").GetString());
     }
 
     [Fact]
