@@ -166,9 +166,10 @@ Task("Images")
 });
 
 Task("Run")
-    .Description("Main job: start the daemon, drive it with the stock lxc client, stop it (unless --keep-running)")
+    .Description("Main job: start the daemon, drive it with the stock lxc client (a busybox container), stop it (unless --keep-running)")
     .IsDependentOn("Deps")
     .IsDependentOn("Native")
+    .IsDependentOn("Images")
     .IsDependentOn("Build")
     .Does(() =>
 {
@@ -228,13 +229,17 @@ Task("Run")
         Run(binDir.CombineWithFilePath("hlx").FullPath, "info --format json", hlxEnv);
         Run(binDir.CombineWithFilePath("hlx").FullPath, "profile list", hlxEnv);
 
-        // ==== LATER ISSUES: instances =============================================================
-        // Launch a container and a VM from the images built by the Images target, e.g.
-        //   lxc launch <container-image> c1 && lxc exec c1 -- true && lxc delete -f c1
-        //   lxc launch <vm-image> v1 --vm && lxc exec v1 -- true && lxc delete -f v1
-        // (containers, VMs, images, storage pools and networks are not implemented yet)
-        Information("Instances: container and VM launch are not implemented yet (later issues)");
-        // ==========================================================================================
+        // A container from the busybox image: storage and a root disk first (idempotent, like lxd init --auto).
+        Run(hyperlxdBin.FullPath, "init --auto", env);
+        var image = artifacts.Combine("images").CombineWithFilePath("busybox.tar.gz").FullPath;
+        StartProcess("lxc", new ProcessSettings { Arguments = $"image import \"{image}\" --alias busybox", EnvironmentVariables = lxcEnv, RedirectStandardError = true });
+        StartProcess("lxc", new ProcessSettings { Arguments = "delete --force run-c1", EnvironmentVariables = lxcEnv, RedirectStandardError = true });
+        Run("lxc", "launch busybox run-c1", lxcEnv);
+        Run("lxc", "list", lxcEnv);
+        Run("lxc", "exec run-c1 -- sh -c \"echo hello from run-c1; cat /proc/self/uid_map\"", lxcEnv);
+        Run("lxc", "delete --force run-c1", lxcEnv);
+        // Virtual machines come with the VM driver issue: nothing to launch yet.
+        Information("VMs: the VM driver is not implemented yet; no VM is launched");
 
         if (keepRunning)
         {

@@ -161,6 +161,9 @@ public static class ServerEndpoints
         Architectures = RuntimeInformation.OSArchitecture == Architecture.X64 ? new() { "x86_64", "i686" } : new() { RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant() },
         Certificate = daemon.Certificate.Pem,
         CertificateFingerprint = daemon.Certificate.Fingerprint,
+        // LXD's "lxc | qemu": the instance drivers that can run here.
+        Driver = string.Join(" | ", daemon.Instances.Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Name)),
+        DriverVersion = string.Join(" | ", daemon.Instances.Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Version)),
         Kernel = "Linux",
         KernelArchitecture = RuntimeInformation.OSArchitecture == Architecture.X64 ? "x86_64" : RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
         KernelVersion = Host.Value.Kernel,
