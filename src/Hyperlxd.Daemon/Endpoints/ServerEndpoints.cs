@@ -29,6 +29,8 @@ public static class ServerEndpoints
         "certificate_token",
         "event_lifecycle",
         "event_lifecycle_requestor",
+        "image_profiles",
+        "image_create_aliases",
     };
 
     public static string Version { get; } =

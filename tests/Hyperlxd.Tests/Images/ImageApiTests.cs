@@ -287,6 +287,23 @@ public sealed class ImageApiTests(ImageFixture fixture)
     }
 
     [Fact]
+    public async Task An_upload_whose_alias_already_exists_is_refused_and_leaves_nothing()
+    {
+        var first = Unified(Reg("rootfs/one", "1"));
+        Assert.Equal(HttpStatusCode.Accepted, (await fixture.UploadAsync(first, new() { ["X-LXD-aliases"] = "alias=taken" })).Status);
+        var before = await fixture.StoreStateAsync();
+        var r = await fixture.UploadAsync(Unified(Reg("rootfs/two", "2")), new() { ["X-LXD-aliases"] = "alias=taken" });
+        Assert.Equal(HttpStatusCode.Conflict, r.Status);
+        Assert.Equal("Alias \"taken\" already exists", r.Error);
+        Assert.Equal(before, await fixture.StoreStateAsync());
+        r = await Api.PostAsync("/1.0/images/aliases/taken", """{"name":"a/b"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, r.Status);
+        Assert.Contains("Invalid alias name", r.Error);
+        await fixture.DeleteAllAsync();
+        Assert.Equal("files=[] images=0 aliases=0", await fixture.StoreStateAsync());
+    }
+
+    [Fact]
     public async Task Lookups_by_prefix_and_ambiguous_prefixes()
     {
         Assert.Equal(HttpStatusCode.NotFound, (await Api.GetAsync("/1.0/images/zzzz")).Status);
