@@ -47,6 +47,7 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         // The storage tier's cache is optional: without one there are no unpacked copies to evict.
         _images = new Images.ImageStore(Path.Combine(options.StateDir, "images"), Store.Images,
             imageCaches.FirstOrDefault(), loggers.CreateLogger<Images.ImageStore>());
+        await _images.ReconcileAsync(ct);
         foreach (var cert in await Store.Certificates.ListAsync(ct))
         {
             _trusted[cert.Fingerprint] = true;

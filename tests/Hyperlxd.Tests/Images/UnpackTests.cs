@@ -82,6 +82,18 @@ public sealed class UnpackTests(PostgresFixture pg) : IClassFixture<PostgresFixt
     }
 
     [Fact]
+    public async Task Reconcile_removes_files_without_a_row_and_keeps_images()
+    {
+        var fp = await ImportAsync(ImageFixture.Busybox);
+        var orphan = Path.Combine(_store.Dir, new string('a', 64));
+        await File.WriteAllTextAsync(orphan, "x");
+        await File.WriteAllTextAsync(orphan + ".rootfs", "x");
+        await _store.ReconcileAsync(CancellationToken.None);
+        Assert.Equal([fp], Directory.GetFiles(_store.Dir).Select(Path.GetFileName));
+        await _store.DeleteAsync(fp, CancellationToken.None);
+    }
+
+    [Fact]
     public async Task Vm_image_unpacks_to_root_img()
     {
         var dir = Path.Combine(_dir, "vm");
