@@ -63,6 +63,45 @@ public sealed class RemoteImageTests(ImageFixture fixture)
         Assert.Equal("files=[] images=0 aliases=0", await fixture.StoreStateAsync());
     }
 
+    /// <summary>
+    /// The 5.0.2 client finishes waiting on the operation event; Go parses times from the raw JSON
+    /// bytes, so an escaped '+' ("\u002B00:00") made it ignore every event and hang.
+    /// </summary>
+    [Fact]
+    public async Task Operation_events_of_a_pull_carry_times_go_can_parse()
+    {
+        await using var server = await SimplestreamsServer.StartAsync(dropOnce: false);
+        using var ws = new System.Net.WebSockets.ClientWebSocket();
+        await ws.ConnectAsync(new Uri("ws://unix.socket/1.0/events?type=operation"),
+            new HttpMessageInvoker(Hyperlxd.Api.UnixSocketTransport.CreateHandler(fixture.Daemon.Socket)), CancellationToken.None);
+        var r = await Api.PostAsync("/1.0/images", $$$"""{"source":{"type":"image","server":"{{{server.Url}}}","protocol":"simplestreams","alias":"busybox/combined"}}""");
+        var id = r.Headers.Location!.ToString().Split('/')[^1];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var buffer = new byte[1 << 16];
+        while (true)
+        {
+            var text = new System.Text.StringBuilder();
+            System.Net.WebSockets.WebSocketReceiveResult frame;
+            do
+            {
+                frame = await ws.ReceiveAsync(buffer, cts.Token);
+                text.Append(System.Text.Encoding.UTF8.GetString(buffer, 0, frame.Count));
+            }
+            while (!frame.EndOfMessage);
+            var raw = text.ToString();
+            Assert.DoesNotContain("\\u002B", raw);
+            var op = JsonDocument.Parse(raw).RootElement.GetProperty("metadata");
+            if (op.GetProperty("id").GetString() == id && op.GetProperty("status_code").GetInt32() >= 200)
+            {
+                Assert.Equal("Success", op.GetProperty("status").GetString());
+                Assert.Matches(@"^\d{4}-\d\d-\d\dT[\d:.]+(Z|\+00:00)$", op.GetProperty("created_at").GetString());
+                break;
+            }
+        }
+        await fixture.DeleteAllAsync();
+        Assert.Equal("files=[] images=0 aliases=0", await fixture.StoreStateAsync());
+    }
+
     [Fact]
     public async Task Bad_remote_sources_fail_and_leave_nothing()
     {
