@@ -266,6 +266,7 @@ Task("Bench")
     .IsDependentOn("Deps")
     .IsDependentOn("Native")
     .IsDependentOn("Build")
+    .IsDependentOn("Images")
     .Does(() =>
 {
     DotNetRun(benchProject.FullPath, new ProcessArgumentBuilder(), new DotNetRunSettings

@@ -21,11 +21,13 @@ public static class ArgParser
     public static readonly IReadOnlySet<string> ValueFlags = new HashSet<string>(StringComparer.Ordinal)
     {
         "format", "description", "password",
+        "alias",
     };
 
     public static readonly IReadOnlySet<string> BoolFlags = new HashSet<string>(StringComparer.Ordinal)
     {
         "accept-certificate", "help", "version",
+        "public",
     };
 
     public static ParsedArgs Parse(IReadOnlyList<string> args)

@@ -14,6 +14,7 @@ public static class Program
         .. RemoteCommands.All,
         .. ProfileCommands.All,
         .. OperationCommands.All,
+        .. ImageCommands.All,
     ];
 
     public static async Task<int> Main(string[] args) => await RunAsync(args, CliContext.FromConsole());

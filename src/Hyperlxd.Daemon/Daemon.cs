@@ -58,6 +58,7 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         // images from the store, and deleting an image evicts the pools' unpacked copies.
         _images = new Images.ImageStore(Path.Combine(options.StateDir, "images"), Store.Images,
             _storage, loggers.CreateLogger<Images.ImageStore>());
+        await _images.ReconcileAsync(ct);
         _storage.ImageSource = _images;
         _instances = new InstanceManager(this, drivers, _storage, _images, loggers.CreateLogger<InstanceManager>());
         await _instances.StartupAsync(ct);

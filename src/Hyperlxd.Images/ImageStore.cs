@@ -40,6 +40,25 @@ public sealed partial class ImageStore : IImageSource
     /// <summary>Default for <c>images.max_upload_size</c>: 10 GiB.</summary>
     public const long DefaultMaxUploadSize = 10L << 30;
 
+    /// <summary>
+    /// Startup repair: files whose row is gone (a crash between deleting the row and the files)
+    /// are removed. Rows are never removed here: a missing file is reported when it is used.
+    /// </summary>
+    public async Task ReconcileAsync(CancellationToken ct)
+    {
+        var known = (await _repo.ListAsync(ct)).Select(i => i.Fingerprint).ToHashSet(StringComparer.Ordinal);
+        foreach (var file in Directory.EnumerateFiles(Dir))
+        {
+            var name = Path.GetFileName(file);
+            var fp = name.EndsWith(".rootfs", StringComparison.Ordinal) ? name[..^".rootfs".Length] : name;
+            if (fp.Length == 64 && fp.All(Uri.IsHexDigit) && !known.Contains(fp))
+            {
+                _logger.LogWarning("Removing orphaned image file {File}", file);
+                File.Delete(file);
+            }
+        }
+    }
+
     public string PathOf(string fingerprint) => Path.Combine(Dir, fingerprint);
 
     public string RootfsPathOf(string fingerprint) => Path.Combine(Dir, fingerprint + ".rootfs");

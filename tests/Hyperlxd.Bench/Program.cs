@@ -10,7 +10,8 @@ namespace Hyperlxd.Bench;
 /// <summary>
 /// Measures Hyperlxd and LXD side by side in one run. Rounds interleave the two servers so both
 /// share the machine's noise; only medians and ratios are reported, nothing is asserted.
-/// Options: --rounds N (10), --requests N (GET /1.0 per server, 500), --runs N (lxc runs per server, 30).
+/// Options: --rounds N (10), --requests N (GET /1.0 per server, 500), --runs N (lxc runs per server, 30),
+/// --imports N (`lxc image import` of the busybox image per server, 10; artifacts/images from `cake --target=Images`).
 /// Environment: HYPERLXD_BIN (default: artifacts/bin/hyperlxd of this checkout),
 /// BENCH_LXD_DIR (use an already running LXD instead of starting a private one).
 /// </summary>
@@ -24,6 +25,14 @@ internal static class Program
         if (args.Contains("--containers"))
         {
             return await ContainerBench.RunAsync(runs);
+        }
+
+        var imports = IntOption(args, "--imports", 10);
+        var busybox = FindHyperlxdBin() is { } b ? Path.GetFullPath(Path.Combine(Path.GetDirectoryName(b)!, "..", "images", "busybox.tar.gz")) : null;
+        if (busybox is null || !File.Exists(busybox))
+        {
+            Console.Error.WriteLine("bench: artifacts/images/busybox.tar.gz missing (run `dotnet cake --target=Images`): no image import rows");
+            busybox = null;
         }
 
         var hyperlxdBin = Environment.GetEnvironmentVariable("HYPERLXD_BIN") ?? FindHyperlxdBin();
@@ -65,6 +74,14 @@ internal static class Program
                 {
                     await s.MeasureLxcAsync(Share(runs, rounds, round));
                 }
+                if (busybox is not null)
+                {
+                    // Import then delete (untimed), so every round imports into an empty store.
+                    foreach (var s in order)
+                    {
+                        await s.MeasureImageImportAsync(busybox, Share(imports, rounds, round));
+                    }
+                }
             }
 
             PrintTable(hyperlxd, lxd, hyperlxdRss, lxdRss, servers.LxdAbsentReason);
@@ -105,6 +122,7 @@ internal static class Program
             new[] { "operation", "Hyperlxd median", "LXD median", "ratio Hyperlxd/LXD", "target" },
             Row("GET /1.0 (unix socket, warm HttpClient)", hyperlxd.GetMs, lxd?.GetMs, "ratio < 1 (no number in DESIGN.md)"),
             Row("`lxc profile list` (process run)", hyperlxd.LxcMs, lxd?.LxcMs, "ratio < 1 (no number in DESIGN.md)"),
+            Row("`lxc image import busybox.tar.gz` (1 MB, process run)", hyperlxd.ImportMs, lxd?.ImportMs, "ratio < 1 (no number in DESIGN.md)"),
             RssRow(),
         };
         var widths = Enumerable.Range(0, 5).Select(c => rows.Max(r => r[c].Length)).ToArray();
@@ -153,6 +171,7 @@ internal static class Program
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{name}: GET /1.0 n={s.GetMs.Count} p10={Percentile(s.GetMs, 0.1):0.000} p90={Percentile(s.GetMs, 0.9):0.000} ms; " +
             $"lxc n={s.LxcMs.Count} p10={Percentile(s.LxcMs, 0.1):0.0} p90={Percentile(s.LxcMs, 0.9):0.0} ms, failures={s.LxcFailures}; " +
+            $"image import n={s.ImportMs.Count} p10={Percentile(s.ImportMs, 0.1):0.0} p90={Percentile(s.ImportMs, 0.9):0.0} ms; " +
             $"RSS after run {Mb(s.RssKiB())}"));
 
     private static string Ms(double v) => v.ToString(v < 10 ? "0.000" : "0.0", CultureInfo.InvariantCulture) + " ms";
@@ -202,6 +221,8 @@ internal sealed class Server : IDisposable
 
     public List<double> LxcMs { get; } = new();
 
+    public List<double> ImportMs { get; } = new();
+
     public int LxcFailures { get; private set; }
 
     /// <summary>The daemon's pid, read from the socket peer (SO_PEERCRED), so it works for servers we did not start.</summary>
@@ -238,6 +259,45 @@ internal sealed class Server : IDisposable
                 LxcMs.Add(ms);
             }
         }
+    }
+
+    /// <summary>Times `lxc image import FILE` (upload, validation, commit), then deletes the image untimed.</summary>
+    public async Task MeasureImageImportAsync(string image, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            var (ok, stdout) = await RunLxcAsync("image", "import", image);
+            var ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            var fp = stdout.Trim().Split(' ')[^1];
+            if (!ok || fp.Length != 64)
+            {
+                continue;
+            }
+            ImportMs.Add(ms);
+            await RunLxcAsync("image", "delete", fp);
+        }
+    }
+
+    private async Task<(bool Ok, string Stdout)> RunLxcAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo("lxc") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["LXD_DIR"] = Dir;
+        psi.Environment["LXD_CONF"] = _lxcConf;
+        using var p = Process.Start(psi) ?? throw new BenchException("cannot start lxc");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0)
+        {
+            LxcFailures++;
+            Console.Error.WriteLine($"bench: {Name}: lxc {string.Join(' ', args)} exited {p.ExitCode}: {(await stderr).Trim()}");
+        }
+        return (p.ExitCode == 0, await stdout);
     }
 
     public long? RssKiB()

@@ -115,12 +115,44 @@ public sealed class HyperlxdClient : IDisposable
         return new ApiResult(metadata, null, 200);
     }
 
+    /// <summary>Like <see cref="QueryAsync"/> with any body (image uploads) and extra headers.</summary>
+    public async Task<ApiResult> UploadAsync(string path, HttpContent content, IReadOnlyDictionary<string, string> headers, CancellationToken ct = default)
+    {
+        var (envelope, etag, status, location) = await SendAsync(HttpMethod.Post, path, null, null, ct, content, headers);
+        if (envelope.Type == "async")
+        {
+            var op = Decode(envelope.Metadata, ApiJsonContext.Default.Operation, path);
+            return await WaitOperationAsync(!string.IsNullOrEmpty(envelope.Operation) ? envelope.Operation : location ?? "/1.0/operations/" + op.Id, op, ct);
+        }
+        return new ApiResult(envelope.Metadata, etag, status);
+    }
+
+    /// <summary>A raw GET (image export): the caller streams the body; error envelopes throw.</summary>
+    public async Task<HttpResponseMessage> DownloadAsync(string path, CancellationToken ct = default)
+    {
+        var response = await _http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            using (response)
+            {
+                ParseEnvelope(await response.Content.ReadAsByteArrayAsync(ct), (int)response.StatusCode, HttpMethod.Get, path);
+            }
+            throw new CliException($"Failed to fetch {path}: {(int)response.StatusCode}");
+        }
+        return response;
+    }
+
     private async Task<(Response Envelope, string? ETag, int Status, string? Location)> SendAsync(
-        HttpMethod method, string path, string? jsonBody, string? ifMatch, CancellationToken ct)
+        HttpMethod method, string path, string? jsonBody, string? ifMatch, CancellationToken ct,
+        HttpContent? content = null, IReadOnlyDictionary<string, string>? headers = null)
     {
         using var request = new HttpRequestMessage(method, path);
         if (jsonBody is not null)
             request.Content = new StringContent(jsonBody, Encoding.UTF8, "application/json");
+        if (content is not null)
+            request.Content = content;
+        foreach (var (k, v) in headers ?? new Dictionary<string, string>())
+            request.Headers.TryAddWithoutValidation(k, v);
         // LXD ETags are bare hashes (not quoted), so bypass header validation.
         if (ifMatch is not null)
             request.Headers.TryAddWithoutValidation("If-Match", ifMatch);

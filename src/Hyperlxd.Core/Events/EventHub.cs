@@ -15,6 +15,14 @@ public sealed class EventHub
     public const string Lifecycle = "lifecycle";
     public const string Logging = "logging";
 
+    // Go's time.Time.UnmarshalJSON parses the raw JSON bytes, so System.Text.Json's default escaping
+    // of '+' ("\u002B00:00", which the JsonElement round trip of the metadata produces) makes the
+    // 5.0.2 client drop every operation event and wait forever. Events use the relaxed encoder.
+    private static readonly ApiJsonContext Wire = new(new JsonSerializerOptions(ApiJsonContext.Default.Options)
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+
     private readonly object _lock = new();
     private Listener[] _listeners = Array.Empty<Listener>();
 
@@ -90,7 +98,7 @@ public sealed class EventHub
             {
                 bytes ??= JsonSerializer.SerializeToUtf8Bytes(
                     new Event { Type = type, Timestamp = DateTimeOffset.UtcNow, Metadata = metadata },
-                    ApiJsonContext.Default.Event);
+                    Wire.Event);
                 l.Queue.Writer.TryWrite(bytes);
             }
         }

@@ -43,6 +43,8 @@ public static class ServerEndpoints
         "file_symlinks",
         "directory_manipulation",
         "snapshot_expiry_creation",
+        "image_profiles",
+        "image_create_aliases",
     };
 
     public static string Version { get; } =

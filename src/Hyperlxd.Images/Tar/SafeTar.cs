@@ -95,6 +95,10 @@ public sealed class SafeTar
             case TarEntryType.Fifo:
                 break;
             case TarEntryType.SymbolicLink:
+                if (_seen.Contains(path))
+                {
+                    throw new BadRequestException($"Invalid image tarball: symlink \"{entry.Name}\" replaces an earlier entry");
+                }
                 CheckSymlink(path, entry.LinkName);
                 _symlinks.Add(path);
                 break;

@@ -173,6 +173,7 @@ public sealed class ImageApiTests(ImageFixture fixture)
             { "absolute", Unified(Reg("/abs", "x")), 400, "absolute path" },
             { "through-symlink", Unified(Symlink("rootfs/etc2", "/etc"), Reg("rootfs/etc2/shadow", "x")), 400, "goes through the symlink" },
             { "replace-symlink", Unified(Symlink("rootfs/s", "/etc/shadow"), Reg("rootfs/s", "x")), 400, "replaces the symlink" },
+            { "symlink-over-dir", Unified(Symlink("rootfs/etc", "/etc")), 400, "replaces an earlier entry" },
             { "relative-symlink-out", Unified(Symlink("rootfs/up", "../../../etc")), 400, "points outside the image" },
             { "hardlink-absolute", Unified(Hardlink("rootfs/h", "/etc/shadow")), 400, "absolute path" },
             { "hardlink-outside", Unified(Hardlink("rootfs/h", "../etc/shadow")), 400, "escapes the image root" },
@@ -195,6 +196,31 @@ public sealed class ImageApiTests(ImageFixture fixture)
         var r = await fixture.UploadAsync(data, filename: name + ".tar.gz");
         Assert.True((int)r.Status == status, $"{name}: {r}");
         Assert.Contains(message, r.Error);
+        Assert.Equal(before, await fixture.StoreStateAsync());
+    }
+
+    [Fact]
+    public async Task An_upload_cut_off_by_the_client_leaves_nothing()
+    {
+        var before = await fixture.StoreStateAsync();
+        var data = await File.ReadAllBytesAsync(ImageFixture.Busybox);
+        using (var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified))
+        {
+            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(fixture.Daemon.Socket));
+            var head = $"POST /1.0/images HTTP/1.1\r\nHost: unix.socket\r\nContent-Type: application/octet-stream\r\nX-LXD-filename: cut.tar.gz\r\nContent-Length: {data.Length}\r\n\r\n";
+            await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(head));
+            await socket.SendAsync(data.AsMemory(0, data.Length / 2));
+            // Wait until the daemon has the temp file, then hang up mid-body.
+            for (var i = 0; i < 500 && !Directory.GetFiles(fixture.ImagesDir, ".upload-*").Any(f => new FileInfo(f).Length > 0); i++)
+            {
+                await Task.Delay(20);
+            }
+        }
+        // The daemon notices the reset and removes the partial file; poll until it has.
+        for (var i = 0; i < 500 && await fixture.StoreStateAsync() != before; i++)
+        {
+            await Task.Delay(20);
+        }
         Assert.Equal(before, await fixture.StoreStateAsync());
     }
 
@@ -284,6 +310,23 @@ public sealed class ImageApiTests(ImageFixture fixture)
             length = -1;
             return false;
         }
+    }
+
+    [Fact]
+    public async Task An_upload_whose_alias_already_exists_is_refused_and_leaves_nothing()
+    {
+        var first = Unified(Reg("rootfs/one", "1"));
+        Assert.Equal(HttpStatusCode.Accepted, (await fixture.UploadAsync(first, new() { ["X-LXD-aliases"] = "alias=taken" })).Status);
+        var before = await fixture.StoreStateAsync();
+        var r = await fixture.UploadAsync(Unified(Reg("rootfs/two", "2")), new() { ["X-LXD-aliases"] = "alias=taken" });
+        Assert.Equal(HttpStatusCode.Conflict, r.Status);
+        Assert.Equal("Alias \"taken\" already exists", r.Error);
+        Assert.Equal(before, await fixture.StoreStateAsync());
+        r = await Api.PostAsync("/1.0/images/aliases/taken", """{"name":"a/b"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, r.Status);
+        Assert.Contains("Invalid alias name", r.Error);
+        await fixture.DeleteAllAsync();
+        Assert.Equal("files=[] images=0 aliases=0", await fixture.StoreStateAsync());
     }
 
     [Fact]
