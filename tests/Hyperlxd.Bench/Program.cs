@@ -11,7 +11,8 @@ namespace Hyperlxd.Bench;
 /// Measures Hyperlxd and LXD side by side in one run. Rounds interleave the two servers so both
 /// share the machine's noise; only medians and ratios are reported, nothing is asserted.
 /// Options: --rounds N (10), --requests N (GET /1.0 per server, 500), --runs N (lxc runs per server, 30),
-/// --imports N (`lxc image import` of the busybox image per server, 10; artifacts/images from `cake --target=Images`).
+/// --imports N (`lxc image import` of the busybox image per server, 10; artifacts/images from `cake --target=Images`);
+/// --instances alone runs the container comparison (--launches N (10), --running N (50)), which the default run also does.
 /// Environment: HYPERLXD_BIN (default: artifacts/bin/hyperlxd of this checkout),
 /// BENCH_LXD_DIR (use an already running LXD instead of starting a private one).
 /// </summary>
@@ -25,6 +26,10 @@ internal static class Program
         if (args.Contains("--containers"))
         {
             return await ContainerBench.RunAsync(runs);
+        }
+        if (args.Contains("--instances"))
+        {
+            return await InstanceBench.RunAsync(IntOption(args, "--launches", 10), IntOption(args, "--running", 50));
         }
 
         var imports = IntOption(args, "--imports", 10);
@@ -85,13 +90,18 @@ internal static class Program
             }
 
             PrintTable(hyperlxd, lxd, hyperlxdRss, lxdRss, servers.LxdAbsentReason);
-            return hyperlxd.LxcFailures + (lxd?.LxcFailures ?? 0) > 0 ? 1 : 0;
+            if (hyperlxd.LxcFailures + (lxd?.LxcFailures ?? 0) > 0)
+            {
+                return 1;
+            }
         }
         catch (BenchException e)
         {
             Console.Error.WriteLine($"bench: {e.Message}");
             return 2;
         }
+        // The default run includes the container side (fresh daemons: the API numbers above stay idle-state).
+        return await InstanceBench.RunAsync(IntOption(args, "--launches", 10), IntOption(args, "--running", 50));
     }
 
     private static int Share(int total, int rounds, int round) => total / rounds + (round < total % rounds ? 1 : 0);
@@ -102,7 +112,7 @@ internal static class Program
         return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v) && v > 0 ? v : fallback;
     }
 
-    private static string? FindHyperlxdBin()
+    internal static string? FindHyperlxdBin()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
@@ -216,6 +226,8 @@ internal sealed class Server : IDisposable
     public string Name { get; }
 
     public string Dir { get; }
+
+    public string LxcConf => _lxcConf;
 
     public List<double> GetMs { get; } = new();
 
@@ -412,10 +424,7 @@ internal sealed class ServerSet : IAsyncDisposable
         Console.WriteLine($"bench: starting a private LXD ({lxd}) with LXD_DIR={dir} (no storage or network needed)");
         var env = new Dictionary<string, string> { ["LXD_DIR"] = dir };
         var args = new List<string> { "--logfile", Path.Combine(dir, "lxd.log") };
-        if (GroupExists("lxd"))
-        {
-            args.InsertRange(0, new[] { "--group", "lxd" });
-        }
+        args.InsertRange(0, new[] { "--group", GroupExists("lxd") ? "lxd" : "root" });
         var process = StartLogged(lxd, args, env, Path.Combine(dir, "lxd.stdout.log"));
         _started.Add((process, "lxd", async () =>
         {

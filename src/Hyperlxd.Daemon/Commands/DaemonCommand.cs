@@ -53,7 +53,7 @@ public static class DaemonCommand
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = null;
             UnixSocket.ClaimPath(options.SocketPath);
-            k.ListenUnixSocket(options.SocketPath);
+            k.ListenUnixSocket(options.SocketPath, lo => lo.Use(UnixHostHeaderFix.Use));
         });
 
         var app = builder.Build();

@@ -86,7 +86,8 @@ public sealed partial class InstanceManager
             var changed = Diff(old.Config, updated.Config);
             if (changed.Count > 0)
             {
-                await driver.ApplyConfigAsync(spec, changed, ct);
+                // The driver reads the limits from the spec it is given: the new config, and the old one to undo.
+                await driver.ApplyConfigAsync(SpecOf(updated), changed, ct);
                 var undo = Diff(updated.Config, old.Config);
                 revert.Add(() => driver.ApplyConfigAsync(spec, undo, CancellationToken.None));
             }

@@ -141,6 +141,34 @@ public sealed class DaemonProcess : IAsyncDisposable
         return (await cmd.ExecuteScalarAsync())?.ToString();
     }
 
+    /// <summary>
+    /// Makes the daemon ready for containers the way a user would: <c>hyperlxd init --auto</c> (a
+    /// "default" dir pool and a root disk) and <c>lxc image import</c> of the busybox image as <paramref name="alias"/>.
+    /// </summary>
+    public async Task PrepareContainersAsync(string busyboxTarball, string alias = "busybox")
+    {
+        var init = await HyperlxdAsync(null, "init", "--auto");
+        if (init.ExitCode != 0)
+        {
+            throw new InvalidOperationException("hyperlxd init --auto failed: " + init);
+        }
+        var import = await LxcAsync("image", "import", busyboxTarball, "--alias", alias);
+        if (import.ExitCode != 0)
+        {
+            throw new InvalidOperationException("lxc image import failed: " + import);
+        }
+    }
+
+    /// <summary>Force-deletes every instance (containers outlive the daemon, so a fixture removes them before it stops).</summary>
+    public async Task DeleteAllInstancesAsync()
+    {
+        var list = await Api.GetAsync("/1.0/instances");
+        foreach (var url in list.Metadata.EnumerateArray().Select(e => e.GetString()!))
+        {
+            await LxcAsync("delete", "--force", url[(url.LastIndexOf('/') + 1)..]);
+        }
+    }
+
     public Task<ProcessResult> LxcAsync(params string[] args) => ProcessRunner.RunAsync("lxc", args, Env);
 
     public Task<ProcessResult> HyperlxdAsync(string? stdin, params string[] args) => ProcessRunner.RunAsync(Repo.DaemonBinary, args, Env, stdin);
