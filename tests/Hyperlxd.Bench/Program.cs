@@ -12,6 +12,7 @@ namespace Hyperlxd.Bench;
 /// share the machine's noise; only medians and ratios are reported, nothing is asserted.
 /// Options: --rounds N (10), --requests N (GET /1.0 per server, 500), --runs N (lxc runs per server, 30),
 /// --imports N (`lxc image import` of the busybox image per server, 10; artifacts/images from `cake --target=Images`);
+/// --storage alone runs the instance-volume preparation comparison (--volumes N (10));
 /// --instances alone runs the container comparison (--launches N (10), --running N (50)), which the default run also does.
 /// Environment: HYPERLXD_BIN (default: artifacts/bin/hyperlxd of this checkout),
 /// BENCH_LXD_DIR (use an already running LXD instead of starting a private one).
@@ -26,6 +27,10 @@ internal static class Program
         if (args.Contains("--containers"))
         {
             return await ContainerBench.RunAsync(runs);
+        }
+        if (args.Contains("--storage"))
+        {
+            return await StorageBench.RunAsync(IntOption(args, "--volumes", 10));
         }
         if (args.Contains("--instances"))
         {
@@ -100,7 +105,8 @@ internal static class Program
             Console.Error.WriteLine($"bench: {e.Message}");
             return 2;
         }
-        // The default run includes the container side (fresh daemons: the API numbers above stay idle-state).
+        // The default run includes storage and the container side (fresh daemons: the API numbers above stay idle-state).
+        await StorageBench.RunAsync(IntOption(args, "--volumes", 10));
         return await InstanceBench.RunAsync(IntOption(args, "--launches", 10), IntOption(args, "--running", 50));
     }
 
