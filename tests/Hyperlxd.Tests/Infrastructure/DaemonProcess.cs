@@ -176,6 +176,26 @@ public sealed class DaemonProcess : IAsyncDisposable
     /// <summary>Runs a script with Debian's python3 (the one with pylxd 2.2.10).</summary>
     public Task<ProcessResult> PythonAsync(string script) => ProcessRunner.RunAsync("/usr/bin/python3", new[] { "-c", script }, Env);
 
+    /// <summary>
+    /// The daemon's (empty) cgroup parent in every hierarchy, named as DaemonOptions.CgroupParent
+    /// names it for a non-default state directory: tests leave no cgroups behind.
+    /// </summary>
+    private void RemoveCgroupParents()
+    {
+        var parent = "hyperlxd-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(Dir))))[..8];
+        foreach (var hierarchy in Directory.GetDirectories("/sys/fs/cgroup").Append("/sys/fs/cgroup"))
+        {
+            try
+            {
+                Directory.Delete(Path.Combine(hierarchy, parent));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not there, or still holding a container another assertion will report.
+            }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Api?.Dispose();
@@ -188,6 +208,7 @@ public sealed class DaemonProcess : IAsyncDisposable
             _process?.Kill(true);
         }
         _process?.Dispose();
+        RemoveCgroupParents();
         foreach (var dir in new[] { Dir, LxdConf })
         {
             try
