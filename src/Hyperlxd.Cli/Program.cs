@@ -14,6 +14,8 @@ public static class Program
         .. RemoteCommands.All,
         .. ProfileCommands.All,
         .. OperationCommands.All,
+        .. StorageCommands.All,
+        .. InstanceCommands.All,
     ];
 
     public static async Task<int> Main(string[] args) => await RunAsync(args, CliContext.FromConsole());
