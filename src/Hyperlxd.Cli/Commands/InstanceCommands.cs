@@ -122,7 +122,16 @@ public static partial class InstanceCommands
         {
             var (remote, name) = Target(call, arg);
             using var client = call.Ctx.Connect(remote);
-            await ChangeStateAsync(client, name, action, call.Parsed.Has("force"));
+            var effective = action;
+            // As lxc does: "start" on a frozen instance thaws it.
+            if (action == "start")
+            {
+                var instance = await client.GetAsync(InstancePath(name), ApiJsonContext.Default.Instance);
+                if (instance.StatusCode == (int)StatusCode.Frozen)
+                    effective = "unfreeze";
+            }
+
+            await ChangeStateAsync(client, name, effective, call.Parsed.Has("force"));
         }
 
         return 0;
