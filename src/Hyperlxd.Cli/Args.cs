@@ -13,6 +13,11 @@ public sealed class ParsedArgs
     public bool Has(string flag) => Flags.ContainsKey(flag);
 
     public string? Get(string flag) => Flags.TryGetValue(flag, out var v) ? v : null;
+
+    /// <summary>Every value of a repeatable flag in command-line order (<c>-p a -p b</c>).</summary>
+    public Dictionary<string, List<string>> Repeated { get; } = new(StringComparer.Ordinal);
+
+    public IReadOnlyList<string> GetAll(string flag) => Repeated.TryGetValue(flag, out var v) ? v : [];
 }
 
 public static class ArgParser
@@ -20,14 +25,20 @@ public static class ArgParser
     /// <summary>Flags that take a value; every other known flag is a boolean switch.</summary>
     public static readonly IReadOnlySet<string> ValueFlags = new HashSet<string>(StringComparer.Ordinal)
     {
-        "format", "description", "password",
+        "format", "description", "password", "profile", "config", "uid", "gid", "mode",
         "alias",
     };
 
     public static readonly IReadOnlySet<string> BoolFlags = new HashSet<string>(StringComparer.Ordinal)
     {
-        "accept-certificate", "help", "version",
+        "accept-certificate", "help", "version", "force", "show-log",
         "public",
+    };
+
+    /// <summary>lxc's one-letter spellings.</summary>
+    public static readonly IReadOnlyDictionary<string, string> ShortFlags = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["-h"] = "help", ["-p"] = "profile", ["-c"] = "config", ["-f"] = "force",
     };
 
     public static ParsedArgs Parse(IReadOnlyList<string> args)
@@ -49,16 +60,14 @@ public static class ArgParser
                 continue;
             }
 
-            if (arg == "-h")
-            {
-                result.Flags["help"] = "true";
-                continue;
-            }
-
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            string name;
+            if (ShortFlags.TryGetValue(arg, out var longName))
+                name = longName;
+            else if (!arg.StartsWith("--", StringComparison.Ordinal))
                 throw new UsageException($"Unknown flag \"{arg}\"");
+            else
+                name = arg[2..];
 
-            var name = arg[2..];
             string? inline = null;
             var eq = name.IndexOf('=');
             if (eq >= 0)
@@ -77,6 +86,9 @@ public static class ArgParser
                 }
 
                 result.Flags[name] = inline;
+                if (!result.Repeated.TryGetValue(name, out var all))
+                    result.Repeated[name] = all = new();
+                all.Add(inline);
             }
             else if (BoolFlags.Contains(name))
             {

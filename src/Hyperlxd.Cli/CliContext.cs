@@ -13,6 +13,13 @@ public sealed class CliContext
     public required bool StdinIsTerminal { get; init; }
     public required Func<string, string?> Env { get; init; }
 
+    /// <summary>Byte streams for exec and file transfer; null means "go through the text reader/writers".</summary>
+    public Stream? RawIn { get; init; }
+
+    public Stream? RawOut { get; init; }
+
+    public Stream? RawErr { get; init; }
+
     public string ConfigDir => RemoteConfig.DefaultDir(Env);
 
     public RemoteConfig Config => _config ??= RemoteConfig.Load(ConfigDir);
@@ -24,6 +31,9 @@ public sealed class CliContext
         In = Console.In,
         StdinIsTerminal = !Console.IsInputRedirected,
         Env = Environment.GetEnvironmentVariable,
+        RawIn = Console.OpenStandardInput(),
+        RawOut = Console.OpenStandardOutput(),
+        RawErr = Console.OpenStandardError(),
     };
 
     /// <summary>The daemon's socket for <c>unix://</c>: $HYPERLXD_DIR/unix.socket.</summary>

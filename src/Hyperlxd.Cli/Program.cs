@@ -15,6 +15,8 @@ public static class Program
         .. ProfileCommands.All,
         .. OperationCommands.All,
         .. ImageCommands.All,
+        .. StorageCommands.All,
+        .. InstanceCommands.All,
     ];
 
     public static async Task<int> Main(string[] args) => await RunAsync(args, CliContext.FromConsole());

@@ -78,9 +78,14 @@ public sealed partial class ContainerDriver
     public async Task StopAsync(InstanceSpec spec, bool force, TimeSpan timeout, CancellationToken ct)
     {
         var socket = SocketPath(spec.Name);
-        if (!force && _cgroups.IsFrozen(spec.Name))
+        if (_cgroups.IsFrozen(spec.Name))
         {
-            _cgroups.Freeze(spec.Name, false); // a frozen init cannot halt itself
+            if (force)
+            {
+                // The v1 freezer holds even SIGKILL until the thaw: kill first, so nothing runs after it.
+                await MonitorClient.RequestAsync(socket, "kill SIGKILL", ct);
+            }
+            _cgroups.Freeze(spec.Name, false); // a frozen init can neither halt nor die
         }
         var request = force
             ? "stop SIGKILL"

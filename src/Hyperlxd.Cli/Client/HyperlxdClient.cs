@@ -19,10 +19,12 @@ public sealed record ApiResult(JsonElement Metadata, string? ETag, int HttpStatu
 public sealed class HyperlxdClient : IDisposable
 {
     private readonly HttpClient _http;
+    private readonly HttpMessageHandler _handler;
     private readonly string _target;
 
     public HyperlxdClient(HttpMessageHandler handler, Uri baseAddress, string target)
     {
+        _handler = handler;
         // Operations can legitimately take long; /wait blocks until they finish.
         _http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("hlx/0.1");
@@ -89,6 +91,72 @@ public sealed class HyperlxdClient : IDisposable
         }
 
         return new ApiResult(envelope.Metadata, etag, status);
+    }
+
+    /// <summary>
+    /// Sends a request that must answer with an operation and returns it without waiting (exec needs
+    /// the websocket secrets while the operation runs). The element is the operation as sent.
+    /// </summary>
+    public async Task<(Operation Op, JsonElement Element, string Url)> StartOperationAsync(HttpMethod method, string path, string? jsonBody, CancellationToken ct = default)
+    {
+        var (envelope, _, _, location) = await SendAsync(method, path, jsonBody, null, ct);
+        if (envelope.Type != "async")
+            throw new CliException($"Invalid response from {method} {path}: expected a background operation");
+        var op = Decode(envelope.Metadata, ApiJsonContext.Default.Operation, path);
+        var url = !string.IsNullOrEmpty(envelope.Operation) ? envelope.Operation : location ?? "/1.0/operations/" + op.Id;
+        return (op, envelope.Metadata, url);
+    }
+
+    /// <summary>Waits for an operation started by <see cref="StartOperationAsync"/>; failures throw.</summary>
+    public Task<ApiResult> WaitAsync(Operation op, string opUrl, CancellationToken ct = default) => WaitOperationAsync(opUrl, op, ct);
+
+    /// <summary>
+    /// A request whose success body is not an envelope (file transfer, console log). Error answers
+    /// are still LXD envelopes and throw like any other request. The caller disposes the response.
+    /// </summary>
+    public async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken ct = default)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new CliException($"Failed to connect to {_target}: {e.InnerException?.Message ?? e.Message}", e);
+        }
+
+        if (response.IsSuccessStatusCode)
+            return response;
+        using (response)
+        {
+            var body = await response.Content.ReadAsByteArrayAsync(ct);
+            ParseEnvelope(body, (int)response.StatusCode, request.Method, request.RequestUri?.ToString() ?? "");
+            throw new ApiException($"Request failed with status {(int)response.StatusCode}", (int)response.StatusCode);
+        }
+    }
+
+    /// <summary>
+    /// Opens an operation websocket over the same handler as every other request, so the unix
+    /// socket or the pinned-certificate HTTPS connection applies to it too.
+    /// </summary>
+    public async Task<System.Net.WebSockets.ClientWebSocket> ConnectWebSocketAsync(string pathAndQuery, CancellationToken ct = default)
+    {
+        var http = new Uri(_http.BaseAddress!, pathAndQuery);
+        var ws = new UriBuilder(http) { Scheme = http.Scheme == "https" ? "wss" : "ws" }.Uri;
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.SetRequestHeader("User-Agent", "hlx/0.1");
+        try
+        {
+            await socket.ConnectAsync(ws, new HttpMessageInvoker(_handler, disposeHandler: false), ct);
+        }
+        catch (System.Net.WebSockets.WebSocketException e)
+        {
+            socket.Dispose();
+            throw new CliException($"Failed to connect to {_target} websocket {http.AbsolutePath}: {e.Message}", e);
+        }
+
+        return socket;
     }
 
     /// <summary>Blocks on <c>GET {op}/wait</c> unless the 202 already carried a final status.</summary>

@@ -137,7 +137,7 @@ public static class ProfileCommands
         return ParsePairs(args);
     }
 
-    private static Dictionary<string, string> ParsePairs(IEnumerable<string> args)
+    public static Dictionary<string, string> ParsePairs(IEnumerable<string> args)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var arg in args)

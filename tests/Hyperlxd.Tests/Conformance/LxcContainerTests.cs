@@ -172,6 +172,12 @@ public sealed class LxcContainerTests(ContainerDaemon fixture)
         await LxcOkAsync("start", c.Name);
         Assert.Equal("RUNNING", (await ListAsync(c.Name)).State);
         Assert.Equal(0, (await D.LxcAsync("exec", c.Name, "--", "true")).ExitCode);
+
+        // A frozen container can still be stopped by force (the freezer holds even SIGKILL until thawed).
+        await LxcOkAsync("pause", c.Name);
+        await LxcOkAsync("stop", "--force", c.Name);
+        Assert.Equal("STOPPED", (await ListAsync(c.Name)).State);
+        Assert.False(Directory.Exists($"/proc/{pid}"), "init must be gone");
     }
 
     [Fact]
