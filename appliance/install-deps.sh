@@ -21,12 +21,11 @@ packages=(
     zlib1g-dev
     pkg-config          # native-shims: finds libseccomp
     libseccomp-dev      # native-shims: seccomp deny list of containers
-    busybox-static      # native-shims ctest: rootfs of the test containers
     util-linux          # setpriv
     iproute2            # ip
     openssl
     ca-certificates
-    busybox-static      # the busybox test image (images/busybox/build.sh)
+    busybox-static      # the busybox test image (images/busybox/build.sh) and the native-shims ctest rootfs
     squashfs-tools      # squashfs rootfs: unsquashfs to validate/unpack, mksquashfs for the test image
     xz-utils            # xz-compressed image tarballs are read through `xz -dc`
     bzip2               # bzip2-compressed image tarballs (`bzip2 -dc`)
