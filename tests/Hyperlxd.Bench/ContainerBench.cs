@@ -104,8 +104,7 @@ internal static class ContainerBench
 
     private static void Line(string what, List<double> d, List<double> r)
     {
-        double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
-        Console.WriteLine($"{what,-36} {Median(d),7:0.00} {Median(r),7:0.00}  {Median(d) / Median(r),6:0.00}x");
+        Console.WriteLine($"{what,-36} {Stats.Median(d),7:0.00} {Stats.Median(r),7:0.00}  {Stats.Median(d) / Stats.Median(r),6:0.00}x");
     }
 
     private static async Task Run(string file, params string[] args)

@@ -274,8 +274,8 @@ internal static class InstanceBench
 
         string[] Ms(string op, List<double> a, List<double>? b)
         {
-            var am = Median(a);
-            var bm = b is null ? (double?)null : Median(b);
+            var am = Stats.Median(a);
+            var bm = b is null ? (double?)null : Stats.Median(b);
             return new[] { op, F(am) + " ms", bm is { } x ? F(x) + " ms" : na, bm is > 0 ? (am / bm.Value).ToString("0.00", CultureInfo.InvariantCulture) : "n/a" };
         }
 
@@ -292,13 +292,4 @@ internal static class InstanceBench
 
     private static string Mb(double kib) => (kib / 1024.0).ToString("0.00", CultureInfo.InvariantCulture) + " MB";
 
-    private static double Median(List<double> xs)
-    {
-        if (xs.Count == 0)
-        {
-            return double.NaN;
-        }
-        var s = xs.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
 }

@@ -161,8 +161,8 @@ internal static class Program
 
         string[] Row(string op, List<double> h, List<double>? l, string target)
         {
-            var hm = Median(h);
-            var lm = l is null ? (double?)null : Median(l);
+            var hm = Stats.Median(h);
+            var lm = l is null ? (double?)null : Stats.Median(l);
             return new[]
             {
                 op,
@@ -185,29 +185,14 @@ internal static class Program
 
     private static void Detail(string name, Server s) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{name}: GET /1.0 n={s.GetMs.Count} p10={Percentile(s.GetMs, 0.1):0.000} p90={Percentile(s.GetMs, 0.9):0.000} ms; " +
-            $"lxc n={s.LxcMs.Count} p10={Percentile(s.LxcMs, 0.1):0.0} p90={Percentile(s.LxcMs, 0.9):0.0} ms, failures={s.LxcFailures}; " +
-            $"image import n={s.ImportMs.Count} p10={Percentile(s.ImportMs, 0.1):0.0} p90={Percentile(s.ImportMs, 0.9):0.0} ms; " +
+            $"{name}: GET /1.0 n={s.GetMs.Count} p10={Stats.Percentile(s.GetMs, 0.1):0.000} p90={Stats.Percentile(s.GetMs, 0.9):0.000} ms; " +
+            $"lxc n={s.LxcMs.Count} p10={Stats.Percentile(s.LxcMs, 0.1):0.0} p90={Stats.Percentile(s.LxcMs, 0.9):0.0} ms, failures={s.LxcFailures}; " +
+            $"image import n={s.ImportMs.Count} p10={Stats.Percentile(s.ImportMs, 0.1):0.0} p90={Stats.Percentile(s.ImportMs, 0.9):0.0} ms; " +
             $"RSS after run {Mb(s.RssKiB())}"));
 
     private static string Ms(double v) => v.ToString(v < 10 ? "0.000" : "0.0", CultureInfo.InvariantCulture) + " ms";
 
     private static string Mb(long? kib) => kib is { } k ? (k / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " MB" : "n/a";
-
-    private static double Median(List<double> xs) => Percentile(xs, 0.5);
-
-    private static double Percentile(List<double> xs, double p)
-    {
-        if (xs.Count == 0)
-        {
-            return double.NaN;
-        }
-        var sorted = xs.Order().ToArray();
-        var pos = p * (sorted.Length - 1);
-        var lo = (int)Math.Floor(pos);
-        var hi = (int)Math.Ceiling(pos);
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-    }
 }
 
 internal sealed class BenchException(string message) : Exception(message);

@@ -119,18 +119,13 @@ internal static class StorageBench
         Console.WriteLine(new string('-', 46) + "-|-" + new string('-', 15) + "-|-" + new string('-', 20) + "-|-" + new string('-', 6) + "-|-------");
         foreach (var (name, ours, raw, primitive) in rows)
         {
-            var (a, b) = (Median(ours), Median(raw));
+            var (a, b) = (Stats.Median(ours), Stats.Median(raw));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{name,-46} | {a,12:0.0} ms | {b,9:0.0} ms {primitive,-9} | {a / b,6:0.00} | <= 1.3x raw"));
         }
         return 0;
     }
 
-    private static double Median(List<double> xs)
-    {
-        var s = xs.Order().ToList();
-        return s.Count == 0 ? double.NaN : s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-    }
 
     private static async Task RunAsync(string program, params string[] args)
     {
