@@ -107,13 +107,17 @@ static int mount_in(struct ctx *c, const char *src, const char *rel, const char 
     return rc;
 }
 
-int hlx_mounts_prepare_root(const struct hlx_spec *spec, struct hlx_err *er)
+int hlx_mounts_prepare_root(const struct hlx_spec *spec, int idmapfd, struct hlx_err *er)
 {
     int fd;
     /* Slave, not private: host unmounts still reach us, our mounts never reach the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         return hlx_fail(er, errno, "Failed making / a slave mount: %s", strerror(errno));
-    if (mount(spec->rootfs, spec->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+    if (idmapfd >= 0) {
+        if (syscall(SYS_move_mount, idmapfd, "", AT_FDCWD, spec->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return hlx_fail(er, errno, "Failed attaching the idmapped rootfs %s: %s", spec->rootfs,
+                            strerror(errno));
+    } else if (mount(spec->rootfs, spec->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
         return hlx_fail(er, errno, "Failed bind-mounting rootfs %s: %s", spec->rootfs,
                         strerror(errno));
     fd = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);

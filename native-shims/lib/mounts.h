@@ -7,9 +7,10 @@
 #include "spec.h"
 
 /* Step 1, still with the host credentials (the rootfs path may be host-root-only): makes the new
- * mount namespace a slave of the host, bind-mounts the rootfs onto itself and returns an O_PATH fd
- * of it (the caller keeps it and passes it to hlx_mounts_setup). */
-int hlx_mounts_prepare_root(const struct hlx_spec *spec, struct hlx_err *er);
+ * mount namespace a slave of the host, bind-mounts the rootfs onto itself (or, with idmapfd >= 0,
+ * attaches that detached idmapped tree there instead) and returns an O_PATH fd of it (the caller
+ * keeps it and passes it to hlx_mounts_setup). */
+int hlx_mounts_prepare_root(const struct hlx_spec *spec, int idmapfd, struct hlx_err *er);
 
 /* Step 2, as root of the container (ids switched, umask 0): everything else, then pivot_root into
  * rootfd. console is the host path of the pty slave to bind on /dev/console, or NULL. */

@@ -49,6 +49,50 @@ void hlx_exec(char *const argv[], char *const env[])
     execvp(argv[0], argv);
 }
 
+/* GO, with the idmapped rootfs mount fd attached (SCM_RIGHTS) when there is one. */
+static int send_go(int sock, int fd)
+{
+    char go = SYNC_GO;
+    struct iovec iov = {.iov_base = &go, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u = {0};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        struct cmsghdr *c;
+        msg.msg_control = u.buf;
+        msg.msg_controllen = sizeof(u.buf);
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* Waits for GO; returns the attached fd (or -1 when none) in *fd. -1 on EOF or a bad byte. */
+static int recv_go(int sock, int *fd)
+{
+    char go = 0;
+    struct iovec iov = {.iov_base = &go, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
+    ssize_t n;
+    *fd = -1;
+    while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    for (struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            memcpy(fd, CMSG_DATA(c), sizeof(int));
+    return n == 1 && go == SYNC_GO ? 0 : -1;
+}
+
 static int loopback_up(struct hlx_err *er)
 {
     struct ifreq ifr = {0};
@@ -68,14 +112,21 @@ static void __attribute__((noreturn)) child_main(const struct hlx_start *st, int
 {
     const struct hlx_spec *spec = st->spec;
     struct hlx_err er = {0};
-    int userns = spec->n_uidmap > 0, rootfd;
-    char go;
+    int userns = spec->n_uidmap > 0, rootfd, idmapfd;
 
     hlx_reset_signals();
-    /* Wait for GO: maps written, cgroups joined, devices moved in. EOF: the parent gave up. */
-    if (read(fd, &go, 1) != 1 || go != SYNC_GO)
+    /* Wait for GO: maps written, cgroups joined, devices moved in (and the idmapped rootfs
+     * attached to it with rootfs-idmap). EOF: the parent gave up. */
+    if (recv_go(fd, &idmapfd) < 0)
         _exit(1);
-    if ((rootfd = hlx_mounts_prepare_root(spec, &er)) < 0)
+    if (spec->rootfs_idmap && idmapfd < 0) {
+        hlx_fail(&er, EPROTO, "No idmapped rootfs mount came with GO");
+        goto fail;
+    }
+    rootfd = hlx_mounts_prepare_root(spec, idmapfd, &er);
+    if (idmapfd >= 0)
+        close(idmapfd);
+    if (rootfd < 0)
         goto fail;
     /* Become root of the container (maps are written by now). */
     if (userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
@@ -154,8 +205,7 @@ int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, str
 {
     const struct hlx_spec *spec = st->spec;
     struct clone_args args = {0};
-    int sv[2], pidfd = -1, rc;
-    char go = SYNC_GO;
+    int sv[2], pidfd = -1, idmapfd = -1, rc;
     pid_t pid;
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -182,13 +232,21 @@ int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, str
 
     if ((spec->n_uidmap && hlx_idmap_write(pid, spec, er) < 0) || hlx_cgroups_join(spec, pid, er) < 0)
         goto kill;
+    /* The unshifted rootfs, idmapped to the child's user namespace (its maps are written now);
+     * made here with host credentials, attached by the child in its own mount namespace. */
+    if (spec->rootfs_idmap && (idmapfd = hlx_idmap_mount_for(pid, spec->rootfs, er)) < 0)
+        goto kill;
     /* Hook point: network devices are moved into /proc/PID/ns/net here, before GO. */
     for (int i = 0; i < spec->hooks.n; i++)
         if (run_hook(st, spec->hooks.v[i], pid, er) < 0)
             goto kill;
-    if (write(sv[0], &go, 1) != 1) {
+    if (send_go(sv[0], idmapfd) < 0) {
         hlx_fail(er, errno, "Failed sending GO: %s", strerror(errno));
         goto kill;
+    }
+    if (idmapfd >= 0) {
+        close(idmapfd);
+        idmapfd = -1;
     }
     rc = hlx_errpipe_read(sv[0], &er->err, er->msg, sizeof(er->msg));
     if (rc == 0) {
@@ -201,6 +259,8 @@ int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, str
         hlx_fail(er, errno, "Failed reading the start result: %s", strerror(errno));
 kill:
     rc = er->err;
+    if (idmapfd >= 0)
+        close(idmapfd);
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;

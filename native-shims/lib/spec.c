@@ -257,6 +257,12 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
         spec->host_netns = strcmp(val, "host") == 0;
         return 0;
     }
+    if (strcmp(key, "rootfs-idmap") == 0) {
+        if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+            return hlx_fail(er, EINVAL, "rootfs-idmap wants \"yes\" or \"no\"");
+        spec->rootfs_idmap = strcmp(val, "yes") == 0;
+        return 0;
+    }
     return hlx_fail(er, EINVAL, "unknown key \"%s\"", key);
 }
 
@@ -308,6 +314,10 @@ int hlx_spec_parse(FILE *f, const char *name, struct hlx_spec *spec, struct hlx_
     if ((spec->n_uidmap && (hlx_idmap_outside(spec->uidmap, spec->n_uidmap, 0) < 0 ||
                             hlx_idmap_outside(spec->gidmap, spec->n_gidmap, 0) < 0))) {
         hlx_fail(er, EINVAL, "%s: the id maps must map root (0) inside the container", name);
+        goto fail;
+    }
+    if (spec->rootfs_idmap && !spec->n_uidmap) {
+        hlx_fail(er, EINVAL, "%s: rootfs-idmap needs uidmap and gidmap", name);
         goto fail;
     }
     if ((!spec->cwd && set_str(&spec->cwd, "/") < 0) ||

@@ -52,6 +52,7 @@ struct hlx_spec {
     struct hlx_strv argv; /* default /sbin/init */
     struct hlx_strv hooks; /* prestart hooks, run by the parent through /bin/sh -c */
     int host_netns;       /* "netns host" */
+    int rootfs_idmap;     /* "rootfs-idmap yes": an idmapped mount of the unshifted rootfs */
 };
 
 /* Parses a spec from f (name is for messages). Returns 0, or -1 with er filled

@@ -1,6 +1,7 @@
 /* hyperlxd-nsexec: `run` starts a container in the foreground (debugging; the monitor does the
  * same in-process), `attach` runs a command inside a running container. See README.md. */
 #include "attach.h"
+#include "idmap.h"
 #include "nsexec.h"
 #include "spec.h"
 
@@ -15,7 +16,8 @@ static void usage(void)
 {
     fputs("usage: hyperlxd-nsexec run --spec FILE|-\n"
           "       hyperlxd-nsexec attach --pid PID [--uid U] [--gid G] [--cwd DIR] [--env K=V]...\n"
-          "                              [--spec FILE] [--no-seccomp] [--errfd FD] [--tty PTS] -- CMD [ARGS...]\n",
+          "                              [--spec FILE] [--no-seccomp] [--errfd FD] [--tty PTS] -- CMD [ARGS...]\n"
+          "       hyperlxd-nsexec idmap-probe DIR\n",
           stderr);
     exit(2);
 }
@@ -115,6 +117,20 @@ static int cmd_attach(int argc, char **argv)
     return rc;
 }
 
+/* Exit 0 when an idmapped mount of DIR can be made (the daemon then leaves rootfs unshifted),
+ * 1 with the reason on stderr otherwise. */
+static int cmd_idmap_probe(int argc, char **argv)
+{
+    struct hlx_err er = {0};
+    if (argc != 1 || argv[0][0] != '/')
+        usage();
+    if (hlx_idmap_probe(argv[0], &er) < 0) {
+        fprintf(stderr, "hyperlxd-nsexec: errno=%d: %s\n", er.err, er.msg);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -123,5 +139,7 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "attach") == 0)
         return cmd_attach(argc - 2, argv + 2);
+    if (strcmp(argv[1], "idmap-probe") == 0)
+        return cmd_idmap_probe(argc - 2, argv + 2);
     usage();
 }

@@ -51,7 +51,7 @@ wait_for() { # wait_for COMMAND...: polls a condition (no timing assertion: 20 s
 R=$T/rootfs
 mkdir -p "$R"/{bin,sbin,etc,proc,sys,dev,tmp,root}
 cp "$BUSYBOX" "$R/bin/busybox"
-for c in sh echo sleep cat id hostname ls; do ln -s busybox "$R/bin/$c"; done
+for c in sh echo sleep cat id hostname ls stat; do ln -s busybox "$R/bin/$c"; done
 ln -s ../bin/busybox "$R/sbin/init"
 printf '::sysinit:/bin/echo hello-from-init\n::shutdown:/bin/echo goodbye-from-init\n' >"$R/etc/inittab"
 chown -R 1000000:1000000 "$R"
@@ -183,6 +183,29 @@ check "privileged: /proc/sys is read-only" bash -c "'$NSX' attach --pid $INIT --
 check "privileged attach exit code" test $? -eq 3
 out=$(req stop SIGTERM 0)
 check "stop with timeout 0 kills ($out)" grep -q 'state=stopped .*exit_signal=9 reason=killed' <<<"$out"
+INIT=
+
+# --- unprivileged on the unshifted rootfs (still owned by host root): idmapped rootfs mount -----------------
+check "idmap-probe on the rootfs" "$NSX" idmap-probe "$R"
+check "idmap-probe refuses /proc" bash -c "! '$NSX' idmap-probe /proc 2>/dev/null"
+{ grep -v -e '^hook' "$T/spec"; echo "rootfs-idmap yes"; } >"$T/idmap.spec"
+wait_for bash -c "! kill -0 $MPID 2>/dev/null"
+out=$("$MON" start --name c3 --spec "$T/idmap.spec" --socket "$T/run/c3.sock" 2>&1)
+check "idmapped start ($out)" test $? -eq 0
+INIT=$(field init_pid <<<"$out")
+MPID=$(field monitor_pid <<<"$out")
+SOCK=$T/run/c3.sock
+[[ -n $INIT ]] || exit 1
+check "idmapped: uid 0 inside is 1000000 on the host" grep -qP '^Uid:\t1000000\t' /proc/$INIT/status
+check "idmapped: host-root files are root's inside" test "$("$NSX" attach --pid "$INIT" -- stat -c %u:%g /bin/busybox)" = 0:0
+"$NSX" attach --pid "$INIT" -- sh -c 'echo x > /tmp/made-inside'
+check "idmapped: attach can write the rootfs" test $? -eq 0
+check "idmapped: a file made inside is 1000000 on the host (through the container's mount)" \
+    test "$(stat -c %u:%g /proc/$INIT/root/tmp/made-inside)" = 1000000:1000000
+check "idmapped: ... and 0 on the unshifted disk" test "$(stat -c %u:%g "$R/tmp/made-inside")" = 0:0
+check "idmapped: the host's mount table is untouched" bash -c "! grep -q ' $R ' /proc/self/mountinfo"
+out=$(req stop SIGTERM 0)
+check "idmapped: stopped ($out)" grep -q 'state=stopped' <<<"$out"
 INIT=
 
 if ((failures)); then

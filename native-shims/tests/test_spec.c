@@ -38,7 +38,7 @@ static void test_full_spec(void)
                        "bind /srv/data /mnt/data ro\nrlimit nofile 1024 unlimited\ncap-drop sys_time\n"
                        "cap-drop CAP_SYS_MODULE\nseccomp default\nseccomp-deny mount EPERM\n"
                        "env container=lxc\narg /sbin/init\narg --log-level=debug\nnetns host\n"
-                       "hook-prestart ip link set veth0 netns $HYPERLXD_PID\ncwd /root\n";
+                       "hook-prestart ip link set veth0 netns $HYPERLXD_PID\ncwd /root\nrootfs-idmap yes\n";
     CHECK(parse(text, &s, &er) == 0);
     CHECK(strcmp(s.rootfs, "/var/lib/c1/rootfs") == 0);
     CHECK(strcmp(s.hostname, "c1") == 0);
@@ -55,6 +55,7 @@ static void test_full_spec(void)
     CHECK(s.host_netns == 1);
     CHECK(s.hooks.n == 1 && strcmp(s.hooks.v[0], "ip link set veth0 netns $HYPERLXD_PID") == 0);
     CHECK(strcmp(s.cwd, "/root") == 0);
+    CHECK(s.rootfs_idmap == 1);
     hlx_spec_free(&s);
 }
 
@@ -65,7 +66,7 @@ static void test_defaults(void)
     CHECK(parse("rootfs /r\n", &s, &er) == 0);
     CHECK(strcmp(s.argv.v[0], "/sbin/init") == 0 && s.argv.n == 1);
     CHECK(strcmp(s.cwd, "/") == 0);
-    CHECK(s.n_uidmap == 0 && !s.host_netns && s.n_seccomp == 0);
+    CHECK(s.n_uidmap == 0 && !s.host_netns && s.n_seccomp == 0 && !s.rootfs_idmap);
     hlx_spec_free(&s);
 }
 
@@ -93,6 +94,8 @@ static void test_errors(void)
         {"rootfs /r\nseccomp-deny mount EWHAT\n", "line 2: seccomp-deny wants"},
         {"rootfs /r\nenv NOEQUALS\n", "line 2: env wants"},
         {"rootfs /r\nnetns other\n", "line 2: netns wants"},
+        {"rootfs /r\nrootfs-idmap maybe\n", "line 2: rootfs-idmap wants"},
+        {"rootfs /r\nrootfs-idmap yes\n", "rootfs-idmap needs uidmap and gidmap"},
         {"rootfs /r\nenv A=1\narg x\nbind /a /b\nhostname averyveryveryveryveryveryveryveryveryveryveryveryveryveryverylongname\n",
          "line 5: hostname must have"},
     };

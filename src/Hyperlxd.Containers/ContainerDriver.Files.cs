@@ -8,7 +8,8 @@ namespace Hyperlxd.Containers;
 /// <summary>
 /// File access on the container's root filesystem from the host, every lookup through
 /// <c>openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)</c>: "..", absolute links and links to the host
-/// all resolve inside the root. Ids are translated with the map the disk is shifted to. (Files on the
+/// all resolve inside the root. Ids are translated with the map the disk is shifted to (none for an
+/// unshifted, idmapped root: ids inside are the disk's). (Files on the
 /// container's own mounts — /dev, /proc, disk devices — are not visible this way.)
 /// </summary>
 public sealed partial class ContainerDriver

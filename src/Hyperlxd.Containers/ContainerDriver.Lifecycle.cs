@@ -7,29 +7,28 @@ namespace Hyperlxd.Containers;
 public sealed partial class ContainerDriver
 {
     /// <summary>
-    /// Chooses the id map and shifts the root filesystem into it (chown shift; idmapped mounts are
-    /// not used yet). Privileged containers keep the image's ids.
+    /// Chooses the id map and what the disk holds (<c>volatile.last_state.idmap</c>, as LXD): unshifted
+    /// ("[]") when the root can be mounted idmapped, else chown-shifted into the map. Privileged
+    /// containers keep the image's ids.
     /// </summary>
-    public Task<IReadOnlyDictionary<string, string>> PrepareAsync(InstanceSpec spec, CancellationToken ct)
+    public async Task<IReadOnlyDictionary<string, string>> PrepareAsync(InstanceSpec spec, CancellationToken ct)
     {
-        var privileged = IdMap.IsPrivileged(spec.Config);
-        var map = privileged ? null : DefaultMap;
-        var onDisk = IdMap.OnDisk(spec.Config);
+        var map = IdMap.IsPrivileged(spec.Config) ? null : DefaultMap;
         var rootfs = SpecWriter.RootFs(spec);
         if (!Directory.Exists(rootfs))
         {
             throw new BadRequestException($"Failed preparing instance \"{spec.Name}\": {rootfs} does not exist");
         }
-        IdMap.Shift(rootfs, onDisk, map);
+        var disk = await DiskMapAsync(spec, map, ct);
+        IdMap.Shift(rootfs, IdMap.OnDisk(spec.Config), disk);
         var json = map?.ToLxdJson() ?? "[]";
-        IReadOnlyDictionary<string, string> keys = new Dictionary<string, string>
+        return new Dictionary<string, string>
         {
             ["volatile.idmap.base"] = (map?.Base ?? 0).ToString(),
             ["volatile.idmap.current"] = json,
             ["volatile.idmap.next"] = json,
-            ["volatile.last_state.idmap"] = json,
+            ["volatile.last_state.idmap"] = disk?.ToLxdJson() ?? "[]",
         };
-        return Task.FromResult(keys);
     }
 
     public async Task StartAsync(InstanceSpec spec, CancellationToken ct)
@@ -39,12 +38,12 @@ public sealed partial class ContainerDriver
         {
             throw new BadRequestException("The instance is already running");
         }
-        var privileged = IdMap.IsPrivileged(spec.Config);
-        var map = privileged ? null : DefaultMap;
-        if (IdMap.OnDisk(spec.Config) != map)
+        var map = IdMap.IsPrivileged(spec.Config) ? null : DefaultMap;
+        var disk = await DiskMapAsync(spec, map, ct);
+        if (IdMap.OnDisk(spec.Config) != disk)
         {
             // The daemon did not prepare this root for the current mode (e.g. security.privileged changed): shift now.
-            IdMap.Shift(SpecWriter.RootFs(spec), IdMap.OnDisk(spec.Config), map);
+            IdMap.Shift(SpecWriter.RootFs(spec), IdMap.OnDisk(spec.Config), disk);
         }
         var limits = CgroupLimits.From(spec.Config);
         Directory.CreateDirectory(spec.StateDir);
@@ -56,7 +55,7 @@ public sealed partial class ContainerDriver
         _cgroups.Create(spec.Name, limits);
         revert.Add(() => _cgroups.RemoveAsync(spec.Name, CancellationToken.None));
         var specFile = SpecPath(spec);
-        await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name)), ct);
+        await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name), idmapRootfs: disk is null), ct);
 
         var (code, _, err) = await RunAsync(_monitor,
             new[] { "start", "--name", spec.Name, "--spec", specFile, "--socket", socket, "--log", LogPath(spec) }, CancellationToken.None);

@@ -22,4 +22,10 @@ public sealed class ContainerDriverOptions
     public long IdmapBase { get; init; } = 1_000_000;
 
     public long IdmapSize { get; init; } = 65536;
+
+    /// <summary>
+    /// Unprivileged roots stay unshifted and are mounted idmapped where the filesystem allows it
+    /// (probed once per filesystem); false: always chown-shift them into the id range.
+    /// </summary>
+    public bool IdmappedMounts { get; init; } = true;
 }

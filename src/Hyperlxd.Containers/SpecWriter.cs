@@ -10,10 +10,15 @@ internal static class SpecWriter
     private static readonly string[] CapDrop = { "sys_time", "sys_module", "sys_rawio", "mac_admin", "mac_override" };
     private static readonly string[] PrivilegedCapDrop = { "sys_boot" };
 
-    public static string Build(InstanceSpec spec, IdMap? map, IReadOnlyList<string> cgroups)
+    /// <param name="idmapRootfs">The root is unshifted: mount it idmapped to the container's user namespace.</param>
+    public static string Build(InstanceSpec spec, IdMap? map, IReadOnlyList<string> cgroups, bool idmapRootfs = false)
     {
         var sb = new StringBuilder();
         sb.Append("rootfs ").Append(RootFs(spec)).Append('\n');
+        if (idmapRootfs && map is not null)
+        {
+            sb.Append("rootfs-idmap yes\n");
+        }
         sb.Append("hostname ").Append(spec.Name).Append('\n');
         if (map is not null)
         {

@@ -1,6 +1,7 @@
 using System.Text;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
+using Hyperlxd.Tests.Infrastructure;
 
 namespace Hyperlxd.Tests.Containers;
 
@@ -21,6 +22,17 @@ public sealed class ContainerDriverTests
         Assert.Contains("Uid:\t1000000\t", await File.ReadAllTextAsync($"/proc/{state.Pid}/status"));
         Assert.Equal("1000000", c.Spec.Config["volatile.idmap.base"]);
         Assert.True(state.Network.ContainsKey("lo"));
+
+        // Idmapped root (this host allows it): the disk keeps the image's ids (LXD's "[]"), root's files are root's inside,
+        // and a file made inside is 1000000 on the host through the container's mount, 0 on the unshifted disk.
+        Assert.Equal("[]", c.Spec.Config["volatile.last_state.idmap"]);
+        Assert.Contains("\"Hostid\":1000000", c.Spec.Config["volatile.idmap.current"]);
+        Assert.Equal("0:0", (await c.ExecAsync("stat", "-c", "%u:%g", "/bin/busybox")).Out.Trim());
+        Assert.Equal(0, (await c.ExecAsync("sh", "-c", "echo x > /tmp/made-inside")).Code);
+        Assert.Equal("0:0", (await c.ExecAsync("stat", "-c", "%u:%g", "/tmp/made-inside")).Out.Trim());
+        Assert.Equal((1000000u, 1000000u), await Owner($"/proc/{state.Pid}/root/tmp/made-inside"));
+        Assert.Equal((0u, 0u), await Owner(Path.Combine(c.RootFs, "tmp", "made-inside")));
+        Assert.Equal((0u, 0u), await Owner(Path.Combine(c.RootFs, "bin", "busybox")));
 
         Assert.Equal(7, (await c.ExecAsync("sh", "-c", "exit 7")).Code);
         var missing = await c.ExecAsync("/no/such/binary");
@@ -184,6 +196,54 @@ public sealed class ContainerDriverTests
             await Task.Delay(20);
         }
         Assert.False(Directory.Exists($"/proc/{pid}"));
+    }
+
+    [Fact]
+    public async Task Without_idmapped_mounts_the_root_is_shifted_and_stays_shifted()
+    {
+        await using var c = await TestContainer.CreateAsync(idmappedMounts: false);
+        var pid = await c.InitPidAsync();
+        Assert.Contains("\"Hostid\":1000000", c.Spec.Config["volatile.last_state.idmap"]);
+        Assert.Equal((1000000u, 1000000u), await Owner(Path.Combine(c.RootFs, "bin", "busybox")));
+        Assert.Equal(0, (await c.ExecAsync("sh", "-c", "echo x > /tmp/made-inside")).Code);
+        Assert.Equal((1000000u, 1000000u), await Owner(Path.Combine(c.RootFs, "tmp", "made-inside")));
+        Assert.Equal((1000000u, 1000000u), await Owner($"/proc/{pid}/root/tmp/made-inside"));
+        // Files API: ids inside, translated through the shift.
+        await using (var f = await c.Driver.GetFileAsync(c.Spec, "/tmp/made-inside", None))
+        {
+            Assert.Equal((0u, 0u), (f.Uid, f.Gid));
+        }
+
+        // A daemon that can idmap keeps an already shifted root as it is (no idmapped mount, no re-shift).
+        await c.Driver.StopAsync(c.Spec, true, TimeSpan.Zero, None);
+        c.UseDriver(c.NewDriver(idmappedMounts: true));
+        c.WithConfig(await c.Driver.PrepareAsync(c.Spec, None));
+        Assert.Contains("\"Hostid\":1000000", c.Spec.Config["volatile.last_state.idmap"]);
+        await c.Driver.StartAsync(c.Spec, None);
+        Assert.DoesNotContain("rootfs-idmap", await File.ReadAllTextAsync(Path.Combine(c.Spec.StateDir, "container.spec")));
+        Assert.Equal((1000000u, 1000000u), await Owner(Path.Combine(c.RootFs, "bin", "busybox")));
+        Assert.Equal("0:0", (await c.ExecAsync("stat", "-c", "%u:%g", "/bin/busybox")).Out.Trim());
+    }
+
+    [Fact]
+    public async Task Files_api_on_an_idmapped_root_uses_the_disk_ids()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        await c.Driver.PutFileAsync(c.Spec, "/root/b.txt", new FileWrite(FileType.File, 1000, 1001, null, false, null),
+            new MemoryStream(Encoding.ASCII.GetBytes("b")), None);
+        Assert.Equal((1000u, 1001u), await Owner(Path.Combine(c.RootFs, "root", "b.txt")));
+        Assert.Equal("1000:1001", (await c.ExecAsync("stat", "-c", "%u:%g", "/root/b.txt")).Out.Trim());
+        Assert.Equal(0, (await c.ExecAsync("sh", "-c", "echo y > /root/c.txt")).Code);
+        await using var f = await c.Driver.GetFileAsync(c.Spec, "/root/c.txt", None);
+        Assert.Equal((0u, 0u), (f.Uid, f.Gid));
+    }
+
+    /// <summary>Owner of a host path as the host sees it (GNU stat; does not follow a final link).</summary>
+    private static async Task<(uint Uid, uint Gid)> Owner(string path)
+    {
+        var r = await ProcessRunner.RunAsync("stat", new[] { "-c", "%u %g", path });
+        var f = r.Stdout.Trim().Split(' ');
+        return (uint.Parse(f[0]), uint.Parse(f[1]));
     }
 
     [Fact]

@@ -20,24 +20,31 @@ public sealed class TestContainer : IAsyncDisposable
     public ContainerDriver Driver { get; private set; }
     public InstanceSpec Spec { get; private set; }
 
-    private TestContainer(string dir, Dictionary<string, string> config)
+    private TestContainer(string dir, Dictionary<string, string> config, bool idmappedMounts)
     {
         Dir = dir;
         RuntimeDir = Path.Combine(dir, "run");
-        Driver = NewDriver();
+        Driver = NewDriver(idmappedMounts);
         var name = "hlxt-" + Guid.NewGuid().ToString("N")[..10];
         Spec = new InstanceSpec(name, InstanceType.Container, "x86_64", config, new Dictionary<string, Dictionary<string, string>>(),
             Path.Combine(dir, "root"), Path.Combine(dir, "state"));
     }
 
-    public ContainerDriver NewDriver() => new(new ContainerDriverOptions { HelpersDir = Path.Combine(Repo.Root, "artifacts", "bin"), RuntimeDir = RuntimeDir });
+    /// <param name="idmappedMounts">false: the driver chown-shifts unprivileged roots (as on filesystems without idmapped mounts).</param>
+    public ContainerDriver NewDriver(bool idmappedMounts = true) =>
+        new(new ContainerDriverOptions { HelpersDir = Path.Combine(Repo.Root, "artifacts", "bin"), RuntimeDir = RuntimeDir, IdmappedMounts = idmappedMounts });
+
+    /// <summary>Replaces the driver (a restarted daemon, possibly with other options).</summary>
+    public void UseDriver(ContainerDriver driver) => Driver = driver;
+
+    public string RootFs => Path.Combine(Spec.RootPath, "rootfs");
 
     public string Name => Spec.Name;
 
-    public static async Task<TestContainer> CreateAsync(Dictionary<string, string>? config = null, bool start = true)
+    public static async Task<TestContainer> CreateAsync(Dictionary<string, string>? config = null, bool start = true, bool idmappedMounts = true)
     {
         var dir = Repo.TempDir("hlx-ct-");
-        var c = new TestContainer(dir, config ?? new Dictionary<string, string>());
+        var c = new TestContainer(dir, config ?? new Dictionary<string, string>(), idmappedMounts);
         var rootfs = Path.Combine(c.Spec.RootPath, "rootfs");
         foreach (var d in new[] { "bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root" })
         {
