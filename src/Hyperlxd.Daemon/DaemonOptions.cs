@@ -24,6 +24,40 @@ public sealed class DaemonOptions
 
     private bool IsDefault => StateDir.TrimEnd('/') == DefaultDir;
 
+    /// <summary>
+    /// The host ids unprivileged containers map to (uid/gid 0 inside = the base): root's range in
+    /// /etc/subuid and /etc/subgid, as LXD takes it, when both give the same start and at least
+    /// 65536 ids; otherwise LXD's built-in default of 1000000.
+    /// </summary>
+    public long IdmapBase { get; init; } = SubordinateBase();
+
+    public const long IdmapSize = 65536;
+
+    private static long SubordinateBase()
+    {
+        static (long Start, long Count)? RootRange(string file)
+        {
+            if (!File.Exists(file))
+            {
+                return null;
+            }
+            foreach (var line in File.ReadLines(file))
+            {
+                var f = line.Split(':');
+                if (f.Length == 3 && f[0] == "root" && long.TryParse(f[1], out var start) && long.TryParse(f[2], out var count))
+                {
+                    return (start, count);
+                }
+            }
+            return null;
+        }
+        var uid = RootRange("/etc/subuid");
+        var gid = RootRange("/etc/subgid");
+        return uid is { } u && gid is { } g && u.Start == g.Start && u.Count >= IdmapSize && g.Count >= IdmapSize && u.Start > 0
+            ? u.Start
+            : 1_000_000;
+    }
+
     public static string DefaultStateDir => Environment.GetEnvironmentVariable("HYPERLXD_DIR") is { Length: > 0 } d ? d : DefaultDir;
 
     /// <summary>

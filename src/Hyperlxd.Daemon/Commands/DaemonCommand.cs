@@ -42,6 +42,8 @@ public static class DaemonCommand
         {
             RuntimeDir = options.RuntimeDir,
             CgroupParent = options.CgroupParent,
+            IdmapBase = options.IdmapBase,
+            IdmapSize = DaemonOptions.IdmapSize,
         }));
         builder.Services.AddSingleton<InstanceDrivers>();
         builder.Services.AddSingleton<Core.Images.IImageSource>(sp => sp.GetRequiredService<Daemon>().Images);
