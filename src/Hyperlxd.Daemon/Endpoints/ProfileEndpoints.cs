@@ -68,6 +68,7 @@ public static class ProfileEndpoints
     private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
     {
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ProfilePut);
+        var before = await daemon.Store.Profiles.GetAsync(Name(ctx), ctx.RequestAborted);
         await daemon.Store.Profiles.UpdateAsync(Name(ctx), p =>
         {
             Collection.CheckETag(ctx, ETagOf(p));
@@ -98,6 +99,21 @@ public static class ProfileEndpoints
             }
             Validate(p.Config, p.Devices);
         }, ctx.RequestAborted);
+        try
+        {
+            await daemon.Instances.ApplyProfileChangeAsync(before, ctx.RequestAborted);
+        }
+        catch
+        {
+            // The instances refused the change: the profile goes back to what it was.
+            await daemon.Store.Profiles.UpdateAsync(before.Name, p =>
+            {
+                p.Config = before.Config;
+                p.Devices = before.Devices;
+                p.Description = before.Description;
+            }, CancellationToken.None);
+            throw;
+        }
         Lifecycle(ctx, daemon, "profile-updated", Name(ctx));
         await Respond.Empty(ctx);
     }

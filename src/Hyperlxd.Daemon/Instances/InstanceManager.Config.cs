@@ -140,4 +140,54 @@ public sealed partial class InstanceManager
         CreatedAt = r.CreatedAt,
         LastUsedAt = r.LastUsedAt,
     };
+
+    /// <summary>
+    /// After a profile changed (<paramref name="before"/> is its old content), brings every
+    /// instance that uses it in line, as LXD does: each expansion must still have its root disk on
+    /// the same pool, and running instances get changed limits applied live. Any failure undoes
+    /// what was applied and throws, so that the caller can put the old profile back.
+    /// </summary>
+    public async Task ApplyProfileChangeAsync(Profile before, CancellationToken ct)
+    {
+        var now = (await daemon.Store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
+        var then = new Dictionary<string, Profile>(now) { [before.Name] = before };
+        await using var revert = new Reverter();
+        foreach (var name in await Repo.UsingProfileAsync(before.Name, ct))
+        {
+            using var _ = await _locks.AcquireAsync(name, ct);
+            var record = await Repo.GetAsync(name, ct);
+            var old = Expand(record, then);
+            var updated = Expand(record, now);
+            string newPool;
+            try
+            {
+                newPool = RootDisk(updated.Devices).Pool;
+            }
+            catch (BadRequestException)
+            {
+                throw new BadRequestException($"The change would leave instance \"{name}\" without a root disk");
+            }
+            if (newPool != RootDisk(old.Devices).Pool)
+            {
+                throw new BadRequestException($"The change would move the root disk of instance \"{name}\" to another pool");
+            }
+            var driver = DriverOf(old);
+            if ((await driver.GetStateAsync(SpecOf(old), ct)).Status == InstanceStatus.Stopped)
+            {
+                continue;
+            }
+            if (!SameDevices(old.Devices, updated.Devices))
+            {
+                throw new BadRequestException($"Device changes on a running instance (\"{name}\") are not supported yet: stop it first");
+            }
+            var changed = Diff(old.Config, updated.Config);
+            if (changed.Count > 0)
+            {
+                await driver.ApplyConfigAsync(SpecOf(updated), changed, ct);
+                var undo = Diff(updated.Config, old.Config);
+                revert.Add(() => driver.ApplyConfigAsync(SpecOf(old), undo, CancellationToken.None));
+            }
+        }
+        revert.Success();
+    }
 }

@@ -136,6 +136,35 @@ public sealed class LxcContainerTests(ContainerDaemon fixture)
     }
 
     [Fact]
+    public async Task Profile_changes_reach_running_instances_and_bad_ones_are_refused()
+    {
+        await LxcOkAsync("profile", "create", "lxc-lim");
+        try
+        {
+            await using var c = await fixture.LaunchAsync("lxc-prof", "-p", "default", "-p", "lxc-lim");
+            const string Hog = "head -c 200m /dev/zero | tail >/dev/null";
+            Assert.Equal(0, (await D.LxcAsync("exec", c.Name, "--", "sh", "-c", Hog)).ExitCode);
+
+            // As in LXD, a profile's limits apply live to the running instances that use it.
+            await LxcOkAsync("profile", "set", "lxc-lim", "limits.memory=64MiB");
+            Assert.NotEqual(0, (await D.LxcAsync("exec", c.Name, "--", "sh", "-c", Hog)).ExitCode);
+            await LxcOkAsync("profile", "unset", "lxc-lim", "limits.memory");
+            Assert.Equal(0, (await D.LxcAsync("exec", c.Name, "--", "sh", "-c", Hog)).ExitCode);
+
+            // Taking the root disk away from an instance is refused, and the profile stays as it was.
+            var before = await LxcOkAsync("profile", "show", "default");
+            var bad = await D.LxcAsync("profile", "device", "remove", "default", "root");
+            Assert.NotEqual(0, bad.ExitCode);
+            Assert.Contains("root disk", bad.Stderr);
+            Assert.Equal(before, await LxcOkAsync("profile", "show", "default"));
+        }
+        finally
+        {
+            await D.LxcAsync("profile", "delete", "lxc-lim");
+        }
+    }
+
+    [Fact]
     public async Task Snapshot_and_restore()
     {
         await using var c = await fixture.LaunchAsync("lxc-snap");
