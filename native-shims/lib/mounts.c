@@ -168,15 +168,17 @@ static int setup_dev(struct ctx *c, const char *console)
 }
 
 /* LXD-like protections: kernel internals masked for everyone; a privileged container (no user
- * namespace to confine it) also gets /proc/sys, /proc/sysrq-trigger and /sys read-only. */
+ * namespace to confine it) also gets /proc/sys, /proc/sysrq-trigger and /sys read-only. With
+ * nesting, proc and sys stay whole and writable: the kernel refuses a new proc or sysfs mount in
+ * the container (a nested one) while anything on top of the existing one hides part of it. */
 static int setup_proc_sys(struct ctx *c)
 {
     static const char *const masked[] = {"proc/kcore", "proc/timer_list", "proc/sched_debug"};
-    unsigned long ro = c->userns ? 0 : MS_RDONLY;
+    unsigned long ro = c->userns || c->spec->nesting ? 0 : MS_RDONLY;
 
     if (mount_in(c, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0) < 0)
         return -1;
-    for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
+    for (size_t i = 0; !c->spec->nesting && i < sizeof(masked) / sizeof(masked[0]); i++) {
         int fd = open_in_root(c->rootfd, masked[i], O_PATH, 0);
         if (fd < 0)
             continue; /* not in this kernel */
@@ -184,7 +186,7 @@ static int setup_proc_sys(struct ctx *c)
         if (mount_in(c, "/dev/null", masked[i], NULL, MS_BIND, NULL, 1) < 0)
             return -1;
     }
-    if (!c->userns) {
+    if (!c->userns && !c->spec->nesting) {
         int fd = open_in_root(c->rootfd, "proc/sysrq-trigger", O_PATH, 0);
         if (fd >= 0)
             close(fd); /* absent without CONFIG_MAGIC_SYSRQ */

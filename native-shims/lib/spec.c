@@ -257,6 +257,12 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
         spec->host_netns = strcmp(val, "host") == 0;
         return 0;
     }
+    if (strcmp(key, "nesting") == 0) {
+        if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
+            return hlx_fail(er, EINVAL, "nesting wants \"yes\" or \"no\"");
+        spec->nesting = strcmp(val, "yes") == 0;
+        return 0;
+    }
     if (strcmp(key, "rootfs-idmap") == 0) {
         if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
             return hlx_fail(er, EINVAL, "rootfs-idmap wants \"yes\" or \"no\"");

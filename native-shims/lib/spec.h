@@ -53,6 +53,7 @@ struct hlx_spec {
     struct hlx_strv hooks; /* prestart hooks, run by the parent through /bin/sh -c */
     int host_netns;       /* "netns host" */
     int rootfs_idmap;     /* "rootfs-idmap yes": an idmapped mount of the unshifted rootfs */
+    int nesting;          /* "nesting yes": proc and sys unmasked and writable, so nested containers can mount them */
 };
 
 /* Parses a spec from f (name is for messages). Returns 0, or -1 with er filled

@@ -20,6 +20,11 @@ internal static class SpecWriter
             sb.Append("rootfs-idmap yes\n");
         }
         sb.Append("hostname ").Append(spec.Name).Append('\n');
+        if (spec.Config.GetValueOrDefault("security.nesting") is "true" or "1" or "yes" or "on")
+        {
+            // LXD's security.nesting: proc and sys whole and writable, so nested containers can mount their own.
+            sb.Append("nesting yes\n");
+        }
         if (map is not null)
         {
             sb.Append($"uidmap 0 {map.Base} {map.Size}\ngidmap 0 {map.Base} {map.Size}\n");

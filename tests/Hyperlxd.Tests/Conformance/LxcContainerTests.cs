@@ -165,6 +165,22 @@ public sealed class LxcContainerTests(ContainerDaemon fixture)
     }
 
     [Fact]
+    public async Task Security_nesting_leaves_proc_and_sys_whole_and_cannot_change_live()
+    {
+        // Privileged containers get /proc/sys and /sys read-only; nesting drops those overlays (LXD's proc:rw sys:rw).
+        await using var plain = await fixture.LaunchAsync("lxc-priv", "-c", "security.privileged=true");
+        await using var nested = await fixture.LaunchAsync("lxc-nest", "-c", "security.privileged=true", "-c", "security.nesting=true");
+        Assert.Equal("1", (await LxcOkAsync("exec", plain.Name, "--", "grep", "-c", " /proc/sys ", "/proc/self/mountinfo")).Trim());
+        var none = await D.LxcAsync("exec", nested.Name, "--", "grep", "-c", " /proc/sys ", "/proc/self/mountinfo");
+        Assert.Equal("0", none.Stdout.Trim());
+        Assert.Equal("proc-ok", (await LxcOkAsync("exec", nested.Name, "--", "sh", "-c", "mkdir -p /tmp/p && mount -t proc proc /tmp/p && echo proc-ok")).Trim());
+
+        var live = await D.LxcAsync("config", "set", plain.Name, "security.nesting=true");
+        Assert.NotEqual(0, live.ExitCode);
+        Assert.Contains("security.nesting", live.Stderr);
+    }
+
+    [Fact]
     public async Task Snapshot_and_restore()
     {
         await using var c = await fixture.LaunchAsync("lxc-snap");
