@@ -56,16 +56,7 @@ public static partial class InstanceCommands
     {
         var (remote, name) = Target(call, call.Args[0]);
         var values = ProfileCommands.ParseKeyValues(call.Args.Skip(1).ToList());
-        await UpdateInstanceAsync(call, remote, name, config =>
-        {
-            foreach (var (key, value) in values)
-            {
-                if (value.Length == 0)
-                    config.Remove(key);
-                else
-                    config[key] = value;
-            }
-        });
+        await UpdateInstanceAsync(call, remote, name, config => ConfigEdits.Set(config, values));
         return 0;
     }
 
@@ -73,11 +64,7 @@ public static partial class InstanceCommands
     {
         var (remote, name) = Target(call, call.Args[0]);
         var key = call.Args[1];
-        await UpdateInstanceAsync(call, remote, name, config =>
-        {
-            if (!config.Remove(key))
-                throw new CliException($"Can't unset key '{key}', it's not currently set");
-        });
+        await UpdateInstanceAsync(call, remote, name, config => ConfigEdits.Unset(config, key));
         return 0;
     }
 

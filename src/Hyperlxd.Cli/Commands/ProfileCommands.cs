@@ -157,14 +157,7 @@ public static class ProfileCommands
         var values = ParseKeyValues(call.Args.Skip(1).ToList());
         await UpdateAsync(call, remote, name, profile =>
         {
-            foreach (var (key, value) in values)
-            {
-                // An empty value unsets, like LXD does for config keys.
-                if (value.Length == 0)
-                    profile.Config.Remove(key);
-                else
-                    profile.Config[key] = value;
-            }
+            ConfigEdits.Set(profile.Config, values);
         });
         return 0;
     }
@@ -175,8 +168,7 @@ public static class ProfileCommands
         var key = call.Args[1];
         await UpdateAsync(call, remote, name, profile =>
         {
-            if (!profile.Config.Remove(key))
-                throw new CliException($"Can't unset key '{key}', it's not currently set");
+            ConfigEdits.Unset(profile.Config, key);
         });
         return 0;
     }

@@ -169,13 +169,7 @@ public static partial class StorageCommands
         var result = await client.QueryAsync(HttpMethod.Get, path, null, null);
         var current = HyperlxdClient.Decode(result.Metadata, ApiJsonContext.Default.StorageVolume, path);
         var config = current.Config ?? new();
-        foreach (var (key, value) in values)
-        {
-            if (value.Length == 0)
-                config.Remove(key);
-            else
-                config[key] = value;
-        }
+        ConfigEdits.Set(config, values);
 
         var put = new StorageVolumePut { Description = current.Description ?? "", Config = config };
         await client.QueryAsync(HttpMethod.Put, path, HyperlxdClient.Serialize(put, OmitNulls.StorageVolumePut), result.ETag);

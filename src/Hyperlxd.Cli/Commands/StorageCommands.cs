@@ -178,16 +178,7 @@ public static partial class StorageCommands
     {
         var (remote, pool) = Pool(call);
         var values = ProfileCommands.ParseKeyValues(call.Args.Skip(1).ToList());
-        await UpdatePoolAsync(call, remote, pool, config =>
-        {
-            foreach (var (key, value) in values)
-            {
-                if (value.Length == 0)
-                    config.Remove(key);
-                else
-                    config[key] = value;
-            }
-        });
+        await UpdatePoolAsync(call, remote, pool, config => ConfigEdits.Set(config, values));
         return 0;
     }
 
@@ -195,11 +186,7 @@ public static partial class StorageCommands
     {
         var (remote, pool) = Pool(call);
         var key = call.Args[1];
-        await UpdatePoolAsync(call, remote, pool, config =>
-        {
-            if (!config.Remove(key))
-                throw new CliException($"Can't unset key '{key}', it's not currently set");
-        });
+        await UpdatePoolAsync(call, remote, pool, config => ConfigEdits.Unset(config, key));
         return 0;
     }
 
