@@ -7,7 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_all(int fd, const void *buf, size_t len)
+/* Lives here, the lowest library, so that both the errpipe and the namespace helpers share it. */
+int hlx_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
@@ -62,7 +63,7 @@ int hlx_errpipe_report(int fd, int err, const char *fmt, ...)
     rec.err = err;
     rec.len = (uint32_t)n;
     /* One write of header and message together: pipes up to PIPE_BUF are atomic. */
-    return write_all(fd, &rec, offsetof(__typeof__(rec), msg) + (size_t)n);
+    return hlx_write_all(fd, &rec, offsetof(__typeof__(rec), msg) + (size_t)n);
 }
 
 int hlx_errpipe_read(int fd, int *err, char *msg, size_t msg_size)

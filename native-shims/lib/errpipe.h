@@ -27,4 +27,7 @@ int hlx_errpipe_report(int fd, int err, const char *fmt, ...)
  * short or malformed record). */
 int hlx_errpipe_read(int fd, int *err, char *msg, size_t msg_size);
 
+/* write(2) until all of buf is written, retrying EINTR. Returns 0, or -1 with errno set. */
+int hlx_write_all(int fd, const void *buf, size_t len);
+
 #endif

@@ -23,22 +23,6 @@ int hlx_fail(struct hlx_err *er, int e, const char *fmt, ...)
     return -1;
 }
 
-int hlx_write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int hlx_write_file(const char *path, const char *s)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
