@@ -62,9 +62,9 @@ public static partial class InstanceEndpoints
             return;
         }
         var rendered = new List<InstanceFull>();
-        foreach (var r in records)
+        foreach (var e in await daemon.Instances.ExpandAllAsync(records, ctx.RequestAborted))
         {
-            rendered.Add(await daemon.Instances.RenderAsync(await daemon.Instances.ExpandAsync(r, ctx.RequestAborted), recursion > 1, ctx.RequestAborted));
+            rendered.Add(await daemon.Instances.RenderAsync(e, recursion > 1, ctx.RequestAborted));
         }
         if (filter is not null)
         {

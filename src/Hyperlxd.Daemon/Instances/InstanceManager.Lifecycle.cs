@@ -276,11 +276,7 @@ public sealed partial class InstanceManager
     /// </summary>
     public async Task StartupAsync(CancellationToken ct)
     {
-        var all = new List<Expanded>();
-        foreach (var record in await Repo.ListAsync(ct))
-        {
-            all.Add(await ExpandAsync(record, ct));
-        }
+        var all = await ExpandAllAsync(await Repo.ListAsync(ct), ct);
         foreach (var driver in drivers.All.Where(d => d.Info.Available))
         {
             var known = new List<InstanceSpec>();

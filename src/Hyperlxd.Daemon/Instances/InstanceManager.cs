@@ -32,10 +32,14 @@ public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drive
 
     public async Task<Expanded> LoadAsync(string name, CancellationToken ct) => await ExpandAsync(await Repo.GetAsync(name, ct), ct);
 
-    public async Task<Expanded> ExpandAsync(InstanceRecord record, CancellationToken ct)
+    public async Task<Expanded> ExpandAsync(InstanceRecord record, CancellationToken ct) =>
+        (await ExpandAllAsync(new[] { record }, ct))[0];
+
+    /// <summary>Expands many records with one read of the profiles (lists, start-up).</summary>
+    public async Task<List<Expanded>> ExpandAllAsync(IEnumerable<InstanceRecord> records, CancellationToken ct)
     {
         var profiles = (await daemon.Store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
-        return Expand(record, profiles);
+        return records.Select(r => Expand(r, profiles)).ToList();
     }
 
     private static Expanded Expand(InstanceRecord record, IReadOnlyDictionary<string, Profile> profiles)
