@@ -24,8 +24,12 @@ public sealed partial class StoragePool
         var record = await _repo.CreateVolumeAsync(Name, instanceName, type, "", new(), "filesystem", ct);
         revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None));
         var vol = new Volume(vtype, instanceName);
-        await Driver.CreateVolumeFromCopyAsync(vol, image, ct);
+        if (_spares is null || !await _spares.TryTakeAsync(image, vol, ct))
+        {
+            await Driver.CreateVolumeFromCopyAsync(vol, image, ct);
+        }
         revert.Success();
+        _spares?.Refill(image, vtype);
         return Driver.VolumePath(vol);
     }
 
@@ -92,10 +96,22 @@ public sealed partial class StoragePool
         return vol;
     }
 
+    /// <summary>Deletes leftover spare copies (at mount: a refill cut short by a crash leaves a partial one).</summary>
+    internal Task CleanSparesAsync() => _spares?.CleanAsync() ?? Task.CompletedTask;
+
+    internal Task WaitForSparesAsync() => _spares?.WaitAsync() ?? Task.CompletedTask;
+
+    /// <summary>Where the ready copy of an image for new instances lives (null: the driver snapshots images instead).</summary>
+    public string? SparePath(string type, string fingerprint) => _spares?.PathOf(InstanceType(type), fingerprint);
+
     /// <summary>Drops the cached image volume (instances made from it are independent copies or snapshots).</summary>
     public async Task EvictImageAsync(string fingerprint, CancellationToken ct)
     {
         using var _ = await _locks.AcquireAsync(Key(VolumeType.Image, fingerprint), ct);
+        if (_spares is not null)
+        {
+            await _spares.DropAsync(fingerprint);
+        }
         if (await _repo.FindVolumeAsync(Name, "image", fingerprint, ct) is { } record)
         {
             await Driver.DeleteVolumeAsync(new Volume(VolumeType.Image, fingerprint), ct);
