@@ -7,8 +7,12 @@ namespace Hyperlxd.Containers;
 
 public sealed partial class ContainerDriver
 {
+    /// <summary>The attach helper joins the container's cgroups: warm the kernel's migration lock meanwhile.</summary>
+    public void ExpectExec(InstanceSpec spec) => _primer.Prime();
+
     public async Task<IExecSession> ExecAsync(InstanceSpec spec, ExecOptions options, CancellationToken ct)
     {
+        _primer.Prime();
         if (options.Command.Count == 0)
         {
             throw new BadRequestException("Invalid exec request: the command is empty");

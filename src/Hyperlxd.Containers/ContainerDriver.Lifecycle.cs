@@ -33,6 +33,7 @@ public sealed partial class ContainerDriver
 
     public async Task StartAsync(InstanceSpec spec, CancellationToken ct)
     {
+        _primer.Prime();
         var socket = SocketPath(spec.Name);
         if (await MonitorClient.RequestAsync(socket, "status", ct) is { } status && MonitorStatus.Parse(status, default).Running)
         {
