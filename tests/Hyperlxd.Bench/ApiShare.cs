@@ -73,8 +73,14 @@ internal sealed class ApiShare(string socketPath) : IDisposable
                 sockets.Add(ws);
                 await ws.ConnectAsync(new Uri($"ws://unix.socket{id}/websocket?secret={fds.GetProperty(fd).GetString()}"), new HttpMessageInvoker(_handler, false), default);
             }
-            // stdin: nothing to send; stdout/stderr: read until the server closes them.
-            await sockets[0].CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, default);
+            // stdin: nothing to send (the command may already be gone); stdout/stderr: read until the server closes them.
+            try
+            {
+                await sockets[0].CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, default);
+            }
+            catch (WebSocketException)
+            {
+            }
             await Task.WhenAll(DrainAsync(sockets[1]), DrainAsync(sockets[2]));
             var done = await WaitAsync(id);
             return done.GetProperty("metadata").GetProperty("return").GetInt32();
