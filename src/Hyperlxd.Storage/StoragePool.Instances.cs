@@ -48,6 +48,9 @@ public sealed partial class StoragePool
         await RenameSnapshotAsync(v, await _repo.GetSnapshotAsync(v.Id, snapshot, ct), newName, ct);
     }
 
+    /// <summary>Bytes used by the instance's root volume, when the driver accounts it (LXD's state <c>disk.root.usage</c>).</summary>
+    public long? InstanceVolumeUsage(string instanceName, string type) => Driver.VolumeUsage(new Volume(InstanceType(type), instanceName));
+
     public string InstanceVolumePath(string instanceName, string type) => Driver.VolumePath(new Volume(InstanceType(type), instanceName));
 
     public async Task CreateInstanceSnapshotAsync(string instanceName, string type, string snapshot, CancellationToken ct) =>

@@ -70,6 +70,8 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
 
     public IReadOnlyCollection<StoragePool> All => _pools.Values.OrderBy(p => p.Name).ToList();
 
+    public StoragePool? TryGet(string name) => _pools.GetValueOrDefault(name);
+
     public StoragePool Get(string name) =>
         _pools.TryGetValue(name, out var p) ? p : throw new NotFoundException("Storage pool not found");
 
