@@ -58,17 +58,21 @@ public sealed class LxcContainerTests(ContainerDaemon fixture)
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await D.Api.GetAsync("/1.0/instances/" + c.Name)).Status);
     }
 
-    [Fact]
-    public async Task Interactive_exec_runs_through_a_pty()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Interactive_exec_runs_through_a_pty(bool privileged)
     {
-        await using var c = await fixture.LaunchAsync("lxc-pty");
+        await using var c = privileged
+            ? await fixture.LaunchAsync("lxc-pty-priv", "-c", "security.privileged=true")
+            : await fixture.LaunchAsync("lxc-pty");
         // lxc only asks for a pty when its own stdin is a terminal: give it one with python's pty.fork.
         var script = $$"""
             import os, pty, sys, time
             pid, fd = pty.fork()
             if pid == 0:
                 os.execvp('lxc', ['lxc', 'exec', '{{c.Name}}', '--', 'sh'])
-            os.write(fd, b'[ -t 0 ] && [ -t 1 ] && echo "pty-$((6*7))"; exit 3\n')
+            os.write(fd, b'tty; [ -t 0 ] && [ -t 1 ] && echo "pty-$((6*7))"; ls -ln $(tty); exit 3\n')
             out = b''
             while True:
                 try:
@@ -84,8 +88,10 @@ public sealed class LxcContainerTests(ContainerDaemon fixture)
             """;
         var r = await D.PythonAsync(script);
         Assert.True(r.ExitCode == 0, r.ToString());
-        // stdin and stdout are a terminal inside.
+        // stdin and stdout are a terminal inside, one of the container's own devpts (as with LXD), root's.
         Assert.Contains("pty-42", r.Stdout);
+        Assert.Matches(@"(?m)^/dev/pts/\d+\r?$", r.Stdout);
+        Assert.Matches(@"(?m)^crw--w---- +1 0 +0 .* /dev/pts/\d+\r?$", r.Stdout);
         Assert.Contains("EXIT 3", r.Stdout);
     }
 
