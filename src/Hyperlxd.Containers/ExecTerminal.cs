@@ -23,10 +23,15 @@ internal sealed class ExecTerminal : IDisposable
 
     public string Path { get; }
 
+    /// <summary>
+    /// A socket in <c>RUNTIME_DIR/exec/</c>: a directory of its own, so that these never look like the
+    /// <c>NAME.sock</c> of a container's monitor (reconcile treats those as containers).
+    /// </summary>
     public static ExecTerminal Listen(string runtimeDir)
     {
-        Directory.CreateDirectory(runtimeDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var path = System.IO.Path.Combine(runtimeDir, "exec-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ".sock");
+        var dir = System.IO.Path.Combine(runtimeDir, "exec");
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var path = System.IO.Path.Combine(dir, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ".sock");
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {

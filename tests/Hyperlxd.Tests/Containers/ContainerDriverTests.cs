@@ -78,7 +78,7 @@ public sealed class ContainerDriverTests
         Assert.Equal(new[] { "is-a-tty", "24 80" }, lines[1..3]);
         Assert.Matches($@"^crw--w---- +1 1000 +1001 .* {Regex.Escape(lines[0])}$", lines[3]);
         Assert.Equal(new[] { "ready", "go", "40 100", "hi" }, lines[4..]);
-        Assert.Empty(Directory.EnumerateFiles(c.RuntimeDir, "exec-*"));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(c.RuntimeDir, "exec")));
     }
 
     /// <summary>Commands that are gone before the driver even accepted the helper's connection still hand over their terminal.</summary>
@@ -95,7 +95,7 @@ public sealed class ContainerDriverTests
             return (code, string.Join("|", await output.LinesAsync()));
         }));
         Assert.Equal(Enumerable.Range(0, 30).Select(i => (i % 4, $"quick-{i}")), results);
-        Assert.Empty(Directory.EnumerateFiles(c.RuntimeDir, "exec-*"));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(c.RuntimeDir, "exec")));
     }
 
     [Fact]
@@ -107,8 +107,8 @@ public sealed class ContainerDriverTests
             new ExecOptions(new[] { "true" }, new Dictionary<string, string>(), true, 80, 24, 0, 0, "/"), None));
         Assert.Equal("Failed opening the container's /dev/pts/ptmx: No such file or directory", e.Message);
         Assert.Equal(2, e.HResult);
-        Assert.Empty(Directory.EnumerateFiles(c.RuntimeDir, "exec-*"));
-        Assert.DoesNotContain(Directory.EnumerateDirectories("/proc"), p => Cmdline(p).Contains(c.RuntimeDir + "/exec-"));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(c.RuntimeDir, "exec")));
+        Assert.DoesNotContain(Directory.EnumerateDirectories("/proc"), p => Cmdline(p).Contains(c.RuntimeDir + "/exec/"));
         Assert.Equal("ok", (await c.ExecAsync("echo", "ok")).Out.Trim()); // non-interactive exec does not need it
     }
 
