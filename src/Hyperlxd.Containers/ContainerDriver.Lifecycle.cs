@@ -148,6 +148,8 @@ public sealed partial class ContainerDriver
     {
         var names = known.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Exec terminal sockets of a daemon that died mid-exec: no helper can still be connecting to them.
+        ExecTerminal.RemoveLeftovers(_options.RuntimeDir);
         if (Directory.Exists(_options.RuntimeDir))
         {
             foreach (var file in Directory.EnumerateFiles(_options.RuntimeDir))

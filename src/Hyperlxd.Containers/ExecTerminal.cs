@@ -27,6 +27,18 @@ internal sealed class ExecTerminal : IDisposable
     /// A socket in <c>RUNTIME_DIR/exec/</c>: a directory of its own, so that these never look like the
     /// <c>NAME.sock</c> of a container's monitor (reconcile treats those as containers).
     /// </summary>
+    public static void RemoveLeftovers(string runtimeDir)
+    {
+        var dir = System.IO.Path.Combine(runtimeDir, "exec");
+        if (Directory.Exists(dir))
+        {
+            foreach (var sock in Directory.EnumerateFiles(dir, "*.sock"))
+            {
+                File.Delete(sock);
+            }
+        }
+    }
+
     public static ExecTerminal Listen(string runtimeDir)
     {
         var dir = System.IO.Path.Combine(runtimeDir, "exec");
