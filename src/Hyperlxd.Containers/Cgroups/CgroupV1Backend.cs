@@ -33,6 +33,7 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
 
     public void Create(string name, CgroupLimits limits)
     {
+        CheckLimits(limits);
         foreach (var h in Hierarchies())
         {
             var parent = Path.Combine(h, group);
@@ -72,8 +73,20 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
         }
     }
 
+    public void CheckLimits(CgroupLimits limits)
+    {
+        foreach (var (key, controller) in limits.Needs)
+        {
+            if (!Directory.Exists(Path.Combine(root, controller)))
+            {
+                throw CgroupLimits.Missing(key, controller);
+            }
+        }
+    }
+
     public void Apply(string name, CgroupLimits limits)
     {
+        CheckLimits(limits);
         // Validate the cpuset, then memory: the one write that can fail late (EBUSY below usage). So nothing is half-applied.
         var available = File.ReadAllText(Path.Combine(root, "cpuset", group, "cpuset.cpus")).Trim();
         _ = limits.EffectiveCpuSet(available);
@@ -154,6 +167,9 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
         }
         throw new TransientException($"Failed {(frozen ? "freezing" : "thawing")} the container: freezer stays {File.ReadAllText(state).Trim()}");
     }
+
+    /// <summary>v1 has no cgroup.kill: the monitor's SIGKILL to init ends the PID namespace instead.</summary>
+    public bool Kill(string name) => false;
 
     public bool IsFrozen(string name)
     {
