@@ -1,6 +1,7 @@
 #include "nsexec.h"
 #include "caps.h"
 #include "cgroups.h"
+#include "devices_bpf.h"
 #include "errpipe.h"
 #include "idmap.h"
 #include "mounts.h"
@@ -210,6 +211,13 @@ int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, str
 
     if ((cgfd = hlx_cgroups_prepare(spec, er)) == -2)
         return -1;
+    /* The device allow-list is on the group before init is in it. */
+    if (spec->n_devices && cgfd < 0)
+        return hlx_fail(er, EINVAL, "device-allow needs a cgroup2 cgroup dir");
+    if (spec->n_devices && hlx_devices_attach(cgfd, spec->devices, spec->n_devices, er) < 0) {
+        close(cgfd);
+        return -1;
+    }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         rc = hlx_fail(er, errno, "Failed creating the sync socket: %s", strerror(errno));
         if (cgfd >= 0)
