@@ -55,7 +55,8 @@ public sealed partial class ContainerDriver
         revert.Add(() => _cgroups.RemoveAsync(spec.Name, CancellationToken.None)); // also when Create refuses a limit midway
         _cgroups.Create(spec.Name, limits);
         var specFile = SpecPath(spec);
-        await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name), idmapRootfs: disk is null), ct);
+        await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name), idmapRootfs: disk is null,
+            deviceAllow: _cgroups.MonitorDeviceRules(limits)), ct);
 
         var (code, _, err) = await RunAsync(_monitor,
             new[] { "start", "--name", spec.Name, "--spec", specFile, "--socket", socket, "--log", LogPath(spec) }, CancellationToken.None);

@@ -11,7 +11,9 @@ internal static class SpecWriter
     private static readonly string[] PrivilegedCapDrop = { "sys_boot" };
 
     /// <param name="idmapRootfs">The root is unshifted: mount it idmapped to the container's user namespace.</param>
-    public static string Build(InstanceSpec spec, IdMap? map, IReadOnlyList<string> cgroups, bool idmapRootfs = false)
+    /// <param name="deviceAllow">Device rules the monitor enforces with an eBPF program (cgroup2).</param>
+    public static string Build(InstanceSpec spec, IdMap? map, IReadOnlyList<string> cgroups, bool idmapRootfs = false,
+        IEnumerable<string>? deviceAllow = null)
     {
         var sb = new StringBuilder();
         sb.Append("rootfs ").Append(RootFs(spec)).Append('\n');
@@ -32,6 +34,10 @@ internal static class SpecWriter
         foreach (var cg in cgroups)
         {
             sb.Append("cgroup ").Append(cg).Append('\n');
+        }
+        foreach (var rule in deviceAllow ?? [])
+        {
+            sb.Append("device-allow ").Append(rule).Append('\n');
         }
         foreach (var cap in map is null ? CapDrop.Concat(PrivilegedCapDrop) : CapDrop)
         {

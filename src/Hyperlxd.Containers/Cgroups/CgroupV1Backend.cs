@@ -73,6 +73,9 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
         }
     }
 
+    /// <summary>Written to devices.allow by Create.</summary>
+    public IEnumerable<string> MonitorDeviceRules(CgroupLimits limits) => [];
+
     public void CheckLimits(CgroupLimits limits)
     {
         foreach (var (key, controller) in limits.Needs)

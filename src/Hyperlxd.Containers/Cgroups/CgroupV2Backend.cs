@@ -7,8 +7,8 @@ namespace Hyperlxd.Containers.Cgroups;
 /// cgroup v2: one group per container at <c>root/parent/name</c>. Works with whatever controllers the
 /// hierarchy offers: on a hybrid host (cgroup2 at /sys/fs/cgroup/unified, no resource controllers)
 /// membership, freeze, kill, process count and CPU time (<c>cpu.stat</c> is always there) still work,
-/// and a limit whose controller is missing is refused naming both. Devices would need an eBPF program
-/// (not done yet: the allow-list is only enforced on v1).
+/// and a limit whose controller is missing is refused naming both. The device allow-list is an eBPF
+/// program the monitor attaches to the group before init starts (spec lines <c>device-allow</c>).
 /// </summary>
 internal sealed class CgroupV2Backend(string root, string parent) : ICgroupBackend
 {
@@ -30,6 +30,8 @@ internal sealed class CgroupV2Backend(string root, string parent) : ICgroupBacke
         Directory.CreateDirectory(Dir(name));
         Apply(name, limits);
     }
+
+    public IEnumerable<string> MonitorDeviceRules(CgroupLimits limits) => limits.DeviceAllowList();
 
     public void CheckLimits(CgroupLimits limits)
     {

@@ -14,8 +14,14 @@ internal interface ICgroupBackend
     /// <summary>The directories the monitor joins (the spec's <c>cgroup</c> lines).</summary>
     IReadOnlyList<string> Paths(string name);
 
-    /// <summary>Creates the groups and applies limits and the device allow-list before init joins.</summary>
+    /// <summary>Creates the groups and applies limits (and the v1 device allow-list) before init joins.</summary>
     void Create(string name, CgroupLimits limits);
+
+    /// <summary>
+    /// The device allow-list rules for the monitor's spec (<c>device-allow</c>): cgroup2 has no devices
+    /// controller, the monitor attaches an eBPF program instead. Empty when Create wrote them (v1).
+    /// </summary>
+    IEnumerable<string> MonitorDeviceRules(CgroupLimits limits);
 
     /// <summary>Applies limits to existing groups (live change on a running container).</summary>
     void Apply(string name, CgroupLimits limits);

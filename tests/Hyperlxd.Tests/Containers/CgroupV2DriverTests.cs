@@ -236,4 +236,33 @@ public sealed class CgroupV2DriverTests
         }
         Assert.Equal(wasEnabled, CgroupDetector.Words(rootControl).Contains(controller));
     }
+
+    [Fact]
+    public async Task The_device_allow_list_is_an_ebpf_program_on_the_group()
+    {
+        // Privileged, so that mknod works at all: "c *:* m" lets it make any node, the rest decides what opens.
+        await using var c = await TestContainer.CreateAsync(new Dictionary<string, string> { ["security.privileged"] = "true" },
+            backend: CgroupBackendKind.V2);
+        Assert.Contains("device-allow c 1:3 rwm\n", await File.ReadAllTextAsync(Path.Combine(c.Spec.StateDir, "container.spec")));
+
+        var allowed = await c.ExecAsync("sh", "-c", "busybox mknod /tmp/null c 1 3 && echo x > /tmp/null && head -c 3 /dev/zero | tr '\\0' z");
+        Assert.Equal((0, "zzz"), (allowed.Code, allowed.Out));
+        var denied = await c.ExecAsync("sh", "-c", "busybox mknod /tmp/kmsg c 1 11 && head -c 1 /tmp/kmsg");
+        Assert.NotEqual(0, denied.Code);
+        Assert.Contains("Operation not permitted", denied.Err);
+
+        // The console and exec ptys are on the list: an interactive exec still gets its terminal.
+        await using var s = await c.Driver.ExecAsync(c.Spec, new ExecOptions(new[] { "sh" }, new Dictionary<string, string>(), true, 80, 24, 0, 0, "/"), None);
+        var output = new MemoryStream();
+        var reader = s.Pty!.CopyToAsync(output);
+        await s.Pty.WriteAsync("test -t 0 && echo is-a-tty; exit 3\n"u8.ToArray());
+        Assert.Equal(3, await s.WaitAsync(None));
+        await reader;
+        Assert.Contains("is-a-tty", System.Text.Encoding.UTF8.GetString(output.ToArray()));
+
+        // An unprivileged container uses its bound host nodes as before.
+        await using var u = await TestContainer.CreateAsync(backend: CgroupBackendKind.V2);
+        var nodes = await u.ExecAsync("sh", "-c", "head -c 2 /dev/urandom > /dev/null && head -c 3 /dev/zero | tr '\\0' z");
+        Assert.Equal((0, "zzz"), (nodes.Code, nodes.Out));
+    }
 }
