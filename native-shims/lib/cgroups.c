@@ -1,10 +1,13 @@
 #include "cgroups.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define CG_ROOT "/sys/fs/cgroup/"
@@ -70,11 +73,43 @@ static int move_pid(const char *dir, pid_t pid, struct hlx_err *er)
     return 0;
 }
 
-int hlx_cgroups_join(const struct hlx_spec *spec, pid_t pid, struct hlx_err *er)
+static int is_cgroup2(const char *dir)
 {
-    for (int i = 0; i < spec->cgroups.n; i++)
-        if (make_cgroup(spec->cgroups.v[i], er) < 0 || move_pid(spec->cgroups.v[i], pid, er) < 0)
+    struct statfs fs;
+    return statfs(dir, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+int hlx_cgroups_prepare(const struct hlx_spec *spec, struct hlx_err *er)
+{
+    int fd = -1;
+    for (int i = 0; i < spec->cgroups.n; i++) {
+        const char *dir = spec->cgroups.v[i];
+        if (make_cgroup(dir, er) < 0)
+            goto fail;
+        if (fd < 0 && is_cgroup2(dir) && (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+            hlx_fail(er, errno, "Failed opening cgroup %s: %s", dir, strerror(errno));
+            goto fail;
+        }
+    }
+    return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    return -2;
+}
+
+int hlx_cgroups_join(const struct hlx_spec *spec, pid_t pid, int skip_cgroup2, struct hlx_err *er)
+{
+    int skipped = 0;
+    for (int i = 0; i < spec->cgroups.n; i++) {
+        const char *dir = spec->cgroups.v[i];
+        if (skip_cgroup2 && !skipped && is_cgroup2(dir)) {
+            skipped = 1; /* the one clone3 placed pid in (the first cgroup2 dir, as in prepare) */
+            continue;
+        }
+        if (move_pid(dir, pid, er) < 0)
             return -1;
+    }
     return 0;
 }
 

@@ -5,8 +5,13 @@
 #include "spec.h"
 
 /* Creates each spec cgroup directory that is missing (filling v1 cpuset.cpus/mems from the parent
- * at every new level) and moves pid into it. */
-int hlx_cgroups_join(const struct hlx_spec *spec, pid_t pid, struct hlx_err *er);
+ * at every new level). Returns a directory fd (O_CLOEXEC) of the first cgroup2 one, for clone3's
+ * CLONE_INTO_CGROUP (init then never runs outside its group), -1 when there is none, -2 on error. */
+int hlx_cgroups_prepare(const struct hlx_spec *spec, struct hlx_err *er);
+
+/* Moves pid into each spec cgroup (made by hlx_cgroups_prepare); with skip_cgroup2, not into the
+ * first cgroup2 one (pid was cloned into it). */
+int hlx_cgroups_join(const struct hlx_spec *spec, pid_t pid, int skip_cgroup2, struct hlx_err *er);
 
 /* Moves the calling process into every cgroup that pid is in (read from /proc/PID/cgroup), so an
  * attached command is accounted and limited like the container. Root cgroups are skipped. */

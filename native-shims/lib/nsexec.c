@@ -1,6 +1,7 @@
 #include "nsexec.h"
 #include "caps.h"
 #include "cgroups.h"
+#include "devices_bpf.h"
 #include "errpipe.h"
 #include "idmap.h"
 #include "mounts.h"
@@ -205,11 +206,24 @@ int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, str
 {
     const struct hlx_spec *spec = st->spec;
     struct clone_args args = {0};
-    int sv[2], pidfd = -1, idmapfd = -1, rc;
+    int sv[2], pidfd = -1, idmapfd = -1, cgfd, into_cgroup, rc;
     pid_t pid;
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return hlx_fail(er, errno, "Failed creating the sync socket: %s", strerror(errno));
+    if ((cgfd = hlx_cgroups_prepare(spec, er)) == -2)
+        return -1;
+    /* The device allow-list is on the group before init is in it. */
+    if (spec->n_devices && cgfd < 0)
+        return hlx_fail(er, EINVAL, "device-allow needs a cgroup2 cgroup dir");
+    if (spec->n_devices && hlx_devices_attach(cgfd, spec->devices, spec->n_devices, er) < 0) {
+        close(cgfd);
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        rc = hlx_fail(er, errno, "Failed creating the sync socket: %s", strerror(errno));
+        if (cgfd >= 0)
+            close(cgfd);
+        return rc;
+    }
     args.flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS;
     if (spec->n_uidmap)
         args.flags |= CLONE_NEWUSER;
@@ -217,20 +231,38 @@ int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, str
         args.flags |= CLONE_NEWNET;
     args.pidfd = (uint64_t)(uintptr_t)&pidfd;
     args.exit_signal = SIGCHLD;
+    if (cgfd >= 0) {
+        /* Born in its cgroup2 group: no moment in ours, and cgroup.kill/freeze cover it at once. */
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cgfd;
+    }
     pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0 && cgfd >= 0 && (errno == E2BIG || errno == EINVAL || errno == EOPNOTSUPP)) {
+        /* Kernel without CLONE_INTO_CGROUP (< 5.7): join through cgroup.procs below. */
+        close(cgfd);
+        cgfd = -1;
+        args.flags &= ~CLONE_INTO_CGROUP;
+        args.cgroup = 0;
+        pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+    }
     if (pid < 0) {
         rc = hlx_fail(er, errno, "Failed clone3: %s", strerror(errno));
+        if (cgfd >= 0)
+            close(cgfd);
         close(sv[0]);
         close(sv[1]);
         return rc;
     }
+    if (cgfd >= 0)
+        close(cgfd); /* in the child too, before anything else runs there */
+    into_cgroup = (args.flags & CLONE_INTO_CGROUP) != 0;
     if (pid == 0) {
         close(sv[0]);
         child_main(st, sv[1]);
     }
     close(sv[1]);
 
-    if ((spec->n_uidmap && hlx_idmap_write(pid, spec, er) < 0) || hlx_cgroups_join(spec, pid, er) < 0)
+    if ((spec->n_uidmap && hlx_idmap_write(pid, spec, er) < 0) || hlx_cgroups_join(spec, pid, into_cgroup, er) < 0)
         goto kill;
     /* The unshifted rootfs, idmapped to the child's user namespace (its maps are written now);
      * made here with host credentials, attached by the child in its own mount namespace. */

@@ -53,6 +53,7 @@ void hlx_spec_free(struct hlx_spec *spec)
     hlx_strv_free(&spec->env);
     hlx_strv_free(&spec->argv);
     hlx_strv_free(&spec->hooks);
+    free(spec->devices);
     memset(spec, 0, sizeof(*spec));
 }
 
@@ -141,6 +142,49 @@ static int parse_limit(const char *s, rlim_t *out)
         return -1;
     *out = (rlim_t)v;
     return 0;
+}
+
+/* "*" (any: -1) or a decimal number up to max. */
+static int parse_dev_number(const char *s, const char *end, long max, long *out)
+{
+    long v = 0;
+    if (end - s == 1 && *s == '*') {
+        *out = -1;
+        return 0;
+    }
+    if (s == end)
+        return -1;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9' || (v = v * 10 + (*s - '0')) > max)
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int hlx_dev_rule_parse(const char *s, struct hlx_dev_rule *r)
+{
+    const char *colon, *space;
+    if (strcmp(s, "a") == 0) {
+        *r = (struct hlx_dev_rule){.type = 'a', .major = -1, .minor = -1, .access = 7};
+        return 0;
+    }
+    if (s[0] == '\0' || !strchr("abc", s[0]) || s[1] != ' ' || !(colon = strchr(s + 2, ':')) ||
+        !(space = strchr(colon, ' ')))
+        return -1;
+    r->type = s[0];
+    /* Majors have 12 bits, minors 20. */
+    if (parse_dev_number(s + 2, colon, 4095, &r->major) < 0 ||
+        parse_dev_number(colon + 1, space, 1048575, &r->minor) < 0)
+        return -1;
+    r->access = 0;
+    for (const char *a = space + 1; *a; a++) {
+        unsigned bit = *a == 'm' ? 1 : *a == 'r' ? 2 : *a == 'w' ? 4 : 0;
+        if (!bit || (r->access & bit))
+            return -1;
+        r->access |= bit;
+    }
+    return r->access ? 0 : -1;
 }
 
 /* Absolute and without ".." components: the daemon never needs them and they hide escapes. */
@@ -283,6 +327,18 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
         if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
             return hlx_fail(er, EINVAL, "nesting wants \"yes\" or \"no\"");
         spec->nesting = strcmp(val, "yes") == 0;
+        return 0;
+    }
+    if (strcmp(key, "device-allow") == 0) {
+        struct hlx_dev_rule r, *d;
+        if (hlx_dev_rule_parse(val, &r) < 0)
+            return hlx_fail(er, EINVAL, "device-allow wants \"a\" or \"TYPE MAJOR:MINOR ACCESS\" (e.g. \"c 1:3 rwm\")");
+        if (spec->n_devices >= HLX_MAX_DEV_RULES)
+            return hlx_fail(er, EINVAL, "too many device-allow lines (max %d)", HLX_MAX_DEV_RULES);
+        if (!(d = realloc(spec->devices, sizeof(*d) * (size_t)(spec->n_devices + 1))))
+            return -1;
+        spec->devices = d;
+        d[spec->n_devices++] = r;
         return 0;
     }
     if (strcmp(key, "rootfs-idmap") == 0) {

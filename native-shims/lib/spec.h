@@ -28,6 +28,15 @@ struct hlx_seccomp_rule {
     int err;
 };
 
+/* One device allow-list rule, as in v1 devices.allow: "c 1:3 rwm", "b *:* m", "a". */
+struct hlx_dev_rule {
+    char type;          /* 'c', 'b', or 'a' (any) */
+    long major, minor;  /* -1 = any */
+    unsigned access;    /* BPF_DEVCG_ACC_* bits: 1 mknod, 2 read, 4 write */
+};
+
+#define HLX_MAX_DEV_RULES 128
+
 /* NULL-terminated growable string vector. */
 struct hlx_strv {
     char **v;
@@ -56,6 +65,8 @@ struct hlx_spec {
     int host_netns;       /* "netns host" */
     int rootfs_idmap;     /* "rootfs-idmap yes": an idmapped mount of the unshifted rootfs */
     int nesting;          /* "nesting yes": proc and sys unmasked and writable, so nested containers can mount them */
+    struct hlx_dev_rule *devices; /* "device-allow": enforced by an eBPF program on the cgroup2 dir */
+    int n_devices;
 };
 
 /* Parses a spec from f (name is for messages). Returns 0, or -1 with er filled
@@ -68,6 +79,9 @@ void hlx_spec_free(struct hlx_spec *spec);
 int hlx_spec_seccomp_defaults(struct hlx_spec *spec);
 /* LXD's default container capability drops (sys_time sys_module sys_rawio mac_admin mac_override). */
 unsigned long long hlx_default_cap_drop(void);
+
+/* Parses a device rule ("c 1:3 rwm", "b *:* m", "a"); 0 or -1. */
+int hlx_dev_rule_parse(const char *s, struct hlx_dev_rule *r);
 
 int hlx_strv_push(struct hlx_strv *sv, const char *s);
 void hlx_strv_free(struct hlx_strv *sv);

@@ -39,7 +39,8 @@ static void test_full_spec(void)
                        "bind /srv/data /mnt/data ro\nrlimit nofile 1024 unlimited\ncap-drop sys_time\n"
                        "cap-drop CAP_SYS_MODULE\nseccomp default\nseccomp-deny mount EPERM\n"
                        "env container=lxc\narg /sbin/init\narg --log-level=debug\nnetns host\n"
-                       "hook-prestart ip link set veth0 netns $HYPERLXD_PID\ncwd /root\nrootfs-idmap yes\n";
+                       "hook-prestart ip link set veth0 netns $HYPERLXD_PID\ncwd /root\nrootfs-idmap yes\n"
+                       "device-allow c *:* m\ndevice-allow b 8:16 rw\ndevice-allow a\n";
     CHECK(parse(text, &s, &er) == 0);
     CHECK(strcmp(s.rootfs, "/var/lib/c1/rootfs") == 0);
     CHECK(strcmp(s.hostname, "c1") == 0);
@@ -58,6 +59,10 @@ static void test_full_spec(void)
     CHECK(s.hooks.n == 1 && strcmp(s.hooks.v[0], "ip link set veth0 netns $HYPERLXD_PID") == 0);
     CHECK(strcmp(s.cwd, "/root") == 0);
     CHECK(s.rootfs_idmap == 1);
+    CHECK(s.n_devices == 3);
+    CHECK(s.devices[0].type == 'c' && s.devices[0].major == -1 && s.devices[0].minor == -1 && s.devices[0].access == 1);
+    CHECK(s.devices[1].type == 'b' && s.devices[1].major == 8 && s.devices[1].minor == 16 && s.devices[1].access == 6);
+    CHECK(s.devices[2].type == 'a' && s.devices[2].major == -1 && s.devices[2].access == 7);
     hlx_spec_free(&s);
 }
 
@@ -102,6 +107,13 @@ static void test_errors(void)
         {"rootfs /r\nnetns other\n", "line 2: netns wants"},
         {"rootfs /r\nrootfs-idmap maybe\n", "line 2: rootfs-idmap wants"},
         {"rootfs /r\nrootfs-idmap yes\n", "rootfs-idmap needs uidmap and gidmap"},
+        {"rootfs /r\ndevice-allow x 1:3 rwm\n", "line 2: device-allow wants"},
+        {"rootfs /r\ndevice-allow c 1:3\n", "line 2: device-allow wants"},
+        {"rootfs /r\ndevice-allow c 1:3 rwx\n", "line 2: device-allow wants"},
+        {"rootfs /r\ndevice-allow c 1:3 rr\n", "line 2: device-allow wants"},
+        {"rootfs /r\ndevice-allow c 4096:0 r\n", "line 2: device-allow wants"},
+        {"rootfs /r\ndevice-allow c 1 r\n", "line 2: device-allow wants"},
+        {"rootfs /r\ndevice-allow c :3 r\n", "line 2: device-allow wants"},
         {"rootfs /r\nenv A=1\narg x\nbind /a /b\nhostname averyveryveryveryveryveryveryveryveryveryveryveryveryveryverylongname\n",
          "line 5: hostname must have"},
     };

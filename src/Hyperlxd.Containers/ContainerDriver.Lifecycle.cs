@@ -53,15 +53,16 @@ public sealed partial class ContainerDriver
 
         await using var revert = new Reverter();
         await _cgroups.RemoveAsync(spec.Name, ct); // leftovers of a crash
+        revert.Add(() => _cgroups.RemoveAsync(spec.Name, CancellationToken.None)); // also when Create refuses a limit midway
         _cgroups.Create(spec.Name, limits);
-        revert.Add(() => _cgroups.RemoveAsync(spec.Name, CancellationToken.None));
         if (map is not null)
         {
             CgroupDelegation.Delegate(_cgroups.Paths(spec.Name), (uint)map.Base, (uint)map.Base);
         }
         var specFile = SpecPath(spec);
         var cgroupfs = CgroupDelegation.Mounts(_cgroups, _options.CgroupRoot, spec.Name);
-        await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name), cgroupfs, idmapRootfs: disk is null), ct);
+        await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name), cgroupfs, idmapRootfs: disk is null,
+            deviceAllow: _cgroups.MonitorDeviceRules(limits)), ct);
 
         var (code, _, err) = await RunAsync(_monitor,
             new[] { "start", "--name", spec.Name, "--spec", specFile, "--socket", socket, "--log", LogPath(spec) }, CancellationToken.None);
@@ -83,9 +84,11 @@ public sealed partial class ContainerDriver
     public async Task StopAsync(InstanceSpec spec, bool force, TimeSpan timeout, CancellationToken ct)
     {
         var socket = SocketPath(spec.Name);
+        // cgroup2: cgroup.kill ends every process of the group at once, frozen or not, exec'd ones too.
+        var killed = force && _cgroups.Kill(spec.Name);
         if (_cgroups.IsFrozen(spec.Name))
         {
-            if (force)
+            if (force && !killed)
             {
                 // The v1 freezer holds even SIGKILL until the thaw: kill first, so nothing runs after it.
                 await MonitorClient.RequestAsync(socket, "kill SIGKILL", ct);

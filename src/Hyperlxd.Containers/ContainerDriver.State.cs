@@ -76,7 +76,10 @@ public sealed partial class ContainerDriver
     {
         if (!await IsRunningAsync(spec.Name, ct))
         {
-            return; // applied at the next start
+            // Applied at the next start; a changed limit this host's cgroups cannot enforce is refused now.
+            var limits = CgroupLimits.From(spec.Config);
+            _cgroups.CheckLimits(limits with { Needs = limits.Needs.Where(n => changed.ContainsKey(n.Key)).ToList() });
+            return;
         }
         foreach (var key in changed.Keys)
         {

@@ -15,6 +15,7 @@ public sealed partial class ContainerDriver : IInstanceDriver
     private readonly ContainerDriverOptions _options;
     private readonly ICgroupBackend _cgroups;
     private readonly MigrationPrimer _primer;
+    private readonly string? _cgroupsUnavailable;
     private readonly string _monitor;
     private readonly string _nsexec;
 
@@ -25,7 +26,7 @@ public sealed partial class ContainerDriver : IInstanceDriver
             ?? (Environment.GetEnvironmentVariable("HYPERLXD_HELPERS_DIR") is { Length: > 0 } env ? env : AppContext.BaseDirectory);
         _monitor = Path.Combine(helpers, "hyperlxd-monitor");
         _nsexec = Path.Combine(helpers, "hyperlxd-nsexec");
-        _cgroups = CgroupDetector.Detect(_options.CgroupRoot, _options.CgroupParent);
+        (_cgroups, _cgroupsUnavailable) = CgroupDetector.Select(_options.CgroupRoot, _options.CgroupParent, _options.CgroupBackend);
         _primer = new MigrationPrimer(_options.CgroupRoot);
         Info = Probe();
     }
@@ -48,6 +49,10 @@ public sealed partial class ContainerDriver : IInstanceDriver
         else if (Environment.UserName != "root")
         {
             reason = "containers need root";
+        }
+        else if (_cgroupsUnavailable is not null)
+        {
+            reason = _cgroupsUnavailable;
         }
         return new DriverInfo("lxc", "hyperlxd-monitor", reason is null, reason);
     }

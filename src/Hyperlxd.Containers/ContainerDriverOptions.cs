@@ -13,6 +13,14 @@ public sealed class ContainerDriverOptions
     public string CgroupRoot { get; init; } = "/sys/fs/cgroup";
 
     /// <summary>
+    /// Which cgroup backend runs the containers. Auto: v2 when the unified hierarchy
+    /// (<see cref="CgroupRoot"/> itself, or its <c>unified</c> mount on a hybrid host) offers memory, pids
+    /// and cpu; otherwise v1. Forcing v2 on a hybrid host puts the containers in the unified hierarchy
+    /// with whatever controllers it has (limits needing a missing one are refused).
+    /// </summary>
+    public CgroupBackendKind CgroupBackend { get; init; } = CgroupBackendKind.Auto;
+
+    /// <summary>
     /// The group (one level below each hierarchy) that holds this daemon's containers. Reconcile
     /// treats everything below it as its own, so two daemons on one host need different parents.
     /// </summary>
@@ -28,4 +36,26 @@ public sealed class ContainerDriverOptions
     /// (probed once per filesystem); false: always chown-shift them into the id range.
     /// </summary>
     public bool IdmappedMounts { get; init; } = true;
+}
+
+public enum CgroupBackendKind
+{
+    Auto,
+    V1,
+    V2,
+}
+
+public static class CgroupBackendKinds
+{
+    /// <summary>
+    /// The daemon's override (<c>HYPERLXD_CGROUP_BACKEND</c>, for tests and the bench): <c>auto</c> or empty,
+    /// <c>cgroup1</c>/<c>v1</c>, <c>cgroup2</c>/<c>v2</c>.
+    /// </summary>
+    public static CgroupBackendKind Parse(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "auto" => CgroupBackendKind.Auto,
+        "cgroup1" or "v1" => CgroupBackendKind.V1,
+        "cgroup2" or "v2" => CgroupBackendKind.V2,
+        _ => throw new ArgumentException($"Invalid cgroup backend \"{value}\": expected auto, cgroup1 or cgroup2"),
+    };
 }

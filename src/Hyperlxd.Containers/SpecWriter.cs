@@ -12,7 +12,9 @@ internal static class SpecWriter
 
     /// <param name="idmapRootfs">The root is unshifted: mount it idmapped to the container's user namespace.</param>
     /// <param name="cgroupfs">The container's groups to show under its /sys/fs/cgroup (host directory, name there).</param>
-    public static string Build(InstanceSpec spec, IdMap? map, IReadOnlyList<string> cgroups, IEnumerable<(string Dir, string Name)> cgroupfs, bool idmapRootfs = false)
+    /// <param name="deviceAllow">Device rules the monitor enforces with an eBPF program (cgroup2).</param>
+    public static string Build(InstanceSpec spec, IdMap? map, IReadOnlyList<string> cgroups, IEnumerable<(string Dir, string Name)> cgroupfs,
+        bool idmapRootfs = false, IEnumerable<string>? deviceAllow = null)
     {
         var sb = new StringBuilder();
         sb.Append("rootfs ").Append(RootFs(spec)).Append('\n');
@@ -37,6 +39,10 @@ internal static class SpecWriter
         foreach (var (dir, name) in cgroupfs)
         {
             sb.Append("cgroupfs ").Append(dir).Append(' ').Append(name).Append('\n');
+        }
+        foreach (var rule in deviceAllow ?? [])
+        {
+            sb.Append("device-allow ").Append(rule).Append('\n');
         }
         foreach (var cap in map is null ? CapDrop.Concat(PrivilegedCapDrop) : CapDrop)
         {

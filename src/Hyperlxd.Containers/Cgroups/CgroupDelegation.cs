@@ -29,6 +29,19 @@ internal static class CgroupDelegation
         }
     }
 
+    /// <summary>
+    /// Our parent group must be searchable by the containers' roots, which bind their own group from
+    /// its host path; a parent made under a umask of 077 (or by an older version) would hide it.
+    /// </summary>
+    public static void MakeTraversable(string parent)
+    {
+        const UnixFileMode mode = (UnixFileMode)0b111_101_101; // 0755
+        if (File.GetUnixFileMode(parent) != mode)
+        {
+            File.SetUnixFileMode(parent, mode);
+        }
+    }
+
     /// <summary>Gives the groups to the container's root (host ids <paramref name="uid"/>/<paramref name="gid"/>).</summary>
     public static void Delegate(IEnumerable<string> dirs, uint uid, uint gid)
     {

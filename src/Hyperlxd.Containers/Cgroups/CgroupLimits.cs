@@ -22,9 +22,25 @@ internal sealed record CgroupLimits(
         "limits.memory.swap", "limits.processes",
     };
 
+    /// <summary>The controller each set key needs (key, controller), in config order of <see cref="ControllerOf"/>.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Needs { get; init; } = [];
+
+    /// <summary>The cgroup controller behind a limit key (same name in v1 and v2).</summary>
+    private static readonly KeyValuePair<string, string>[] ControllerOf =
+    {
+        new("limits.cpu", "cpuset"),
+        new("limits.cpu.allowance", "cpu"),
+        new("limits.cpu.priority", "cpu"),
+        new("limits.memory", "memory"),
+        new("limits.memory.swap", "memory"),
+        new("limits.processes", "pids"),
+    };
+
     public static CgroupLimits From(IReadOnlyDictionary<string, string> config)
     {
         string? Get(string key) => config.TryGetValue(key, out var v) && v.Length > 0 ? v : null;
+        // limits.memory.swap only asks for something when it turns swap off.
+        var needs = ControllerOf.Where(kv => Get(kv.Key) is { } v && (kv.Key != "limits.memory.swap" || v == "false")).ToList();
 
         string? cpuSet = null;
         int? cpuCount = null;
@@ -70,8 +86,12 @@ internal sealed record CgroupLimits(
         }
         long? processes = Get("limits.processes") is { } p ? long.Parse(p, CultureInfo.InvariantCulture) : null;
         return new CgroupLimits(cpuSet, cpuCount, quota, period, shares, memory, Get("limits.memory.enforce") == "soft",
-            Get("limits.memory.swap") != "false", processes, Get("security.nesting") == "true");
+            Get("limits.memory.swap") != "false", processes, Get("security.nesting") == "true") { Needs = needs };
     }
+
+    /// <summary>LXD's refusal when a limit's controller is absent (nothing is applied then).</summary>
+    public static BadRequestException Missing(string key, string controller) =>
+        new($"Failed applying {key}: the {controller} cgroup controller is not available");
 
     private static long Ms(string v) => long.Parse(v.TrimEnd('s').TrimEnd('m'), CultureInfo.InvariantCulture);
 

@@ -33,6 +33,7 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
 
     public void Create(string name, CgroupLimits limits)
     {
+        CheckLimits(limits);
         foreach (var h in Hierarchies())
         {
             var parent = Path.Combine(h, group);
@@ -44,6 +45,7 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
                     CopyCpuset(h, parent);
                 }
             }
+            CgroupDelegation.MakeTraversable(parent);
             Directory.CreateDirectory(Path.Combine(parent, name));
         }
         // v1 cpuset starts empty at each new level: fill it before any task joins.
@@ -72,8 +74,23 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
         }
     }
 
+    /// <summary>Written to devices.allow by Create.</summary>
+    public IEnumerable<string> MonitorDeviceRules(CgroupLimits limits) => [];
+
+    public void CheckLimits(CgroupLimits limits)
+    {
+        foreach (var (key, controller) in limits.Needs)
+        {
+            if (!Directory.Exists(Path.Combine(root, controller)))
+            {
+                throw CgroupLimits.Missing(key, controller);
+            }
+        }
+    }
+
     public void Apply(string name, CgroupLimits limits)
     {
+        CheckLimits(limits);
         // Validate the cpuset, then memory: the one write that can fail late (EBUSY below usage). So nothing is half-applied.
         var available = File.ReadAllText(Path.Combine(root, "cpuset", group, "cpuset.cpus")).Trim();
         _ = limits.EffectiveCpuSet(available);
@@ -154,6 +171,9 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
         }
         throw new TransientException($"Failed {(frozen ? "freezing" : "thawing")} the container: freezer stays {File.ReadAllText(state).Trim()}");
     }
+
+    /// <summary>v1 has no cgroup.kill: the monitor's SIGKILL to init ends the PID namespace instead.</summary>
+    public bool Kill(string name) => false;
 
     public bool IsFrozen(string name)
     {

@@ -14,13 +14,29 @@ internal interface ICgroupBackend
     /// <summary>The directories the monitor joins (the spec's <c>cgroup</c> lines).</summary>
     IReadOnlyList<string> Paths(string name);
 
-    /// <summary>Creates the groups and applies limits and the device allow-list before init joins.</summary>
+    /// <summary>Creates the groups and applies limits (and the v1 device allow-list) before init joins.</summary>
     void Create(string name, CgroupLimits limits);
+
+    /// <summary>
+    /// The device allow-list rules for the monitor's spec (<c>device-allow</c>): cgroup2 has no devices
+    /// controller, the monitor attaches an eBPF program instead. Empty when Create wrote them (v1).
+    /// </summary>
+    IEnumerable<string> MonitorDeviceRules(CgroupLimits limits);
 
     /// <summary>Applies limits to existing groups (live change on a running container).</summary>
     void Apply(string name, CgroupLimits limits);
 
+    /// <summary>
+    /// Refuses limits whose controller this host cannot give a container (400 naming the key and the
+    /// controller), without touching anything: for config changes of a stopped container.
+    /// </summary>
+    void CheckLimits(CgroupLimits limits);
+
+    /// <summary>Freezes or thaws every process of the group; returns once the kernel says it is done.</summary>
     void Freeze(string name, bool frozen);
+
+    /// <summary>SIGKILL to every process in the group, frozen ones included (cgroup.kill); false when the kernel has no such file (v1).</summary>
+    bool Kill(string name);
 
     bool IsFrozen(string name);
 
@@ -33,26 +49,49 @@ internal interface ICgroupBackend
     IReadOnlyCollection<string> List();
 }
 
-/// <summary>Chooses the backend: v2 when the unified hierarchy has the resource controllers, else v1.</summary>
+/// <summary>Chooses the backend: v2 when the unified hierarchy has the resource controllers, else v1 (or as forced).</summary>
 internal static class CgroupDetector
 {
-    public static ICgroupBackend Detect(string root, string parent)
+    private static readonly string[] V2Needs = { "memory", "pids", "cpu" };
+
+    /// <summary>The backend, and why it cannot run containers here (null when it can).</summary>
+    public static (ICgroupBackend Backend, string? Unavailable) Select(string root, string parent, CgroupBackendKind kind)
     {
-        foreach (var unified in new[] { root, Path.Combine(root, "unified") })
+        // Pure v2: the root is the unified hierarchy. Hybrid: it is mounted at root/unified.
+        var unified = new[] { root, Path.Combine(root, "unified") }.FirstOrDefault(d => File.Exists(Path.Combine(d, "cgroup.controllers")));
+        var v1 = unified != root && Directory.Exists(Path.Combine(root, "memory"));
+        var v1Backend = () => new CgroupV1Backend(root, unified, parent);
+        switch (kind)
         {
-            var controllers = Path.Combine(unified, "cgroup.controllers");
-            if (File.Exists(controllers))
-            {
-                var have = File.ReadAllText(controllers).Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries);
-                if (new[] { "memory", "pids", "cpu" }.All(have.Contains))
+            case CgroupBackendKind.V2:
+                return unified is null
+                    ? (new CgroupV2Backend(Path.Combine(root, "unified"), parent), $"the cgroup2 backend is forced but no cgroup2 hierarchy is mounted at {root} or {root}/unified")
+                    : (new CgroupV2Backend(unified, parent), null);
+            case CgroupBackendKind.V1:
+                return (v1Backend(), v1 ? null : $"the cgroup1 backend is forced but no cgroup1 memory hierarchy is mounted at {root}/memory");
+            default:
+                if (unified is not null && V2Needs.All(Controllers(unified).Contains))
                 {
-                    return new CgroupV2Backend(unified, parent);
+                    return (new CgroupV2Backend(unified, parent), null);
                 }
-            }
+                return (v1Backend(), v1 ? null : $"no usable cgroups at {root} (neither cgroup1 controllers nor a cgroup2 hierarchy with {string.Join(", ", V2Needs)})");
         }
-        var membership = Path.Combine(root, "unified");
-        return new CgroupV1Backend(root, File.Exists(Path.Combine(membership, "cgroup.procs")) ? membership : null, parent);
     }
+
+    /// <summary>The words of a cgroup2 list file (cgroup.controllers, cgroup.subtree_control); empty when absent.</summary>
+    internal static HashSet<string> Words(string file)
+    {
+        try
+        {
+            return File.ReadAllText(file).Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (IOException)
+        {
+            return new HashSet<string>(StringComparer.Ordinal);
+        }
+    }
+
+    internal static HashSet<string> Controllers(string dir) => Words(Path.Combine(dir, "cgroup.controllers"));
 
     internal static void Write(string file, string value)
     {

@@ -77,7 +77,9 @@ internal static class MonitorClient
                     await SendAsync(s, request, ct);
                     return Ok(await ReadLineAsync(s, ct), request);
                 }
-                catch (SocketException e) when (attempt < 50 && e.SocketErrorCode is SocketError.ConnectionReset or SocketError.TryAgain or SocketError.WouldBlock)
+                // Shutdown (EPIPE): the monitor closed while we sent, e.g. init just died of a cgroup.kill; the retry finds it gone.
+                catch (SocketException e) when (attempt < 50 && e.SocketErrorCode is SocketError.ConnectionReset or SocketError.TryAgain
+                                                    or SocketError.WouldBlock or SocketError.Shutdown)
                 {
                     await Task.Delay(5, ct);
                 }

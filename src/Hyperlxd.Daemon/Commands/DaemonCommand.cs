@@ -25,6 +25,7 @@ public static class DaemonCommand
             throw new CommandException("the daemon must run as root");
         }
         var options = DaemonOptions.Load(DaemonOptions.DefaultStateDir);
+        var cgroupBackend = CgroupBackendOverride();
         PrepareStateDir(options);
         // One daemon per state directory: the lock is held for the life of the process.
         using var lockFile = LockStateDir(options.StateDir);
@@ -42,6 +43,7 @@ public static class DaemonCommand
         {
             RuntimeDir = options.RuntimeDir,
             CgroupParent = options.CgroupParent,
+            CgroupBackend = cgroupBackend,
             IdmapBase = options.IdmapBase,
             IdmapSize = DaemonOptions.IdmapSize,
         }));
@@ -69,6 +71,19 @@ public static class DaemonCommand
             throw new CommandException(e.Message);
         }
         return 0;
+    }
+
+    /// <summary>HYPERLXD_CGROUP_BACKEND (auto, cgroup1, cgroup2) forces a backend: for tests and the bench; hosts auto-detect.</summary>
+    private static CgroupBackendKind CgroupBackendOverride()
+    {
+        try
+        {
+            return CgroupBackendKinds.Parse(Environment.GetEnvironmentVariable("HYPERLXD_CGROUP_BACKEND"));
+        }
+        catch (ArgumentException e)
+        {
+            throw new CommandException("HYPERLXD_CGROUP_BACKEND: " + e.Message);
+        }
     }
 
     private static void PrepareStateDir(DaemonOptions options)

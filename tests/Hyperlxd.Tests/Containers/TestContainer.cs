@@ -20,10 +20,21 @@ public sealed class TestContainer : IAsyncDisposable
     public ContainerDriver Driver { get; private set; }
     public InstanceSpec Spec { get; private set; }
 
-    private TestContainer(string dir, Dictionary<string, string> config, bool idmappedMounts)
+    /// <summary>The forced cgroup backend (Auto: the host's choice, under the shared <c>hyperlxd/</c>).</summary>
+    public CgroupBackendKind Backend { get; }
+
+    /// <summary>
+    /// The cgroup parent: <c>hyperlxd</c>, or with a forced backend one of its own (<c>hyperlxd-t…</c>), so
+    /// that no other test's reconcile sees its group, and removed with everything below it on dispose.
+    /// </summary>
+    public string CgroupParent { get; }
+
+    private TestContainer(string dir, Dictionary<string, string> config, bool idmappedMounts, CgroupBackendKind backend)
     {
         Dir = dir;
         RuntimeDir = Path.Combine(dir, "run");
+        Backend = backend;
+        CgroupParent = backend == CgroupBackendKind.Auto ? "hyperlxd" : "hyperlxd-t" + Guid.NewGuid().ToString("N")[..8];
         Driver = NewDriver(idmappedMounts);
         var name = "hlxt-" + Guid.NewGuid().ToString("N")[..10];
         Spec = new InstanceSpec(name, InstanceType.Container, "x86_64", config, new Dictionary<string, Dictionary<string, string>>(),
@@ -32,7 +43,14 @@ public sealed class TestContainer : IAsyncDisposable
 
     /// <param name="idmappedMounts">false: the driver chown-shifts unprivileged roots (as on filesystems without idmapped mounts).</param>
     public ContainerDriver NewDriver(bool idmappedMounts = true) =>
-        new(new ContainerDriverOptions { HelpersDir = Path.Combine(Repo.Root, "artifacts", "bin"), RuntimeDir = RuntimeDir, IdmappedMounts = idmappedMounts });
+        new(new ContainerDriverOptions
+        {
+            HelpersDir = Path.Combine(Repo.Root, "artifacts", "bin"),
+            RuntimeDir = RuntimeDir,
+            IdmappedMounts = idmappedMounts,
+            CgroupBackend = Backend,
+            CgroupParent = CgroupParent,
+        });
 
     /// <summary>Replaces the driver (a restarted daemon, possibly with other options).</summary>
     public void UseDriver(ContainerDriver driver) => Driver = driver;
@@ -41,10 +59,11 @@ public sealed class TestContainer : IAsyncDisposable
 
     public string Name => Spec.Name;
 
-    public static async Task<TestContainer> CreateAsync(Dictionary<string, string>? config = null, bool start = true, bool idmappedMounts = true)
+    public static async Task<TestContainer> CreateAsync(Dictionary<string, string>? config = null, bool start = true, bool idmappedMounts = true,
+        CgroupBackendKind backend = CgroupBackendKind.Auto)
     {
         var dir = Repo.TempDir("hlx-ct-");
-        var c = new TestContainer(dir, config ?? new Dictionary<string, string>(), idmappedMounts);
+        var c = new TestContainer(dir, config ?? new Dictionary<string, string>(), idmappedMounts, backend);
         var rootfs = Path.Combine(c.Spec.RootPath, "rootfs");
         foreach (var d in new[] { "bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root" })
         {
@@ -107,7 +126,73 @@ public sealed class TestContainer : IAsyncDisposable
         }
         finally
         {
-            Directory.Delete(Dir, true);
+            try
+            {
+                await RemoveOwnCgroupParentAsync();
+            }
+            finally
+            {
+                Directory.Delete(Dir, true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Our own parent (forced backend) in every hierarchy, even after a failed test: whatever still runs
+    /// below it is killed (cgroup.kill on v2, else each pid), then the groups go bottom-up.
+    /// </summary>
+    private async Task RemoveOwnCgroupParentAsync()
+    {
+        if (Backend == CgroupBackendKind.Auto)
+        {
+            return;
+        }
+        foreach (var hierarchy in Directory.GetDirectories("/sys/fs/cgroup"))
+        {
+            var parent = Path.Combine(hierarchy, CgroupParent);
+            if (!Directory.Exists(parent))
+            {
+                continue;
+            }
+            var groups = Directory.GetDirectories(parent, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length).Append(parent).ToList();
+            foreach (var g in groups)
+            {
+                KillAll(g);
+            }
+            foreach (var g in groups)
+            {
+                for (var i = 0; ; i++)
+                {
+                    try
+                    {
+                        Directory.Delete(g);
+                        break;
+                    }
+                    catch (IOException) when (i < 250)
+                    {
+                        await Task.Delay(20); // the last tasks of a killed group leave asynchronously
+                    }
+                }
+            }
+        }
+    }
+
+    private static void KillAll(string group)
+    {
+        try
+        {
+            if (File.Exists(Path.Combine(group, "cgroup.kill")))
+            {
+                File.WriteAllText(Path.Combine(group, "cgroup.kill"), "1");
+                return;
+            }
+            foreach (var pid in File.ReadAllLines(Path.Combine(group, "cgroup.procs")))
+            {
+                Tmds.Linux.LibC.kill(int.Parse(pid), Tmds.Linux.LibC.SIGKILL);
+            }
+        }
+        catch (IOException)
+        {
         }
     }
 

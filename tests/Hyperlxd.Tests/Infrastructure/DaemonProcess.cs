@@ -38,9 +38,16 @@ public sealed class DaemonProcess : IAsyncDisposable
 
     public Dictionary<string, string> Env => new() { ["HYPERLXD_DIR"] = Dir, ["LXD_DIR"] = Dir, ["LXD_CONF"] = LxdConf, ["HOME"] = LxdConf };
 
-    public static async Task<DaemonProcess> StartAsync(string? dir = null)
+    /// <summary>Extra environment of the daemon process (e.g. HYPERLXD_CGROUP_BACKEND), kept across restarts.</summary>
+    public Dictionary<string, string> DaemonEnv { get; } = new();
+
+    public static async Task<DaemonProcess> StartAsync(string? dir = null, IReadOnlyDictionary<string, string>? daemonEnv = null)
     {
         var d = new DaemonProcess(dir ?? Repo.TempDir("hlxd-test-"));
+        foreach (var (k, v) in daemonEnv ?? new Dictionary<string, string>())
+        {
+            d.DaemonEnv[k] = v;
+        }
         await d.StartAsync();
         return d;
     }
@@ -54,6 +61,10 @@ public sealed class DaemonProcess : IAsyncDisposable
         };
         psi.Environment["HYPERLXD_DIR"] = Dir;
         psi.Environment.Remove("HYPERLXD_DATABASE_URL");
+        foreach (var (k, v) in DaemonEnv)
+        {
+            psi.Environment[k] = v;
+        }
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, e) => Append(e.Data);
         p.ErrorDataReceived += (_, e) => Append(e.Data);
