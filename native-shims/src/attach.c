@@ -52,23 +52,11 @@ static int ns_flags(pid_t pid)
     return flags;
 }
 
-int hlx_attach_enter(pid_t pid, int namespaces, int join_cgroups, struct hlx_err *er)
+int hlx_attach_enter(int pidfd, pid_t pid, int namespaces, struct hlx_err *er)
 {
-    int flags, pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pidfd < 0)
-        return hlx_fail(er, errno, "Failed opening pidfd of %d: %s", (int)pid, strerror(errno));
-    /* cgroups first: their host paths are only visible from here. */
-    if (join_cgroups && hlx_cgroups_attach_self(pid, er) < 0) {
-        close(pidfd);
-        return -1;
-    }
-    flags = ns_flags(pid) & namespaces;
-    if (flags && setns(pidfd, flags) < 0) {
-        hlx_fail(er, errno, "Failed entering the namespaces of %d: %s", (int)pid, strerror(errno));
-        close(pidfd);
-        return -1;
-    }
-    close(pidfd);
+    int flags = ns_flags(pid) & namespaces;
+    if (flags && setns(pidfd, flags) < 0)
+        return hlx_fail(er, errno, "Failed entering the namespaces of %d: %s", (int)pid, strerror(errno));
     return 0;
 }
 
@@ -114,17 +102,27 @@ fail:
 int hlx_attach(const struct hlx_attach *o)
 {
     struct hlx_err er = {0};
-    int fds[2], status, rc, ttyfd = -1;
+    int pidfd, fds[2], status, rc, ttyfd = -1;
     struct sigaction sa = {.sa_handler = forward};
     static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
+    pidfd = (int)syscall(SYS_pidfd_open, o->pid, 0);
+    if (pidfd < 0) {
+        hlx_fail(&er, errno, "Failed opening pidfd of %d: %s", (int)o->pid, strerror(errno));
+        report(o, &er);
+        return HLX_ATTACH_SETUP_FAILED;
+    }
     /* The pty slave is a host path: open it before entering the container's mount namespace. */
     if (o->tty && (ttyfd = open(o->tty, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
         hlx_fail(&er, errno, "Failed opening the terminal %s: %s", o->tty, strerror(errno));
         goto fail;
     }
-    if (hlx_attach_enter(o->pid, HLX_ATTACH_ALL_NS, 1, &er) < 0)
+    /* cgroups first: their host paths are only visible from here. */
+    if (hlx_cgroups_attach_self(o->pid, &er) < 0)
         goto fail;
+    if (hlx_attach_enter(pidfd, o->pid, HLX_ATTACH_ALL_NS, &er) < 0)
+        goto fail;
+    close(pidfd);
     if (pipe2(fds, O_CLOEXEC) < 0 || (child_pid = fork()) < 0) {
         hlx_fail(&er, errno, "Failed forking into the container: %s", strerror(errno));
         goto fail;

@@ -29,8 +29,8 @@ int hlx_attach(const struct hlx_attach *o);
 #define HLX_ATTACH_ALL_NS \
     (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
 
-/* Opens pid's pidfd, joins its cgroups when join_cgroups, and setns()es into those of the
- * `namespaces` (CLONE_NEW* mask) that differ from ours. 0, or -1 with *er filled. */
-int hlx_attach_enter(pid_t pid, int namespaces, int join_cgroups, struct hlx_err *er);
+/* setns()es through pidfd (of pid) into those of the `namespaces` (CLONE_NEW* mask) that differ
+ * from ours: re-entering our own user namespace would be EINVAL. 0, or -1 with *er filled. */
+int hlx_attach_enter(int pidfd, pid_t pid, int namespaces, struct hlx_err *er);
 
 #endif

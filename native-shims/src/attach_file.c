@@ -68,14 +68,15 @@ static int open_in(int dirfd, const char *path, int flags, mode_t mode)
         .mode = (flags & O_CREAT) ? mode : 0,
         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
-    int fd;
+    int fd, tries = 0;
     while (*path == '/')
         path++;
     if (*path == '\0')
         path = ".";
+    /* EAGAIN: a rename or mount raced the lookup; bounded, the container may be doing it on purpose. */
     do
         fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-    while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++tries < 64)));
     return fd;
 }
 
@@ -211,31 +212,66 @@ out:
     return rc;
 }
 
+/* The node path leads to (a final link followed inside the root), opened O_WRONLY once known to be a
+ * regular file: devices and FIFOs are never opened. */
+static int open_existing(struct call *c, int flags)
+{
+    struct stat st, st2;
+    int fd = open_in(c->root, c->path, O_PATH, 0);
+    if (fd < 0)
+        return open_failed(c, errno, c->path);
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return fail(c, e, "Failed reading %s: %s", c->path, strerror(e));
+    }
+    close(fd);
+    if (S_ISDIR(st.st_mode))
+        return fail(c, EISDIR, "Failed writing \"%s\": it is a directory", c->path);
+    if (!S_ISREG(st.st_mode))
+        return fail(c, EINVAL, "Failed writing \"%s\": it is not a regular file", c->path);
+    fd = open_in(c->root, c->path, flags | O_NONBLOCK | O_NOCTTY, 0);
+    if (fd < 0)
+        return open_failed(c, errno, c->path);
+    if (fstat(fd, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino || fcntl(fd, F_SETFL, flags & O_APPEND) < 0) {
+        close(fd);
+        return fail(c, EAGAIN, "Failed opening \"%s\": it changed while being opened", c->path);
+    }
+    return fd;
+}
+
+/* A new file (O_EXCL: a name that exists, a dangling link included, is not "new") or an existing one,
+ * truncated only once its owner and mode are set: a refused id changes nothing, a new file is removed. */
 static int do_put(struct call *c, char *buf)
 {
     struct stat st;
     const char *name;
-    int dfd = open_parent(c, buf, &name), exists, fd;
+    int append = (c->q->flags & HLX_FILE_APPEND) != 0, flags = O_WRONLY | (append ? O_APPEND : 0);
+    int dfd = open_parent(c, buf, &name), created = 1, fd;
     if (dfd < 0)
         return -1;
-    exists = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-    close(dfd);
-    if (exists && S_ISDIR(st.st_mode))
-        return fail(c, EISDIR, "Failed writing \"%s\": it is a directory", c->path);
-    /* A link as the last component is followed, inside the root (as LXD follows it in the container). */
-    fd = open_in(c->root, c->path,
-                 O_WRONLY | O_CREAT | O_NONBLOCK | O_NOCTTY | ((c->q->flags & HLX_FILE_APPEND) ? O_APPEND : O_TRUNC),
-                 c->q->mode != HLX_FILE_NONE ? c->q->mode & 07777 : 0644);
-    if (fd < 0)
-        return open_failed(c, errno, c->path);
+    fd = open_in(dfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW, c->q->mode != HLX_FILE_NONE ? c->q->mode & 07777 : 0644);
+    if (fd < 0 && errno == EEXIST) {
+        created = 0;
+        fd = open_existing(c, flags);
+        if (fd < 0) {
+            close(dfd);
+            return -1;
+        }
+    } else if (fd < 0) {
+        close(dfd);
+        return fail(c, errno, "Failed creating %s: %s", c->path, strerror(errno));
+    }
     c->fd = fd;
-    if (fstat(fd, &st) < 0)
-        return fail(c, errno, "Failed reading %s: %s", c->path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return fail(c, EINVAL, "Failed writing \"%s\": it is not a regular file", c->path);
-    if (fcntl(fd, F_SETFL, (c->q->flags & HLX_FILE_APPEND) ? O_APPEND : 0) < 0 || set_owner(c, fd, !exists, 0644) < 0 ||
-        fstat(fd, &st) < 0)
-        return c->r.err ? -1 : fail(c, errno, "Failed writing %s: %s", c->path, strerror(errno));
+    if (set_owner(c, fd, created, 0644) < 0 || (!created && !append && ftruncate(fd, 0) < 0) || fstat(fd, &st) < 0) {
+        if (!c->r.err)
+            fail(c, errno, "Failed writing %s: %s", c->path, strerror(errno));
+        if (created)
+            unlinkat(dfd, name, 0);
+        close(dfd);
+        return -1;
+    }
+    close(dfd);
     set_stat(c, &st);
     return 0;
 }
@@ -257,36 +293,49 @@ static int do_mkdir(struct call *c, char *buf)
         return fail(c, errno, "Failed creating %s: %s", c->path, strerror(errno));
     }
     fd = open_in(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+    if (fd < 0) {
+        rc = open_failed(c, errno, c->path);
+    } else {
+        rc = set_owner(c, fd, !exists, 0755);
+        if (rc == 0 && fstat(fd, &st) == 0)
+            set_stat(c, &st);
+        close(fd);
+    }
+    if (rc < 0 && !exists)
+        unlinkat(dfd, name, AT_REMOVEDIR);
     close(dfd);
-    if (fd < 0)
-        return open_failed(c, errno, c->path);
-    rc = set_owner(c, fd, !exists, 0755);
-    if (rc == 0 && fstat(fd, &st) == 0)
-        set_stat(c, &st);
-    close(fd);
     return rc;
 }
 
+/* Made and owned under a temporary name, then renamed over the old node: a refused id changes nothing. */
 static int do_symlink(struct call *c, char *buf)
 {
+    const struct hlx_file_req *q = c->q;
     struct stat st;
     const char *name;
-    int dfd, rc = 0;
+    char tmp[64];
+    int dfd, rc = -1;
     if (c->arg[0] == '\0')
         return fail(c, EINVAL, "Invalid symlink: the target is empty");
     if ((dfd = open_parent(c, buf, &name)) < 0)
         return -1;
-    const struct hlx_file_req *q = c->q;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        unlinkat(dfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
-        rc = fail(c, errno, "Failed replacing %s: %s", c->path, strerror(errno));
-    else if (symlinkat(c->arg, dfd, name) < 0)
-        rc = fail(c, errno, "Failed creating %s: %s", c->path, strerror(errno));
-    else if (fchownat(dfd, name, q->uid != HLX_FILE_NONE ? q->uid : q->def_uid,
-                      q->gid != HLX_FILE_NONE ? q->gid : q->def_gid, AT_SYMLINK_NOFOLLOW) < 0)
-        rc = fail(c, errno, "Failed chown %s: %s", c->path, strerror(errno));
-    else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        set_stat(c, &st);
+    snprintf(tmp, sizeof(tmp), ".hyperlxd-link-%d", (int)getpid());
+    if (symlinkat(c->arg, dfd, tmp) < 0) {
+        fail(c, errno, "Failed creating %s: %s", c->path, strerror(errno));
+    } else if (fchownat(dfd, tmp, q->uid != HLX_FILE_NONE ? q->uid : q->def_uid, q->gid != HLX_FILE_NONE ? q->gid : q->def_gid,
+                        AT_SYMLINK_NOFOLLOW) < 0) {
+        fail(c, errno, "Failed chown %s: %s", c->path, strerror(errno));
+    } else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) && unlinkat(dfd, name, AT_REMOVEDIR) < 0) {
+        fail(c, errno, "Failed replacing %s: %s", c->path, strerror(errno)); /* only an empty directory goes */
+    } else if (renameat(dfd, tmp, dfd, name) < 0) {
+        fail(c, errno, "Failed replacing %s: %s", c->path, strerror(errno));
+    } else {
+        rc = 0;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            set_stat(c, &st);
+    }
+    if (rc < 0)
+        unlinkat(dfd, tmp, 0);
     close(dfd);
     return rc;
 }
@@ -411,39 +460,49 @@ int hlx_file_serve(int root, int sock)
     return rc == 0 ? 0 : 1;
 }
 
+/* The first reply when starting failed: errno e and a message (the broker then exits 125). */
+static int start_failed(int sock, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int start_failed(int sock, int e, const char *fmt, ...)
+{
+    char msg[HLX_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    hello(sock, e, msg);
+    return HLX_ATTACH_SETUP_FAILED;
+}
+
 int hlx_attach_file(pid_t pid, int sock)
 {
     struct hlx_err er = {0};
-    int root;
+    int root, pidfd, e;
     signal(SIGPIPE, SIG_IGN);
     umask(0);
     /* Only user and mount namespaces, no cgroups: a frozen or pids-limited container must not
      * stall or refuse the broker. Outside the container's PID namespace its processes cannot
      * reach this one (no pid to ptrace or signal). */
-    if (hlx_attach_enter(pid, CLONE_NEWUSER | CLONE_NEWNS, 0, &er) < 0)
-        return hello(sock, er.err, er.msg), HLX_ATTACH_SETUP_FAILED;
+    if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
+        return e = errno, start_failed(sock, e, "Failed opening pidfd of %d: %s", (int)pid, strerror(e));
+    if (hlx_attach_enter(pidfd, pid, CLONE_NEWUSER | CLONE_NEWNS, &er) < 0)
+        return start_failed(sock, er.err, "%s", er.msg);
+    close(pidfd);
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 ||
-        setresuid(0, 0, 0) < 0) {
-        snprintf(er.msg, sizeof(er.msg), "Failed switching to the container's root: %s", strerror(errno));
-        return hello(sock, errno, er.msg), HLX_ATTACH_SETUP_FAILED;
-    }
+        setresuid(0, 0, 0) < 0)
+        return e = errno, start_failed(sock, e, "Failed switching to the container's root: %s", strerror(e));
     /* setns(CLONE_NEWNS) moved our root and cwd to the namespace's root: the container's "/". */
-    if ((root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        snprintf(er.msg, sizeof(er.msg), "Failed opening the container's root: %s", strerror(errno));
-        return hello(sock, errno, er.msg), HLX_ATTACH_SETUP_FAILED;
-    }
+    if ((root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return e = errno, start_failed(sock, e, "Failed opening the container's root: %s", strerror(e));
     return hlx_file_serve(root, sock);
 }
 
 int hlx_file_broker_root(const char *dir, int sock)
 {
-    char msg[HLX_ERR_MAX];
-    int root;
+    int root, e;
     signal(SIGPIPE, SIG_IGN);
     umask(0);
-    if ((root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        snprintf(msg, sizeof(msg), "Failed opening the root %s: %s", dir, strerror(errno));
-        return hello(sock, errno, msg), HLX_ATTACH_SETUP_FAILED;
-    }
+    if ((root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return e = errno, start_failed(sock, e, "Failed opening the root %s: %s", dir, strerror(e));
     return hlx_file_serve(root, sock);
 }

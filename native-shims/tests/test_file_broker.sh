@@ -101,8 +101,18 @@ err 22 Invalid symlink: the target is empty
 err 22 Bad file type: \"/dev/null\" is not a regular file, directory or symlink
 exit 0"
 check "the container's /dev (its own tmpfs) too" same "$(broker put /dev/hello dev 1000 1000 - >/dev/null; in_ct cat /dev/hello)" dev
-out=$(broker put /dev/shm/big '' 70000 0 -)
-check "an id the container does not map: EINVAL ($out)" grep -q '^err 22 Failed chown /dev/shm/big: Invalid argument' <<<"$out"
+out=$(broker put /dev/shm/big '' 70000 0 - put /mnt/hello '' 70000 0 - mkdir /mnt/d2 0 70000 - symlink /mnt/hello x 70000 0)
+check "an id the container does not map: EINVAL" same "$out" "err 22 Failed chown /dev/shm/big: Invalid argument
+err 22 Failed chown /mnt/hello: Invalid argument
+err 22 Failed chown /mnt/d2: Invalid argument
+err 22 Failed chown /mnt/hello: Invalid argument
+exit 0"
+check "... and nothing changed: no new nodes, the old file whole" \
+    same "$(in_ct sh -c 'echo $(ls -A /dev/shm) / $(ls -A /mnt) / $(cat /mnt/hello)')" "/ hello new / hi!"
+in_ct busybox mkfifo /mnt/fifo
+check "a FIFO is neither opened nor written" same "$(broker put /mnt/fifo x - - -)" "err 22 Failed writing \"/mnt/fifo\": it is not a regular file
+exit 0"
+in_ct busybox rm /mnt/fifo
 
 # --- never out of the container's root ------------------------------------------------------------------
 in_ct ln -s /etc /mnt/hostetc
