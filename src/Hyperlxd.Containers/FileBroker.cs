@@ -30,6 +30,7 @@ internal sealed class FileBroker : IDisposable
 
     private readonly int _sock;
     private readonly int _pid;
+    private readonly CancellationToken _ct;
     private readonly CancellationTokenRegistration _cancel;
     private bool _ready;
     private bool _reaped;
@@ -53,6 +54,7 @@ internal sealed class FileBroker : IDisposable
         }
         _sock = mine;
         // A cancelled request kills the broker: a blocked read then sees EOF.
+        _ct = ct;
         _cancel = ct.Register(() => Kill(_pid, 9));
     }
 
@@ -174,6 +176,7 @@ internal sealed class FileBroker : IDisposable
     /// <summary>The broker hung up without an answer (it crashed or was killed): reaped here, its status for the message.</summary>
     private string ExitStatus()
     {
+        _ct.ThrowIfCancellationRequested();
         _cancel.Dispose(); // no kill of a reaped (reusable) pid
         var status = WaitPid(_pid);
         _reaped = true;
