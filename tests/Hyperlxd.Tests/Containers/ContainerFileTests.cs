@@ -158,6 +158,20 @@ public sealed class ContainerFileTests
         Assert.Equal("cold", (await c.ExecAsync("cat", "/dev/frozen")).Out);
     }
 
+    [Fact]
+    public async Task Concurrent_requests_each_get_their_own_broker_and_none_is_left()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(async i =>
+        {
+            await c.Driver.PutFileAsync(c.Spec, $"/dev/shm/f{i}", File_(), Text($"content {i}"), None);
+            await using var f = await c.Driver.GetFileAsync(c.Spec, $"/dev/shm/f{i}", None);
+            Assert.Equal($"content {i}", await ReadAsync(f));
+        }));
+        Assert.Equal(64, (await c.Driver.GetFileAsync(c.Spec, "/dev/shm", None)).Entries!.Count);
+        Assert.Empty(BrokerChildren());
+    }
+
     /// <summary>Children of this test process that are still hyperlxd-nsexec (brokers not ended or not reaped).</summary>
     private static List<int> BrokerChildren()
     {
