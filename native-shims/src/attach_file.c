@@ -212,12 +212,24 @@ out:
     return rc;
 }
 
-/* The node path leads to (a final link followed inside the root), opened O_WRONLY once known to be a
- * regular file: devices and FIFOs are never opened. */
-static int open_existing(struct call *c, int flags)
+/* The node an existing name leads to (a final link followed inside the root), opened once known to be
+ * a regular file: devices and FIFOs are never opened. A dangling link's target is created (*created =
+ * 1; as a write inside the container would), there, inside the root. */
+static int open_existing(struct call *c, int flags, mode_t mode, int *created)
 {
     struct stat st, st2;
     int fd = open_in(c->root, c->path, O_PATH, 0);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open_in(c->root, c->path, flags | O_CREAT | O_NONBLOCK | O_NOCTTY, mode);
+        if (fd < 0)
+            return open_failed(c, errno, c->path);
+        *created = 1;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, flags & O_APPEND) < 0) {
+            close(fd);
+            return fail(c, EAGAIN, "Failed opening \"%s\": it changed while being opened", c->path);
+        }
+        return fd;
+    }
     if (fd < 0)
         return open_failed(c, errno, c->path);
     if (fstat(fd, &st) < 0) {
@@ -240,20 +252,22 @@ static int open_existing(struct call *c, int flags)
     return fd;
 }
 
-/* A new file (O_EXCL: a name that exists, a dangling link included, is not "new") or an existing one,
- * truncated only once its owner and mode are set: a refused id changes nothing, a new file is removed. */
+/* A new file (O_EXCL, so a name that exists is never replaced by accident) or the existing one,
+ * truncated only once its owner and mode are set: a refused id changes nothing, a file created under
+ * this name is removed again (one created through a dangling link stays, empty and root's). */
 static int do_put(struct call *c, char *buf)
 {
     struct stat st;
     const char *name;
     int append = (c->q->flags & HLX_FILE_APPEND) != 0, flags = O_WRONLY | (append ? O_APPEND : 0);
-    int dfd = open_parent(c, buf, &name), created = 1, fd;
+    mode_t mode = c->q->mode != HLX_FILE_NONE ? c->q->mode & 07777 : 0644;
+    int dfd = open_parent(c, buf, &name), here = 1, created = 1, fd;
     if (dfd < 0)
         return -1;
-    fd = open_in(dfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW, c->q->mode != HLX_FILE_NONE ? c->q->mode & 07777 : 0644);
+    fd = open_in(dfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
     if (fd < 0 && errno == EEXIST) {
-        created = 0;
-        fd = open_existing(c, flags);
+        here = created = 0;
+        fd = open_existing(c, flags, mode, &created);
         if (fd < 0) {
             close(dfd);
             return -1;
@@ -266,7 +280,7 @@ static int do_put(struct call *c, char *buf)
     if (set_owner(c, fd, created, 0644) < 0 || (!created && !append && ftruncate(fd, 0) < 0) || fstat(fd, &st) < 0) {
         if (!c->r.err)
             fail(c, errno, "Failed writing %s: %s", c->path, strerror(errno));
-        if (created)
+        if (here)
             unlinkat(dfd, name, 0);
         close(dfd);
         return -1;

@@ -109,6 +109,11 @@ err 22 Failed chown /mnt/hello: Invalid argument
 exit 0"
 check "... and nothing changed: no new nodes, the old file whole" \
     same "$(in_ct sh -c 'echo $(ls -A /dev/shm) / $(ls -A /mnt) / $(cat /mnt/hello)')" "/ hello new / hi!"
+in_ct ln -s /mnt/target /mnt/dangling
+check "a dangling link: its target is made, inside, with the default owner" same "$(broker put /mnt/dangling x 5 - - get /mnt/target)" "ok 100644 5 0 0
+ok 100644 5 0 1 x
+exit 0"
+in_ct busybox rm /mnt/dangling /mnt/target
 in_ct busybox mkfifo /mnt/fifo
 check "a FIFO is neither opened nor written" same "$(broker put /mnt/fifo x - - -)" "err 22 Failed writing \"/mnt/fifo\": it is not a regular file
 exit 0"
