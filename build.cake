@@ -88,7 +88,12 @@ Task("Native")
     var helpers = GetFiles(nativeBuild.FullPath + "/bin/*");
     foreach (var helper in helpers)
     {
-        CopyFileToDirectory(helper, binDir);
+        // Copy then rename: running containers' monitors execute the old file (ETXTBSY on overwrite),
+        // and keep running it after the rename.
+        var target = binDir.CombineWithFilePath(helper.GetFilename());
+        var staged = binDir.CombineWithFilePath(helper.GetFilename() + ".new");
+        CopyFile(helper, staged);
+        System.IO.File.Move(staged.FullPath, target.FullPath, overwrite: true);
         Information($"native helper -> {binDir.CombineWithFilePath(helper.GetFilename())}");
     }
     if (!helpers.Any())

@@ -201,13 +201,56 @@ static int setup_proc_sys(struct ctx *c)
     return mount_in(c, "sysfs", "sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL, 0);
 }
 
+/* The container's own cgroups at /sys/fs/cgroup, as LXD's cgroup namespace view: a read-only tmpfs
+ * holding one directory per hierarchy, each a bind of the container's group (writable: the daemon
+ * delegates the group to the container's root, limits stay the host's), or the group itself on
+ * /sys/fs/cgroup for a pure cgroup2 host (name "."). Nothing of the host's hierarchy shows. */
+static int setup_cgroupfs(struct ctx *c)
+{
+    const struct hlx_spec *s = c->spec;
+    char rel[128];
+    int tmpfs = 0;
+
+    if (s->n_cgroupfs == 0)
+        return 0;
+    for (int i = 0; i < s->n_cgroupfs; i++)
+        if (strcmp(s->cgroupfs[i].dst, ".") != 0)
+            tmpfs = 1;
+    if (tmpfs && mount_in(c, "cgroup", "sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          "mode=755,size=64k", 0) < 0)
+        return -1;
+    for (int i = 0; i < s->n_cgroupfs; i++) {
+        const struct hlx_bind *b = &s->cgroupfs[i];
+        if (strcmp(b->dst, ".") == 0)
+            snprintf(rel, sizeof(rel), "sys/fs/cgroup");
+        else if (snprintf(rel, sizeof(rel), "sys/fs/cgroup/%s", b->dst) >= (int)sizeof(rel))
+            return hlx_fail(c->er, ENAMETOOLONG, "cgroupfs name %s is too long", b->dst);
+        if (mount_in(c, b->src, rel, NULL, MS_BIND, NULL, 0) < 0)
+            return -1;
+    }
+    if (tmpfs) {
+        int fd = open_in_root(c->rootfd, "sys/fs/cgroup", O_PATH | O_DIRECTORY, 0);
+        char fdpath[FD_PATH_MAX];
+        if (fd < 0)
+            return hlx_fail(c->er, errno, "Failed opening /sys/fs/cgroup: %s", strerror(errno));
+        snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+        if (mount(NULL, fdpath, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+            int e = errno;
+            close(fd);
+            return hlx_fail(c->er, e, "Failed making /sys/fs/cgroup read-only: %s", strerror(e));
+        }
+        close(fd);
+    }
+    return 0;
+}
+
 int hlx_mounts_setup(const struct hlx_spec *spec, int rootfd, const char *console,
                      struct hlx_err *er)
 {
     struct ctx c = {.spec = spec, .rootfd = rootfd, .userns = spec->n_uidmap > 0, .er = er};
     struct stat st;
 
-    if (setup_proc_sys(&c) < 0 || setup_dev(&c, console) < 0)
+    if (setup_proc_sys(&c) < 0 || setup_cgroupfs(&c) < 0 || setup_dev(&c, console) < 0)
         return -1;
     for (int i = 0; i < spec->n_binds; i++) {
         const struct hlx_bind *b = &spec->binds[i];

@@ -41,6 +41,11 @@ void hlx_spec_free(struct hlx_spec *spec)
         free(spec->binds[i].dst);
     }
     free(spec->binds);
+    for (int i = 0; i < spec->n_cgroupfs; i++) {
+        free(spec->cgroupfs[i].src);
+        free(spec->cgroupfs[i].dst);
+    }
+    free(spec->cgroupfs);
     free(spec->rlimits);
     for (int i = 0; i < spec->n_seccomp; i++)
         free(spec->seccomp[i].syscall);
@@ -207,6 +212,23 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
         b->src = strdup(f[0]);
         b->dst = strdup(f[1]);
         b->ro = n == 3 && strcmp(f[2], "ro") == 0;
+        return b->src && b->dst ? 0 : -1;
+    }
+    if (strcmp(key, "cgroupfs") == 0) {
+        struct hlx_bind *b;
+        n = split(val, f, 2);
+        /* NAME is one path component: the hierarchy's directory under the container's /sys/fs/cgroup. */
+        if (n != 2 || strncmp(f[0], "/sys/fs/cgroup/", 15) != 0 || !abs_path(f[0]) || !f[1][0] ||
+            strchr(f[1], '/') || strcmp(f[1], "..") == 0 || (f[1][0] == '.' && f[1][1] && strcmp(f[1], ".") != 0))
+            return hlx_fail(er, EINVAL, "cgroupfs wants \"HOSTDIR NAME\": a directory under /sys/fs/cgroup/ and a name (or .)");
+        b = realloc(spec->cgroupfs, sizeof(*b) * (size_t)(spec->n_cgroupfs + 1));
+        if (!b)
+            return -1;
+        spec->cgroupfs = b;
+        b += spec->n_cgroupfs++;
+        b->src = strdup(f[0]);
+        b->dst = strdup(f[1]);
+        b->ro = 0;
         return b->src && b->dst ? 0 : -1;
     }
     if (strcmp(key, "rlimit") == 0) {

@@ -43,6 +43,8 @@ struct hlx_spec {
     struct hlx_strv cgroups; /* cgroup directories to join, absolute under /sys/fs/cgroup/ */
     struct hlx_bind *binds;
     int n_binds;
+    struct hlx_bind *cgroupfs; /* the container's own cgroup dirs: src = host dir, dst = name under /sys/fs/cgroup ("." = itself) */
+    int n_cgroupfs;
     struct hlx_rlimit *rlimits;
     int n_rlimits;
     unsigned long long cap_drop; /* bit per capability */

@@ -10,13 +10,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,17 +73,104 @@ static int report(const struct hlx_attach *o, const struct hlx_err *er)
     return er->err == ENOENT ? 127 : 126;
 }
 
-static void __attribute__((noreturn)) child(const struct hlx_attach *o, int fd, int ttyfd)
+/* The daemon's socket for the pty master; a host path, so connected before entering the container. */
+static int tty_connect(const char *path, struct hlx_err *er)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int s;
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return hlx_fail(er, ENAMETOOLONG, "Failed connecting to the terminal socket %s: %s", path,
+                        strerror(ENAMETOOLONG));
+    strcpy(sa.sun_path, path);
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        if (s >= 0)
+            close(s);
+        return hlx_fail(er, e, "Failed connecting to the terminal socket %s: %s", path, strerror(e));
+    }
+    return s;
+}
+
+static int send_fd(int sock, int fd)
+{
+    char byte = 'T';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u = {0};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    ssize_t n;
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    return n == 1 ? 0 : -1;
+}
+
+/*
+ * The command's terminal, as LXD makes it: a new pty of the container's own devpts instance (so
+ * `tty` says /dev/pts/N inside and the slave is there), opened by the command's user after the
+ * switch (devpts gives the slave the opener's fsuid), chowned to its uid/gid, mode 0620. The master
+ * goes to the daemon over sock; the slave becomes stdio and the controlling terminal of a new
+ * session, so job control and ^C work inside.
+ */
+static int tty_setup(const struct hlx_attach *o, int sock, struct hlx_err *er)
+{
+    struct statfs sfs;
+    int master, peer = -1, unlock = 0, rc = -1;
+
+    /* /dev/pts/ptmx, not /dev/ptmx: the node of the devpts mounted there, whatever /dev holds. */
+    master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+    if (master < 0)
+        return hlx_fail(er, errno, "Failed opening the container's /dev/pts/ptmx: %s", strerror(errno));
+    if (fstatfs(master, &sfs) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC) {
+        hlx_fail(er, ENODEV, "Failed allocating a pty: the container has no devpts on /dev/pts");
+        goto out;
+    }
+    if (fcntl(master, F_SETFL, 0) < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 ||
+        (peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+        hlx_fail(er, errno, "Failed allocating a pty: %s", strerror(errno));
+        goto out;
+    }
+    if (fchown(peer, o->uid, o->gid) < 0 || fchmod(peer, 0620) < 0) {
+        hlx_fail(er, errno, "Failed giving the pty to uid %u gid %u: %s", (unsigned)o->uid, (unsigned)o->gid,
+                 strerror(errno));
+        goto out;
+    }
+    if (o->tty_cols && o->tty_rows) {
+        struct winsize ws = {.ws_row = o->tty_rows, .ws_col = o->tty_cols};
+        ioctl(master, TIOCSWINSZ, &ws);
+    }
+    if (setsid() < 0 || dup2(peer, 0) < 0 || dup2(peer, 1) < 0 || dup2(peer, 2) < 0 ||
+        ioctl(0, TIOCSCTTY, 0) < 0) {
+        hlx_fail(er, errno, "Failed setting up the terminal: %s", strerror(errno));
+        goto out;
+    }
+    if (send_fd(sock, master) < 0) {
+        hlx_fail(er, errno, "Failed passing the pty to the daemon: %s", strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    /* Only the daemon keeps the master: when the command and its children are gone it reads EOF (EIO). */
+    if (peer >= 0)
+        close(peer);
+    close(master);
+    close(sock);
+    return rc;
+}
+
+static void __attribute__((noreturn)) child(const struct hlx_attach *o, int fd, int ttysock)
 {
     struct hlx_err er = {0};
     int code = HLX_ATTACH_SETUP_FAILED;
     hlx_reset_signals();
-    /* A new session whose controlling terminal is the pty: job control and ^C work inside. */
-    if (ttyfd >= 0 && (setsid() < 0 || dup2(ttyfd, 0) < 0 || dup2(ttyfd, 1) < 0 || dup2(ttyfd, 2) < 0 ||
-                       ioctl(0, TIOCSCTTY, 0) < 0)) {
-        hlx_fail(&er, errno, "Failed setting up the terminal %s: %s", o->tty, strerror(errno));
-        goto fail;
-    }
     if (hlx_caps_drop_bounding(o->cap_drop, &er) < 0 || hlx_seccomp_load(o->seccomp, o->n_seccomp, &er) < 0)
         goto fail;
     if (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 || setresuid(o->uid, o->uid, o->uid) < 0) {
@@ -87,6 +178,8 @@ static void __attribute__((noreturn)) child(const struct hlx_attach *o, int fd, 
                  strerror(errno));
         goto fail;
     }
+    if (ttysock >= 0 && tty_setup(o, ttysock, &er) < 0)
+        goto fail;
     if (chdir(o->cwd ? o->cwd : "/") < 0) {
         hlx_fail(&er, errno, "Failed chdir %s: %s", o->cwd, strerror(errno));
         goto fail;
@@ -102,7 +195,7 @@ fail:
 int hlx_attach(const struct hlx_attach *o)
 {
     struct hlx_err er = {0};
-    int pidfd, fds[2], status, rc, ttyfd = -1;
+    int pidfd, fds[2], status, rc, ttysock = -1;
     struct sigaction sa = {.sa_handler = forward};
     static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
@@ -112,11 +205,8 @@ int hlx_attach(const struct hlx_attach *o)
         report(o, &er);
         return HLX_ATTACH_SETUP_FAILED;
     }
-    /* The pty slave is a host path: open it before entering the container's mount namespace. */
-    if (o->tty && (ttyfd = open(o->tty, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-        hlx_fail(&er, errno, "Failed opening the terminal %s: %s", o->tty, strerror(errno));
+    if (o->tty_socket && (ttysock = tty_connect(o->tty_socket, &er)) < 0)
         goto fail;
-    }
     /* cgroups first: their host paths are only visible from here. */
     if (hlx_cgroups_attach_self(o->pid, &er) < 0)
         goto fail;
@@ -129,11 +219,11 @@ int hlx_attach(const struct hlx_attach *o)
     }
     if (child_pid == 0) {
         close(fds[0]);
-        child(o, fds[1], ttyfd);
+        child(o, fds[1], ttysock);
     }
     close(fds[1]);
-    if (ttyfd >= 0)
-        close(ttyfd); /* only the command holds the slave: its exit is EOF on the master */
+    if (ttysock >= 0)
+        close(ttysock); /* only the child holds it: its exec or death is EOF for the daemon */
     for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
         sigaction(fwd[i], &sa, NULL);
     rc = hlx_errpipe_read(fds[0], &er.err, er.msg, sizeof(er.msg));

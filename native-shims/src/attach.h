@@ -17,7 +17,10 @@ struct hlx_attach {
     char **env;                 /* K=V, NULL-terminated */
     char **argv;
     int errfd;                  /* -1: errors as one line on stderr; else an errpipe record */
-    const char *tty;            /* pty slave (host path): the command's stdio and controlling terminal */
+    /* Unix socket (host path, connected before entering) that receives the master of a new pty
+     * of the container's own devpts; the slave is the command's stdio and controlling terminal. */
+    const char *tty_socket;
+    unsigned short tty_cols, tty_rows; /* its initial window size; 0: none */
     unsigned long long cap_drop;
     const struct hlx_seccomp_rule *seccomp;
     int n_seccomp;

@@ -17,7 +17,8 @@ static void usage(void)
 {
     fputs("usage: hyperlxd-nsexec run --spec FILE|-\n"
           "       hyperlxd-nsexec attach --pid PID [--uid U] [--gid G] [--cwd DIR] [--env K=V]...\n"
-          "                              [--spec FILE] [--no-seccomp] [--errfd FD] [--tty PTS] -- CMD [ARGS...]\n"
+          "                              [--spec FILE] [--no-seccomp] [--errfd FD]\n"
+          "                              [--tty-socket PATH [--tty-size COLSxROWS]] -- CMD [ARGS...]\n"
           "       hyperlxd-nsexec attach --pid PID --file-broker FD\n"
           "       hyperlxd-nsexec file-broker --root DIR --fd FD\n"
           "       hyperlxd-nsexec idmap-probe DIR\n",
@@ -32,6 +33,21 @@ static int parse_id(const char *s, unsigned long max)
     if (*s == '\0' || *end || *s == '-' || v > max)
         usage();
     return (int)v;
+}
+
+/* "COLSxROWS", e.g. 80x24. */
+static void parse_size(const char *s, unsigned short *cols, unsigned short *rows)
+{
+    char *end;
+    unsigned long c = strtoul(s, &end, 10), r;
+    if (end == s || *end != 'x' || c == 0 || c > 0xffff)
+        usage();
+    s = end + 1;
+    r = strtoul(s, &end, 10);
+    if (end == s || *end || r == 0 || r > 0xffff)
+        usage();
+    *cols = (unsigned short)c;
+    *rows = (unsigned short)r;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -82,8 +98,10 @@ static int cmd_attach(int argc, char **argv)
             o.cwd = v;
         else if (strcmp(a, "--errfd") == 0)
             o.errfd = parse_id(v, 1 << 20);
-        else if (strcmp(a, "--tty") == 0)
-            o.tty = v;
+        else if (strcmp(a, "--tty-socket") == 0)
+            o.tty_socket = v;
+        else if (strcmp(a, "--tty-size") == 0)
+            parse_size(v, &o.tty_cols, &o.tty_rows);
         else if (strcmp(a, "--spec") == 0)
             spec_path = v;
         else if (strcmp(a, "--file-broker") == 0)

@@ -51,7 +51,7 @@ wait_for() { # wait_for COMMAND...: polls a condition (no timing assertion: 20 s
 R=$T/rootfs
 mkdir -p "$R"/{bin,sbin,etc,proc,sys,dev,tmp,root}
 cp "$BUSYBOX" "$R/bin/busybox"
-for c in sh echo sleep cat id hostname ls stat; do ln -s busybox "$R/bin/$c"; done
+for c in sh echo sleep cat id hostname ls stat tty stty umount; do ln -s busybox "$R/bin/$c"; done
 ln -s ../bin/busybox "$R/sbin/init"
 printf '::sysinit:/bin/echo hello-from-init\n::shutdown:/bin/echo goodbye-from-init\n' >"$R/etc/inittab"
 chown -R 1000000:1000000 "$R"
@@ -135,26 +135,69 @@ check "attach is seccomp-filtered" bash -c "'$NSX' attach --pid $INIT -- cat /pr
 check "attach stdin is inherited" test "$(echo piped | "$NSX" attach --pid "$INIT" -- cat)" = piped
 check "init's bounding set lacks sys_time" bash -c "(( (0x$(awk '/^CapBnd:/{print $2}' /proc/$INIT/status) >> 25) % 2 == 0 ))"
 check "attach is in the container's cgroup" bash -c "'$NSX' attach --pid $INIT -- cat /proc/self/cgroup | grep -q '^[0-9]*:memory:/\$'"
-tty_attach() { # a fresh pty (as the daemon makes one): stdio is a terminal, the session's controlling one
-    python3 -c '
-import os, pty, subprocess, sys
-m, s = pty.openpty()
-p = subprocess.Popen([sys.argv[1], "attach", "--pid", sys.argv[2], "--tty", os.ttyname(s), "--", "sh", "-c",
-                      "test -t 0 && test -t 1 && echo tty-ok"], stdin=subprocess.DEVNULL)
-rc = p.wait()
-os.close(s)  # closed only now: a master with no slave open reads EIO
+# Interactive attach as the daemon does it: listen on a socket, get the pty master (SCM_RIGHTS) of a
+# new pty of the container's devpts, read until EIO. Prints the command's output, then "rc=N".
+cat >"$T/tty_attach.py" <<'PY'
+import os, socket, subprocess, sys
+path = sys.argv[1] + "/tty.sock"
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(1)
+p = subprocess.Popen([sys.argv[2], "attach", "--tty-socket", path] + sys.argv[3:], stdin=subprocess.DEVNULL)
+srv.settimeout(0.1)
 out = b""
-while True:
-    try:
-        d = os.read(m, 1024)
-    except OSError:
-        break
-    if not d:
-        break
-    out += d
-sys.exit(0 if rc == 0 and b"tty-ok" in out else 1)' "$NSX" "$INIT"
+try:
+    for _ in range(200):  # hang guard (20 s); a helper that failed before connecting has exited
+        try:
+            conn, _ = srv.accept()
+            break
+        except socket.timeout:
+            if p.poll() is not None:
+                raise
+    else:
+        raise socket.timeout
+    _, fds, _, _ = socket.recv_fds(conn, 1, 1)
+    conn.close()
+    m = fds[0]
+    while True:
+        try:
+            d = os.read(m, 4096)
+        except OSError:  # EIO: no slave left
+            break
+        if not d:
+            break
+        out += d
+    os.close(m)
+except (socket.timeout, IndexError, ValueError):
+    pass
+finally:
+    os.unlink(path)
+sys.stdout.write(out.decode(errors="replace").replace("\r\n", "\n"))
+print("rc=%d" % p.wait())
+PY
+tty_attach() { python3 "$T/tty_attach.py" "$T" "$NSX" "$@"; }
+has_lines() { # has_lines TEXT REGEX...: each extended regex matches a whole line of TEXT
+    local text=$1 re
+    shift
+    for re in "$@"; do grep -qxE -- "$re" <<<"$text" || return 1; done
 }
-check "attach --tty: the command's stdio is a terminal" tty_attach
+TTY_CMD='tty; test -t 0 && test -t 1 && echo tty-ok; stty size; ls -ln $(tty)'
+tty_checks() { # tty_checks LABEL: the command's terminal is a pty of the container's devpts, owned by 1000:1000
+    local out
+    out=$(tty_attach --pid "$INIT" --uid 1000 --gid 1000 --tty-size 100x40 -- sh -c "$TTY_CMD" 2>&1)
+    check "$1 attach --tty-socket: tty is /dev/pts/N ($out)" has_lines "$out" '/dev/pts/[0-9]+'
+    check "$1 attach --tty-socket: stdio is a terminal" has_lines "$out" tty-ok
+    check "$1 attach --tty-socket: --tty-size is the window size" has_lines "$out" '40 100'
+    check "$1 attach --tty-socket: the slave is the command's, mode 0620" has_lines "$out" 'crw--w---- +1 1000 +1000 .*'
+    check "$1 attach --tty-socket: exit status" has_lines "$out" rc=0
+}
+tty_checks unprivileged
+out=$(tty_attach --pid "$INIT" -- sh -c 'stat -c %u:%g $(tty); exit 5' 2>&1)
+check "attach --tty-socket as root: the slave is 0:0 and the status comes back ($out)" has_lines "$out" 0:0 rc=5
+out=$("$NSX" attach --pid "$INIT" --tty-socket "$T/no-such.sock" -- true 2>&1)
+rc=$?
+check "attach --tty-socket to nowhere: 125 (rc=$rc)" test $rc -eq 125
+check "attach --tty-socket to nowhere: errno message ($out)" has_lines "$out" 'hyperlxd-nsexec: errno=2: Failed connecting to the terminal socket .*'
 
 # --- monitor protocol ----------------------------------------------------------------------------------
 check "unknown request is an error" bash -c "'$MON' request --socket '$SOCK' frobnicate | grep -q '^err 22 '"
@@ -181,6 +224,11 @@ SOCK=$T/run/c2.sock
 check "privileged: /proc/sys is read-only" bash -c "'$NSX' attach --pid $INIT -- sh -c 'echo 1 > /proc/sys/kernel/panic' 2>/dev/null; test \$? -ne 0"
 "$NSX" attach --pid "$INIT" -- sh -c 'exit 3'
 check "privileged attach exit code" test $? -eq 3
+tty_checks privileged
+"$NSX" attach --pid "$INIT" -- umount /dev/pts
+out=$(tty_attach --pid "$INIT" -- true 2>&1)
+check "no devpts in the container: 125 + errno message ($out)" \
+    has_lines "$out" "hyperlxd-nsexec: errno=2: Failed opening the container's /dev/pts/ptmx: .*" rc=125
 out=$(req stop SIGTERM 0)
 check "stop with timeout 0 kills ($out)" grep -q 'state=stopped .*exit_signal=9 reason=killed' <<<"$out"
 INIT=

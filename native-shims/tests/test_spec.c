@@ -35,6 +35,7 @@ static void test_full_spec(void)
     struct hlx_err er = {0};
     const char *text = "# comment\n\nrootfs /var/lib/c1/rootfs\nhostname c1\nuidmap 0 1000000 65536\n"
                        "gidmap 0 1000000 65536\ncgroup /sys/fs/cgroup/memory/hyperlxd/c1\n"
+                       "cgroupfs /sys/fs/cgroup/memory/hyperlxd/c1 memory\ncgroupfs /sys/fs/cgroup/hyperlxd/c1 .\n"
                        "bind /srv/data /mnt/data ro\nrlimit nofile 1024 unlimited\ncap-drop sys_time\n"
                        "cap-drop CAP_SYS_MODULE\nseccomp default\nseccomp-deny mount EPERM\n"
                        "env container=lxc\narg /sbin/init\narg --log-level=debug\nnetns host\n"
@@ -46,6 +47,7 @@ static void test_full_spec(void)
     CHECK(hlx_idmap_outside(s.gidmap, s.n_gidmap, 5) == 1000005);
     CHECK(hlx_idmap_outside(s.gidmap, s.n_gidmap, 65536) == -1);
     CHECK(s.cgroups.n == 1);
+    CHECK(s.n_cgroupfs == 2 && strcmp(s.cgroupfs[0].dst, "memory") == 0 && strcmp(s.cgroupfs[1].dst, ".") == 0);
     CHECK(s.n_binds == 1 && s.binds[0].ro && strcmp(s.binds[0].dst, "/mnt/data") == 0);
     CHECK(s.n_rlimits == 1 && s.rlimits[0].resource == RLIMIT_NOFILE &&
           s.rlimits[0].lim.rlim_max == RLIM_INFINITY);
@@ -86,6 +88,10 @@ static void test_errors(void)
         {"rootfs /r\ncgroup /tmp/x\n", "line 2: cgroup must be a path under /sys/fs/cgroup/"},
         {"rootfs /r\ncgroup /sys/fs/cgroup/memory/../../x\n", "line 2: cgroup must be"},
         {"rootfs /r\nbind /a\n", "line 2: bind wants"},
+        {"rootfs /r\ncgroupfs /sys/fs/cgroup/memory/x\n", "line 2: cgroupfs wants"},
+        {"rootfs /r\ncgroupfs /tmp/x memory\n", "line 2: cgroupfs wants"},
+        {"rootfs /r\ncgroupfs /sys/fs/cgroup/memory/x ../etc\n", "line 2: cgroupfs wants"},
+        {"rootfs /r\ncgroupfs /sys/fs/cgroup/memory/x ..\n", "line 2: cgroupfs wants"},
         {"rootfs /r\nbind /a /b maybe\n", "line 2: bind wants"},
         {"rootfs /r\nrlimit nofile 10 5\n", "line 2: rlimit wants"},
         {"rootfs /r\nrlimit bogus 1 1\n", "line 2: rlimit wants"},

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Hyperlxd.Containers.Interop;
 using Hyperlxd.Containers.Monitor;
 using Hyperlxd.Core.Instances;
 
@@ -7,8 +6,12 @@ namespace Hyperlxd.Containers;
 
 public sealed partial class ContainerDriver
 {
+    /// <summary>The attach helper joins the container's cgroups: warm the kernel's migration lock meanwhile.</summary>
+    public void ExpectExec(InstanceSpec spec) => _primer.Prime();
+
     public async Task<IExecSession> ExecAsync(InstanceSpec spec, ExecOptions options, CancellationToken ct)
     {
+        _primer.Prime();
         if (options.Command.Count == 0)
         {
             throw new BadRequestException("Invalid exec request: the command is empty");
@@ -49,31 +52,45 @@ public sealed partial class ContainerDriver
             args.Add("--env");
             args.Add(k + "=" + v);
         }
-        (int Master, int Slave, string SlavePath)? pty = null;
-        if (options.Interactive)
+        if (!options.Interactive)
         {
-            pty = Syscalls.OpenPty(options.Width, options.Height);
-            args.Add("--tty");
-            args.Add(pty.Value.SlavePath);
+            AddCommand(args, options);
+            return new ExecSession(Process.Start(psi)!, null);
         }
+
+        // Interactive: the helper makes a pty in the container's own devpts and sends us the master.
+        // (There is no host-pty fallback: the monitor mounts a devpts on every container's /dev/pts.)
+        using var terminal = ExecTerminal.Listen(_options.RuntimeDir);
+        args.Add("--tty-socket");
+        args.Add(terminal.Path);
+        if (options.Width > 0 && options.Height > 0)
+        {
+            args.Add("--tty-size");
+            args.Add($"{Math.Min(options.Width, ushort.MaxValue)}x{Math.Min(options.Height, ushort.MaxValue)}");
+        }
+        AddCommand(args, options);
+        var process = Process.Start(psi)!;
+        // The helper's own stdio: stdin unused; stderr carries (errno, message) when it fails.
+        process.StandardInput.Close();
+        _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        try
+        {
+            return new ExecSession(process, new PtyStream(await terminal.ReceiveMasterAsync(process, stderr, ct)));
+        }
+        catch
+        {
+            await new ExecSession(process, null).DisposeAsync(); // kills the command if it got that far
+            throw;
+        }
+    }
+
+    private static void AddCommand(System.Collections.ObjectModel.Collection<string> args, ExecOptions options)
+    {
         args.Add("--");
         foreach (var a in options.Command)
         {
             args.Add(a);
-        }
-        try
-        {
-            var process = Process.Start(psi)!;
-            return new ExecSession(process, pty?.Master ?? -1, pty?.Slave ?? -1);
-        }
-        catch
-        {
-            if (pty is { } p)
-            {
-                Syscalls.Close(p.Master);
-                Syscalls.Close(p.Slave);
-            }
-            throw;
         }
     }
 

@@ -33,6 +33,7 @@ public sealed partial class ContainerDriver
 
     public async Task StartAsync(InstanceSpec spec, CancellationToken ct)
     {
+        _primer.Prime();
         var socket = SocketPath(spec.Name);
         if (await MonitorClient.RequestAsync(socket, "status", ct) is { } status && MonitorStatus.Parse(status, default).Running)
         {
@@ -54,8 +55,13 @@ public sealed partial class ContainerDriver
         await _cgroups.RemoveAsync(spec.Name, ct); // leftovers of a crash
         _cgroups.Create(spec.Name, limits);
         revert.Add(() => _cgroups.RemoveAsync(spec.Name, CancellationToken.None));
+        if (map is not null)
+        {
+            CgroupDelegation.Delegate(_cgroups.Paths(spec.Name), (uint)map.Base, (uint)map.Base);
+        }
         var specFile = SpecPath(spec);
-        await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name), idmapRootfs: disk is null), ct);
+        var cgroupfs = CgroupDelegation.Mounts(_cgroups, _options.CgroupRoot, spec.Name);
+        await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name), cgroupfs, idmapRootfs: disk is null), ct);
 
         var (code, _, err) = await RunAsync(_monitor,
             new[] { "start", "--name", spec.Name, "--spec", specFile, "--socket", socket, "--log", LogPath(spec) }, CancellationToken.None);

@@ -14,6 +14,7 @@ public sealed partial class ContainerDriver : IInstanceDriver
 {
     private readonly ContainerDriverOptions _options;
     private readonly ICgroupBackend _cgroups;
+    private readonly MigrationPrimer _primer;
     private readonly string _monitor;
     private readonly string _nsexec;
 
@@ -25,6 +26,7 @@ public sealed partial class ContainerDriver : IInstanceDriver
         _monitor = Path.Combine(helpers, "hyperlxd-monitor");
         _nsexec = Path.Combine(helpers, "hyperlxd-nsexec");
         _cgroups = CgroupDetector.Detect(_options.CgroupRoot, _options.CgroupParent);
+        _primer = new MigrationPrimer(_options.CgroupRoot);
         Info = Probe();
     }
 

@@ -5,29 +5,14 @@ using Hyperlxd.Core.Instances;
 namespace Hyperlxd.Containers;
 
 /// <summary>
-/// One <c>hyperlxd-nsexec attach</c> process. Non-interactive: its three pipes. Interactive: the pty
-/// master; the slave stays open here until the command exits, so a read never hits EIO before the
-/// command had the chance to open it.
+/// One <c>hyperlxd-nsexec attach</c> process. Non-interactive: its three pipes. Interactive: the master
+/// of the pty the helper made in the container's devpts (<see cref="ExecTerminal"/>); the daemon holds
+/// no slave, so reads end (EIO) once the command and whatever inherited its terminal are gone.
 /// </summary>
-internal sealed class ExecSession : IExecSession
+internal sealed class ExecSession(Process process, PtyStream? pty) : IExecSession
 {
-    private readonly Process _process;
-    private readonly PtyStream? _pty;
-    private int _slave;
-
-    public ExecSession(Process process, int master, int slave)
-    {
-        _process = process;
-        _slave = slave;
-        if (master >= 0)
-        {
-            _pty = new PtyStream(master);
-            _process.StandardInput.Close();
-            // The helper's own stderr carries (errno, message) when entering failed: keep it from blocking.
-            _ = _process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
-            _ = _process.StandardError.BaseStream.CopyToAsync(Stream.Null);
-        }
-    }
+    private readonly Process _process = process;
+    private readonly PtyStream? _pty = pty;
 
     public Stream? Stdin => _pty is null ? _process.StandardInput.BaseStream : null;
 
@@ -40,17 +25,7 @@ internal sealed class ExecSession : IExecSession
     public async Task<int> WaitAsync(CancellationToken ct)
     {
         await _process.WaitForExitAsync(ct);
-        CloseSlave();
         return _process.ExitCode;
-    }
-
-    private void CloseSlave()
-    {
-        var fd = Interlocked.Exchange(ref _slave, -1);
-        if (fd >= 0)
-        {
-            Syscalls.Close(fd);
-        }
     }
 
     /// <summary>To the command itself (the helper's only child), so SIGKILL/SIGSTOP reach it too.</summary>
@@ -96,7 +71,6 @@ internal sealed class ExecSession : IExecSession
             {
             }
         }
-        CloseSlave();
         _pty?.Dispose();
         _process.Dispose();
     }

@@ -11,7 +11,8 @@ internal static class SpecWriter
     private static readonly string[] PrivilegedCapDrop = { "sys_boot" };
 
     /// <param name="idmapRootfs">The root is unshifted: mount it idmapped to the container's user namespace.</param>
-    public static string Build(InstanceSpec spec, IdMap? map, IReadOnlyList<string> cgroups, bool idmapRootfs = false)
+    /// <param name="cgroupfs">The container's groups to show under its /sys/fs/cgroup (host directory, name there).</param>
+    public static string Build(InstanceSpec spec, IdMap? map, IReadOnlyList<string> cgroups, IEnumerable<(string Dir, string Name)> cgroupfs, bool idmapRootfs = false)
     {
         var sb = new StringBuilder();
         sb.Append("rootfs ").Append(RootFs(spec)).Append('\n');
@@ -32,6 +33,10 @@ internal static class SpecWriter
         foreach (var cg in cgroups)
         {
             sb.Append("cgroup ").Append(cg).Append('\n');
+        }
+        foreach (var (dir, name) in cgroupfs)
+        {
+            sb.Append("cgroupfs ").Append(dir).Append(' ').Append(name).Append('\n');
         }
         foreach (var cap in map is null ? CapDrop.Concat(PrivilegedCapDrop) : CapDrop)
         {

@@ -24,8 +24,12 @@ public sealed partial class StoragePool
         var record = await _repo.CreateVolumeAsync(Name, instanceName, type, "", new(), "filesystem", ct);
         revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None));
         var vol = new Volume(vtype, instanceName);
-        await Driver.CreateVolumeFromCopyAsync(vol, image, ct);
+        if (_spares is null || !await _spares.TryTakeAsync(image, vol, ct))
+        {
+            await Driver.CreateVolumeFromCopyAsync(vol, image, ct);
+        }
         revert.Success();
+        _spares?.Refill(image, vtype);
         return Driver.VolumePath(vol);
     }
 
@@ -43,6 +47,9 @@ public sealed partial class StoragePool
         var v = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
         await RenameSnapshotAsync(v, await _repo.GetSnapshotAsync(v.Id, snapshot, ct), newName, ct);
     }
+
+    /// <summary>Bytes used by the instance's root volume, when the driver accounts it (LXD's state <c>disk.root.usage</c>).</summary>
+    public long? InstanceVolumeUsage(string instanceName, string type) => Driver.VolumeUsage(new Volume(InstanceType(type), instanceName));
 
     public string InstanceVolumePath(string instanceName, string type) => Driver.VolumePath(new Volume(InstanceType(type), instanceName));
 
@@ -92,10 +99,22 @@ public sealed partial class StoragePool
         return vol;
     }
 
+    /// <summary>Deletes leftover spare copies (at mount: a refill cut short by a crash leaves a partial one).</summary>
+    internal Task CleanSparesAsync() => _spares?.CleanAsync() ?? Task.CompletedTask;
+
+    internal Task WaitForSparesAsync() => _spares?.WaitAsync() ?? Task.CompletedTask;
+
+    /// <summary>Where the ready copy of an image for new instances lives (null: the driver snapshots images instead).</summary>
+    public string? SparePath(string type, string fingerprint) => _spares?.PathOf(InstanceType(type), fingerprint);
+
     /// <summary>Drops the cached image volume (instances made from it are independent copies or snapshots).</summary>
     public async Task EvictImageAsync(string fingerprint, CancellationToken ct)
     {
         using var _ = await _locks.AcquireAsync(Key(VolumeType.Image, fingerprint), ct);
+        if (_spares is not null)
+        {
+            await _spares.DropAsync(fingerprint);
+        }
         if (await _repo.FindVolumeAsync(Name, "image", fingerprint, ct) is { } record)
         {
             await Driver.DeleteVolumeAsync(new Volume(VolumeType.Image, fingerprint), ct);

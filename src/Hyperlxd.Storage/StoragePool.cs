@@ -3,6 +3,7 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 using Hyperlxd.State.Repositories;
 using Hyperlxd.Storage.Drivers;
+using Microsoft.Extensions.Logging;
 
 namespace Hyperlxd.Storage;
 
@@ -14,12 +15,15 @@ public sealed partial class StoragePool
 {
     private readonly StorageRepository _repo;
     private readonly KeyedLock _locks = new();
+    private readonly SpareVolumes? _spares;
 
-    internal StoragePool(PoolRecord record, IStorageDriver driver, StorageRepository repo)
+    internal StoragePool(PoolRecord record, IStorageDriver driver, StorageRepository repo, ILogger logger)
     {
         Record = record;
         Driver = driver;
         _repo = repo;
+        // Where an instance volume is a full copy of the image, keep the next copy ready.
+        _spares = driver.Info.OptimizedImages ? null : new SpareVolumes(driver, logger);
     }
 
     public PoolRecord Record { get; internal set; }

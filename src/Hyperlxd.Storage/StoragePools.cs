@@ -43,6 +43,7 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
             {
                 var pool = Bind(record);
                 await pool.Driver.MountPoolAsync(ct);
+                await pool.CleanSparesAsync();
                 _pools[record.Name] = pool;
             }
             catch (Exception e) when (e is HyperlxdException or IOException)
@@ -51,6 +52,9 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
             }
         }
     }
+
+    /// <summary>Lets background work on the pools (spare copies being made) finish: at daemon shutdown.</summary>
+    public Task QuiesceAsync() => Task.WhenAll(_pools.Values.Select(p => p.WaitForSparesAsync()));
 
     /// <summary>Unmounts every pool (daemon shutdown in tests; LXD leaves pools mounted in production).</summary>
     public async Task UnmountAllAsync()
@@ -62,9 +66,11 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     }
 
     private StoragePool Bind(PoolRecord record) =>
-        new(record, DriverRegistry.Create(record.Driver, new PoolSpec(record.Name, new(record.Config), paths)), store.Storage) { ImageSource = _imageSource };
+        new(record, DriverRegistry.Create(record.Driver, new PoolSpec(record.Name, new(record.Config), paths)), store.Storage, logger) { ImageSource = _imageSource };
 
     public IReadOnlyCollection<StoragePool> All => _pools.Values.OrderBy(p => p.Name).ToList();
+
+    public StoragePool? TryGet(string name) => _pools.GetValueOrDefault(name);
 
     public StoragePool Get(string name) =>
         _pools.TryGetValue(name, out var p) ? p : throw new NotFoundException("Storage pool not found");
@@ -97,7 +103,7 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
             {
                 throw new BadRequestException($"Failed creating storage pool \"{name}\": {e.Message}");
             }
-            var pool = new StoragePool(record, drv, store.Storage) { ImageSource = _imageSource };
+            var pool = new StoragePool(record, drv, store.Storage, logger) { ImageSource = _imageSource };
             _pools[name!] = pool;
             revert.Success();
             return pool;

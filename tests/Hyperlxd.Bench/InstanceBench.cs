@@ -7,7 +7,8 @@ namespace Hyperlxd.Bench;
 /// Containers side by side: Hyperlxd and LXD 5.0.2 (when installed), the same busybox tarball and the
 /// same `lxc` client. Launch, `exec -- true`, `file push`/`pull` and `stop --force` interleave per round; then N containers
 /// run on each server for `lxc list`, daemon RSS and host memory per container (PSS of each
-/// container's monitor = its init's parent, and MemAvailable drop / N). Medians and ratios only.
+/// container's monitor = its init's parent, and MemAvailable drop / N). Each round also times the
+/// daemon's own share through the REST API (<see cref="ApiShare"/>). Medians and ratios only.
 /// </summary>
 internal static class InstanceBench
 {
@@ -27,6 +28,7 @@ internal static class InstanceBench
     private sealed class Side(Server server)
     {
         public Server Server { get; } = server;
+        public ApiShare Api { get; } = new(Path.Combine(server.Dir, "unix.socket"));
         public List<double> Launch { get; } = new();
         public List<double> Exec { get; } = new();
         public List<double> StopForce { get; } = new();
@@ -101,6 +103,7 @@ internal static class InstanceBench
                     s.FilePull.Add(await Timed(s, "file", "pull", $"{name}/root/payload", Path.Combine(files, "pulled")));
                     s.StopForce.Add(await Timed(s, "stop", "--force", name));
                     await Lxc(s, "delete", name);
+                    await s.Api.RoundAsync("bench-busybox", $"a{round}");
                 }
             }
 
@@ -267,6 +270,10 @@ internal static class InstanceBench
             Ms("`lxc file push` 64 KiB, running (median)", h.FilePush, l?.FilePush),
             Ms("`lxc file pull` 64 KiB, running (median)", h.FilePull, l?.FilePull),
             Ms("`lxc stop --force` (median)", h.StopForce, l?.StopForce),
+            Ms("API create (median)", h.Api.Create, l?.Api.Create),
+            Ms("API start (median)", h.Api.Start, l?.Api.Start),
+            Ms("API create + start: daemon's own share (<= 50 ms)", h.Api.CreateStart, l?.Api.CreateStart),
+            Ms("API exec `true` with websockets: daemon's own share (<= 10 ms)", h.Api.Exec, l?.Api.Exec),
             Ms($"`lxc list` with {running} running (median)", h.List, l?.List),
             Kb("daemon RSS idle (VmRSS)", h.RssIdleKiB, l?.RssIdleKiB),
             Kb($"daemon RSS with {running} running", h.RssLoadedKiB, l?.RssLoadedKiB),

@@ -72,7 +72,10 @@ internal static class CgroupDetector
         }
     }
 
-    /// <summary>rmdir with retries: namespace teardown is asynchronous, the last task leaves late.</summary>
+    /// <summary>
+    /// rmdir with retries: namespace teardown is asynchronous, the last task leaves late. Sub-groups
+    /// first, deepest first: a delegated group may hold ones the container made.
+    /// </summary>
     internal static async Task<bool> RemoveDirAsync(string dir, CancellationToken ct)
     {
         for (var i = 0; i < 100; i++)
@@ -83,6 +86,13 @@ internal static class CgroupDetector
             }
             try
             {
+                foreach (var sub in Directory.EnumerateDirectories(dir))
+                {
+                    if (!await RemoveDirAsync(sub, ct))
+                    {
+                        return false;
+                    }
+                }
                 Directory.Delete(dir);
                 return true;
             }

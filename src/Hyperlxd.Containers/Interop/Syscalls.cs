@@ -4,8 +4,8 @@ namespace Hyperlxd.Containers.Interop;
 
 /// <summary>
 /// The raw Linux calls the container driver makes from .NET, in one place: file access confined to a
-/// root (<c>openat2</c> + <c>RESOLVE_IN_ROOT</c>), ownership, ptys. Everything namespace-related is in
-/// the C helpers (a multi-threaded process cannot setns into mount/user namespaces).
+/// root (<c>openat2</c> + <c>RESOLVE_IN_ROOT</c>), ownership, pty masters received over a socket.
+/// Everything namespace-related is in the C helpers (a multi-threaded process cannot setns into mount/user namespaces).
 /// </summary>
 internal static unsafe partial class Syscalls
 {
@@ -17,7 +17,8 @@ internal static unsafe partial class Syscalls
     public const uint S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFREG = 0x8000, S_IFLNK = 0xA000;
     public const int EEXIST = 17, ENOENT = 2, EINTR = 4, EIO = 5, EAGAIN = 11;
     private const long SYS_openat2 = 437;
-    private const nuint TIOCSWINSZ = 0x5414;
+    private const nuint TIOCSWINSZ = 0x5414, TIOCGPTN = 0x80045430;
+    private const int SOL_SOCKET = 1, SO_PEERCRED = 17, SCM_RIGHTS = 1, MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct OpenHow
@@ -44,6 +45,43 @@ internal static unsafe partial class Syscalls
     private struct WinSize
     {
         public ushort Rows, Cols, XPixel, YPixel;
+    }
+
+    /// <summary>x86_64 <c>struct msghdr</c>.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLen;
+        public void* Iov;
+        public nuint IovLen;
+        public void* Control;
+        public nuint ControlLen;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVec
+    {
+        public void* Base;
+        public nuint Len;
+    }
+
+    /// <summary><c>struct cmsghdr</c> followed by one int: CMSG_SPACE(sizeof(int)) on x86_64.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct CmsgOneFd
+    {
+        public nuint Len;
+        public int Level, Type;
+        public int Fd;
+        private readonly int _pad;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct UCred
+    {
+        public int Pid;
+        public uint Uid, Gid;
     }
 
     [LibraryImport("libc", SetLastError = true)]
@@ -85,17 +123,11 @@ internal static unsafe partial class Syscalls
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     private static partial nint WriteRaw(int fd, byte* buf, nuint count);
 
-    [LibraryImport("libc", EntryPoint = "posix_openpt", SetLastError = true)]
-    private static partial int PosixOpenpt(int flags);
+    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
+    private static partial nint RecvMsgRaw(int fd, MsgHdr* msg, int flags);
 
-    [LibraryImport("libc", EntryPoint = "grantpt", SetLastError = true)]
-    private static partial int Grantpt(int fd);
-
-    [LibraryImport("libc", EntryPoint = "unlockpt", SetLastError = true)]
-    private static partial int Unlockpt(int fd);
-
-    [LibraryImport("libc", EntryPoint = "ptsname_r", SetLastError = true)]
-    private static partial int PtsnameR(int fd, byte* buf, nuint len);
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    private static partial int GetSockOpt(int fd, int level, int name, void* value, uint* len);
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenRaw(string path, int flags, uint mode);
@@ -235,28 +267,45 @@ internal static unsafe partial class Syscalls
         }
     }
 
-    /// <summary>A new pty: (master fd, slave fd), both close-on-exec so no other child inherits them.</summary>
-    public static (int Master, int Slave, string SlavePath) OpenPty(int width, int height)
+    /// <summary>
+    /// One message with at most one fd attached (SCM_RIGHTS), without blocking: the byte count (0 = EOF)
+    /// or -errno (-EAGAIN: nothing yet). The fd arrives close-on-exec; -1 when none was attached.
+    /// </summary>
+    public static int RecvFd(int sock, out int fd)
     {
-        var master = PosixOpenpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        Check(master < 0 ? -Errno : 0, "Failed allocating a pty");
-        var buf = stackalloc byte[128];
-        if (Grantpt(master) < 0 || Unlockpt(master) < 0 || PtsnameR(master, buf, 128) != 0)
+        fd = -1;
+        byte data;
+        var iov = new IoVec { Base = &data, Len = 1 };
+        var cmsg = default(CmsgOneFd);
+        var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = &cmsg, ControlLen = (nuint)sizeof(CmsgOneFd) };
+        nint n;
+        while ((n = RecvMsgRaw(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0 && Errno == EINTR)
         {
-            var e = Errno;
-            Close(master);
-            Check(-e, "Failed allocating a pty");
         }
-        var path = Marshal.PtrToStringUTF8((nint)buf)!;
-        var slave = OpenRaw(path, O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
-        if (slave < 0)
+        if (n < 0)
         {
-            var e = Errno;
-            Close(master);
-            Check(-e, "Failed opening " + path);
+            return -Errno;
         }
-        Resize(master, width, height);
-        return (master, slave, path);
+        if (msg.ControlLen >= (nuint)(sizeof(nuint) + 8 + sizeof(int)) && cmsg.Level == SOL_SOCKET && cmsg.Type == SCM_RIGHTS)
+        {
+            fd = cmsg.Fd;
+        }
+        return (int)n;
+    }
+
+    /// <summary>The pid that connected a unix socket (SO_PEERCRED), or -errno.</summary>
+    public static int PeerPid(int sock)
+    {
+        UCred cred;
+        var len = (uint)sizeof(UCred);
+        return GetSockOpt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ? -Errno : cred.Pid;
+    }
+
+    /// <summary>The pts number of a pty master, or -errno (ENOTTY: not a pty master).</summary>
+    public static int PtyNumber(int master)
+    {
+        uint n;
+        return Ioctl(master, TIOCGPTN, &n) < 0 ? -Errno : (int)n;
     }
 
     public static void Resize(int master, int width, int height)

@@ -47,6 +47,11 @@ public interface IInstanceDriver
 
     // ---- Exec, console, files ------------------------------------------------------------------
 
+    /// <summary>An exec was requested and will follow once its client connects: drivers may start slow preparation now.</summary>
+    void ExpectExec(InstanceSpec spec)
+    {
+    }
+
     Task<IExecSession> ExecAsync(InstanceSpec spec, ExecOptions options, CancellationToken ct);
 
     /// <summary>A two-way byte stream to the instance console.</summary>

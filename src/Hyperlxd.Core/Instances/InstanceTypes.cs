@@ -58,6 +58,9 @@ public sealed record RuntimeState(
     IReadOnlyDictionary<string, NetworkState> Network,
     ExitInfo? LastExit)
 {
+    /// <summary>Bytes used per disk device ("root"), where the storage backend accounts it.</summary>
+    public IReadOnlyDictionary<string, long> DiskUsage { get; init; } = new Dictionary<string, long>();
+
     public static RuntimeState Stopped(ExitInfo? exit = null) =>
         new(InstanceStatus.Stopped, 0, 0, 0, 0, 0, new Dictionary<string, NetworkState>(), exit);
 }

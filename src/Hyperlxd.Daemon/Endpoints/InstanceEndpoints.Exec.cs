@@ -43,6 +43,7 @@ public static partial class InstanceEndpoints
         }
         var driver = daemon.Instances.DriverOf(e);
         var spec = daemon.Instances.SpecOf(e);
+        driver.ExpectExec(spec);
         var options = new ExecOptions(command, req.Environment ?? new(), req.Interactive, req.Width, req.Height, req.User, req.Group, req.Cwd ?? "");
         var data = req.Interactive ? new[] { "0" } : new[] { "0", "1", "2" };
         var session = new StreamSession(data.Append("control"));

@@ -112,7 +112,14 @@ public sealed partial class InstanceManager
         logger.LogInformation("Created instance {Name} from image {Image}", record.Name, fingerprint[..12]);
     }
 
-    public async Task<RuntimeState> StateAsync(Expanded e, CancellationToken ct) => await DriverOf(e).GetStateAsync(SpecOf(e), ct);
+    public async Task<RuntimeState> StateAsync(Expanded e, CancellationToken ct)
+    {
+        var state = await DriverOf(e).GetStateAsync(SpecOf(e), ct); // SpecOf has checked the root disk
+        var (device, pool) = RootDisk(e.Devices);
+        return pools.TryGet(pool)?.InstanceVolumeUsage(e.Record.Name, e.Record.Type) is { } used
+            ? state with { DiskUsage = new Dictionary<string, long> { [device] = used } }
+            : state;
+    }
 
     /// <summary>
     /// Runs one state action under the instance lock. Errors name the mismatch the way LXD does

@@ -70,6 +70,7 @@ public sealed partial class InstanceManager
             Processes = s.Status == InstanceStatus.Stopped ? 0 : s.Processes,
             Cpu = new InstanceStateCpu { Usage = s.CpuNanoseconds },
             Memory = new InstanceStateMemory { Usage = s.MemoryBytes, UsagePeak = s.MemoryPeakBytes },
+            Disk = s.DiskUsage.ToDictionary(kv => kv.Key, kv => new InstanceStateDisk { Usage = kv.Value }),
             Network = s.Network.ToDictionary(kv => kv.Key, kv => new InstanceStateNetwork
             {
                 Type = kv.Value.Type,

@@ -55,6 +55,8 @@ public sealed partial class BtrfsDriver
         await Host.RunAsync("btrfs", "qgroup", "limit", bytes.ToString(System.Globalization.CultureInfo.InvariantCulture), VolumePath(v));
     }
 
+    public override long? VolumeUsage(Volume v) => BtrfsUsage.Referenced(VolumePath(v));
+
     private async Task<bool> QuotasEnabledAsync()
     {
         try

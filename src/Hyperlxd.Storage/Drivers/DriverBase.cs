@@ -103,6 +103,8 @@ public abstract class DriverBase(PoolSpec pool) : IStorageDriver
     public virtual Task SetQuotaAsync(Volume v, string size, CancellationToken ct) =>
         throw new BadRequestException($"Quotas are not supported by the {Info.Name} driver");
 
+    public virtual long? VolumeUsage(Volume v) => null;
+
     public abstract Task CreateSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
     public abstract Task DeleteSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
 

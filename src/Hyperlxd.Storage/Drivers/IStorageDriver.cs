@@ -66,6 +66,9 @@ public interface IStorageDriver
     /// <summary>Applies a <c>size</c> limit (empty: none); only called when <see cref="DriverInfo.Quotas"/>.</summary>
     Task SetQuotaAsync(Volume v, string size, CancellationToken ct);
 
+    /// <summary>Bytes the volume uses, where the backend accounts it cheaply (null: not supported, as LXD's dir without project quotas).</summary>
+    long? VolumeUsage(Volume v);
+
     Task CreateSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
     Task DeleteSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
     Task RenameSnapshotAsync(Volume v, string snapshot, string newName, CancellationToken ct);

@@ -58,34 +58,60 @@ public sealed class LxcContainerTests(ContainerDaemon fixture)
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await D.Api.GetAsync("/1.0/instances/" + c.Name)).Status);
     }
 
-    [Fact]
-    public async Task Interactive_exec_runs_through_a_pty()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Interactive_exec_runs_through_a_pty(bool privileged)
     {
-        await using var c = await fixture.LaunchAsync("lxc-pty");
+        await using var c = privileged
+            ? await fixture.LaunchAsync("lxc-pty-priv", "-c", "security.privileged=true")
+            : await fixture.LaunchAsync("lxc-pty");
         // lxc only asks for a pty when its own stdin is a terminal: give it one with python's pty.fork.
         var script = $$"""
-            import os, pty, sys, time
+            import fcntl, os, pty, select, struct, sys, termios
             pid, fd = pty.fork()
             if pid == 0:
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 111, 0, 0))  # lxc sends its size
                 os.execvp('lxc', ['lxc', 'exec', '{{c.Name}}', '--', 'sh'])
-            os.write(fd, b'[ -t 0 ] && [ -t 1 ] && echo "pty-$((6*7))"; exit 3\n')
             out = b''
-            while True:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
+            def until(marker, resend=None):  # reads until marker; resend: written again while waiting (hang guard: 200 x 0.1 s)
+                global out
+                for _ in range(200):
+                    if resend:
+                        os.write(fd, resend)
+                    r, _, _ = select.select([fd], [], [], 0.1)
+                    while r:
+                        try:
+                            chunk = os.read(fd, 4096)
+                        except OSError:
+                            chunk = b''
+                        if not chunk:
+                            return marker in out
+                        out += chunk
+                        r, _, _ = select.select([fd], [], [], 0)
+                    if marker in out:
+                        return True
+                return False
+            os.write(fd, b'tty; [ -t 0 ] && [ -t 1 ] && echo "pty-$((6*7))"; ls -ln $(tty); echo "size=$(stty size)"\n')
+            until(b'size=33 111')
+            # A resize of lxc's terminal reaches the command (SIGWINCH -> window-resize -> TIOCSWINSZ); it travels
+            # apart from the data, so ask again until it shows.
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 44, 122, 0, 0))
+            until(b'size=44 122', b'echo "size=$(stty size)"\n')
+            os.write(fd, b'exit 3\n')
+            until(b'\0')  # to EOF
             _, status = os.waitpid(pid, 0)
             sys.stdout.write(out.decode(errors='replace'))
             print('\nEXIT', os.waitstatus_to_exitcode(status))
             """;
         var r = await D.PythonAsync(script);
         Assert.True(r.ExitCode == 0, r.ToString());
-        // stdin and stdout are a terminal inside.
+        // stdin and stdout are a terminal inside, one of the container's own devpts (as with LXD), root's.
         Assert.Contains("pty-42", r.Stdout);
+        Assert.Matches(@"(?m)^/dev/pts/\d+\r?$", r.Stdout);
+        Assert.Matches(@"(?m)^crw--w---- +1 0 +0 .* /dev/pts/\d+\r?$", r.Stdout);
+        Assert.Contains("size=33 111", r.Stdout);
+        Assert.Contains("size=44 122", r.Stdout);
         Assert.Contains("EXIT 3", r.Stdout);
     }
 

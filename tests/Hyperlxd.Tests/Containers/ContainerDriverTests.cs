@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Tests.Infrastructure;
@@ -53,22 +54,140 @@ public sealed class ContainerDriverTests
         Assert.Contains("hello-from-init", TestContainer.Utf8(await c.Driver.ConsoleLogAsync(c.Spec, None)));
     }
 
+    /// <summary>
+    /// The terminal comes from the container's own devpts, as in LXD: <c>tty</c> names /dev/pts/N inside, the
+    /// slave belongs to the exec'd uid/gid with mode 0620, the size follows the request and a resize.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Interactive_exec_gets_a_pty_of_the_containers_devpts(bool privileged)
+    {
+        await using var c = await TestContainer.CreateAsync(privileged ? new Dictionary<string, string> { ["security.privileged"] = "true" } : null);
+        const string Script = "tty; [ -t 0 ] && [ -t 1 ] && echo is-a-tty; stty size; ls -ln $(tty); echo ready; read x; stty size; echo h\"\"i; exit 3";
+        await using var s = await c.Driver.ExecAsync(c.Spec,
+            new ExecOptions(new[] { "sh", "-c", Script }, new Dictionary<string, string> { ["TERM"] = "xterm" }, true, 80, 24, 1000, 1001, "/"), None);
+        Assert.NotNull(s.Pty);
+        var output = new PtyOutput(s.Pty!);
+        await output.WaitForLineAsync("ready");
+        s.Resize(100, 40);
+        await s.Pty!.WriteAsync(Encoding.ASCII.GetBytes("go\n"));
+        Assert.Equal(3, await s.WaitAsync(None));
+        var lines = await output.LinesAsync();
+        Assert.Matches(@"^/dev/pts/\d+$", lines[0]);
+        Assert.Equal(new[] { "is-a-tty", "24 80" }, lines[1..3]);
+        Assert.Matches($@"^crw--w---- +1 1000 +1001 .* {Regex.Escape(lines[0])}$", lines[3]);
+        Assert.Equal(new[] { "ready", "go", "40 100", "hi" }, lines[4..]);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(c.RuntimeDir, "exec")));
+    }
+
+    /// <summary>Commands that are gone before the driver even accepted the helper's connection still hand over their terminal.</summary>
     [Fact]
-    public async Task Interactive_exec_runs_on_a_pty_with_resize_and_exit_code()
+    public async Task Quick_interactive_commands_deliver_output_and_status()
     {
         await using var c = await TestContainer.CreateAsync();
-        await using var s = await c.Driver.ExecAsync(c.Spec,
-            new ExecOptions(new[] { "sh" }, new Dictionary<string, string> { ["TERM"] = "xterm" }, true, 80, 24, 0, 0, "/"), None);
-        Assert.NotNull(s.Pty);
-        var output = new MemoryStream();
-        var reader = s.Pty!.CopyToAsync(output);
-        s.Resize(100, 40);
-        await s.Pty.WriteAsync(Encoding.ASCII.GetBytes("test -t 0 && echo is-a-tty; echo h\"\"i; exit 3\n"));
-        Assert.Equal(3, await s.WaitAsync(None));
-        await reader;
-        var text = Encoding.UTF8.GetString(output.ToArray());
-        Assert.Contains("is-a-tty", text);
-        Assert.Contains("hi", text);
+        var results = await Task.WhenAll(Enumerable.Range(0, 30).Select(async i =>
+        {
+            await using var s = await c.Driver.ExecAsync(c.Spec,
+                new ExecOptions(new[] { "sh", "-c", $"echo quick-{i}; exit {i % 4}" }, new Dictionary<string, string>(), true, 0, 0, 0, 0, "/"), None);
+            var output = new PtyOutput(s.Pty!);
+            var code = await s.WaitAsync(None);
+            return (code, string.Join("|", await output.LinesAsync()));
+        }));
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => (i % 4, $"quick-{i}")), results);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(c.RuntimeDir, "exec")));
+    }
+
+    [Fact]
+    public async Task Interactive_exec_in_a_container_without_devpts_fails_with_the_reason_and_leaves_nothing()
+    {
+        await using var c = await TestContainer.CreateAsync();
+        Assert.Equal(0, (await c.ExecAsync("umount", "/dev/pts")).Code);
+        var e = await Assert.ThrowsAsync<IOException>(() => c.Driver.ExecAsync(c.Spec,
+            new ExecOptions(new[] { "true" }, new Dictionary<string, string>(), true, 80, 24, 0, 0, "/"), None));
+        Assert.Equal("Failed opening the container's /dev/pts/ptmx: No such file or directory", e.Message);
+        Assert.Equal(2, e.HResult);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(c.RuntimeDir, "exec")));
+        Assert.DoesNotContain(Directory.EnumerateDirectories("/proc"), p => Cmdline(p).Contains(c.RuntimeDir + "/exec/"));
+        Assert.Equal("ok", (await c.ExecAsync("echo", "ok")).Out.Trim()); // non-interactive exec does not need it
+    }
+
+    private static string Cmdline(string procDir)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(procDir, "cmdline")).Replace('\0', ' ');
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>Everything read from a pty master until EOF, as lines (the terminal's CRLF undone).</summary>
+    private sealed class PtyOutput
+    {
+        private readonly StringBuilder _text = new();
+        private readonly Task _reader;
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public PtyOutput(Stream pty) => _reader = ReadAsync(pty);
+
+        private async Task ReadAsync(Stream pty)
+        {
+            var buffer = new byte[4096];
+            int n;
+            while ((n = await pty.ReadAsync(buffer)) > 0)
+            {
+                lock (_text)
+                {
+                    _text.Append(Encoding.UTF8.GetString(buffer, 0, n));
+                    _changed.TrySetResult();
+                    _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+            lock (_text)
+            {
+                _changed.TrySetResult();
+            }
+        }
+
+        private string[] Lines()
+        {
+            lock (_text)
+            {
+                return _text.ToString().Replace("\r\n", "\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            }
+        }
+
+        public async Task WaitForLineAsync(string line)
+        {
+            using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(1)); // hang guard only
+            while (true)
+            {
+                Task changed;
+                lock (_text)
+                {
+                    changed = _changed.Task; // taken before looking: output arriving meanwhile completes it
+                }
+                if (Lines().Contains(line))
+                {
+                    return;
+                }
+                Assert.False(_reader.IsCompleted, $"EOF before \"{line}\": {string.Join(" | ", Lines())}");
+                await changed.WaitAsync(guard.Token);
+            }
+        }
+
+        public async Task<string[]> LinesAsync()
+        {
+            await _reader;
+            return Lines();
+        }
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class TestContainer : IAsyncDisposable
             Directory.CreateDirectory(Path.Combine(rootfs, d));
         }
         File.Copy("/bin/busybox", Path.Combine(rootfs, "bin", "busybox"));
-        foreach (var cmd in new[] { "sh", "echo", "sleep", "cat", "id", "ls", "pwd", "true", "head", "stat", "dd", "mount", "tr" })
+        foreach (var cmd in new[] { "sh", "echo", "sleep", "cat", "id", "ls", "pwd", "true", "head", "stat", "dd", "mount", "tr", "tty", "stty", "umount" })
         {
             File.CreateSymbolicLink(Path.Combine(rootfs, "bin", cmd), "busybox");
         }
