@@ -56,6 +56,14 @@ static int ns_flags(pid_t pid)
     return flags;
 }
 
+int hlx_attach_enter(int pidfd, pid_t pid, int namespaces, struct hlx_err *er)
+{
+    int flags = ns_flags(pid) & namespaces;
+    if (flags && setns(pidfd, flags) < 0)
+        return hlx_fail(er, errno, "Failed entering the namespaces of %d: %s", (int)pid, strerror(errno));
+    return 0;
+}
+
 static int report(const struct hlx_attach *o, const struct hlx_err *er)
 {
     if (o->errfd >= 0)
@@ -187,7 +195,7 @@ fail:
 int hlx_attach(const struct hlx_attach *o)
 {
     struct hlx_err er = {0};
-    int pidfd, flags, fds[2], status, rc, ttysock = -1;
+    int pidfd, fds[2], status, rc, ttysock = -1;
     struct sigaction sa = {.sa_handler = forward};
     static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
@@ -202,11 +210,8 @@ int hlx_attach(const struct hlx_attach *o)
     /* cgroups first: their host paths are only visible from here. */
     if (hlx_cgroups_attach_self(o->pid, &er) < 0)
         goto fail;
-    flags = ns_flags(o->pid);
-    if (flags && setns(pidfd, flags) < 0) {
-        hlx_fail(&er, errno, "Failed entering the namespaces of %d: %s", (int)o->pid, strerror(errno));
+    if (hlx_attach_enter(pidfd, o->pid, HLX_ATTACH_ALL_NS, &er) < 0)
         goto fail;
-    }
     close(pidfd);
     if (pipe2(fds, O_CLOEXEC) < 0 || (child_pid = fork()) < 0) {
         hlx_fail(&er, errno, "Failed forking into the container: %s", strerror(errno));

@@ -3,6 +3,8 @@
 
 #include "spec.h"
 
+#include <sched.h>
+
 /* Exit status of attach when entering the container failed (before exec); 126/127 are exec
  * failures as in sh; any other status is the command's own. */
 #define HLX_ATTACH_SETUP_FAILED 125
@@ -26,5 +28,12 @@ struct hlx_attach {
 
 /* Runs the command in the container; returns the exit status to exit with. */
 int hlx_attach(const struct hlx_attach *o);
+
+#define HLX_ATTACH_ALL_NS \
+    (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+
+/* setns()es through pidfd (of pid) into those of the `namespaces` (CLONE_NEW* mask) that differ
+ * from ours: re-entering our own user namespace would be EINVAL. 0, or -1 with *er filled. */
+int hlx_attach_enter(int pidfd, pid_t pid, int namespaces, struct hlx_err *er);
 
 #endif

@@ -1,6 +1,7 @@
 /* hyperlxd-nsexec: `run` starts a container in the foreground (debugging; the monitor does the
  * same in-process), `attach` runs a command inside a running container. See README.md. */
 #include "attach.h"
+#include "attach_file.h"
 #include "idmap.h"
 #include "nsexec.h"
 #include "spec.h"
@@ -18,6 +19,8 @@ static void usage(void)
           "       hyperlxd-nsexec attach --pid PID [--uid U] [--gid G] [--cwd DIR] [--env K=V]...\n"
           "                              [--spec FILE] [--no-seccomp] [--errfd FD]\n"
           "                              [--tty-socket PATH [--tty-size COLSxROWS]] -- CMD [ARGS...]\n"
+          "       hyperlxd-nsexec attach --pid PID --file-broker FD\n"
+          "       hyperlxd-nsexec file-broker --root DIR --fd FD\n"
           "       hyperlxd-nsexec idmap-probe DIR\n",
           stderr);
     exit(2);
@@ -74,7 +77,7 @@ static int cmd_attach(int argc, char **argv)
     struct hlx_spec spec = {0};
     struct hlx_err er = {0};
     const char *spec_path = NULL;
-    int no_seccomp = 0, i, rc;
+    int no_seccomp = 0, file_broker = -1, i, rc;
 
     for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         const char *a = argv[i];
@@ -101,11 +104,17 @@ static int cmd_attach(int argc, char **argv)
             parse_size(v, &o.tty_cols, &o.tty_rows);
         else if (strcmp(a, "--spec") == 0)
             spec_path = v;
+        else if (strcmp(a, "--file-broker") == 0)
+            file_broker = parse_id(v, 1 << 20);
         else if (strcmp(a, "--env") == 0) {
             if (!strchr(v, '=') || hlx_strv_push(&spec.env, v) < 0)
                 usage();
         } else
             usage();
+    }
+    if (file_broker >= 0 && i == argc && o.pid > 0) {
+        hlx_strv_free(&spec.env);
+        return hlx_attach_file(o.pid, file_broker);
     }
     if (i + 1 >= argc || o.pid <= 0)
         usage();
@@ -135,6 +144,14 @@ static int cmd_attach(int argc, char **argv)
     return rc;
 }
 
+/* The file broker on a directory seen from the host (a stopped container's rootfs). */
+static int cmd_file_broker(int argc, char **argv)
+{
+    if (argc != 4 || strcmp(argv[0], "--root") != 0 || argv[1][0] != '/' || strcmp(argv[2], "--fd") != 0)
+        usage();
+    return hlx_file_broker_root(argv[1], parse_id(argv[3], 1 << 20));
+}
+
 /* Exit 0 when an idmapped mount of DIR can be made (the daemon then leaves rootfs unshifted),
  * 1 with the reason on stderr otherwise. */
 static int cmd_idmap_probe(int argc, char **argv)
@@ -157,6 +174,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "attach") == 0)
         return cmd_attach(argc - 2, argv + 2);
+    if (strcmp(argv[1], "file-broker") == 0)
+        return cmd_file_broker(argc - 2, argv + 2);
     if (strcmp(argv[1], "idmap-probe") == 0)
         return cmd_idmap_probe(argc - 2, argv + 2);
     usage();

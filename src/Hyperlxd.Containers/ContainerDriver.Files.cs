@@ -1,4 +1,4 @@
-using Hyperlxd.Containers.Interop;
+using System.Text;
 using Hyperlxd.Core.Instances;
 using Microsoft.Win32.SafeHandles;
 using static Hyperlxd.Containers.Interop.Syscalls;
@@ -6,188 +6,87 @@ using static Hyperlxd.Containers.Interop.Syscalls;
 namespace Hyperlxd.Containers;
 
 /// <summary>
-/// File access on the container's root filesystem from the host, every lookup through
-/// <c>openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)</c>: "..", absolute links and links to the host
-/// all resolve inside the root. Ids are translated with the map the disk is shifted to (none for an
-/// unshifted, idmapped root: ids inside are the disk's). (Files on the
-/// container's own mounts — /dev, /proc, disk devices — are not visible this way.)
+/// The file API through the native file broker (<see cref="FileBroker"/>). A running container is served from
+/// inside: its own mount namespace (tmpfs /dev and /dev/shm, disks, whatever it mounted) and ids as it sees
+/// them. A stopped one from the host on its rootfs, as LXD mounts it, with ids translated through the map
+/// the disk is shifted to (none for an unshifted root: ids inside are the disk's). Either way every lookup
+/// is <c>openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)</c>: "..", absolute links and links to the host
+/// all resolve inside the root. File content is streamed by the daemon through the fd the broker opened.
 /// </summary>
 public sealed partial class ContainerDriver
 {
-    private const ulong InRoot = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-
-    public Task<InstanceFile> GetFileAsync(InstanceSpec spec, string path, CancellationToken ct)
+    public async Task<InstanceFile> GetFileAsync(InstanceSpec spec, string path, CancellationToken ct)
     {
-        var map = IdMap.OnDisk(spec.Config);
-        using var root = OpenRoot(spec);
-        var fd = OpenAt2(root.Fd, Relative(path), O_PATH | O_NOFOLLOW, 0, InRoot);
-        FileFailed(fd, path);
-        using var node = new FdHandle(fd);
-        Check(FStat(fd, out var st), "Failed reading " + path);
-        var uid = map?.ToContainer(st.Uid) ?? st.Uid;
-        var gid = map?.ToContainer(st.Gid) ?? st.Gid;
-        var mode = st.Mode & 0xFFF;
-        InstanceFile result;
-        switch (st.Mode & S_IFMT)
+        return await WithBrokerAsync(spec, (broker, map) =>
         {
-            case S_IFLNK:
-                result = new InstanceFile(FileType.Symlink, uid, gid, mode, null, null, ReadLinkEmpty(fd));
-                break;
-            case S_IFDIR:
-                var entries = Directory.EnumerateFileSystemEntries($"/proc/self/fd/{fd}").Select(e => Path.GetFileName(e)!).Order(StringComparer.Ordinal).ToList();
-                result = new InstanceFile(FileType.Directory, uid, gid, mode, null, entries, null);
-                break;
-            case S_IFREG:
-                var rfd = OpenAt2(root.Fd, Relative(path), O_RDONLY | O_NOFOLLOW, 0, InRoot);
-                FileFailed(rfd, path);
-                result = new InstanceFile(FileType.File, uid, gid, mode, new FileStream(new SafeFileHandle(rfd, true), FileAccess.Read, 1), null, null);
-                break;
-            default:
-                throw new BadRequestException($"Bad file type: \"{path}\" is not a regular file, directory or symlink");
-        }
-        return Task.FromResult(result);
+            var r = broker.Call(FileOp.Get, path);
+            var content = r.Fd >= 0 ? new FileStream(new SafeFileHandle(r.Fd, true), FileAccess.Read, 1) : null;
+            var (uid, gid, mode) = (ToContainer(map, r.Uid), ToContainer(map, r.Gid), r.Mode & 0xFFF);
+            return (r.Mode & S_IFMT) switch
+            {
+                S_IFLNK => new InstanceFile(FileType.Symlink, uid, gid, mode, null, null, Encoding.UTF8.GetString(r.Data)),
+                S_IFDIR => new InstanceFile(FileType.Directory, uid, gid, mode, null, Entries(r.Data), null),
+                _ => new InstanceFile(FileType.File, uid, gid, mode, content, null, null),
+            };
+        }, ct);
     }
 
     public async Task PutFileAsync(InstanceSpec spec, string path, FileWrite write, Stream content, CancellationToken ct)
     {
-        var map = IdMap.OnDisk(spec.Config);
-        var (dir, name) = Split(path);
-        using var root = OpenRoot(spec);
-        var dfd = OpenAt2(root.Fd, dir, O_PATH | O_DIRECTORY, 0, InRoot);
-        FileFailed(dfd, Path.GetDirectoryName(path) ?? "/");
-        using var parent = new FdHandle(dfd);
-        uint Uid(uint? id) => map?.ToHost(id ?? 0) ?? id ?? 0;
-        uint Gid(uint? id) => map?.ToHost(id ?? 0) ?? id ?? 0;
-        var exists = LStatAt(dfd, name, out var st) == 0;
-        switch (write.Type)
+        var fd = await WithBrokerAsync(spec, (broker, map) =>
         {
-            case FileType.Symlink:
-                if (string.IsNullOrEmpty(write.Target))
-                {
-                    throw new BadRequestException("Invalid symlink: the target is empty");
-                }
-                if (exists)
-                {
-                    Check(Unlink(dfd, name, (st.Mode & S_IFMT) == S_IFDIR), "Failed replacing " + path);
-                }
-                Check(SymLinkAt(write.Target, dfd, name), "Failed creating " + path);
-                Check(LChownAt(dfd, name, Uid(write.Uid), Gid(write.Gid)), "Failed chown " + path);
-                return;
-            case FileType.Directory:
-                if (!exists)
-                {
-                    Check(MkDirAt(dfd, name, write.Mode ?? 0x1ED), "Failed creating " + path);
-                }
-                else if ((st.Mode & S_IFMT) != S_IFDIR)
-                {
-                    throw new BadRequestException($"Failed creating \"{path}\": a file of another type exists");
-                }
-                var d = OpenAt2(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, InRoot);
-                FileFailed(d, path);
-                using (var dirFd = new FdHandle(d))
-                {
-                    SetOwner(d, !exists, write, Uid(write.Uid), Gid(write.Gid), 0x1ED, path);
-                }
-                return;
-            default:
-                if (exists && (st.Mode & S_IFMT) == S_IFDIR)
-                {
-                    throw new BadRequestException($"Failed writing \"{path}\": it is a directory");
-                }
-                // A link as the last component resolves inside the root too (as LXD follows it in the container).
-                var flags = O_WRONLY | O_CREAT | (write.Append ? O_APPEND : O_TRUNC);
-                var fd = OpenAt2(root.Fd, Relative(path), flags, write.Mode ?? 0x1A4, InRoot);
-                FileFailed(fd, path);
-                await using (var fs = new FileStream(new SafeFileHandle(fd, true), FileAccess.Write, 1))
-                {
-                    SetOwner(fd, !exists, write, Uid(write.Uid), Gid(write.Gid), 0x1A4, path);
-                    await content.CopyToAsync(fs, ct);
-                }
-                return;
+            var (uid, gid, mode) = (ToHost(map, write.Uid), ToHost(map, write.Gid), write.Mode ?? FileBroker.None);
+            var (defUid, defGid) = (map?.ToHost(0) ?? 0, map?.ToHost(0) ?? 0);
+            return write.Type switch
+            {
+                FileType.Symlink => broker.Call(FileOp.Symlink, path, uid, gid, target: write.Target, defUid: defUid, defGid: defGid),
+                FileType.Directory => broker.Call(FileOp.Mkdir, path, uid, gid, mode, defUid: defUid, defGid: defGid),
+                _ => broker.Call(FileOp.Put, path, uid, gid, mode, write.Append, defUid: defUid, defGid: defGid),
+            };
+        }, ct) is { Fd: >= 0 } r ? r.Fd : -1;
+        if (fd >= 0)
+        {
+            // Created (or truncated) and owned by the broker; the content goes straight from the request.
+            await using var fs = new FileStream(new SafeFileHandle(fd, true), FileAccess.Write, 1);
+            await content.CopyToAsync(fs, ct);
         }
     }
 
-    /// <summary>New nodes get root (mapped) and the default mode; existing ones change only what is asked.</summary>
-    private static void SetOwner(int fd, bool created, FileWrite write, uint uid, uint gid, uint defaultMode, string path)
+    public async Task DeleteFileAsync(InstanceSpec spec, string path, CancellationToken ct) =>
+        await WithBrokerAsync(spec, (broker, _) => broker.Call(FileOp.Delete, path), ct);
+
+    /// <summary>
+    /// One broker for one request: inside the container while it runs (ids as it sees them: no map), else
+    /// on the rootfs (ids through the map the disk is shifted to).
+    /// </summary>
+    private async Task<T> WithBrokerAsync<T>(InstanceSpec spec, Func<FileBroker, IdMap?, T> call, CancellationToken ct)
     {
-        if (created || write.Uid is not null || write.Gid is not null)
+        if (await StatusAsync(spec.Name, ct) is { Running: true } status)
         {
-            Check(FStat(fd, out var st), "Failed reading " + path);
-            Check(FChownEmpty(fd, write.Uid is null && !created ? st.Uid : uid, write.Gid is null && !created ? st.Gid : gid), "Failed chown " + path);
+            try
+            {
+                using var inside = FileBroker.Attach(_nsexec, status.InitPid, ct);
+                return call(inside, null);
+            }
+            catch (BrokerStartException e) when (e.Errno == FileBroker.ESRCH)
+            {
+                // Stopped meanwhile: its rootfs is the place now.
+            }
         }
-        if (created || write.Mode is not null)
-        {
-            Check(FChmod(fd, write.Mode ?? defaultMode), "Failed chmod " + path);
-        }
+        using var broker = FileBroker.OnRoot(_nsexec, SpecWriter.RootFs(spec), ct);
+        return call(broker, IdMap.OnDisk(spec.Config));
     }
 
-    public Task DeleteFileAsync(InstanceSpec spec, string path, CancellationToken ct)
+    /// <summary>An id for the broker on a shifted rootfs: one the container maps (as the kernel insists inside it).</summary>
+    private static uint ToHost(IdMap? map, uint? id) => id switch
     {
-        var (dir, name) = Split(path);
-        using var root = OpenRoot(spec);
-        var dfd = OpenAt2(root.Fd, dir, O_PATH | O_DIRECTORY, 0, InRoot);
-        FileFailed(dfd, Path.GetDirectoryName(path) ?? "/");
-        using var parent = new FdHandle(dfd);
-        FileFailed(LStatAt(dfd, name, out var st), path);
-        var rc = Unlink(dfd, name, (st.Mode & S_IFMT) == S_IFDIR);
-        if (rc == -39)
-        {
-            throw new BadRequestException($"Failed deleting \"{path}\": directory not empty");
-        }
-        Check(rc, "Failed deleting " + path);
-        return Task.CompletedTask;
-    }
+        null => FileBroker.None,
+        { } v when map is not null && v >= map.Size => throw new BadRequestException($"Invalid id {v}: the instance maps ids 0 to {map.Size - 1}"),
+        { } v => map?.ToHost(v) ?? v,
+    };
 
-    private static FdHandle OpenRoot(InstanceSpec spec)
-    {
-        var fd = Open(SpecWriter.RootFs(spec), O_PATH | O_DIRECTORY);
-        Check(fd, "Failed opening the root of instance " + spec.Name);
-        return new FdHandle(fd);
-    }
+    private static uint ToContainer(IdMap? map, uint id) => map?.ToContainer(id) ?? id;
 
-    private static string Relative(string path)
-    {
-        if (string.IsNullOrEmpty(path) || path.Contains('\0'))
-        {
-            throw new BadRequestException("Invalid path: it is empty");
-        }
-        return path.TrimStart('/') is { Length: > 0 } rel ? rel : ".";
-    }
-
-    /// <summary>(parent, last component); the last component must be a real name.</summary>
-    private static (string Dir, string Name) Split(string path)
-    {
-        var rel = Relative(path).TrimEnd('/');
-        var slash = rel.LastIndexOf('/');
-        var name = slash < 0 ? rel : rel[(slash + 1)..];
-        if (name is "" or "." or "..")
-        {
-            throw new BadRequestException($"Invalid path \"{path}\": it must name a file");
-        }
-        return (slash < 0 ? "." : rel[..slash], name);
-    }
-
-    private static void FileFailed(int rc, string path)
-    {
-        if (rc == -ENOENT)
-        {
-            throw new NotFoundException($"File not found: \"{path}\"");
-        }
-        if (rc == -40)
-        {
-            throw new BadRequestException($"Failed opening \"{path}\": it is a symlink");
-        }
-        if (rc == -18)
-        {
-            throw new ForbiddenException($"Path \"{path}\" leads out of the instance");
-        }
-        Check(rc, $"Failed opening \"{path}\"");
-    }
-
-    private readonly struct FdHandle(int fd) : IDisposable
-    {
-        public int Fd { get; } = fd;
-
-        public void Dispose() => Close(Fd);
-    }
+    private static List<string> Entries(byte[] names) =>
+        Encoding.UTF8.GetString(names).Split('\0', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal).ToList();
 }

@@ -5,7 +5,7 @@ namespace Hyperlxd.Bench;
 
 /// <summary>
 /// Containers side by side: Hyperlxd and LXD 5.0.2 (when installed), the same busybox tarball and the
-/// same `lxc` client. Launch, `exec -- true` and `stop --force` interleave per round; then N containers
+/// same `lxc` client. Launch, `exec -- true`, `file push`/`pull` and `stop --force` interleave per round; then N containers
 /// run on each server for `lxc list`, daemon RSS and host memory per container (PSS of each
 /// container's monitor = its init's parent, and MemAvailable drop / N). Each round also times the
 /// daemon's own share through the REST API (<see cref="ApiShare"/>). Medians and ratios only.
@@ -32,6 +32,8 @@ internal static class InstanceBench
         public List<double> Launch { get; } = new();
         public List<double> Exec { get; } = new();
         public List<double> StopForce { get; } = new();
+        public List<double> FilePush { get; } = new();
+        public List<double> FilePull { get; } = new();
         public List<double> List { get; } = new();
         public long? RssIdleKiB { get; set; }
         public long? RssLoadedKiB { get; set; }
@@ -57,6 +59,9 @@ internal static class InstanceBench
         Console.WriteLine($"bench --instances: {Environment.ProcessorCount} cores, {launches} launch/exec/stop rounds, {running} running containers per server");
         await using var servers = new ServerSet();
         var sides = new List<Side>();
+        var files = Directory.CreateTempSubdirectory("hlx-bench-files-").FullName;
+        var payload = Path.Combine(files, "payload");
+        await File.WriteAllBytesAsync(payload, new byte[64 << 10]);
         try
         {
             var h = await servers.StartHyperlxdAsync(bin);
@@ -94,6 +99,8 @@ internal static class InstanceBench
                     var name = $"b{round}";
                     s.Launch.Add(await Timed(s, "launch", "bench-busybox", name));
                     s.Exec.Add(await Timed(s, "exec", name, "--", "true"));
+                    s.FilePush.Add(await Timed(s, "file", "push", payload, $"{name}/root/payload"));
+                    s.FilePull.Add(await Timed(s, "file", "pull", $"{name}/root/payload", Path.Combine(files, "pulled")));
                     s.StopForce.Add(await Timed(s, "stop", "--force", name));
                     await Lxc(s, "delete", name);
                     await s.Api.RoundAsync("bench-busybox", $"a{round}");
@@ -137,6 +144,10 @@ internal static class InstanceBench
                 await CleanupAsync(s);
             }
             return 2;
+        }
+        finally
+        {
+            Directory.Delete(files, true);
         }
     }
 
@@ -256,6 +267,8 @@ internal static class InstanceBench
             new[] { "operation", "Hyperlxd", "LXD", "ratio Hyperlxd/LXD" },
             Ms("`lxc launch busybox` (median)", h.Launch, l?.Launch),
             Ms("`lxc exec -- true` (median)", h.Exec, l?.Exec),
+            Ms("`lxc file push` 64 KiB, running (median)", h.FilePush, l?.FilePush),
+            Ms("`lxc file pull` 64 KiB, running (median)", h.FilePull, l?.FilePull),
             Ms("`lxc stop --force` (median)", h.StopForce, l?.StopForce),
             Ms("API create (median)", h.Api.Create, l?.Api.Create),
             Ms("API start (median)", h.Api.Start, l?.Api.Start),

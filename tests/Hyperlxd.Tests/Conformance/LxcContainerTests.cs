@@ -143,6 +143,41 @@ public sealed class LxcContainerTests(ContainerDaemon fixture)
     }
 
     [Fact]
+    public async Task File_push_and_pull_on_the_containers_own_mounts()
+    {
+        await using var c = await fixture.LaunchAsync("lxc-mnt");
+        var dir = Repo.TempDir("hlx-files-");
+        try
+        {
+            var src = Path.Combine(dir, "in.txt");
+            await File.WriteAllTextAsync(src, "on a tmpfs of the container\n");
+            await LxcOkAsync("exec", c.Name, "--", "sh", "-c", "mkdir -p /mnt/own && mount -t tmpfs tmpfs /mnt/own");
+            await LxcOkAsync("file", "push", "--uid", "1000", "--gid", "1000", "--mode", "0640", src, $"{c.Name}/mnt/own/pushed.txt");
+            Assert.Equal("1000:1000 640 on a tmpfs of the container",
+                (await LxcOkAsync("exec", c.Name, "--", "sh", "-c", "echo $(stat -c '%u:%g %a' /mnt/own/pushed.txt) $(cat /mnt/own/pushed.txt)")).Trim());
+            await LxcOkAsync("file", "pull", $"{c.Name}/mnt/own/pushed.txt", Path.Combine(dir, "back.txt"));
+            Assert.Equal("on a tmpfs of the container\n", await File.ReadAllTextAsync(Path.Combine(dir, "back.txt")));
+
+            // /dev/shm is the container's own tmpfs too; a whole directory comes back with -r.
+            await LxcOkAsync("file", "push", src, $"{c.Name}/dev/shm/shm.txt");
+            await LxcOkAsync("file", "pull", "-r", $"{c.Name}/mnt/own", Path.Combine(dir, "tree"));
+            Assert.Equal("on a tmpfs of the container\n", await File.ReadAllTextAsync(Path.Combine(dir, "tree", "own", "pushed.txt")));
+            await LxcOkAsync("file", "pull", $"{c.Name}/dev/shm/shm.txt", Path.Combine(dir, "shm.txt"));
+            Assert.Equal("on a tmpfs of the container\n", await File.ReadAllTextAsync(Path.Combine(dir, "shm.txt")));
+
+            await LxcOkAsync("file", "delete", $"{c.Name}/mnt/own/pushed.txt", $"{c.Name}/dev/shm/shm.txt");
+            Assert.Equal("gone", (await LxcOkAsync("exec", c.Name, "--", "sh", "-c",
+                "test ! -e /mnt/own/pushed.txt && test ! -e /dev/shm/shm.txt && echo gone")).Trim());
+            var missing = await D.LxcAsync("file", "pull", $"{c.Name}/mnt/own/pushed.txt", Path.Combine(dir, "nope.txt"));
+            Assert.True(missing.ExitCode != 0 && missing.Stderr.Contains("not found", StringComparison.OrdinalIgnoreCase), missing.ToString());
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public async Task Limits_memory_is_enforced_live()
     {
         await using var c = await fixture.LaunchAsync("lxc-mem");
