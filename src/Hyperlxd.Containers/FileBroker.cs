@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using Hyperlxd.Containers.Interop;
-using static Hyperlxd.Containers.Interop.SpawnCalls;
 using static Hyperlxd.Containers.Interop.Syscalls;
 
 namespace Hyperlxd.Containers;

@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Hyperlxd.Containers.Interop;
 
 /// <summary>
-/// The raw Linux calls the container driver makes from .NET, in one place: file access confined to a
-/// root (<c>openat2</c> + <c>RESOLVE_IN_ROOT</c>), ownership, pty masters received over a socket.
+/// The raw Linux calls the container driver makes from .NET, in one place (partial by concern):
+/// ownership for the chown shift, fds received over a socket (pty masters, broker files), helper spawn.
 /// Everything namespace-related is in the C helpers (a multi-threaded process cannot setns into mount/user namespaces).
 /// </summary>
 internal static unsafe partial class Syscalls
@@ -12,21 +12,11 @@ internal static unsafe partial class Syscalls
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_NOCTTY = 0x100,
         O_TRUNC = 0x200, O_APPEND = 0x400, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000,
         O_PATH = 0x200000;
-    public const ulong RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
     public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_EMPTY_PATH = 0x1000;
     public const uint S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFREG = 0x8000, S_IFLNK = 0xA000;
     public const int EEXIST = 17, ENOENT = 2, EINTR = 4, EIO = 5, EAGAIN = 11;
-    private const long SYS_openat2 = 437;
     private const nuint TIOCSWINSZ = 0x5414, TIOCGPTN = 0x80045430;
     private const int SOL_SOCKET = 1, SO_PEERCRED = 17, SCM_RIGHTS = 1, MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct OpenHow
-    {
-        public ulong Flags;
-        public ulong Mode;
-        public ulong Resolve;
-    }
 
     /// <summary>x86_64 <c>struct stat</c>.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -67,16 +57,6 @@ internal static unsafe partial class Syscalls
         public nuint Len;
     }
 
-    /// <summary><c>struct cmsghdr</c> followed by one int: CMSG_SPACE(sizeof(int)) on x86_64.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct CmsgOneFd
-    {
-        public nuint Len;
-        public int Level, Type;
-        public int Fd;
-        private readonly int _pad;
-    }
-
     [StructLayout(LayoutKind.Sequential)]
     private struct UCred
     {
@@ -84,29 +64,8 @@ internal static unsafe partial class Syscalls
         public uint Uid, Gid;
     }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial long syscall(long number, int dirfd, byte* path, OpenHow* how, nuint size);
-
     [LibraryImport("libc", EntryPoint = "fstatat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int FstatAt(int dirfd, string path, Stat* buf, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fchownat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int FchownAt(int dirfd, string path, uint uid, uint gid, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
-    private static partial int Fchmod(int fd, uint mode);
-
-    [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int MkdirAt(int dirfd, string path, uint mode);
-
-    [LibraryImport("libc", EntryPoint = "symlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SymlinkAt(string target, int dirfd, string path);
-
-    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int UnlinkAt(int dirfd, string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "readlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint ReadlinkAt(int dirfd, string path, byte* buf, nuint size);
 
     [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int LchownRaw(string path, uint uid, uint gid);
@@ -129,9 +88,6 @@ internal static unsafe partial class Syscalls
     [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
     private static partial int GetSockOpt(int fd, int level, int name, void* value, uint* len);
 
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenRaw(string path, int flags, uint mode);
-
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     private static partial int Ioctl(int fd, nuint request, void* arg);
 
@@ -142,51 +98,10 @@ internal static unsafe partial class Syscalls
 
     private static string Message(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
-    /// <summary>-errno on failure (callers turn it into the right API error).</summary>
-    public static int OpenAt2(int dirfd, string path, int flags, uint mode, ulong resolve)
-    {
-        var how = new OpenHow { Flags = (ulong)(flags | O_CLOEXEC), Mode = mode, Resolve = resolve };
-        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* p = bytes)
-        {
-            while (true)
-            {
-                var fd = syscall(SYS_openat2, dirfd, p, &how, (nuint)sizeof(OpenHow));
-                if (fd >= 0)
-                {
-                    return (int)fd;
-                }
-                var e = Errno;
-                if (e != EINTR && e != EAGAIN)
-                {
-                    return -e;
-                }
-            }
-        }
-    }
-
-    public static int Open(string path, int flags) => OpenRaw(path, flags | O_CLOEXEC, 0) is var fd and >= 0 ? fd : -Errno;
-
-    public static int FStat(int fd, out Stat st)
-    {
-        Stat s;
-        var rc = FstatAt(fd, "", &s, AT_EMPTY_PATH);
-        st = s;
-        return rc < 0 ? -Errno : 0;
-    }
-
     public static int LStat(string path, out Stat st)
     {
         Stat s;
         var rc = FstatAt(AT_FDCWD, path, &s, AT_SYMLINK_NOFOLLOW);
-        st = s;
-        return rc < 0 ? -Errno : 0;
-    }
-
-    public static int LStatAt(int dirfd, string name, out Stat st)
-    {
-        Stat s;
-        var rc = FstatAt(dirfd, name, &s, AT_SYMLINK_NOFOLLOW);
         st = s;
         return rc < 0 ? -Errno : 0;
     }
@@ -199,33 +114,9 @@ internal static unsafe partial class Syscalls
         }
     }
 
-    /// <summary>Ownership of the inode behind an fd (O_PATH fds included, links too).</summary>
-    public static int FChownEmpty(int fd, uint uid, uint gid) => FchownAt(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -Errno : 0;
-
-    public static int FChmod(int fd, uint mode) => Fchmod(fd, mode) < 0 ? -Errno : 0;
-
-    public static int LChownAt(int dirfd, string name, uint uid, uint gid) => FchownAt(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -Errno : 0;
-
     public static int Lchown(string path, uint uid, uint gid) => LchownRaw(path, uid, gid) < 0 ? -Errno : 0;
 
     public static int Chmod(string path, uint mode) => ChmodRaw(path, mode) < 0 ? -Errno : 0;
-
-    public static int MkDirAt(int dirfd, string name, uint mode) => MkdirAt(dirfd, name, mode) < 0 ? -Errno : 0;
-
-    public static int SymLinkAt(string target, int dirfd, string name) => SymlinkAt(target, dirfd, name) < 0 ? -Errno : 0;
-
-    public static int Unlink(int dirfd, string name, bool dir) => UnlinkAt(dirfd, name, dir ? AT_REMOVEDIR : 0) < 0 ? -Errno : 0;
-
-    public static string ReadLinkEmpty(int fd)
-    {
-        var buf = new byte[4096];
-        fixed (byte* b = buf)
-        {
-            var n = ReadlinkAt(fd, "", b, (nuint)buf.Length);
-            Check(n < 0 ? -Errno : 0, "Failed reading link");
-            return System.Text.Encoding.UTF8.GetString(buf, 0, (int)n);
-        }
-    }
 
     public static int Read(int fd, Span<byte> buffer)
     {
@@ -275,22 +166,7 @@ internal static unsafe partial class Syscalls
     {
         fd = -1;
         byte data;
-        var iov = new IoVec { Base = &data, Len = 1 };
-        var cmsg = default(CmsgOneFd);
-        var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = &cmsg, ControlLen = (nuint)sizeof(CmsgOneFd) };
-        nint n;
-        while ((n = RecvMsgRaw(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0 && Errno == EINTR)
-        {
-        }
-        if (n < 0)
-        {
-            return -Errno;
-        }
-        if (msg.ControlLen >= (nuint)(sizeof(nuint) + 8 + sizeof(int)) && cmsg.Level == SOL_SOCKET && cmsg.Type == SCM_RIGHTS)
-        {
-            fd = cmsg.Fd;
-        }
-        return (int)n;
+        return ReceiveWithFd(sock, new Span<byte>(&data, 1), ref fd, MSG_DONTWAIT);
     }
 
     /// <summary>The pid that connected a unix socket (SO_PEERCRED), or -errno.</summary>

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using static Hyperlxd.Containers.Interop.Syscalls;
 
 namespace Hyperlxd.Containers.Interop;
 
@@ -7,35 +6,13 @@ namespace Hyperlxd.Containers.Interop;
 /// Starting a native helper from .NET with one end of a socketpair as one of its fds, receiving fds it
 /// passes back (SCM_RIGHTS) and reaping it: what the file broker client needs.
 /// </summary>
-internal static unsafe partial class SpawnCalls
+internal static unsafe partial class Syscalls
 {
-    private const int AF_UNIX = 1, SOCK_STREAM = 1, SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_CMSG_CLOEXEC = 0x40000000;
+    private const int AF_UNIX = 1, SOCK_STREAM = 1;
     private const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public void* Base;
-        public nuint Len;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLen;
-        public IoVec* Iov;
-        public nuint IovLen;
-        public void* Control;
-        public nuint ControlLen;
-        public int Flags;
-    }
 
     [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
     private static partial int SocketpairRaw(int domain, int type, int protocol, int* sv);
-
-    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
-    private static partial nint RecvmsgRaw(int fd, MsgHdr* msg, int flags);
 
     [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
     private static partial int WaitpidRaw(int pid, int* status, int options);
@@ -154,8 +131,11 @@ internal static unsafe partial class SpawnCalls
         return status;
     }
 
-    /// <summary>recvmsg into <paramref name="buffer"/>; an fd passed with these bytes (SCM_RIGHTS, close-on-exec) lands in <paramref name="fd"/>. Bytes read, or -errno.</summary>
-    public static int ReceiveWithFd(int sock, Span<byte> buffer, ref int fd)
+    /// <summary>
+    /// recvmsg into <paramref name="buffer"/>; an fd passed with these bytes (SCM_RIGHTS, close-on-exec)
+    /// lands in <paramref name="fd"/> (one held there before is closed). Bytes read (0 = EOF), or -errno.
+    /// </summary>
+    public static int ReceiveWithFd(int sock, Span<byte> buffer, ref int fd, int flags = 0)
     {
         var control = stackalloc ulong[4]; // CMSG_SPACE(sizeof(int)) = 24 bytes
         fixed (byte* b = buffer)
@@ -164,7 +144,7 @@ internal static unsafe partial class SpawnCalls
             while (true)
             {
                 var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = 32 };
-                var n = RecvmsgRaw(sock, &msg, MSG_CMSG_CLOEXEC);
+                var n = RecvMsgRaw(sock, &msg, flags | MSG_CMSG_CLOEXEC);
                 if (n < 0 && Errno == EINTR)
                 {
                     continue;
