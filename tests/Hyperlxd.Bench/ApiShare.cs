@@ -67,7 +67,8 @@ internal sealed class ApiShare(string socketPath) : IDisposable
         var sockets = new List<ClientWebSocket>();
         try
         {
-            foreach (var fd in new[] { "0", "1", "2", "control" })
+            // control first, as lxc does: the command may start (and end) once the data sockets are in.
+            foreach (var fd in new[] { "control", "0", "1", "2" })
             {
                 var ws = new ClientWebSocket();
                 sockets.Add(ws);
@@ -76,12 +77,12 @@ internal sealed class ApiShare(string socketPath) : IDisposable
             // stdin: nothing to send (the command may already be gone); stdout/stderr: read until the server closes them.
             try
             {
-                await sockets[0].CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, default);
+                await sockets[1].CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, default);
             }
             catch (WebSocketException)
             {
             }
-            await Task.WhenAll(DrainAsync(sockets[1]), DrainAsync(sockets[2]));
+            await Task.WhenAll(DrainAsync(sockets[2]), DrainAsync(sockets[3]));
             var done = await WaitAsync(id);
             return done.GetProperty("metadata").GetProperty("return").GetInt32();
         }

@@ -136,8 +136,9 @@ internal static class InstanceBench
             Print(sides[0], sides.Count > 1 ? sides[1] : null, running, lxdAbsent);
             return sides.Sum(s => s.Failures) > 0 ? 1 : 0;
         }
-        catch (BenchException e)
+        catch (Exception e) when (e is BenchException or HttpRequestException or System.Net.WebSockets.WebSocketException or IOException or System.Text.Json.JsonException)
         {
+            // Whatever failed, the containers made so far must not outlive the run.
             Console.Error.WriteLine($"bench: {e.Message}");
             foreach (var s in sides)
             {
