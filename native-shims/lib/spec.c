@@ -204,7 +204,7 @@ static int set_str(char **dst, const char *v)
 /* Handles one line; returns 0, or -1 with er->msg set (without the line prefix). */
 static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_err *er)
 {
-    char *f[4];
+    char *f[4] = {0};
     int n;
 
     if (strcmp(key, "rootfs") == 0) {

@@ -192,7 +192,7 @@ fail:
     _exit(code);
 }
 
-int hlx_attach(const struct hlx_attach *o)
+int hlx_attach(struct hlx_attach *o)
 {
     struct hlx_err er = {0};
     int pidfd, fds[2], status, rc, ttysock = -1;
@@ -213,6 +213,9 @@ int hlx_attach(const struct hlx_attach *o)
     if (hlx_attach_enter(pidfd, o->pid, HLX_ATTACH_ALL_NS, &er) < 0)
         goto fail;
     close(pidfd);
+    /* Prepared ahead: the cgroup join (an RCU grace period on cgroup v1) is already paid. */
+    if (o->deferred && o->deferred(o, &er) < 0)
+        goto fail;
     if (pipe2(fds, O_CLOEXEC) < 0 || (child_pid = fork()) < 0) {
         hlx_fail(&er, errno, "Failed forking into the container: %s", strerror(errno));
         goto fail;

@@ -24,10 +24,15 @@ struct hlx_attach {
     unsigned long long cap_drop;
     const struct hlx_seccomp_rule *seccomp;
     int n_seccomp;
+    /* A prepared helper (attach --deferred): called once inside the container, before the fork, to
+     * fill in the command (uid, gid, cwd, env, argv) that was not known when the helper started.
+     * 0, or -1 with *er filled. */
+    int (*deferred)(struct hlx_attach *o, struct hlx_err *er);
+    void *deferred_ctx;
 };
 
 /* Runs the command in the container; returns the exit status to exit with. */
-int hlx_attach(const struct hlx_attach *o);
+int hlx_attach(struct hlx_attach *o);
 
 #define HLX_ATTACH_ALL_NS \
     (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)

@@ -7,6 +7,7 @@
 #include "spec.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static void usage(void)
           "       hyperlxd-nsexec attach --pid PID [--uid U] [--gid G] [--cwd DIR] [--env K=V]...\n"
           "                              [--spec FILE] [--no-seccomp] [--errfd FD]\n"
           "                              [--tty-socket PATH [--tty-size COLSxROWS]] -- CMD [ARGS...]\n"
+          "       hyperlxd-nsexec attach --pid PID [--spec FILE] --deferred   (the rest on stdin, see README)\n"
           "       hyperlxd-nsexec attach --pid PID --file-broker FD\n"
           "       hyperlxd-nsexec file-broker --root DIR --fd FD\n"
           "       hyperlxd-nsexec idmap-probe DIR\n",
@@ -71,18 +73,94 @@ static int cmd_run(int argc, char **argv)
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
+static int read_full(int fd, void *buf, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t r = read(fd, (char *)buf + done, n - done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* attach --deferred: once inside, the command arrives on stdin as a 4-byte little-endian length and
+ * that many bytes of NUL-terminated tokens, the same as the command line would have carried:
+ * [--uid U] [--gid G] [--cwd DIR] [--env K=V]... -- CMD [ARGS...]. What follows on stdin is the
+ * command's own input. */
+static int read_deferred(struct hlx_attach *o, struct hlx_err *er)
+{
+    struct hlx_spec *spec = o->deferred_ctx;
+    unsigned char len[4];
+    uint32_t n;
+    char *buf, **tok;
+    int ntok = 0, i;
+
+    if (read_full(0, len, sizeof(len)) < 0)
+        return hlx_fail(er, EPIPE, "No command arrived for the prepared exec");
+    n = (uint32_t)len[0] | (uint32_t)len[1] << 8 | (uint32_t)len[2] << 16 | (uint32_t)len[3] << 24;
+    if (n == 0 || n > (1u << 20) || !(buf = malloc(n + 1)))
+        return hlx_fail(er, EINVAL, "Bad prepared exec request of %u bytes", (unsigned)n);
+    if (read_full(0, buf, n) < 0 || buf[n - 1] != '\0') {
+        free(buf);
+        return hlx_fail(er, EINVAL, "Truncated prepared exec request");
+    }
+    for (uint32_t k = 0; k < n; k++)
+        ntok += buf[k] == '\0';
+    if (!(tok = calloc((size_t)ntok + 1, sizeof(*tok)))) {
+        free(buf);
+        return hlx_fail(er, ENOMEM, "Out of memory");
+    }
+    ntok = 0;
+    for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+        tok[ntok++] = p;
+    /* buf and tok live until exec: the child uses them. */
+    for (i = 0; i < ntok && strcmp(tok[i], "--") != 0; i += 2) {
+        char *end;
+        unsigned long v;
+        if (i + 1 >= ntok)
+            return hlx_fail(er, EINVAL, "Prepared exec: option %s has no value", tok[i]);
+        if (strcmp(tok[i], "--cwd") == 0)
+            o->cwd = tok[i + 1];
+        else if (strcmp(tok[i], "--env") == 0) {
+            if (!strchr(tok[i + 1], '=') || hlx_strv_push(&spec->env, tok[i + 1]) < 0)
+                return hlx_fail(er, EINVAL, "Prepared exec: bad environment entry");
+        } else if (strcmp(tok[i], "--uid") == 0 || strcmp(tok[i], "--gid") == 0) {
+            v = strtoul(tok[i + 1], &end, 10);
+            if (!*tok[i + 1] || *end || *tok[i + 1] == '-' || v > 0x7fffffff)
+                return hlx_fail(er, EINVAL, "Prepared exec: bad %s", tok[i]);
+            if (tok[i][2] == 'u')
+                o->uid = (uid_t)v;
+            else
+                o->gid = (gid_t)v;
+        } else
+            return hlx_fail(er, EINVAL, "Prepared exec: option %s is not allowed here", tok[i]);
+    }
+    if (i + 1 >= ntok)
+        return hlx_fail(er, EINVAL, "Prepared exec: no command");
+    o->argv = tok + i + 1;
+    o->env = spec->env.v;
+    return 0;
+}
+
 static int cmd_attach(int argc, char **argv)
 {
     struct hlx_attach o = {.errfd = -1};
     struct hlx_spec spec = {0};
     struct hlx_err er = {0};
     const char *spec_path = NULL;
-    int no_seccomp = 0, file_broker = -1, i, rc;
+    int no_seccomp = 0, file_broker = -1, deferred = 0, i, rc;
 
     for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--no-seccomp") == 0) {
             no_seccomp = 1;
+            continue;
+        }
+        if (strcmp(a, "--deferred") == 0) {
+            deferred = 1;
             continue;
         }
         if (i + 1 >= argc)
@@ -116,9 +194,16 @@ static int cmd_attach(int argc, char **argv)
         hlx_strv_free(&spec.env);
         return hlx_attach_file(o.pid, file_broker);
     }
-    if (i + 1 >= argc || o.pid <= 0)
+    if (deferred) {
+        /* Only the container and its policy now; the command and the tty-less stdio come later. */
+        if (i != argc || o.pid <= 0 || o.tty_socket || spec.env.n)
+            usage();
+        o.deferred = read_deferred;
+        o.deferred_ctx = &spec;
+    } else if (i + 1 >= argc || o.pid <= 0)
         usage();
-    o.argv = argv + i + 1;
+    else
+        o.argv = argv + i + 1;
     if (spec_path) {
         /* The container's own policy: its cap-drop and seccomp lines. */
         struct hlx_strv env = spec.env;

@@ -25,51 +25,47 @@ public sealed partial class ContainerDriver
         {
             throw new BadRequestException("The instance is frozen");
         }
-        var psi = new ProcessStartInfo(_nsexec)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        var args = psi.ArgumentList;
-        args.Add("attach");
-        args.Add("--pid");
-        args.Add(status.InitPid.ToString());
-        args.Add("--uid");
-        args.Add(options.Uid.ToString());
-        args.Add("--gid");
-        args.Add(options.Gid.ToString());
-        args.Add("--cwd");
-        args.Add(string.IsNullOrEmpty(options.Cwd) ? (options.Uid == 0 ? "/root" : "/") : options.Cwd);
-        if (File.Exists(SpecPath(spec)))
-        {
-            args.Add("--spec");
-            args.Add(SpecPath(spec));
-        }
-        foreach (var (k, v) in ExecEnvironment(spec, options))
-        {
-            args.Add("--env");
-            args.Add(k + "=" + v);
-        }
+        var command = CommandTokens(spec, options);
         if (!options.Interactive)
         {
-            AddCommand(args, options);
+            var prepared = _spares.TryTake(spec.Name, status.InitPid);
+            _spares.Refill(spec, status.InitPid);
+            if (prepared is not null)
+            {
+                try
+                {
+                    await ExecSpares.SendCommandAsync(prepared, command, ct);
+                    return new ExecSession(prepared, null);
+                }
+                catch (IOException)
+                {
+                    prepared.Dispose(); // it died waiting (the container stopped under it): start one afresh
+                }
+            }
+            var psi = AttachStartInfo(spec, status.InitPid);
+            foreach (var t in command)
+            {
+                psi.ArgumentList.Add(t);
+            }
             return new ExecSession(Process.Start(psi)!, null);
         }
 
         // Interactive: the helper makes a pty in the container's own devpts and sends us the master.
         // (There is no host-pty fallback: the monitor mounts a devpts on every container's /dev/pts.)
         using var terminal = ExecTerminal.Listen(_options.RuntimeDir);
-        args.Add("--tty-socket");
-        args.Add(terminal.Path);
+        var tty = AttachStartInfo(spec, status.InitPid);
+        tty.ArgumentList.Add("--tty-socket");
+        tty.ArgumentList.Add(terminal.Path);
         if (options.Width > 0 && options.Height > 0)
         {
-            args.Add("--tty-size");
-            args.Add($"{Math.Min(options.Width, ushort.MaxValue)}x{Math.Min(options.Height, ushort.MaxValue)}");
+            tty.ArgumentList.Add("--tty-size");
+            tty.ArgumentList.Add($"{Math.Min(options.Width, ushort.MaxValue)}x{Math.Min(options.Height, ushort.MaxValue)}");
         }
-        AddCommand(args, options);
-        var process = Process.Start(psi)!;
+        foreach (var t in command)
+        {
+            tty.ArgumentList.Add(t);
+        }
+        var process = Process.Start(tty)!;
         // The helper's own stdio: stdin unused; stderr carries (errno, message) when it fails.
         process.StandardInput.Close();
         _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
@@ -85,13 +81,52 @@ public sealed partial class ContainerDriver
         }
     }
 
-    private static void AddCommand(System.Collections.ObjectModel.Collection<string> args, ExecOptions options)
+    /// <summary>hyperlxd-nsexec attach for this container (its policy from the spec), stdio redirected; the command's options follow.</summary>
+    private ProcessStartInfo AttachStartInfo(InstanceSpec spec, int initPid)
     {
-        args.Add("--");
-        foreach (var a in options.Command)
+        var psi = new ProcessStartInfo(_nsexec)
         {
-            args.Add(a);
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.ArgumentList.Add("attach");
+        psi.ArgumentList.Add("--pid");
+        psi.ArgumentList.Add(initPid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (File.Exists(SpecPath(spec)))
+        {
+            psi.ArgumentList.Add("--spec");
+            psi.ArgumentList.Add(SpecPath(spec));
         }
+        return psi;
+    }
+
+    /// <summary>A helper that has entered the container and waits for <see cref="CommandTokens"/> on stdin.</summary>
+    private Process StartPrepared(InstanceSpec spec, int initPid)
+    {
+        var psi = AttachStartInfo(spec, initPid);
+        psi.ArgumentList.Add("--deferred");
+        return Process.Start(psi) ?? throw new InvalidOperationException("Failed starting " + _nsexec);
+    }
+
+    /// <summary>The command's part of the attach arguments: ids, directory, environment, then <c>-- CMD ARGS</c>.</summary>
+    private static List<string> CommandTokens(InstanceSpec spec, ExecOptions options)
+    {
+        var t = new List<string>
+        {
+            "--uid", options.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--gid", options.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--cwd", string.IsNullOrEmpty(options.Cwd) ? (options.Uid == 0 ? "/root" : "/") : options.Cwd,
+        };
+        foreach (var (k, v) in ExecEnvironment(spec, options))
+        {
+            t.Add("--env");
+            t.Add(k + "=" + v);
+        }
+        t.Add("--");
+        t.AddRange(options.Command);
+        return t;
     }
 
     /// <summary>LXD's exec environment: PATH, HOME, USER, LANG, the container's <c>environment.*</c>, then the request's.</summary>

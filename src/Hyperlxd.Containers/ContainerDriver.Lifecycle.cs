@@ -34,6 +34,7 @@ public sealed partial class ContainerDriver
     public async Task StartAsync(InstanceSpec spec, CancellationToken ct)
     {
         _primer.Prime();
+        _spares.Drop(spec.Name); // one left from a run that ended by itself would keep the old cgroups busy
         var socket = SocketPath(spec.Name);
         if (await MonitorClient.RequestAsync(socket, "status", ct) is { } status && MonitorStatus.Parse(status, default).Running)
         {
@@ -71,6 +72,10 @@ public sealed partial class ContainerDriver
             throw new InvalidOperationException($"Failed starting instance \"{spec.Name}\": {MonitorError(err)}");
         }
         revert.Success();
+        if (ExecSpares.Wanted(spec) && await StatusAsync(spec.Name, ct) is { Running: true } started)
+        {
+            _spares.Refill(spec, started.InitPid);
+        }
     }
 
     /// <summary>"hyperlxd-monitor: errno=2: Failed exec /sbin/init: ..." → the message.</summary>
@@ -83,6 +88,7 @@ public sealed partial class ContainerDriver
 
     public async Task StopAsync(InstanceSpec spec, bool force, TimeSpan timeout, CancellationToken ct)
     {
+        _spares.Drop(spec.Name);
         var socket = SocketPath(spec.Name);
         // cgroup2: cgroup.kill ends every process of the group at once, frozen or not, exec'd ones too.
         var killed = force && _cgroups.Kill(spec.Name);
@@ -141,9 +147,51 @@ public sealed partial class ContainerDriver
         {
             return;
         }
+        _spares.Drop(spec.Name);
+        // The container's init is gone: a task of our own pid namespace still in its cgroups is a helper
+        // of ours (a prepared or mid-attach one, maybe of an earlier daemon) and must go. Tasks of
+        // another pid namespace are never touched here.
+        KillStragglers(spec.Name);
         if (!await _cgroups.RemoveAsync(spec.Name, ct))
         {
             throw new TransientException($"Failed removing the cgroups of instance \"{spec.Name}\": still busy");
+        }
+    }
+
+    private void KillStragglers(string name)
+    {
+        foreach (var dir in _cgroups.Paths(name).Where(Directory.Exists))
+        {
+            foreach (var procs in Directory.EnumerateFiles(dir, "cgroup.procs", SearchOption.AllDirectories))
+            {
+                try
+                {
+                    foreach (var line in File.ReadLines(procs))
+                    {
+                        if (int.TryParse(line, out var pid) && pid > 0 && PidNamespace(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) is { } ns
+                            && ns == PidNamespace("self"))
+                        {
+                            Interop.Syscalls.Kill(pid, 9);
+                        }
+                    }
+                }
+                catch (IOException)
+                {
+                    // the group went away meanwhile
+                }
+            }
+        }
+    }
+
+    private static string? PidNamespace(string pid)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{pid}/ns/pid").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 
@@ -171,6 +219,7 @@ public sealed partial class ContainerDriver
         {
             // Unknown: deleted or half-created while the daemon was down. Kill and forget it.
             await MonitorClient.RequestAsync(SocketPath(name), "stop SIGKILL", ct);
+            KillStragglers(name);
             await _cgroups.RemoveAsync(name, ct);
             File.Delete(SocketPath(name));
             File.Delete(StateFilePath(name));

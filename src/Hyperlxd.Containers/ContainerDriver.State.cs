@@ -16,7 +16,7 @@ public sealed partial class ContainerDriver
         }
         var stats = _cgroups.Stats(spec.Name);
         var state = _cgroups.IsFrozen(spec.Name) ? InstanceStatus.Frozen : InstanceStatus.Running;
-        return new RuntimeState(state, status.InitPid, stats.Processes, stats.CpuNanoseconds, stats.MemoryBytes,
+        return new RuntimeState(state, status.InitPid, stats.Processes - _spares.Waiting(spec.Name), stats.CpuNanoseconds, stats.MemoryBytes,
             stats.MemoryPeakBytes, Network(status.InitPid), null);
     }
 

@@ -15,6 +15,7 @@ public sealed partial class ContainerDriver : IInstanceDriver
     private readonly ContainerDriverOptions _options;
     private readonly ICgroupBackend _cgroups;
     private readonly MigrationPrimer _primer;
+    private readonly ExecSpares _spares;
     private readonly string? _cgroupsUnavailable;
     private readonly string _monitor;
     private readonly string _nsexec;
@@ -28,6 +29,7 @@ public sealed partial class ContainerDriver : IInstanceDriver
         _nsexec = Path.Combine(helpers, "hyperlxd-nsexec");
         (_cgroups, _cgroupsUnavailable) = CgroupDetector.Select(_options.CgroupRoot, _options.CgroupParent, _options.CgroupBackend);
         _primer = new MigrationPrimer(_options.CgroupRoot);
+        _spares = new ExecSpares(StartPrepared);
         Info = Probe();
     }
 

@@ -11,7 +11,7 @@ namespace Hyperlxd.Bench;
 /// extra requests: the same REST calls `lxc` makes, from a warm HTTP client on the unix socket.
 /// Create = POST /1.0/instances + wait; start = PUT state + wait; exec = POST exec
 /// (wait-for-websocket, non-interactive), connecting the stdin/stdout/stderr/control websockets,
-/// reading to EOF and waiting for the operation's return code.
+/// reading to EOF and waiting for the operation's return code; the exec runs 200 ms after the start.
 /// </summary>
 internal sealed class ApiShare(string socketPath) : IDisposable
 {
@@ -24,6 +24,8 @@ internal sealed class ApiShare(string socketPath) : IDisposable
     public List<double> Start { get; } = new();
     public List<double> CreateStart { get; } = new();
     public List<double> Exec { get; } = new();
+
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(200);
 
     /// <summary>One round: create, start, exec `true`, then force stop and delete (not measured).</summary>
     public async Task RoundAsync(string alias, string name)
@@ -42,6 +44,8 @@ internal sealed class ApiShare(string socketPath) : IDisposable
         Start.Add(started);
         CreateStart.Add(created + started);
 
+        // exec on a container that has settled (not in the same instant as its start), on both servers alike.
+        await Task.Delay(Settle);
         var t2 = Stopwatch.GetTimestamp();
         var rc = await ExecTrueAsync(name);
         Exec.Add(Stopwatch.GetElapsedTime(t2).TotalMilliseconds);

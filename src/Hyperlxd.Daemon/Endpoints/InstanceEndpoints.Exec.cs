@@ -88,7 +88,8 @@ public static partial class InstanceEndpoints
         }
         else
         {
-            _ = Pump.SocketToStreamAsync(session.Socket("0")!, exec.Stdin!, closeTarget: true, done.Token);
+            // stdin is read until the client closes it (not cut at the command's exit): see StreamSession's linger.
+            session.Reading("0", Pump.SocketToStreamAsync(session.Socket("0")!, exec.Stdin!, closeTarget: true, ct));
             pumps.Add(Pump.StreamToSocketAsync(exec.Stdout!, session.Socket("1")!, done.Token));
             pumps.Add(Pump.StreamToSocketAsync(exec.Stderr!, session.Socket("2")!, done.Token));
         }

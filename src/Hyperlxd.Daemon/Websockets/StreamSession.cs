@@ -17,6 +17,10 @@ public sealed class StreamSession
     private readonly Dictionary<string, string> _secrets;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<WebSocket>> _connected = new();
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<string, Task> _readers = new();
+
+    /// <summary>How long a finished socket waits for the client's close frame before its connection goes.</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromSeconds(2);
 
     public StreamSession(IEnumerable<string> fds)
     {
@@ -45,7 +49,30 @@ public sealed class StreamSession
         var ws = await ctx.WebSockets.AcceptWebSocketAsync();
         _connected[fd].TrySetResult(ws);
         await _finished.Task;
+        // Finish the close handshake before the connection goes: clients (pylxd's ws4py) answer our
+        // close frame, and writing that answer into a connection we already dropped fails for them.
+        try
+        {
+            using var linger = new CancellationTokenSource(Linger);
+            if (_readers.TryGetValue(fd, out var reader))
+            {
+                await reader.WaitAsync(linger.Token); // it reads until the client's barrier or close
+            }
+            if (ws.State == WebSocketState.CloseSent)
+            {
+                var buffer = new byte[1024];
+                while ((await ws.ReceiveAsync(buffer, linger.Token)).MessageType != WebSocketMessageType.Close)
+                {
+                }
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
     }
+
+    /// <summary>Names the task that reads <paramref name="fd"/> until the client closes it (nobody else may read it).</summary>
+    public void Reading(string fd, Task reader) => _readers[fd] = reader;
 
     /// <summary>Waits until every fd in <paramref name="fds"/> has a socket; throws when they do not come in time.</summary>
     public async Task WaitAsync(IEnumerable<string> fds, TimeSpan timeout, CancellationToken ct)
@@ -139,7 +166,7 @@ public static class Pump
                 await target.FlushAsync(ct);
             }
         }
-        catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
         }
         finally

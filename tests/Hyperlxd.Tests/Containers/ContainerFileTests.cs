@@ -172,7 +172,7 @@ public sealed class ContainerFileTests
         Assert.Empty(BrokerChildren());
     }
 
-    /// <summary>Children of this test process that are still hyperlxd-nsexec (brokers not ended or not reaped).</summary>
+    /// <summary>Children of this test process that are still file brokers (not ended or not reaped); prepared exec helpers are not brokers.</summary>
     private static List<int> BrokerChildren()
     {
         var me = Environment.ProcessId.ToString();
@@ -187,7 +187,7 @@ public sealed class ContainerFileTests
             {
                 var stat = File.ReadAllText(Path.Combine(dir, "stat"));
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                if (fields[1] == me && stat.Contains("(hyperlxd-nsexec)"))
+                if (fields[1] == me && stat.Contains("(hyperlxd-nsexec)") && File.ReadAllText(Path.Combine(dir, "cmdline")).Contains("file-broker"))
                 {
                     result.Add(pid);
                 }

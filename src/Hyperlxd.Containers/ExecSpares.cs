@@ -1,0 +1,163 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Text;
+using Hyperlxd.Core.Instances;
+
+namespace Hyperlxd.Containers;
+
+/// <summary>
+/// One prepared attach helper per running container, for non-interactive execs: it has joined the
+/// container's cgroups and namespaces ahead of time (<c>hyperlxd-nsexec attach --deferred</c>) and
+/// waits for its command on stdin. On cgroup v1 the first task moved into a cgroup after an idle
+/// spell waits out an RCU grace period (~10 ms on these hosts), most of an exec; a prepared helper
+/// pays it off the request path. While it waits it is a task of the container's cgroups (the state's
+/// process count leaves it out), so none is kept where <c>limits.processes</c> counts every task.
+/// A helper whose daemon dies reads EOF and exits without running anything.
+/// </summary>
+internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<string, (int InitPid, Process Helper)> _ready = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task> _starting = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _drops = new(StringComparer.Ordinal); // a Drop during a start ends what it made
+
+    public static bool Wanted(InstanceSpec spec) => !spec.Config.ContainsKey("limits.processes");
+
+    /// <summary>
+    /// The prepared helper of this container's current init, or null. One still starting is not
+    /// waited for: measured, that is slower than starting a helper now (both wait for the same
+    /// grace period, and the waiting adds the prepared one's own start).
+    /// </summary>
+    public Process? TryTake(string name, int initPid)
+    {
+        lock (_gate)
+        {
+            if (!_ready.Remove(name, out var spare))
+            {
+                return null;
+            }
+            if (spare.InitPid == initPid && !spare.Helper.HasExited)
+            {
+                return spare.Helper;
+            }
+            End(spare.Helper);
+            return null;
+        }
+    }
+
+    /// <summary>Prepares the next helper in the background unless one is ready or on its way.</summary>
+    public void Refill(InstanceSpec spec, int initPid)
+    {
+        if (!Wanted(spec))
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            if (_ready.ContainsKey(spec.Name) || _starting.ContainsKey(spec.Name))
+            {
+                return;
+            }
+            var drops = DropsOf(spec.Name);
+            _starting[spec.Name] = Task.Run(() => Prepare(spec, initPid, drops));
+        }
+    }
+
+    private void Prepare(InstanceSpec spec, int initPid, int drops)
+    {
+        Process? helper = null;
+        try
+        {
+            helper = start(spec, initPid);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // No spare: the next exec starts its helper itself.
+        }
+        lock (_gate)
+        {
+            _starting.Remove(spec.Name);
+            if (helper is not null && (DropsOf(spec.Name) != drops || !_ready.TryAdd(spec.Name, (initPid, helper))))
+            {
+                End(helper);
+            }
+        }
+    }
+
+    /// <summary>Ends the container's prepared helper (stop, delete: its cgroups must empty).</summary>
+    public void Drop(string name)
+    {
+        lock (_gate)
+        {
+            _drops[name] = DropsOf(name) + 1;
+            if (_ready.Remove(name, out var spare))
+            {
+                End(spare.Helper);
+            }
+        }
+    }
+
+    private int DropsOf(string name)
+    {
+        lock (_gate)
+        {
+            return _drops.GetValueOrDefault(name);
+        }
+    }
+
+    /// <summary>Tasks of the container's cgroups that are not the container's own: a waiting helper that has joined them.</summary>
+    public int Waiting(string name)
+    {
+        int pid;
+        lock (_gate)
+        {
+            if (!_ready.TryGetValue(name, out var spare) || spare.Helper.HasExited)
+            {
+                return 0;
+            }
+            pid = spare.Helper.Id;
+        }
+        try
+        {
+            return File.ReadLines($"/proc/{pid}/cgroup").Any(l => l.EndsWith("/" + name, StringComparison.Ordinal)) ? 1 : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>The command for a prepared helper: the 4-byte length and the NUL-terminated tokens.</summary>
+    public static async Task SendCommandAsync(Process helper, IEnumerable<string> tokens, CancellationToken ct)
+    {
+        var body = new MemoryStream();
+        foreach (var t in tokens)
+        {
+            if (t.Contains('\0'))
+            {
+                throw new BadRequestException("Invalid exec request: arguments and environment cannot contain NUL");
+            }
+            body.Write(Encoding.UTF8.GetBytes(t));
+            body.WriteByte(0);
+        }
+        var frame = new byte[4 + body.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(frame, (uint)body.Length);
+        body.ToArray().CopyTo(frame, 4);
+        var stdin = helper.StandardInput.BaseStream;
+        await stdin.WriteAsync(frame, ct);
+        await stdin.FlushAsync(ct);
+    }
+
+    private static void End(Process helper)
+    {
+        try
+        {
+            helper.Kill();
+            helper.WaitForExit(1000);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        helper.Dispose();
+    }
+}
