@@ -6,12 +6,21 @@ namespace Hyperlxd.Containers;
 
 public sealed partial class ContainerDriver
 {
-    /// <summary>The attach helper joins the container's cgroups: warm the kernel's migration lock meanwhile.</summary>
-    public void ExpectExec(InstanceSpec spec) => _primer.Prime();
+    /// <summary>
+    /// An attach helper started for this exec joins the container's cgroups: warm the kernel's
+    /// migration lock meanwhile. A prepared helper has joined already (priming would only slow forks).
+    /// </summary>
+    public void ExpectExec(InstanceSpec spec)
+    {
+        if (!_spares.IsReady(spec.Name))
+        {
+            _primer.Prime();
+        }
+    }
 
     public async Task<IExecSession> ExecAsync(InstanceSpec spec, ExecOptions options, CancellationToken ct)
     {
-        _primer.Prime();
+        ExpectExec(spec);
         if (options.Command.Count == 0)
         {
             throw new BadRequestException("Invalid exec request: the command is empty");

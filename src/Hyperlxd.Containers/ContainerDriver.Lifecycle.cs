@@ -72,9 +72,18 @@ public sealed partial class ContainerDriver
             throw new InvalidOperationException($"Failed starting instance \"{spec.Name}\": {MonitorError(err)}");
         }
         revert.Success();
-        if (ExecSpares.Wanted(spec) && await StatusAsync(spec.Name, ct) is { Running: true } started)
+        if (ExecSpares.Wanted(spec))
         {
-            _spares.Refill(spec, started.InitPid);
+            // Once the start has settled: a helper joining the cgroups in the same instant only slows
+            // an exec that follows the start at once (measured), which starts its own helper anyway.
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(ExecSpares.AfterStart, CancellationToken.None);
+                if (await StatusAsync(spec.Name, CancellationToken.None) is { Running: true } started)
+                {
+                    _spares.Refill(spec, started.InitPid);
+                }
+            }, CancellationToken.None);
         }
     }
 

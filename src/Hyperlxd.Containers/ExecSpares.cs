@@ -21,6 +21,8 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
     private readonly Dictionary<string, Task> _starting = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _drops = new(StringComparer.Ordinal); // a Drop during a start ends what it made
 
+    public static readonly TimeSpan AfterStart = TimeSpan.FromMilliseconds(100);
+
     public static bool Wanted(InstanceSpec spec) => !spec.Config.ContainsKey("limits.processes");
 
     /// <summary>
@@ -42,6 +44,14 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
             }
             End(spare.Helper);
             return null;
+        }
+    }
+
+    public bool IsReady(string name)
+    {
+        lock (_gate)
+        {
+            return _ready.TryGetValue(name, out var spare) && !spare.Helper.HasExited;
         }
     }
 
