@@ -20,6 +20,10 @@ public sealed partial class ContainerDriver
             stats.MemoryPeakBytes, Network(status.InitPid), null);
     }
 
+    public async Task<InstanceStatus> GetStatusAsync(InstanceSpec spec, CancellationToken ct) =>
+        await StatusAsync(spec.Name, ct) is not { Running: true } ? InstanceStatus.Stopped
+        : _cgroups.IsFrozen(spec.Name) ? InstanceStatus.Frozen : InstanceStatus.Running;
+
     /// <summary>The monitor's answer, else the state file it left (exit recorded), else null (never started).</summary>
     internal async Task<MonitorStatus?> StatusAsync(string name, CancellationToken ct)
     {

@@ -42,6 +42,9 @@ public interface IInstanceDriver
 
     Task<RuntimeState> GetStateAsync(InstanceSpec spec, CancellationToken ct);
 
+    /// <summary>Only whether it runs (or is frozen): for checks on a request path, where usage figures are not needed.</summary>
+    async Task<InstanceStatus> GetStatusAsync(InstanceSpec spec, CancellationToken ct) => (await GetStateAsync(spec, ct)).Status;
+
     /// <summary>Applies changed keys to a running instance (limits); throws <see cref="BadRequestException"/> for keys that cannot change live.</summary>
     Task ApplyConfigAsync(InstanceSpec spec, IReadOnlyDictionary<string, string> changed, CancellationToken ct);
 

@@ -36,13 +36,13 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException("\"record-output\" is not supported");
         }
-        var state = await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted);
-        if (state.Status != InstanceStatus.Running)
-        {
-            throw new BadRequestException(state.Status == InstanceStatus.Frozen ? "The instance is frozen" : "The instance isn't running");
-        }
         var driver = daemon.Instances.DriverOf(e);
         var spec = daemon.Instances.SpecOf(e);
+        var status = await driver.GetStatusAsync(spec, ctx.RequestAborted);
+        if (status != InstanceStatus.Running)
+        {
+            throw new BadRequestException(status == InstanceStatus.Frozen ? "The instance is frozen" : "The instance isn't running");
+        }
         driver.ExpectExec(spec);
         var options = new ExecOptions(command, req.Environment ?? new(), req.Interactive, req.Width, req.Height, req.User, req.Group, req.Cwd ?? "");
         var data = req.Interactive ? new[] { "0" } : new[] { "0", "1", "2" };
