@@ -28,13 +28,42 @@ static void usage(void)
     exit(2);
 }
 
-static int parse_id(const char *s, unsigned long max)
+/* A decimal id no larger than max, or -1. */
+static long id_or_fail(const char *s, unsigned long max)
 {
     char *end;
     unsigned long v = strtoul(s, &end, 10);
-    if (*s == '\0' || *end || *s == '-' || v > max)
+    return *s == '\0' || *end || *s == '-' || v > max ? -1 : (long)v;
+}
+
+static int parse_id(const char *s, unsigned long max)
+{
+    long v = id_or_fail(s, max);
+    if (v < 0)
         usage();
     return (int)v;
+}
+
+/* The command's own options, on the command line and in a prepared attach's stdin frame alike:
+ * 1 when key is one of them (applied), 0 when it is not, -1 when its value is bad. */
+static int command_option(struct hlx_attach *o, struct hlx_strv *env, const char *key, const char *val)
+{
+    long v;
+    if (strcmp(key, "--cwd") == 0) {
+        o->cwd = val;
+        return 1;
+    }
+    if (strcmp(key, "--env") == 0)
+        return strchr(val, '=') && hlx_strv_push(env, val) == 0 ? 1 : -1;
+    if (strcmp(key, "--uid") != 0 && strcmp(key, "--gid") != 0)
+        return 0;
+    if ((v = id_or_fail(val, 0x7fffffff)) < 0)
+        return -1;
+    if (key[2] == 'u')
+        o->uid = (uid_t)v;
+    else
+        o->gid = (gid_t)v;
+    return 1;
 }
 
 /* "COLSxROWS", e.g. 80x24. */
@@ -118,24 +147,12 @@ static int read_deferred(struct hlx_attach *o, struct hlx_err *er)
         tok[ntok++] = p;
     /* buf and tok live until exec: the child uses them. */
     for (i = 0; i < ntok && strcmp(tok[i], "--") != 0; i += 2) {
-        char *end;
-        unsigned long v;
+        int rc;
         if (i + 1 >= ntok)
             return hlx_fail(er, EINVAL, "Prepared exec: option %s has no value", tok[i]);
-        if (strcmp(tok[i], "--cwd") == 0)
-            o->cwd = tok[i + 1];
-        else if (strcmp(tok[i], "--env") == 0) {
-            if (!strchr(tok[i + 1], '=') || hlx_strv_push(&spec->env, tok[i + 1]) < 0)
-                return hlx_fail(er, EINVAL, "Prepared exec: bad environment entry");
-        } else if (strcmp(tok[i], "--uid") == 0 || strcmp(tok[i], "--gid") == 0) {
-            v = strtoul(tok[i + 1], &end, 10);
-            if (!*tok[i + 1] || *end || *tok[i + 1] == '-' || v > 0x7fffffff)
-                return hlx_fail(er, EINVAL, "Prepared exec: bad %s", tok[i]);
-            if (tok[i][2] == 'u')
-                o->uid = (uid_t)v;
-            else
-                o->gid = (gid_t)v;
-        } else
+        if ((rc = command_option(o, &spec->env, tok[i], tok[i + 1])) < 0)
+            return hlx_fail(er, EINVAL, "Prepared exec: bad value for %s", tok[i]);
+        if (rc == 0)
             return hlx_fail(er, EINVAL, "Prepared exec: option %s is not allowed here", tok[i]);
     }
     if (i + 1 >= ntok)
@@ -166,14 +183,12 @@ static int cmd_attach(int argc, char **argv)
         if (i + 1 >= argc)
             usage();
         const char *v = argv[++i];
-        if (strcmp(a, "--pid") == 0)
+        if ((rc = command_option(&o, &spec.env, a, v)) < 0)
+            usage();
+        else if (rc > 0)
+            continue;
+        else if (strcmp(a, "--pid") == 0)
             o.pid = parse_id(v, 1 << 30);
-        else if (strcmp(a, "--uid") == 0)
-            o.uid = (uid_t)parse_id(v, 0x7fffffff);
-        else if (strcmp(a, "--gid") == 0)
-            o.gid = (gid_t)parse_id(v, 0x7fffffff);
-        else if (strcmp(a, "--cwd") == 0)
-            o.cwd = v;
         else if (strcmp(a, "--errfd") == 0)
             o.errfd = parse_id(v, 1 << 20);
         else if (strcmp(a, "--tty-socket") == 0)
@@ -184,10 +199,7 @@ static int cmd_attach(int argc, char **argv)
             spec_path = v;
         else if (strcmp(a, "--file-broker") == 0)
             file_broker = parse_id(v, 1 << 20);
-        else if (strcmp(a, "--env") == 0) {
-            if (!strchr(v, '=') || hlx_strv_push(&spec.env, v) < 0)
-                usage();
-        } else
+        else
             usage();
     }
     if (file_broker >= 0 && i == argc && o.pid > 0) {
