@@ -51,30 +51,19 @@ public sealed partial class ContainerDriver
                     prepared.Dispose(); // it died waiting (the container stopped under it): start one afresh
                 }
             }
-            var psi = AttachStartInfo(spec, status.InitPid);
-            foreach (var t in command)
-            {
-                psi.ArgumentList.Add(t);
-            }
-            return new ExecSession(Process.Start(psi)!, null);
+            return new ExecSession(Process.Start(AttachStartInfo(spec, status.InitPid, command))!, null);
         }
 
         // Interactive: the helper makes a pty in the container's own devpts and sends us the master.
         // (There is no host-pty fallback: the monitor mounts a devpts on every container's /dev/pts.)
         using var terminal = ExecTerminal.Listen(_options.RuntimeDir);
-        var tty = AttachStartInfo(spec, status.InitPid);
-        tty.ArgumentList.Add("--tty-socket");
-        tty.ArgumentList.Add(terminal.Path);
+        var tty = new List<string> { "--tty-socket", terminal.Path };
         if (options.Width > 0 && options.Height > 0)
         {
-            tty.ArgumentList.Add("--tty-size");
-            tty.ArgumentList.Add($"{Math.Min(options.Width, ushort.MaxValue)}x{Math.Min(options.Height, ushort.MaxValue)}");
+            tty.Add("--tty-size");
+            tty.Add($"{Math.Min(options.Width, ushort.MaxValue)}x{Math.Min(options.Height, ushort.MaxValue)}");
         }
-        foreach (var t in command)
-        {
-            tty.ArgumentList.Add(t);
-        }
-        var process = Process.Start(tty)!;
+        var process = Process.Start(AttachStartInfo(spec, status.InitPid, tty.Concat(command)))!;
         // The helper's own stdio: stdin unused; stderr carries (errno, message) when it fails.
         process.StandardInput.Close();
         _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
@@ -90,8 +79,8 @@ public sealed partial class ContainerDriver
         }
     }
 
-    /// <summary>hyperlxd-nsexec attach for this container (its policy from the spec), stdio redirected; the command's options follow.</summary>
-    private ProcessStartInfo AttachStartInfo(InstanceSpec spec, int initPid)
+    /// <summary>hyperlxd-nsexec attach for this container (its policy from the spec) with <paramref name="rest"/> after it, stdio redirected.</summary>
+    private ProcessStartInfo AttachStartInfo(InstanceSpec spec, int initPid, IEnumerable<string> rest)
     {
         var psi = new ProcessStartInfo(_nsexec)
         {
@@ -108,15 +97,17 @@ public sealed partial class ContainerDriver
             psi.ArgumentList.Add("--spec");
             psi.ArgumentList.Add(SpecPath(spec));
         }
+        foreach (var a in rest)
+        {
+            psi.ArgumentList.Add(a);
+        }
         return psi;
     }
 
     /// <summary>A helper that has entered the container and waits for <see cref="CommandTokens"/> on stdin.</summary>
     private Process StartPrepared(InstanceSpec spec, int initPid)
     {
-        var psi = AttachStartInfo(spec, initPid);
-        psi.ArgumentList.Add("--deferred");
-        return Process.Start(psi) ?? throw new InvalidOperationException("Failed starting " + _nsexec);
+        return Process.Start(AttachStartInfo(spec, initPid, ["--deferred"])) ?? throw new InvalidOperationException("Failed starting " + _nsexec);
     }
 
     /// <summary>The command's part of the attach arguments: ids, directory, environment, then <c>-- CMD ARGS</c>.</summary>

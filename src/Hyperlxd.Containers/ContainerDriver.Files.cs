@@ -68,7 +68,7 @@ public sealed partial class ContainerDriver
                 using var inside = FileBroker.Attach(_nsexec, status.InitPid, ct);
                 return call(inside, null);
             }
-            catch (BrokerStartException e) when (e.Errno == FileBroker.ESRCH)
+            catch (BrokerStartException e) when (e.Errno == ESRCH)
             {
                 // Stopped meanwhile: its rootfs is the place now.
             }

@@ -53,7 +53,7 @@ public sealed partial class ContainerDriver
         File.Delete(StateFilePath(spec.Name));
 
         await using var revert = new Reverter();
-        await _cgroups.RemoveAsync(spec.Name, ct); // leftovers of a crash
+        await RemoveGroupsAsync(spec.Name, ct); // leftovers of a crash
         revert.Add(() => _cgroups.RemoveAsync(spec.Name, CancellationToken.None)); // also when Create refuses a limit midway
         _cgroups.Create(spec.Name, limits);
         if (map is not null)
@@ -87,12 +87,15 @@ public sealed partial class ContainerDriver
         }
     }
 
-    /// <summary>"hyperlxd-monitor: errno=2: Failed exec /sbin/init: ..." → the message.</summary>
+    /// <summary>"hyperlxd-monitor: errno=2: Failed exec /sbin/init: ..." → the message (else the text after the program name).</summary>
     private static string MonitorError(string stderr)
     {
-        var line = stderr.Trim();
-        var i = line.IndexOf(": ", line.IndexOf("errno=", StringComparison.Ordinal) is var e and >= 0 ? e : 0, StringComparison.Ordinal);
-        return i >= 0 ? line[(i + 2)..] : line;
+        if (HelperReport.TryParse(stderr, out _, out var message))
+        {
+            return message;
+        }
+        var i = message.IndexOf(": ", StringComparison.Ordinal);
+        return i >= 0 ? message[(i + 2)..] : message;
     }
 
     public async Task StopAsync(InstanceSpec spec, bool force, TimeSpan timeout, CancellationToken ct)
@@ -157,18 +160,26 @@ public sealed partial class ContainerDriver
             return;
         }
         _spares.Drop(spec.Name);
-        // The container's init is gone: a task of our own pid namespace still in its cgroups is a helper
-        // of ours (a prepared or mid-attach one, maybe of an earlier daemon) and must go. Tasks of
-        // another pid namespace are never touched here.
-        KillStragglers(spec.Name);
-        if (!await _cgroups.RemoveAsync(spec.Name, ct))
+        if (!await RemoveGroupsAsync(spec.Name, ct))
         {
             throw new TransientException($"Failed removing the cgroups of instance \"{spec.Name}\": still busy");
         }
     }
 
+    /// <summary>
+    /// Removes the cgroups of a container whose init is gone. A task of our own pid namespace still in
+    /// them is a helper of ours (a prepared or mid-attach one, maybe of an earlier daemon) and is killed
+    /// first; tasks of another pid namespace are never touched here.
+    /// </summary>
+    private Task<bool> RemoveGroupsAsync(string name, CancellationToken ct)
+    {
+        KillStragglers(name);
+        return _cgroups.RemoveAsync(name, ct);
+    }
+
     private void KillStragglers(string name)
     {
+        var ours = PidNamespace("self");
         foreach (var dir in _cgroups.Paths(name).Where(Directory.Exists))
         {
             foreach (var procs in Directory.EnumerateFiles(dir, "cgroup.procs", SearchOption.AllDirectories))
@@ -177,8 +188,8 @@ public sealed partial class ContainerDriver
                 {
                     foreach (var line in File.ReadLines(procs))
                     {
-                        if (int.TryParse(line, out var pid) && pid > 0 && PidNamespace(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) is { } ns
-                            && ns == PidNamespace("self"))
+                        if (int.TryParse(line, out var pid) && pid > 0 && ours is not null
+                            && PidNamespace(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) == ours)
                         {
                             Interop.Syscalls.Kill(pid, 9);
                         }
@@ -228,8 +239,7 @@ public sealed partial class ContainerDriver
         {
             // Unknown: deleted or half-created while the daemon was down. Kill and forget it.
             await MonitorClient.RequestAsync(SocketPath(name), "stop SIGKILL", ct);
-            KillStragglers(name);
-            await _cgroups.RemoveAsync(name, ct);
+            await RemoveGroupsAsync(name, ct);
             File.Delete(SocketPath(name));
             File.Delete(StateFilePath(name));
         }

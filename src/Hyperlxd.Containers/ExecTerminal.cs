@@ -127,12 +127,9 @@ internal sealed class ExecTerminal : IDisposable
     private static async Task<IOException> FailureAsync(Process helper, Task<string> helperStderr, string fallback, CancellationToken ct)
     {
         await helper.WaitForExitAsync(ct);
-        var err = (await helperStderr).Trim();
-        const string Prefix = "hyperlxd-nsexec: errno=";
-        if (err.StartsWith(Prefix, StringComparison.Ordinal) && err.IndexOf(": ", Prefix.Length, StringComparison.Ordinal) is var colon and > 0
-            && int.TryParse(err.AsSpan(Prefix.Length, colon - Prefix.Length), out var errno))
+        if (HelperReport.TryParse(await helperStderr, out var errno, out var err))
         {
-            return new IOException(err[(colon + 2)..], errno);
+            return new IOException(err, errno);
         }
         return new IOException($"Failed setting up the exec terminal: {(err.Length > 0 ? err : fallback)} (exit status {helper.ExitCode})");
     }

@@ -27,8 +27,6 @@ internal sealed class FileBroker : IDisposable
 {
     public const uint None = uint.MaxValue;
     private const int ReqSize = 36, ReplySize = 32, BrokerFd = 3;
-    private const int EXDEV = 18, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENAMETOOLONG = 36, ENOTEMPTY = 39, ELOOP = 40;
-    internal const int ESRCH = 3;
 
     private readonly int _sock;
     private readonly int _pid;

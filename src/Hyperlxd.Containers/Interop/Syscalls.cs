@@ -14,7 +14,8 @@ internal static unsafe partial class Syscalls
         O_PATH = 0x200000;
     public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_EMPTY_PATH = 0x1000;
     public const uint S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFREG = 0x8000, S_IFLNK = 0xA000;
-    public const int EEXIST = 17, ENOENT = 2, EINTR = 4, EIO = 5, EAGAIN = 11;
+    public const int ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, EAGAIN = 11, EEXIST = 17, EXDEV = 18, ENOTDIR = 20, EISDIR = 21,
+        EINVAL = 22, ENAMETOOLONG = 36, ENOTEMPTY = 39, ELOOP = 40;
     private const nuint TIOCSWINSZ = 0x5414, TIOCGPTN = 0x80045430;
     private const int SOL_SOCKET = 1, SO_PEERCRED = 17, SCM_RIGHTS = 1, MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000;
 
