@@ -107,15 +107,5 @@ internal static class ContainerBench
         Console.WriteLine($"{what,-36} {Stats.Median(d),7:0.00} {Stats.Median(r),7:0.00}  {Stats.Median(d) / Stats.Median(r),6:0.00}x");
     }
 
-    private static async Task Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
-    }
+    private static Task Run(string file, params string[] args) => BenchProcess.RunAsync(file, args);
 }

@@ -219,44 +219,17 @@ internal static class InstanceBench
 
     private static async Task<(int Rc, string Output)> LxcRaw(Server server, params string[] args)
     {
-        var psi = new ProcessStartInfo("lxc") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        psi.Environment["LXD_DIR"] = server.Dir;
-        psi.Environment["LXD_CONF"] = server.LxcConf;
-        using var p = Process.Start(psi) ?? throw new BenchException("cannot start lxc");
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout + await stderr);
+        var (code, stdout, stderr) = await BenchProcess.RunAsync("lxc", args,
+            new Dictionary<string, string> { ["LXD_DIR"] = server.Dir, ["LXD_CONF"] = server.LxcConf });
+        return (code, stdout + stderr);
     }
 
     private static async Task Must(string program, string[] args, Dictionary<string, string> env, string? stdin, string what)
     {
-        var psi = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var a in args)
+        var (code, stdout, stderr) = await BenchProcess.RunAsync(program, args, env, stdin);
+        if (code != 0)
         {
-            psi.ArgumentList.Add(a);
-        }
-        foreach (var (k, v) in env)
-        {
-            psi.Environment[k] = v;
-        }
-        using var p = Process.Start(psi) ?? throw new BenchException($"cannot start {program}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (stdin is not null)
-        {
-            await p.StandardInput.WriteAsync(stdin);
-        }
-        p.StandardInput.Close();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
-        {
-            throw new BenchException($"{what} exited {p.ExitCode}: {(await stderr).Trim()} {(await stdout).Trim()}");
+            throw new BenchException($"{what} exited {code}: {stderr.Trim()} {stdout.Trim()}");
         }
     }
 

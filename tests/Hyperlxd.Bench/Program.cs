@@ -505,22 +505,10 @@ internal sealed class ServerSet : IAsyncDisposable
 
     private static async Task RunToEndAsync(string program, IEnumerable<string> args, Dictionary<string, string> env, string what, string dir)
     {
-        var psi = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
+        var (code, stdout, stderr) = await BenchProcess.RunAsync(program, args, env);
+        if (code != 0)
         {
-            psi.ArgumentList.Add(a);
-        }
-        foreach (var (k, v) in env)
-        {
-            psi.Environment[k] = v;
-        }
-        using var p = Process.Start(psi) ?? throw new BenchException($"cannot start {program}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
-        {
-            throw new BenchException($"{what} exited {p.ExitCode}: {(await stderr).Trim()} {(await stdout).Trim()} (logs in {dir})");
+            throw new BenchException($"{what} exited {code}: {stderr.Trim()} {stdout.Trim()} (logs in {dir})");
         }
     }
 
