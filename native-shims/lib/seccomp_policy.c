@@ -2,14 +2,75 @@
 
 #include <errno.h>
 #include <seccomp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* libseccomp 2.5 exports a filter only to an fd: a memfd, read back. */
+static int export_prog(scmp_filter_ctx ctx, struct sock_fprog *prog, struct hlx_err *er)
+{
+    struct stat st;
+    int fd, rc;
+    if ((fd = memfd_create("hlx-seccomp", MFD_CLOEXEC)) < 0)
+        return hlx_fail(er, errno, "Failed compiling seccomp: memfd_create: %s", strerror(errno));
+    if ((rc = seccomp_export_bpf(ctx, fd)) < 0) {
+        close(fd);
+        return hlx_fail(er, -rc, "Failed compiling seccomp: %s", strerror(-rc));
+    }
+    if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 ||
+        st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS || !(prog->filter = malloc((size_t)st.st_size))) {
+        close(fd);
+        return hlx_fail(er, EINVAL, "Failed compiling seccomp: bad filter size");
+    }
+    if (pread(fd, prog->filter, (size_t)st.st_size, 0) != st.st_size) {
+        free(prog->filter);
+        prog->filter = NULL;
+        close(fd);
+        return hlx_fail(er, EIO, "Failed compiling seccomp: short read");
+    }
+    close(fd);
+    prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+    return 0;
+}
+
+int hlx_seccomp_install(const struct sock_fprog *prog, struct hlx_err *er)
+{
+    if (prog->len == 0)
+        return 0;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) < 0)
+        return hlx_fail(er, errno, "Failed loading seccomp: %s", strerror(errno));
+    return 0;
+}
+
+void hlx_seccomp_free(struct sock_fprog *prog)
+{
+    free(prog->filter);
+    prog->filter = NULL;
+    prog->len = 0;
+}
 
 int hlx_seccomp_load(const struct hlx_seccomp_rule *rules, int n, struct hlx_err *er)
+{
+    struct sock_fprog prog = {0};
+    int rc;
+    if (hlx_seccomp_compile(rules, n, &prog, er) < 0)
+        return -1;
+    rc = hlx_seccomp_install(&prog, er);
+    hlx_seccomp_free(&prog);
+    return rc;
+}
+
+int hlx_seccomp_compile(const struct hlx_seccomp_rule *rules, int n, struct sock_fprog *prog, struct hlx_err *er)
 {
     scmp_filter_ctx ctx;
     int rc = 0;
 
+    prog->len = 0;
+    prog->filter = NULL;
     if (n == 0)
         return 0;
     if (!(ctx = seccomp_init(SCMP_ACT_ALLOW)))
@@ -53,9 +114,7 @@ int hlx_seccomp_load(const struct hlx_seccomp_rule *rules, int n, struct hlx_err
         }
         rc = 0;
     }
-    rc = seccomp_load(ctx);
-    if (rc < 0)
-        hlx_fail(er, -rc, "Failed loading seccomp: %s", strerror(-rc));
+    rc = export_prog(ctx, prog, er);
 out:
     seccomp_release(ctx);
     return rc < 0 ? -1 : 0;

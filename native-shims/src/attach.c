@@ -166,12 +166,13 @@ out:
     return rc;
 }
 
-static void __attribute__((noreturn)) child(const struct hlx_attach *o, int fd, int ttysock)
+static void __attribute__((noreturn)) child(const struct hlx_attach *o, const struct sock_fprog *filter, int fd,
+                                            int ttysock)
 {
     struct hlx_err er = {0};
     int code = HLX_ATTACH_SETUP_FAILED;
     hlx_reset_signals();
-    if (hlx_caps_drop_bounding(o->cap_drop, &er) < 0 || hlx_seccomp_load(o->seccomp, o->n_seccomp, &er) < 0)
+    if (hlx_caps_drop_bounding(o->cap_drop, &er) < 0 || hlx_seccomp_install(filter, &er) < 0)
         goto fail;
     if (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 || setresuid(o->uid, o->uid, o->uid) < 0) {
         hlx_fail(&er, errno, "Failed switching to uid %u gid %u: %s", (unsigned)o->uid, (unsigned)o->gid,
@@ -195,10 +196,16 @@ fail:
 int hlx_attach(struct hlx_attach *o)
 {
     struct hlx_err er = {0};
+    struct sock_fprog filter = {0};
     int pidfd, fds[2], status, rc, ttysock = -1;
     struct sigaction sa = {.sa_handler = forward};
     static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
+    /* Compiled here, installed by the child: a prepared helper has it ready before its command comes. */
+    if (hlx_seccomp_compile(o->seccomp, o->n_seccomp, &filter, &er) < 0) {
+        report(o, &er);
+        return HLX_ATTACH_SETUP_FAILED;
+    }
     pidfd = (int)syscall(SYS_pidfd_open, o->pid, 0);
     if (pidfd < 0) {
         hlx_fail(&er, errno, "Failed opening pidfd of %d: %s", (int)o->pid, strerror(errno));
@@ -222,9 +229,10 @@ int hlx_attach(struct hlx_attach *o)
     }
     if (child_pid == 0) {
         close(fds[0]);
-        child(o, fds[1], ttysock);
+        child(o, &filter, fds[1], ttysock);
     }
     close(fds[1]);
+    hlx_seccomp_free(&filter);
     if (ttysock >= 0)
         close(ttysock); /* only the child holds it: its exec or death is EOF for the daemon */
     for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
@@ -240,6 +248,7 @@ int hlx_attach(struct hlx_attach *o)
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
 fail:
+    hlx_seccomp_free(&filter);
     report(o, &er);
     return HLX_ATTACH_SETUP_FAILED;
 }
