@@ -30,7 +30,11 @@ public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drive
         public InstanceType Type => InstanceTypes.Parse(Record.Type);
     }
 
-    public async Task<Expanded> LoadAsync(string name, CancellationToken ct) => await ExpandAsync(await Repo.GetAsync(name, ct), ct);
+    public async Task<Expanded> LoadAsync(string name, CancellationToken ct)
+    {
+        var (record, profiles) = await Repo.GetWithProfilesAsync(name, ct);
+        return Expand(record, profiles.ToDictionary(p => p.Name));
+    }
 
     public async Task<Expanded> ExpandAsync(InstanceRecord record, CancellationToken ct) =>
         (await ExpandAllAsync(new[] { record }, ct))[0];

@@ -6,7 +6,7 @@ namespace Hyperlxd.State.Repositories;
 
 public sealed class ProfileRepository(Database db)
 {
-    private const string Columns = "name, description, config::text, devices::text";
+    internal const string Columns = "name, description, config::text, devices::text";
 
     public Task<List<Profile>> ListAsync(CancellationToken ct) =>
         db.RunAsync(async (conn, token) =>
@@ -87,7 +87,7 @@ public sealed class ProfileRepository(Database db)
         return await r.ReadAsync(ct) ? Read(r) : throw new NotFoundException("Profile not found");
     }
 
-    private static Profile Read(NpgsqlDataReader r) => new()
+    internal static Profile Read(NpgsqlDataReader r) => new()
     {
         Name = r.GetString(0),
         Description = r.GetString(1),
