@@ -75,7 +75,7 @@ internal static class MonitorClient
                         return null;
                     }
                     await SendAsync(s, request, ct);
-                    return Ok(await ReadLineAsync(s, ct), request);
+                    return Ok(await ReadReplyAsync(s, ct), request);
                 }
                 // Shutdown (EPIPE): the monitor closed while we sent, e.g. init just died of a cgroup.kill; the retry finds it gone.
                 catch (SocketException e) when (attempt < 50 && e.SocketErrorCode is SocketError.ConnectionReset or SocketError.TryAgain
@@ -102,6 +102,31 @@ internal static class MonitorClient
 
     public static async Task SendAsync(Socket s, string request, CancellationToken ct) =>
         await s.SendAsync(Encoding.ASCII.GetBytes(request + "\n"), SocketFlags.None, ct);
+
+    /// <summary>The first line of a reply on a connection used for nothing else (read in chunks: what follows is dropped).</summary>
+    private static async Task<string> ReadReplyAsync(Socket s, CancellationToken ct)
+    {
+        var buffer = new byte[512];
+        var used = 0;
+        while (true)
+        {
+            var end = Array.IndexOf(buffer, (byte)'\n', 0, used);
+            if (end >= 0)
+            {
+                return Encoding.ASCII.GetString(buffer, 0, end);
+            }
+            if (used == buffer.Length)
+            {
+                Array.Resize(ref buffer, buffer.Length * 2);
+            }
+            var n = await s.ReceiveAsync(buffer.AsMemory(used), SocketFlags.None, ct);
+            if (n == 0)
+            {
+                throw new EndOfStreamException("monitor closed the connection");
+            }
+            used += n;
+        }
+    }
 
     /// <summary>Reads one line byte by byte (nothing past it: raw bytes may follow).</summary>
     public static async Task<string> ReadLineAsync(Socket s, CancellationToken ct)
