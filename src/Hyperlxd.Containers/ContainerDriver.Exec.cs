@@ -37,21 +37,23 @@ public sealed partial class ContainerDriver
         var command = CommandTokens(spec, options);
         if (!options.Interactive)
         {
-            var prepared = _spares.TryTake(spec.Name, status.InitPid);
-            _spares.Refill(spec, status.InitPid);
+            // The next helper is prepared once this exec has ended (ExecSpares.AfterExec).
+            var initPid = status.InitPid;
+            Action refill = () => _spares.Refill(spec, initPid, ExecSpares.AfterExec);
+            var prepared = _spares.TryTake(spec.Name, initPid);
             if (prepared is not null)
             {
                 try
                 {
                     await ExecSpares.SendCommandAsync(prepared, command, ct);
-                    return new ExecSession(prepared, null);
+                    return new ExecSession(prepared, null, refill);
                 }
                 catch (IOException)
                 {
                     prepared.Dispose(); // it died waiting (the container stopped under it): start one afresh
                 }
             }
-            return new ExecSession(Process.Start(AttachStartInfo(spec, status.InitPid, command))!, null);
+            return new ExecSession(Process.Start(AttachStartInfo(spec, initPid, command))!, null, refill);
         }
 
         // Interactive: the helper makes a pty in the container's own devpts and sends us the master.

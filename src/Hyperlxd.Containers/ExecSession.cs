@@ -9,7 +9,7 @@ namespace Hyperlxd.Containers;
 /// of the pty the helper made in the container's devpts (<see cref="ExecTerminal"/>); the daemon holds
 /// no slave, so reads end (EIO) once the command and whatever inherited its terminal are gone.
 /// </summary>
-internal sealed class ExecSession(Process process, PtyStream? pty) : IExecSession
+internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended = null) : IExecSession
 {
     private readonly Process _process = process;
     private readonly PtyStream? _pty = pty;
@@ -73,6 +73,7 @@ internal sealed class ExecSession(Process process, PtyStream? pty) : IExecSessio
         }
         _pty?.Dispose();
         _process.Dispose();
+        ended?.Invoke();
     }
 }
 

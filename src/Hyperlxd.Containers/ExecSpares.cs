@@ -23,6 +23,13 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
 
     public static readonly TimeSpan AfterStart = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// After an exec, the next helper starts once the exec's output, close frames and reply are out:
+    /// on a small host its start (a process, its cgroup join) would otherwise share the CPU with
+    /// them. Short enough that a loop of execs still finds it ready.
+    /// </summary>
+    public static readonly TimeSpan AfterExec = TimeSpan.FromMilliseconds(20);
+
     public static bool Wanted(InstanceSpec spec) => !spec.Config.ContainsKey("limits.processes");
 
     /// <summary>
@@ -55,8 +62,8 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
         }
     }
 
-    /// <summary>Prepares the next helper in the background unless one is ready or on its way.</summary>
-    public void Refill(InstanceSpec spec, int initPid)
+    /// <summary>Prepares the next helper in the background (after <paramref name="delay"/>) unless one is ready or on its way.</summary>
+    public void Refill(InstanceSpec spec, int initPid, TimeSpan delay = default)
     {
         if (!Wanted(spec))
         {
@@ -69,7 +76,11 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
                 return;
             }
             var drops = DropsOf(spec.Name);
-            _starting[spec.Name] = Task.Run(() => Prepare(spec, initPid, drops));
+            _starting[spec.Name] = Task.Run(async () =>
+            {
+                await Task.Delay(delay);
+                Prepare(spec, initPid, drops);
+            });
         }
     }
 

@@ -50,27 +50,33 @@ public static partial class InstanceEndpoints
         var metadata = new Dictionary<string, object?> { ["fds"] = session.Fds };
         var op = daemon.Operations.Start(OperationClass.Websocket, "Executing command", async (op, ct) =>
         {
+            IExecSession? exec = null;
             try
             {
                 if (req.WaitForWebsocket)
                 {
                     await session.WaitAsync(data, ConnectTimeout, ct);
                 }
-                op.SetMetadata("return", await RunExecAsync(driver, spec, options, session, req.WaitForWebsocket, ct));
+                exec = await driver.ExecAsync(spec, options, ct);
+                op.SetMetadata("return", await RunExecAsync(exec, options, session, req.WaitForWebsocket, ct));
             }
             finally
             {
                 await session.FinishAsync();
                 daemon.Sessions.Remove(op.Id);
+                // Last: the driver's clean-up after an exec (a helper prepared for the next one) stays out of this one's way.
+                if (exec is not null)
+                {
+                    await exec.DisposeAsync();
+                }
             }
         }, Resources(e.Record.Name), metadata);
         daemon.Sessions.Add(op.Id, session);
         await Respond.Async(ctx, op);
     }
 
-    private static async Task<int> RunExecAsync(IInstanceDriver driver, InstanceSpec spec, ExecOptions options, StreamSession session, bool withSockets, CancellationToken ct)
+    private static async Task<int> RunExecAsync(IExecSession exec, ExecOptions options, StreamSession session, bool withSockets, CancellationToken ct)
     {
-        await using var exec = await driver.ExecAsync(spec, options, ct);
         using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var control = withSockets ? ControlAsync(session.SocketAsync("control"), exec, done.Token) : Task.CompletedTask;
         var pumps = new List<Task>();
