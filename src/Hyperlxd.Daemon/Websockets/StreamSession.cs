@@ -143,9 +143,22 @@ public static class Pump
         {
             // A pty master reads EIO once the last slave holder is gone: that is its end of stream.
         }
-        if (ws.State == WebSocketState.Open)
+        // The barrier, then the close (lxd-api-5.0.2.md: "close the data sockets after the barrier"):
+        // the client's reader ends now, not when the whole operation is torn down.
+        try
         {
-            await ws.SendAsync(ReadOnlyMemory<byte>.Empty, WebSocketMessageType.Text, true, ct);
+            if (ws.State == WebSocketState.Open)
+            {
+                await ws.SendAsync(ReadOnlyMemory<byte>.Empty, WebSocketMessageType.Text, true, ct);
+            }
+            if (ws.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, ct);
+            }
+        }
+        catch (WebSocketException)
+        {
+            // The client went away first.
         }
     }
 
