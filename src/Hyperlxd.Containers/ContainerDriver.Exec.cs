@@ -25,35 +25,33 @@ public sealed partial class ContainerDriver
         {
             throw new BadRequestException("Invalid exec request: the command is empty");
         }
-        var status = await StatusAsync(spec.Name, ct);
-        if (status is not { Running: true })
-        {
-            throw new BadRequestException("The instance isn't running");
-        }
         if (_cgroups.IsFrozen(spec.Name))
         {
             throw new BadRequestException("The instance is frozen");
         }
         var command = CommandTokens(spec, options);
+        // A prepared helper belongs to the running init it entered (spares go at every start and
+        // stop): no status round trip to the monitor is needed to use it.
+        if (!options.Interactive && _spares.TryTake(spec.Name) is { } spare)
+        {
+            try
+            {
+                await ExecSpares.SendCommandAsync(spare.Helper, command, ct);
+                return new ExecSession(spare.Helper, null, RefillAfter(spec, spare.InitPid));
+            }
+            catch (IOException)
+            {
+                spare.Helper.Dispose(); // it died waiting (the container stopped under it): start one afresh
+            }
+        }
+        var status = await StatusAsync(spec.Name, ct);
+        if (status is not { Running: true })
+        {
+            throw new BadRequestException("The instance isn't running");
+        }
         if (!options.Interactive)
         {
-            // The next helper is prepared once this exec has ended (ExecSpares.AfterExec).
-            var initPid = status.InitPid;
-            Action refill = () => _spares.Refill(spec, initPid, ExecSpares.AfterExec);
-            var prepared = _spares.TryTake(spec.Name, initPid);
-            if (prepared is not null)
-            {
-                try
-                {
-                    await ExecSpares.SendCommandAsync(prepared, command, ct);
-                    return new ExecSession(prepared, null, refill);
-                }
-                catch (IOException)
-                {
-                    prepared.Dispose(); // it died waiting (the container stopped under it): start one afresh
-                }
-            }
-            return new ExecSession(Process.Start(AttachStartInfo(spec, initPid, command))!, null, refill);
+            return new ExecSession(Process.Start(AttachStartInfo(spec, status.InitPid, command))!, null, RefillAfter(spec, status.InitPid));
         }
 
         // Interactive: the helper makes a pty in the container's own devpts and sends us the master.
@@ -80,6 +78,9 @@ public sealed partial class ContainerDriver
             throw;
         }
     }
+
+    /// <summary>Prepares the next helper once an exec has ended (<see cref="ExecSpares.AfterExec"/>).</summary>
+    private Action RefillAfter(InstanceSpec spec, int initPid) => () => _spares.Refill(spec, initPid, ExecSpares.AfterExec);
 
     /// <summary>hyperlxd-nsexec attach for this container (its policy from the spec) with <paramref name="rest"/> after it, stdio redirected.</summary>
     private ProcessStartInfo AttachStartInfo(InstanceSpec spec, int initPid, IEnumerable<string> rest)

@@ -8,6 +8,7 @@ namespace Hyperlxd.Containers;
 /// One <c>hyperlxd-nsexec attach</c> process. Non-interactive: its three pipes. Interactive: the master
 /// of the pty the helper made in the container's devpts (<see cref="ExecTerminal"/>); the daemon holds
 /// no slave, so reads end (EIO) once the command and whatever inherited its terminal are gone.
+/// <paramref name="ended"/> runs once it is disposed (the driver then prepares the next helper).
 /// </summary>
 internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended = null) : IExecSession
 {

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
+using Hyperlxd.Containers.Interop;
 using Hyperlxd.Core.Instances;
 
 namespace Hyperlxd.Containers;
@@ -33,11 +34,11 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
     public static bool Wanted(InstanceSpec spec) => !spec.Config.ContainsKey("limits.processes");
 
     /// <summary>
-    /// The prepared helper of this container's current init, or null. One still starting is not
-    /// waited for: measured, that is slower than starting a helper now (both wait for the same
-    /// grace period, and the waiting adds the prepared one's own start).
+    /// The container's prepared helper and the init it entered, or null when there is none or that
+    /// init is gone. One still starting is not waited for: measured, that is slower than starting a
+    /// helper now (both wait for the same grace period, and the waiting adds the prepared one's own start).
     /// </summary>
-    public Process? TryTake(string name, int initPid)
+    public (int InitPid, Process Helper)? TryTake(string name)
     {
         lock (_gate)
         {
@@ -45,9 +46,9 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
             {
                 return null;
             }
-            if (spare.InitPid == initPid && !spare.Helper.HasExited)
+            if (!spare.Helper.HasExited && Syscalls.Kill(spare.InitPid, 0) == 0)
             {
-                return spare.Helper;
+                return spare;
             }
             End(spare.Helper);
             return null;
