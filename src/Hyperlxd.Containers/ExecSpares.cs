@@ -22,7 +22,7 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
     private readonly Dictionary<string, Task> _starting = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _drops = new(StringComparer.Ordinal); // a Drop during a start ends what it made
 
-    public static readonly TimeSpan AfterStart = TimeSpan.FromMilliseconds(100);
+    public static readonly TimeSpan AfterStart = TimeSpan.FromMilliseconds(5);
 
     /// <summary>
     /// After an exec, the next helper starts once the exec's output, close frames and reply are out:
