@@ -27,6 +27,22 @@ internal sealed class ApiShare(string socketPath) : IDisposable
 
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// Unmeasured rounds first: the client is a .NET process whose HTTP, websocket and JSON code is
+    /// compiled on first use (and recompiled once hot), which would otherwise land in the first samples.
+    /// </summary>
+    public async Task WarmUpAsync(string alias, int rounds)
+    {
+        for (var i = 0; i < rounds; i++)
+        {
+            await RoundAsync(alias, $"warm-api{i}");
+        }
+        Create.Clear();
+        Start.Clear();
+        CreateStart.Clear();
+        Exec.Clear();
+    }
+
     /// <summary>One round: create, start, exec `true`, then force stop and delete (not measured).</summary>
     public async Task RoundAsync(string alias, string name)
     {

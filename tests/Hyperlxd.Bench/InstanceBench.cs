@@ -89,6 +89,7 @@ internal static class InstanceBench
                 await Lxc(s, "launch", "bench-busybox", "warm");
                 await Lxc(s, "exec", "warm", "--", "true");
                 await Lxc(s, "delete", "--force", "warm");
+                await s.Api.WarmUpAsync("bench-busybox", 5);
             }
 
             for (var round = 0; round < launches; round++)

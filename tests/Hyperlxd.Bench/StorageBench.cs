@@ -50,7 +50,7 @@ internal static class StorageBench
                 var root = Path.Combine(dir, "storage-pools", "bench-" + driver);
                 var image = Path.Combine(root, "images", Fingerprint);
                 // The first volume fills the pool's image cache; only cached preparation is measured.
-                await pool.CreateInstanceVolumeFromImageAsync("warm", "container", Fingerprint, ct);
+                await pool.CreateInstanceVolumeFromImageAsync("warm", "container", Fingerprint, "", ct);
                 await pool.DeleteInstanceVolumeAsync("warm", "container", ct);
                 var ours = new List<double>();
                 var raw = new List<double>();
@@ -60,7 +60,7 @@ internal static class StorageBench
                     async Task Ours()
                     {
                         var sw = Stopwatch.StartNew();
-                        await pool.CreateInstanceVolumeFromImageAsync($"c{i}", "container", Fingerprint, ct);
+                        await pool.CreateInstanceVolumeFromImageAsync($"c{i}", "container", Fingerprint, "", ct);
                         ours.Add(sw.Elapsed.TotalMilliseconds);
                         // A dir pool refills its spare copy in the background: let it finish untimed, so the raw copy runs alone.
                         await pools.QuiesceAsync();
