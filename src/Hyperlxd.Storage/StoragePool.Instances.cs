@@ -1,6 +1,7 @@
 using Hyperlxd.Core;
 using Hyperlxd.Core.Images;
 using Hyperlxd.Storage.Drivers;
+using Microsoft.Extensions.Logging;
 
 namespace Hyperlxd.Storage;
 
@@ -12,25 +13,79 @@ public sealed partial class StoragePool
 {
     internal IImageSource? ImageSource { get; set; }
 
-    /// <summary>Creates the root volume of <paramref name="instanceName"/> from a cached image and returns its path.</summary>
+    /// <summary>
+    /// Creates the root volume of <paramref name="instanceName"/> from a cached image and returns its
+    /// path; <paramref name="size"/> is the root disk's <c>size</c> ("" for none, see <see cref="SetInstanceVolumeSizeAsync"/>).
+    /// </summary>
     /// <param name="type"><c>container</c> or <c>virtual-machine</c>.</param>
-    public async Task<string> CreateInstanceVolumeFromImageAsync(string instanceName, string type, string fingerprint, CancellationToken ct)
+    public async Task<string> CreateInstanceVolumeFromImageAsync(string instanceName, string type, string fingerprint, string size, CancellationToken ct)
     {
         Names.ValidateInstanceName(instanceName);
         var vtype = InstanceType(type);
         var image = await EnsureImageVolumeAsync(fingerprint, ct);
         using var _ = await _locks.AcquireAsync(Key(vtype, instanceName), ct);
         await using var revert = new Reverter();
-        var record = await _repo.CreateVolumeAsync(Name, instanceName, type, "", new(), "filesystem", ct);
+        var applied = SizeApplies(size, instanceName);
+        var record = await _repo.CreateVolumeAsync(Name, instanceName, type, "", applied ? new() { ["size"] = size } : new(), "filesystem", ct);
         revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None));
         var vol = new Volume(vtype, instanceName);
         if (_spares is null || !await _spares.TryTakeAsync(image, vol, ct))
         {
             await Driver.CreateVolumeFromCopyAsync(vol, image, ct);
         }
+        revert.Add(() => Driver.DeleteVolumeAsync(vol, CancellationToken.None));
+        if (applied)
+        {
+            await Driver.SetQuotaAsync(vol, size, ct);
+        }
         revert.Success();
         _spares?.Refill(image, vtype);
         return Driver.VolumePath(vol);
+    }
+
+    /// <summary>
+    /// Applies a root disk's <c>size</c> (LXD's root quota; "" lifts it) to the instance's volume, live,
+    /// and keeps it in the volume's config so that a snapshot restore puts it back. A driver without
+    /// quotas (dir) skips it with a warning, as LXD does.
+    /// </summary>
+    public async Task SetInstanceVolumeSizeAsync(string instanceName, string type, string size, CancellationToken ct)
+    {
+        var vtype = InstanceType(type);
+        using var _ = await _locks.AcquireAsync(Key(vtype, instanceName), ct);
+        var record = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
+        var old = record.Config.GetValueOrDefault("size", "");
+        if (old == size || !SizeApplies(size, instanceName))
+        {
+            return;
+        }
+        var vol = new Volume(vtype, instanceName);
+        await using var revert = new Reverter();
+        await Driver.SetQuotaAsync(vol, size, ct);
+        revert.Add(() => Driver.SetQuotaAsync(vol, old, CancellationToken.None));
+        var config = new Dictionary<string, string>(record.Config);
+        if (size.Length == 0)
+        {
+            config.Remove("size");
+        }
+        else
+        {
+            config["size"] = size;
+        }
+        await _repo.UpdateVolumeAsync(record.Id, record.Description, config, ct);
+        revert.Success();
+    }
+
+    private bool SizeApplies(string size, string instanceName)
+    {
+        if (Info.Quotas)
+        {
+            return true;
+        }
+        if (size.Length > 0)
+        {
+            _logger.LogWarning("The {Driver} driver has no quotas: root disk size {Size} of instance {Name} is not enforced", Info.Name, size, instanceName);
+        }
+        return false;
     }
 
     public async Task DeleteInstanceVolumeAsync(string instanceName, string type, CancellationToken ct)

@@ -16,12 +16,14 @@ public sealed partial class StoragePool
     private readonly StorageRepository _repo;
     private readonly KeyedLock _locks = new();
     private readonly SpareVolumes? _spares;
+    private readonly ILogger _logger;
 
     internal StoragePool(PoolRecord record, IStorageDriver driver, StorageRepository repo, ILogger logger)
     {
         Record = record;
         Driver = driver;
         _repo = repo;
+        _logger = logger;
         // Where an instance volume is a full copy of the image, keep the next copy ready.
         _spares = driver.Info.OptimizedImages ? null : new SpareVolumes(driver, logger);
     }

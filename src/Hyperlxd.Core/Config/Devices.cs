@@ -34,6 +34,8 @@ public static class Devices
 
     private static readonly string[] NicTypes = { "bridged", "macvlan", "p2p", "physical", "sriov", "ipvlan", "routed" };
 
+    private static readonly string[] SizeKeys = { "size", "size.state" };
+
     public static void Validate(IReadOnlyDictionary<string, Dictionary<string, string>> devices)
     {
         foreach (var (name, device) in devices)
@@ -75,6 +77,14 @@ public static class Devices
             if (device.TryGetValue("readonly", out var ro) && Validators.Bool(ro) is { } bad)
             {
                 throw new BadRequestException($"Device \"{name}\": \"readonly\" {bad}");
+            }
+            foreach (var key in SizeKeys)
+            {
+                // Empty is unset, as LXD's optional validators take it (lxc config device unset sends "").
+                if (type == "disk" && device.TryGetValue(key, out var size) && size.Length > 0 && Validators.Size(size) is { } badSize)
+                {
+                    throw new BadRequestException($"Device \"{name}\": invalid value for \"{key}\": {badSize}");
+                }
             }
         }
     }

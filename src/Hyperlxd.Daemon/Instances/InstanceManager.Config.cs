@@ -79,7 +79,7 @@ public sealed partial class InstanceManager
         await using var revert = new Reverter();
         if ((await driver.GetStateAsync(spec, ct)).Status != InstanceStatus.Stopped)
         {
-            if (!SameDevices(old.Devices, updated.Devices))
+            if (!SameDevices(WithoutRootSize(old.Devices), WithoutRootSize(updated.Devices)))
             {
                 throw new BadRequestException("Device changes on a running instance are not supported yet: stop it first");
             }
@@ -92,6 +92,7 @@ public sealed partial class InstanceManager
                 revert.Add(() => driver.ApplyConfigAsync(spec, undo, CancellationToken.None));
             }
         }
+        await ApplyRootSizeAsync(old, updated, revert, ct);
         await Repo.UpdateAsync(name, r =>
         {
             r.Config = next.Config;
@@ -121,6 +122,30 @@ public sealed partial class InstanceManager
             changed[k] = "";
         }
         return changed.Where(kv => !kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToDictionary();
+    }
+
+    /// <summary>
+    /// A changed root disk <c>size</c> goes to the volume at once, running or not (LXD resizes a
+    /// container's root live); undone with the rest when a later step fails.
+    /// </summary>
+    private async Task ApplyRootSizeAsync(Expanded old, Expanded updated, Reverter revert, CancellationToken ct)
+    {
+        var (before, after) = (RootSize(old.Devices), RootSize(updated.Devices));
+        if (before == after)
+        {
+            return;
+        }
+        var pool = pools.Get(RootDisk(updated.Devices).Pool);
+        var (name, type) = (old.Record.Name, old.Record.Type);
+        await pool.SetInstanceVolumeSizeAsync(name, type, after, ct);
+        revert.Add(() => pool.SetInstanceVolumeSizeAsync(name, type, before, CancellationToken.None));
+    }
+
+    private static Dictionary<string, Dictionary<string, string>> WithoutRootSize(Dictionary<string, Dictionary<string, string>> devices)
+    {
+        var copy = devices.ToDictionary(kv => kv.Key, kv => new Dictionary<string, string>(kv.Value));
+        copy[RootDisk(devices).Device].Remove("size");
+        return copy;
     }
 
     private static bool SameDevices(Dictionary<string, Dictionary<string, string>> a, Dictionary<string, Dictionary<string, string>> b) =>
@@ -171,12 +196,13 @@ public sealed partial class InstanceManager
             {
                 throw new BadRequestException($"The change would move the root disk of instance \"{name}\" to another pool");
             }
+            await ApplyRootSizeAsync(old, updated, revert, ct);
             var driver = DriverOf(old);
             if ((await driver.GetStateAsync(SpecOf(old), ct)).Status == InstanceStatus.Stopped)
             {
                 continue;
             }
-            if (!SameDevices(old.Devices, updated.Devices))
+            if (!SameDevices(WithoutRootSize(old.Devices), WithoutRootSize(updated.Devices)))
             {
                 throw new BadRequestException($"Device changes on a running instance (\"{name}\") are not supported yet: stop it first");
             }

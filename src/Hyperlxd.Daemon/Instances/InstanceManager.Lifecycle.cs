@@ -91,7 +91,7 @@ public sealed partial class InstanceManager
         var e = await ExpandAsync(record, ct);
         var (_, poolName) = RootDisk(e.Devices);
         var pool = pools.Get(poolName);
-        await pool.CreateInstanceVolumeFromImageAsync(record.Name, record.Type, fingerprint, ct);
+        await pool.CreateInstanceVolumeFromImageAsync(record.Name, record.Type, fingerprint, RootSize(e.Devices), ct);
         revert.Add(() => pool.DeleteInstanceVolumeAsync(record.Name, record.Type, CancellationToken.None));
         var spec = SpecOf(e);
         Directory.CreateDirectory(spec.StateDir);

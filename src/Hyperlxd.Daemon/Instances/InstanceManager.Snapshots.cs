@@ -106,9 +106,12 @@ public sealed partial class InstanceManager
             r.Profiles = snap.Profiles.Where(p => p.Length > 0).ToList();
             return Task.CompletedTask;
         }, ct);
+        // The volume came back with the size it had; the restored devices say what it is now.
+        var restored = await LoadAsync(name, ct);
+        await pools.Get(RootDisk(restored.Devices).Pool).SetInstanceVolumeSizeAsync(name, e.Record.Type, RootSize(restored.Devices), ct);
         if (wasRunning)
         {
-            await StartLockedAsync(await LoadAsync(name, ct), ct);
+            await StartLockedAsync(restored, ct);
         }
         Lifecycle("instance-restored", name, new() { ["snapshot"] = snapshot });
     }

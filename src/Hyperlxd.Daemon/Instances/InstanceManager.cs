@@ -89,6 +89,10 @@ public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drive
         throw new BadRequestException("No root device could be found: add a disk device with path \"/\" and a \"pool\" (e.g. to the default profile)");
     }
 
+    /// <summary>The root disk's <c>size</c> (LXD's root quota), "" when it has none.</summary>
+    public static string RootSize(IReadOnlyDictionary<string, Dictionary<string, string>> devices) =>
+        devices[RootDisk(devices).Device].GetValueOrDefault("size", "");
+
     public InstanceSpec SpecOf(Expanded e)
     {
         var (_, poolName) = RootDisk(e.Devices);

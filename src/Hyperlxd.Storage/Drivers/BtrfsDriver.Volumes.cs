@@ -37,22 +37,26 @@ public sealed partial class BtrfsDriver
         }
     }
 
+    /// <summary>
+    /// The subvolume's qgroup limit, set through the pool's root by qgroup id: a subvolume already
+    /// over its limit (lowered below its use, or restored from a fuller snapshot) refuses a change
+    /// made through its own path with EDQUOT, so it could never be raised again.
+    /// </summary>
     public override async Task SetQuotaAsync(Volume v, string size, CancellationToken ct)
     {
-        if (size.Length == 0)
-        {
-            if (await QuotasEnabledAsync())
-            {
-                await Host.RunAsync("btrfs", "qgroup", "limit", "none", VolumePath(v));
-            }
-            return;
-        }
-        var bytes = Validators.ParseSize(size) ?? throw new BadRequestException($"Invalid value for volume key \"size\": must be a size such as 512MiB or 2GB");
+        long? bytes = size.Length == 0 ? null
+            : Validators.ParseSize(size) ?? throw new BadRequestException($"Invalid value for volume key \"size\": must be a size such as 512MiB or 2GB");
         if (!await QuotasEnabledAsync())
         {
+            if (bytes is null)
+            {
+                return;
+            }
             await Host.RunAsync("btrfs", "quota", "enable", Pool.MountPath);
         }
-        await Host.RunAsync("btrfs", "qgroup", "limit", bytes.ToString(System.Globalization.CultureInfo.InvariantCulture), VolumePath(v));
+        var id = BtrfsUsage.SubvolumeId(VolumePath(v)) ?? throw new InvalidOperationException($"{VolumePath(v)} is not a btrfs subvolume");
+        var limit = bytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none";
+        await Host.RunAsync("btrfs", "qgroup", "limit", limit, $"0/{id}", Pool.MountPath);
     }
 
     public override long? VolumeUsage(Volume v) => BtrfsUsage.Referenced(VolumePath(v));

@@ -15,7 +15,31 @@ internal static unsafe class BtrfsUsage
     private const ulong FirstFreeObjectId = 256;  // a subvolume's root directory
 
     /// <summary>"Referenced" bytes of the subvolume at <paramref name="path"/> (LXD's btrfs usage).</summary>
-    public static long? Referenced(string path)
+    public static long? Referenced(string path) => WithDirectory(path, fd =>
+    {
+        var info = stackalloc byte[1024];
+        new Span<byte>(info, 1024).Clear();
+        if (SubvolumeId(fd) is not { } subvolume || ioctl(fd, unchecked((int)IocFsInfo), info) < 0)
+        {
+            return null;
+        }
+        var fsid = new Guid(new ReadOnlySpan<byte>(info + 16, 16), bigEndian: true).ToString("D");
+        var file = $"/sys/fs/btrfs/{fsid}/qgroups/0_{subvolume}/referenced";
+        return File.Exists(file) && long.TryParse(File.ReadAllText(file).Trim(), out var used) ? used : (long?)null;
+    });
+
+    /// <summary>The id of the subvolume at <paramref name="path"/> (its level-0 qgroup is <c>0/ID</c>).</summary>
+    public static ulong? SubvolumeId(string path) => WithDirectory(path, SubvolumeId);
+
+    private static ulong? SubvolumeId(int fd)
+    {
+        var lookup = stackalloc byte[4096];
+        new Span<byte>(lookup, 4096).Clear();
+        ((ulong*)lookup)[1] = FirstFreeObjectId; // treeid 0: "the tree of this fd"
+        return ioctl(fd, unchecked((int)IocInoLookup), lookup) < 0 ? null : ((ulong*)lookup)[0];
+    }
+
+    private static T? WithDirectory<T>(string path, Func<int, T?> use)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
         int fd;
@@ -25,23 +49,11 @@ internal static unsafe class BtrfsUsage
         }
         if (fd < 0)
         {
-            return null;
+            return default;
         }
         try
         {
-            var lookup = stackalloc byte[4096];
-            new Span<byte>(lookup, 4096).Clear();
-            ((ulong*)lookup)[1] = FirstFreeObjectId; // treeid 0: "the tree of this fd"
-            var info = stackalloc byte[1024];
-            new Span<byte>(info, 1024).Clear();
-            if (ioctl(fd, unchecked((int)IocInoLookup), lookup) < 0 || ioctl(fd, unchecked((int)IocFsInfo), info) < 0)
-            {
-                return null;
-            }
-            var subvolume = ((ulong*)lookup)[0];
-            var fsid = new Guid(new ReadOnlySpan<byte>(info + 16, 16), bigEndian: true).ToString("D");
-            var file = $"/sys/fs/btrfs/{fsid}/qgroups/0_{subvolume}/referenced";
-            return File.Exists(file) && long.TryParse(File.ReadAllText(file).Trim(), out var used) ? used : null;
+            return use(fd);
         }
         finally
         {
