@@ -2,19 +2,11 @@
  * rule shape against matching and non-matching devices and accesses (the kernel's verifier and the
  * real enforcement are covered by the driver tests, which start containers with it). */
 #include "devices_bpf.h"
+#include "check.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-static int failures;
-#define CHECK(c)                                                              \
-    do {                                                                      \
-        if (!(c)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
-            failures++;                                                       \
-        }                                                                     \
-    } while (0)
 
 /* Runs the program on (type, major, minor, access); -1 on an instruction it does not know or a jump out. */
 static int run(const struct bpf_insn *p, int len, uint32_t type, uint32_t major, uint32_t minor, uint32_t access)

@@ -1,5 +1,6 @@
 /* ctest: the error-report pipe in its real use: fork, exec or report, parent reads. */
 #include "errpipe.h"
+#include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,16 +9,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int failures;
-
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                             \
-        }                                                                           \
-    } while (0)
 
 /* Forks a child that execs path; returns what the parent read from the pipe. */
 static int spawn(const char *path, int *err, char *msg, size_t size)

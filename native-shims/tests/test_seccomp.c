@@ -2,6 +2,7 @@
  * attach helper does), each denial answering its errno and nothing else denied. Root: installs
  * the filter without no_new_privs, as the helpers do. */
 #include "seccomp_policy.h"
+#include "check.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,16 +11,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int failures;
-
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                             \
-        }                                                                           \
-    } while (0)
 
 /* Runs the checks in a child that installs prog; its exit status counts its failed checks. */
 static int in_filtered_child(const struct sock_fprog *prog)

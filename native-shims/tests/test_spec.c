@@ -3,6 +3,7 @@
 #include "caps.h"
 #include "ringbuf.h"
 #include "spec.h"
+#include "check.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -10,16 +11,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-static int failures;
-
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (!(cond)) {                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                             \
-        }                                                                           \
-    } while (0)
 
 static int parse(const char *text, struct hlx_spec *spec, struct hlx_err *er)
 {
