@@ -50,29 +50,13 @@ public sealed partial class StoragePool
     /// </summary>
     public async Task SetInstanceVolumeSizeAsync(string instanceName, string type, string size, CancellationToken ct)
     {
-        var vtype = InstanceType(type);
-        using var _ = await _locks.AcquireAsync(Key(vtype, instanceName), ct);
         var record = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
-        var old = record.Config.GetValueOrDefault("size", "");
-        if (old == size || !SizeApplies(size, instanceName))
+        if (record.Config.GetValueOrDefault("size", "") == size || !SizeApplies(size, instanceName))
         {
             return;
         }
-        var vol = new Volume(vtype, instanceName);
-        await using var revert = new Reverter();
-        await Driver.SetQuotaAsync(vol, size, ct);
-        revert.Add(() => Driver.SetQuotaAsync(vol, old, CancellationToken.None));
-        var config = new Dictionary<string, string>(record.Config);
-        if (size.Length == 0)
-        {
-            config.Remove("size");
-        }
-        else
-        {
-            config["size"] = size;
-        }
-        await _repo.UpdateVolumeAsync(record.Id, record.Description, config, ct);
-        revert.Success();
+        // The same path as a custom volume's size: applied live, undone if the row is not written ("" drops the key).
+        await UpdateVolumeAsync(record, record.Description, new Dictionary<string, string>(record.Config) { ["size"] = size }, ct);
     }
 
     private bool SizeApplies(string size, string instanceName)
