@@ -216,6 +216,12 @@ public sealed partial class ContainerDriver
         }
     }
 
+    /// <summary>
+    /// The daemon's parent cgroup goes with it when no container of its own is left under it (a
+    /// daemon on a temporary directory would otherwise leave one per hierarchy on the host).
+    /// </summary>
+    public void Shutdown() => _cgroups.RemoveParent();
+
     public async Task ReconcileAsync(IReadOnlyCollection<InstanceSpec> known, CancellationToken ct)
     {
         var names = known.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);

@@ -87,6 +87,10 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
     {
         var minutes = int.TryParse(_config.GetValueOrDefault(ServerConfig.ShutdownTimeout), out var m) ? m : 5;
         await operations.ShutdownAsync(TimeSpan.FromMinutes(minutes));
+        foreach (var driver in drivers.All)
+        {
+            driver.Shutdown();
+        }
         if (_storage is not null)
         {
             await _storage.QuiesceAsync();

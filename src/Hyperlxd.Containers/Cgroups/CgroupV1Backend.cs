@@ -215,6 +215,26 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
         return ok;
     }
 
+    public void RemoveParent()
+    {
+        foreach (var h in Hierarchies())
+        {
+            RemoveEmpty(Path.Combine(h, group));
+        }
+    }
+
+    /// <summary>rmdir: a group with child groups (or tasks) refuses, and stays.</summary>
+    internal static void RemoveEmpty(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
     public IReadOnlyCollection<string> List()
     {
         var names = new HashSet<string>();

@@ -21,6 +21,8 @@ internal sealed class CgroupV2Backend(string root, string parent) : ICgroupBacke
 
     private string Dir(string name) => Path.Combine(Parent, name);
 
+    public void RemoveParent() => CgroupV1Backend.RemoveEmpty(Parent);
+
     public IReadOnlyList<string> Paths(string name) => new[] { Dir(name) };
 
     public void Create(string name, CgroupLimits limits)

@@ -47,6 +47,12 @@ internal interface ICgroupBackend
 
     /// <summary>Names of the containers that have a group under <c>hyperlxd/</c>.</summary>
     IReadOnlyCollection<string> List();
+
+    /// <summary>
+    /// Removes this daemon's parent group where it is empty (no container group under it); one still
+    /// holding containers stays. Made again by the next <see cref="Create"/>.
+    /// </summary>
+    void RemoveParent();
 }
 
 /// <summary>Chooses the backend: v2 when the unified hierarchy has the resource controllers, else v1 (or as forced).</summary>

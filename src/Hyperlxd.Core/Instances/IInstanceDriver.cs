@@ -38,6 +38,11 @@ public interface IInstanceDriver
     /// </summary>
     Task ReconcileAsync(IReadOnlyCollection<InstanceSpec> known, CancellationToken ct);
 
+    /// <summary>At daemon stop (instances keep running): removes host state that only the daemon's own use needed.</summary>
+    void Shutdown()
+    {
+    }
+
     // ---- Status and live configuration ---------------------------------------------------------
 
     Task<RuntimeState> GetStateAsync(InstanceSpec spec, CancellationToken ct);

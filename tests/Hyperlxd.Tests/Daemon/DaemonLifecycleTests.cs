@@ -1,4 +1,5 @@
 using System.Net;
+using Hyperlxd.Tests.Images;
 using Hyperlxd.Tests.Infrastructure;
 
 namespace Hyperlxd.Tests.Daemon;
@@ -168,5 +169,32 @@ public sealed class DaemonLifecycleTests
         Assert.Equal(HttpStatusCode.OK, r.Status);
         using var gone = ApiClient.Https(port);
         await Assert.ThrowsAsync<HttpRequestException>(() => gone.GetAsync("/1.0"));
+    }
+
+    [Fact]
+    public async Task A_stopped_daemon_takes_its_empty_parent_cgroup_along_and_keeps_one_that_holds_a_container()
+    {
+        await ImageFixture.EnsureImagesAsync();
+        await using var d = await DaemonProcess.StartAsync();
+        await d.PrepareContainersAsync(ImageFixture.Busybox);
+        var launch = await d.LxcAsync("launch", "busybox", "pc1");
+        Assert.True(launch.ExitCode == 0, launch.ToString());
+        var pid = (await d.Api.GetAsync("/1.0/instances/pc1/state")).Metadata.GetProperty("pid").GetInt32();
+        // The parent as the kernel names it: pids:/PARENT/pc1.
+        var pids = File.ReadLines($"/proc/{pid}/cgroup").Select(l => l.Split(':', 3)).First(f => f[1] == "pids")[2];
+        var parent = Path.Combine("/sys/fs/cgroup/pids", pids.Trim('/').Split('/')[0]);
+        Assert.True(Directory.Exists(Path.Combine(parent, "pc1")), parent);
+
+        // A running container keeps it (and keeps running).
+        await d.StopAsync();
+        Assert.True(Directory.Exists(Path.Combine(parent, "pc1")));
+        Assert.True(Directory.Exists($"/proc/{pid}"), "the container died with the daemon");
+
+        await d.StartAsync();
+        var delete = await d.LxcAsync("delete", "--force", "pc1");
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        Assert.True(Directory.Exists(parent), "the parent goes with the daemon, not with its last container");
+        await d.StopAsync();
+        Assert.False(Directory.Exists(parent), $"{parent} outlived its daemon");
     }
 }
