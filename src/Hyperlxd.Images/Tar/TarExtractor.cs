@@ -6,8 +6,8 @@ using static Tmds.Linux.LibC;
 namespace Hyperlxd.Images.Tar;
 
 /// <summary>
-/// Unpacks a tar stream through <see cref="SafeTar"/> into a directory, keeping modes, owners and
-/// mtimes. <paramref name="map"/> picks which entries go where (null
+/// Unpacks a tar stream through <see cref="SafeTar"/> into a directory, keeping modes (setuid and
+/// setgid included), owners and mtimes. <paramref name="map"/> picks which entries go where (null
 /// skips one). A member that replaces an earlier one removes it first; nothing on the way to a
 /// member is ever a symlink (checked on disk too, not only in the archive's bookkeeping).
 /// </summary>
@@ -71,13 +71,14 @@ public static class TarExtractor
             {
                 return;
             }
-            if (entry.EntryType is not TarEntryType.SymbolicLink)
-            {
-                File.SetUnixFileMode(dest, entry.Mode);
-            }
             if (entry is PosixTarEntry p)
             {
                 Chown(dest, p.Uid, p.Gid);
+            }
+            // After the chown: chown clears setuid and setgid.
+            if (entry.EntryType is not TarEntryType.SymbolicLink)
+            {
+                File.SetUnixFileMode(dest, entry.Mode);
             }
         });
         // Directory mtimes last: writing into a directory changes its mtime.

@@ -124,6 +124,25 @@ public sealed class BuiltImageTests(ContainerDaemon fixture) : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("unified")]
+    [InlineData("split")]
+    [InlineData("squashfs")]
+    public async Task Setuid_and_setgid_bits_survive_unpacking(string layout)
+    {
+        var alias = "built-modes-" + layout;
+        await ImportAsync(alias, await BuildAsync("lxd", layout));
+        try
+        {
+            await using var c = await LaunchAsync(alias, "bm-" + layout);
+            Assert.Equal("4755 0\n2755 0", (await fixture.LxcOkAsync("exec", c.Name, "--", "stat", "-c", "%a %u", "/bin/suid", "/sgid")).Trim());
+        }
+        finally
+        {
+            await D.LxcAsync("image", "delete", alias);
+        }
+    }
+
     private async Task<LaunchedContainer> LaunchAsync(string image, string name)
     {
         await fixture.LxcOkAsync("launch", image, name);
