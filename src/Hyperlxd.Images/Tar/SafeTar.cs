@@ -25,10 +25,11 @@ public sealed class SafeTar
     /// <summary>Called for every accepted entry with its normalised relative path (never the root itself).</summary>
     public delegate void EntryHandler(TarEntry entry, string path);
 
-    public static void Walk(Stream tar, EntryHandler handler)
+    /// <param name="budget">Counts the uncompressed tar (headers and data: at least what unpacking writes).</param>
+    public static void Walk(Stream tar, EntryHandler handler, SizeBudget? budget = null)
     {
         var state = new SafeTar();
-        var input = tar;
+        var input = budget is null ? tar : new CountingStream(tar, budget);
         try
         {
             using var reader = new TarReader(input, leaveOpen: true);

@@ -15,7 +15,7 @@ public static class TarExtractor
 {
     private const uint IfMt = 0xF000, IfDir = 0x4000;
 
-    public static void Extract(Stream tar, string targetDir, Func<string, string?> map)
+    public static void Extract(Stream tar, string targetDir, Func<string, string?> map, SizeBudget? budget = null)
     {
         var dirTimes = new List<(string Path, DateTimeOffset Time)>();
         SafeTar.Walk(tar, (entry, path) =>
@@ -80,7 +80,7 @@ public static class TarExtractor
             {
                 File.SetUnixFileMode(dest, entry.Mode);
             }
-        });
+        }, budget);
         // Directory mtimes last: writing into a directory changes its mtime.
         foreach (var (dir, time) in dirTimes)
         {

@@ -148,4 +148,79 @@ public sealed class BuiltImageTests(ContainerDaemon fixture) : IAsyncLifetime
         await fixture.LxcOkAsync("launch", image, name);
         return new LaunchedContainer(fixture, name);
     }
+
+    private async Task SetMaxUnpackedAsync(string value) =>
+        Assert.Equal(HttpStatusCode.OK, (await D.Api.PatchAsync("/1.0", $$$"""{"config":{"images.max_unpacked_size":"{{{value}}}"}}""")).Status);
+
+    private string PoolDir => Path.Combine(D.Dir, "storage-pools", "default");
+
+    /// <summary>Image files, image rows and the default pool's image volumes and instances: what a refused image must leave as it was.</summary>
+    private async Task<string> StateAsync() =>
+        string.Join(" | ",
+            string.Join(",", Directory.GetFiles(Path.Combine(D.Dir, "images")).Select(Path.GetFileName).Order()),
+            await D.QueryScalarAsync("SELECT count(*) FROM images"),
+            string.Join(",", Directory.GetFileSystemEntries(Path.Combine(PoolDir, "images")).Select(Path.GetFileName).Order()),
+            // Spare copies of other images come and go in the background: not this test's business.
+            string.Join(",", Directory.GetFileSystemEntries(Path.Combine(PoolDir, "containers")).Select(Path.GetFileName)
+                .Where(n => !n!.StartsWith(".spare-", StringComparison.Ordinal)).Order()),
+            (await D.Api.GetAsync("/1.0/storage-pools/default/volumes")).Metadata.ToString(),
+            (await D.Api.GetAsync("/1.0/instances")).Metadata.ToString());
+
+    [Theory]
+    [InlineData("unified")]
+    [InlineData("squashfs")]
+    public async Task An_image_that_unpacks_beyond_images_max_unpacked_size_is_refused_at_upload_and_at_launch_leaving_nothing(string layout)
+    {
+        // 48 MiB of zeros: a few hundred KiB compressed.
+        var files = await BuildAsync("lxd", layout, zeroMiB: 48);
+        Assert.True(files.Sum(f => new FileInfo(f).Length) < 2L << 20);
+        var before = await StateAsync();
+        await SetMaxUnpackedAsync("16MiB");
+        try
+        {
+            // Upload: a 413 naming the key, no temp file or row left.
+            var form = new MultipartFormDataContent();
+            HttpContent body = form;
+            if (files.Length == 1)
+            {
+                body = new ByteArrayContent(await File.ReadAllBytesAsync(files[0]));
+                body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            }
+            else
+            {
+                form.Add(new ByteArrayContent(await File.ReadAllBytesAsync(files[0])), "metadata", "meta.tar.gz");
+                form.Add(new ByteArrayContent(await File.ReadAllBytesAsync(files[1])), "rootfs", "rootfs");
+            }
+            var r = await D.Api.SendContentAsync(HttpMethod.Post, "/1.0/images", body, null);
+            Assert.True(r.Status == HttpStatusCode.RequestEntityTooLarge, r.ToString());
+            Assert.Contains("images.max_unpacked_size", r.Error);
+            var import = await D.LxcAsync(["image", "import", .. files, "--alias", "zeros"]);
+            Assert.True(import.ExitCode != 0, import.ToString());
+            Assert.Contains("images.max_unpacked_size", import.Stderr);
+            Assert.Equal(before, await StateAsync());
+
+            // Accepted under the default, then the limit is lowered: the launch fails cleanly and
+            // neither the pool's image volume nor the instance is left.
+            await SetMaxUnpackedAsync("");
+            await ImportAsync("zeros", files);
+            var withImage = await StateAsync();
+            await SetMaxUnpackedAsync("16MiB");
+            var launch = await D.LxcAsync("launch", "zeros", "zc-" + layout);
+            Assert.True(launch.ExitCode != 0, launch.ToString());
+            Assert.Contains("images.max_unpacked_size", launch.Stderr);
+            Assert.Equal(withImage, await StateAsync());
+
+            // The same image launches under the default: the refusal was the limit, not the image.
+            await SetMaxUnpackedAsync("");
+            await using (var c = await LaunchAsync("zeros", "zc-" + layout))
+            {
+                Assert.Equal((48L << 20).ToString(), (await fixture.LxcOkAsync("exec", c.Name, "--", "stat", "-c", "%s", "/zero")).Trim());
+            }
+        }
+        finally
+        {
+            await SetMaxUnpackedAsync("");
+            await D.LxcAsync("image", "delete", "zeros");
+        }
+    }
 }
