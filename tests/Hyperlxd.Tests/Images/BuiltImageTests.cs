@@ -143,6 +143,31 @@ public sealed class BuiltImageTests(ContainerDaemon fixture) : IAsyncLifetime
         }
     }
 
+    /// <summary>Under the key's default, the target pool's free space bounds the unpack: a small btrfs pool refuses a larger image cleanly.</summary>
+    [Fact]
+    public async Task An_image_larger_than_the_pools_free_space_is_refused_at_launch_leaving_nothing()
+    {
+        const string pool = "built-small";
+        await fixture.LxcOkAsync("storage", "create", pool, "btrfs", "size=256MiB");
+        try
+        {
+            await ImportAsync("zeros-big", await BuildAsync("lxd", "unified", zeroMiB: 320));
+            var launch = await D.LxcAsync("launch", "zeros-big", "zb", "-s", pool);
+            Assert.True(launch.ExitCode != 0, launch.ToString());
+            Assert.Contains("free space of the storage pool", launch.Stderr);
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(D.Dir, "storage-pools", pool, "images")));
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(D.Dir, "storage-pools", pool, "containers")));
+            Assert.Equal("[]", (await D.Api.GetAsync($"/1.0/storage-pools/{pool}/volumes")).Metadata.ToString());
+            Assert.Equal(HttpStatusCode.NotFound, (await D.Api.GetAsync("/1.0/instances/zb")).Status);
+        }
+        finally
+        {
+            await D.LxcAsync("delete", "--force", "zb");
+            await D.LxcAsync("image", "delete", "zeros-big");
+            await D.LxcAsync("storage", "delete", pool);
+        }
+    }
+
     /// <summary>
     /// pylxd's builder verbatim: Debian's busybox lists bin/busybox among its applets, so the binary
     /// itself is replaced by a symlink (to itself, as LXD unpacks it too); the import must succeed.
