@@ -57,7 +57,11 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         // The image store and the storage tier use each other through the Core contracts: pools unpack
         // images from the store, and deleting an image evicts the pools' unpacked copies.
         _images = new Images.ImageStore(Path.Combine(options.StateDir, "images"), Store.Images,
-            _storage, loggers.CreateLogger<Images.ImageStore>());
+            _storage, loggers.CreateLogger<Images.ImageStore>())
+        {
+            MaxUnpackedSize = () => _config.GetValueOrDefault(ServerConfig.ImagesMaxUnpackedSize) is { Length: > 0 } v && Validators.ParseSize(v) is { } n
+                ? n : Hyperlxd.Images.ImageStore.DefaultMaxUnpackedSize,
+        };
         await _images.ReconcileAsync(ct);
         _storage.ImageSource = _images;
         _instances = new InstanceManager(this, drivers, _storage, _images, loggers.CreateLogger<InstanceManager>());

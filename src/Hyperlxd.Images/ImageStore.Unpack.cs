@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
 using Hyperlxd.Images.Tar;
 
 namespace Hyperlxd.Images;
@@ -13,14 +14,17 @@ public sealed partial class ImageStore
         var main = PathOf(fp);
         var rootfs = RootfsPathOf(fp);
         Directory.CreateDirectory(targetDir);
+        var budget = UnpackBudget(targetDir);
         await Task.Run(() =>
         {
+            var split = File.Exists(rootfs);
             using (var tar = Compression.OpenTar(main, Compression.Detect(main)))
             {
-                // Split metadata tarballs hold only metadata.yaml and templates/; unified ones hold all.
-                TarExtractor.Extract(tar, targetDir, p => p);
+                // Unified tarballs hold everything. Of a split image's metadata tarball only metadata and
+                // templates are taken: a "rootfs" symlink in it would send the rootfs part anywhere.
+                TarExtractor.Extract(tar, targetDir, p => split && IsRootfs(p) ? null : p, budget);
             }
-            if (!File.Exists(rootfs))
+            if (!split)
             {
                 return;
             }
@@ -28,16 +32,18 @@ public sealed partial class ImageStore
             switch (kind)
             {
                 case FileKind.Qcow2:
+                    budget.Charge(new FileInfo(rootfs).Length);
                     File.Copy(rootfs, Path.Combine(targetDir, "root.img"));
                     break;
                 case FileKind.Squashfs:
+                    CheckSquashfs(rootfs, budget);
                     RunUnsquashfs(rootfs, Path.Combine(targetDir, "rootfs"));
                     break;
                 default:
                     Directory.CreateDirectory(Path.Combine(targetDir, "rootfs"));
                     using (var tar = Compression.OpenTar(rootfs, kind))
                     {
-                        TarExtractor.Extract(tar, Path.Combine(targetDir, "rootfs"), p => p);
+                        TarExtractor.Extract(tar, Path.Combine(targetDir, "rootfs"), p => p, budget);
                     }
                     break;
             }
@@ -48,6 +54,21 @@ public sealed partial class ImageStore
         {
             File.Move(img, Path.Combine(targetDir, "root.img"));
         }
+    }
+
+    private static bool IsRootfs(string path) => path is "rootfs" or "rootfs.img" || path.StartsWith("rootfs/", StringComparison.Ordinal);
+
+    /// <summary>
+    /// What this unpack may write: <c>images.max_unpacked_size</c>, or less when the target
+    /// pool has less free space (an unpack must fail cleanly, not fill the pool).
+    /// </summary>
+    private SizeBudget UnpackBudget(string targetDir)
+    {
+        var limit = MaxUnpackedSize();
+        var free = new DriveInfo(targetDir).AvailableFreeSpace;
+        return free < limit
+            ? new SizeBudget(free, "the free space of the storage pool")
+            : new SizeBudget(limit, ServerConfig.ImagesMaxUnpackedSize);
     }
 
     private static void RunUnsquashfs(string file, string dest)

@@ -115,9 +115,10 @@ public sealed partial class ImageStore
         {
             throw new BadRequestException($"Fingerprint mismatch: got {fp}, expected {expected}");
         }
+        var budget = UnpackedBudget();
         var info = upload.Parts.Count == 1
-            ? InspectUnified(upload.Parts[0].Path)
-            : InspectSplit(upload.Parts[0].Path, upload.Parts[1].Path);
+            ? InspectUnified(upload.Parts[0].Path, budget)
+            : InspectSplit(upload.Parts[0].Path, upload.Parts[1].Path, budget);
 
         var now = DateTimeOffset.UtcNow;
         var props = new Dictionary<string, string>(info.Metadata.Properties);

@@ -13,7 +13,7 @@ public sealed partial class ImageStore
     internal sealed record Inspection(ImageMetadata Metadata, string Type);
 
     /// <summary>A unified tarball: metadata.yaml and templates/ next to rootfs/ (container) or rootfs.img (VM).</summary>
-    internal static Inspection InspectUnified(string path)
+    internal static Inspection InspectUnified(string path, SizeBudget budget)
     {
         string? yaml = null;
         var type = (string?)null;
@@ -27,20 +27,24 @@ public sealed partial class ImageStore
                 }
                 else if (name == "rootfs.img")
                 {
+                    if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
+                    {
+                        throw new BadRequestException("Invalid image tarball: rootfs.img is not a regular file");
+                    }
                     type = "virtual-machine";
                 }
                 else if (name == "rootfs" || name.StartsWith("rootfs/", StringComparison.Ordinal))
                 {
                     type ??= "container";
                 }
-            });
+            }, budget);
         }
         var meta = ImageMetadata.Parse(yaml ?? throw new BadRequestException("Invalid image tarball: metadata.yaml is missing"));
         return new Inspection(meta, type ?? throw new BadRequestException("Invalid image tarball: it has neither rootfs/ nor rootfs.img"));
     }
 
     /// <summary>A split image: a metadata tarball and a rootfs that is a tarball, a squashfs or a qcow2 disk (VM).</summary>
-    internal static Inspection InspectSplit(string metaPath, string rootfsPath)
+    internal static Inspection InspectSplit(string metaPath, string rootfsPath, SizeBudget budget)
     {
         string? yaml = null;
         using (var tar = Compression.OpenTar(metaPath, Compression.Detect(metaPath)))
@@ -51,21 +55,22 @@ public sealed partial class ImageStore
                 {
                     yaml = ReadYaml(entry);
                 }
-            });
+            }, budget);
         }
         var meta = ImageMetadata.Parse(yaml ?? throw new BadRequestException("Invalid image metadata tarball: metadata.yaml is missing"));
         var kind = Compression.Detect(rootfsPath);
         switch (kind)
         {
             case FileKind.Qcow2:
+                budget.Charge(new FileInfo(rootfsPath).Length);
                 return new Inspection(meta, "virtual-machine");
             case FileKind.Squashfs:
-                CheckSquashfs(rootfsPath);
+                CheckSquashfs(rootfsPath, budget);
                 return new Inspection(meta, "container");
             default:
                 using (var tar = Compression.OpenTar(rootfsPath, kind))
                 {
-                    SafeTar.Walk(tar, (_, _) => { });
+                    SafeTar.Walk(tar, (_, _) => { }, budget);
                 }
                 return new Inspection(meta, "container");
         }
@@ -89,8 +94,10 @@ public sealed partial class ImageStore
     /// <summary>
     /// unsquashfs lists every entry (-lls) and fails on a corrupt superblock or table; it never
     /// writes outside its target when unpacking, and device nodes are refused here like in tarballs.
+    /// The listed sizes (what unsquashfs writes, as it restores each file to its inode's size) are
+    /// charged to <paramref name="budget"/> before anything is unpacked.
     /// </summary>
-    private static void CheckSquashfs(string path)
+    private static void CheckSquashfs(string path, SizeBudget budget)
     {
         var psi = new ProcessStartInfo("unsquashfs") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "-n", "-lls", path })
@@ -107,6 +114,21 @@ public sealed partial class ImageStore
                 p.Kill();
                 p.WaitForExit();
                 throw new BadRequestException($"Invalid squashfs rootfs: device node \"{line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1]}\" is not allowed");
+            }
+            // "-rwxr-xr-x root/root 1009384 2023-01-01 00:00 squashfs-root/bin/busybox"
+            var fields = line.Split(' ', 4, StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length == 4 && long.TryParse(fields[2], System.Globalization.CultureInfo.InvariantCulture, out var size))
+            {
+                try
+                {
+                    budget.Charge(size);
+                }
+                catch
+                {
+                    p.Kill();
+                    p.WaitForExit();
+                    throw;
+                }
             }
         }
         p.WaitForExit();

@@ -1,5 +1,7 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+using Hyperlxd.Images.Tar;
 using Hyperlxd.Core.Images;
 using Hyperlxd.State.Repositories;
 using Microsoft.Extensions.Logging;
@@ -39,6 +41,14 @@ public sealed partial class ImageStore : IImageSource
 
     /// <summary>Default for <c>images.max_upload_size</c>: 10 GiB.</summary>
     public const long DefaultMaxUploadSize = 10L << 30;
+
+    /// <summary>Default for <c>images.max_unpacked_size</c>: 20 GiB.</summary>
+    public const long DefaultMaxUnpackedSize = 20L << 30;
+
+    /// <summary><c>images.max_unpacked_size</c> as the server config has it now (set by the daemon).</summary>
+    public Func<long> MaxUnpackedSize { get; init; } = () => DefaultMaxUnpackedSize;
+
+    private SizeBudget UnpackedBudget() => new(MaxUnpackedSize(), ServerConfig.ImagesMaxUnpackedSize);
 
     /// <summary>
     /// Startup repair: files whose row is gone (a crash between deleting the row and the files)

@@ -43,6 +43,7 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
             {
                 var pool = Bind(record);
                 await pool.Driver.MountPoolAsync(ct);
+                pool.Driver.SecureLayout();
                 await pool.CleanSparesAsync();
                 _pools[record.Name] = pool;
             }

@@ -12,9 +12,13 @@ public static class ServerConfig
     /// <summary>Hyperlxd extension key: the largest image upload or download accepted, in bytes or a size (413 beyond).</summary>
     public const string ImagesMaxUploadSize = "images.max_upload_size";
 
+    /// <summary>Hyperlxd extension key: the most an image may unpack to (uncompressed tarballs, squashfs contents), 413 beyond.</summary>
+    public const string ImagesMaxUnpackedSize = "images.max_unpacked_size";
+
     private static readonly Dictionary<string, Validators.Check> Keys = new()
     {
         [ImagesMaxUploadSize] = Validators.Size,
+        [ImagesMaxUnpackedSize] = Validators.Size,
         [HttpsAddress] = Validators.ListenAddress,
         [TrustPassword] = Validators.Any,
         [ShutdownTimeout] = Validators.Int(0, 24 * 60),

@@ -4,25 +4,35 @@ using Hyperlxd.Core;
 namespace Hyperlxd.Images.Tar;
 
 /// <summary>
-/// Walks a tar stream and refuses what could escape the target directory when unpacked: absolute
-/// or <c>..</c> paths, entries reached through a symlink, relative symlinks that climb out,
-/// hard links to anything outside or not yet seen, and device nodes. The same walk validates an
-/// upload and unpacks an image, so what was accepted is exactly what gets written.
+/// Walks a tar stream with tar's semantics and refuses what could escape the target directory when
+/// unpacked. As GNU tar: a leading <c>/</c> is stripped, and a later member replaces an earlier one of
+/// the same name (file → symlink, symlink → directory…; a directory only while nothing is in it, and a
+/// directory over a directory keeps it). Refused: <c>..</c> anywhere, members under a symlink of the
+/// archive or under a non-directory, relative symlinks that climb out, hard links to anything that is
+/// not a file already in the archive, and device nodes. The same walk validates an upload and unpacks
+/// an image, so what was accepted is exactly what gets written.
 /// </summary>
 public sealed class SafeTar
 {
-    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _symlinks = new(StringComparer.Ordinal);
+    /// <summary>What a path holds so far: replacement rules depend on it.</summary>
+    private enum Kind { Directory, File, Symlink }
 
-    /// <summary>Called for every accepted entry with its normalised relative path ("" for the root itself).</summary>
+    private readonly Dictionary<string, Kind> _kinds = new(StringComparer.Ordinal);
+
+    /// <summary>Members directly under each directory, so that only an empty one can be replaced.</summary>
+    private readonly Dictionary<string, int> _children = new(StringComparer.Ordinal);
+
+    /// <summary>Called for every accepted entry with its normalised relative path (never the root itself).</summary>
     public delegate void EntryHandler(TarEntry entry, string path);
 
-    public static void Walk(Stream tar, EntryHandler handler)
+    /// <param name="budget">Counts the uncompressed tar (headers and data: at least what unpacking writes).</param>
+    public static void Walk(Stream tar, EntryHandler handler, SizeBudget? budget = null)
     {
         var state = new SafeTar();
+        var input = budget is null ? tar : new CountingStream(tar, budget);
         try
         {
-            using var reader = new TarReader(tar, leaveOpen: true);
+            using var reader = new TarReader(input, leaveOpen: true);
             while (reader.GetNextEntry() is { } entry)
             {
                 var path = state.Check(entry);
@@ -35,7 +45,7 @@ public sealed class SafeTar
                 entry.DataStream?.CopyTo(Stream.Null);
             }
             // Read whatever follows the end marker too: a gzip trailer CRC is only checked at the very end.
-            tar.CopyTo(Stream.Null);
+            input.CopyTo(Stream.Null);
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or IOException
                                       or ArgumentException or ZstdSharp.ZstdException)
@@ -44,13 +54,9 @@ public sealed class SafeTar
         }
     }
 
-    /// <summary>Normalises "./a/b/" to "a/b"; null for the archive's own root entry.</summary>
+    /// <summary>Normalises "/./a//b/" to "a/b" (leading slashes stripped, as tar does); null for the archive's root.</summary>
     public static string? Normalize(string name, string what)
     {
-        if (name.StartsWith('/'))
-        {
-            throw new BadRequestException($"Invalid image tarball: {what} \"{name}\" is an absolute path");
-        }
         var parts = new List<string>();
         foreach (var p in name.Split('/'))
         {
@@ -74,49 +80,83 @@ public sealed class SafeTar
         {
             return null;
         }
-        // Any parent that is a symlink would make the write land wherever the link points.
-        for (var i = path.IndexOf('/'); i >= 0; i = path.IndexOf('/', i + 1))
+        var kind = KindOf(entry);
+        CheckParents(entry.Name, path);
+        if (_kinds.TryGetValue(path, out var old))
         {
-            if (_symlinks.Contains(path[..i]))
+            // A directory over a directory keeps it; anything else takes the place of what was there,
+            // which for a directory only works while it is empty (rmdir, as GNU tar).
+            if (old == Kind.Directory && kind != Kind.Directory && _children.GetValueOrDefault(path) > 0)
             {
-                throw new BadRequestException($"Invalid image tarball: entry \"{entry.Name}\" goes through the symlink \"{path[..i]}\"");
+                throw new BadRequestException($"Invalid image tarball: entry \"{entry.Name}\" replaces the non-empty directory \"{path}\"");
             }
-        }
-        if (_symlinks.Contains(path))
-        {
-            throw new BadRequestException($"Invalid image tarball: entry \"{entry.Name}\" replaces the symlink \"{path}\"");
         }
         switch (entry.EntryType)
         {
-            case TarEntryType.Directory:
-            case TarEntryType.RegularFile:
-            case TarEntryType.V7RegularFile:
-            case TarEntryType.ContiguousFile:
-            case TarEntryType.Fifo:
-                break;
             case TarEntryType.SymbolicLink:
-                if (_seen.Contains(path))
-                {
-                    throw new BadRequestException($"Invalid image tarball: symlink \"{entry.Name}\" replaces an earlier entry");
-                }
                 CheckSymlink(path, entry.LinkName);
-                _symlinks.Add(path);
                 break;
             case TarEntryType.HardLink:
                 var target = Normalize(entry.LinkName, $"hard link target of \"{entry.Name}\"");
-                if (target is null || !_seen.Contains(target) || _symlinks.Contains(target))
+                if (target is null || _kinds.GetValueOrDefault(target, Kind.Directory) != Kind.File)
                 {
                     throw new BadRequestException($"Invalid image tarball: hard link \"{entry.Name}\" points outside the image (\"{entry.LinkName}\")");
                 }
                 break;
-            case TarEntryType.CharacterDevice:
-            case TarEntryType.BlockDevice:
-                throw new BadRequestException($"Invalid image tarball: device node \"{entry.Name}\" is not allowed");
-            default:
-                throw new BadRequestException($"Invalid image tarball: entry \"{entry.Name}\" has an unsupported type ({entry.EntryType})");
         }
-        _seen.Add(path);
+        Record(path, kind);
         return path;
+    }
+
+    private static Kind KindOf(TarEntry entry) => entry.EntryType switch
+    {
+        TarEntryType.Directory => Kind.Directory,
+        TarEntryType.SymbolicLink => Kind.Symlink,
+        TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile or TarEntryType.Fifo
+            or TarEntryType.HardLink => Kind.File,
+        TarEntryType.CharacterDevice or TarEntryType.BlockDevice =>
+            throw new BadRequestException($"Invalid image tarball: device node \"{entry.Name}\" is not allowed"),
+        _ => throw new BadRequestException($"Invalid image tarball: entry \"{entry.Name}\" has an unsupported type ({entry.EntryType})"),
+    };
+
+    /// <summary>Every parent must be a directory (made implicitly when absent): a symlink would send the write wherever it points.</summary>
+    private void CheckParents(string name, string path)
+    {
+        for (var i = path.IndexOf('/'); i >= 0; i = path.IndexOf('/', i + 1))
+        {
+            var parent = path[..i];
+            switch (_kinds.GetValueOrDefault(parent, Kind.Directory))
+            {
+                case Kind.Symlink:
+                    throw new BadRequestException($"Invalid image tarball: entry \"{name}\" goes through the symlink \"{parent}\"");
+                case Kind.File:
+                    throw new BadRequestException($"Invalid image tarball: entry \"{name}\" is under \"{parent}\", which is not a directory");
+            }
+        }
+    }
+
+    private void Record(string path, Kind kind)
+    {
+        // Implicit parents are directories the extractor makes.
+        var start = 0;
+        for (var i = path.IndexOf('/'); i >= 0; i = path.IndexOf('/', i + 1))
+        {
+            Add(path[..i], Kind.Directory, start == 0 ? "" : path[..(start - 1)]);
+            start = i + 1;
+        }
+        Add(path, kind, start == 0 ? "" : path[..(start - 1)]);
+    }
+
+    private void Add(string path, Kind kind, string parent)
+    {
+        if (_kinds.TryAdd(path, kind))
+        {
+            _children[parent] = _children.GetValueOrDefault(parent) + 1;
+        }
+        else if (kind != Kind.Directory || _kinds[path] != Kind.Directory)
+        {
+            _kinds[path] = kind;
+        }
     }
 
     /// <summary>

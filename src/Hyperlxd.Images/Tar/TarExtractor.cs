@@ -1,14 +1,21 @@
 using System.Formats.Tar;
+using System.Runtime.InteropServices;
+using System.Text;
+using static Tmds.Linux.LibC;
 
 namespace Hyperlxd.Images.Tar;
 
 /// <summary>
-/// Unpacks a tar stream through <see cref="SafeTar"/> into an empty directory, keeping modes,
-/// owners and mtimes. <paramref name="map"/> picks which entries go where (null skips one).
+/// Unpacks a tar stream through <see cref="SafeTar"/> into a directory, keeping modes (setuid and
+/// setgid included), owners and mtimes. <paramref name="map"/> picks which entries go where (null
+/// skips one). A member that replaces an earlier one removes it first; nothing on the way to a
+/// member is ever a symlink (checked on disk too, not only in the archive's bookkeeping).
 /// </summary>
 public static class TarExtractor
 {
-    public static void Extract(Stream tar, string targetDir, Func<string, string?> map)
+    private const uint IfMt = 0xF000, IfDir = 0x4000;
+
+    public static void Extract(Stream tar, string targetDir, Func<string, string?> map, SizeBudget? budget = null)
     {
         var dirTimes = new List<(string Path, DateTimeOffset Time)>();
         SafeTar.Walk(tar, (entry, path) =>
@@ -18,9 +25,21 @@ public static class TarExtractor
             {
                 return;
             }
-            var dest = rel.Length == 0 ? targetDir : Path.Combine(targetDir, rel);
-            var parent = Path.GetDirectoryName(dest)!;
-            Directory.CreateDirectory(parent);
+            var dest = Path.Combine(targetDir, rel);
+            EnsureParents(targetDir, rel);
+            var existing = LstatType(dest);
+            if (existing != 0 && !(existing == IfDir && entry.EntryType == TarEntryType.Directory))
+            {
+                // tar's replacement: SafeTar let only an empty directory be replaced.
+                if (existing == IfDir)
+                {
+                    Directory.Delete(dest);
+                }
+                else
+                {
+                    File.Delete(dest);
+                }
+            }
             switch (entry.EntryType)
             {
                 case TarEntryType.Directory:
@@ -48,15 +67,20 @@ public static class TarExtractor
                     File.SetLastWriteTimeUtc(dest, entry.ModificationTime.UtcDateTime);
                     break;
             }
-            if (entry.EntryType is not TarEntryType.SymbolicLink and not TarEntryType.HardLink)
+            if (entry.EntryType is TarEntryType.HardLink)
             {
-                File.SetUnixFileMode(dest, entry.Mode);
+                return;
             }
             if (entry is PosixTarEntry p)
             {
                 Chown(dest, p.Uid, p.Gid);
             }
-        });
+            // After the chown: chown clears setuid and setgid.
+            if (entry.EntryType is not TarEntryType.SymbolicLink)
+            {
+                File.SetUnixFileMode(dest, entry.Mode);
+            }
+        }, budget);
         // Directory mtimes last: writing into a directory changes its mtime.
         foreach (var (dir, time) in dirTimes)
         {
@@ -64,34 +88,71 @@ public static class TarExtractor
         }
     }
 
-    private static unsafe void Chown(string path, int uid, int gid)
+    /// <summary>Makes the parents of <paramref name="rel"/> below <paramref name="root"/>; a symlink or file on the way is an error.</summary>
+    private static void EnsureParents(string root, string rel)
     {
-        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        var dir = root;
+        var parts = rel.Split('/');
+        for (var i = 0; i < parts.Length - 1; i++)
+        {
+            dir = Path.Combine(dir, parts[i]);
+            switch (LstatType(dir))
+            {
+                case 0:
+                    Directory.CreateDirectory(dir);
+                    break;
+                case IfDir:
+                    break;
+                default:
+                    throw new InvalidDataException($"\"{rel}\" is under \"{string.Join('/', parts[..(i + 1)])}\", which is not a directory");
+            }
+        }
+    }
+
+    /// <summary>The S_IFMT bits of <paramref name="path"/> itself (a symlink is not followed); 0 when absent.</summary>
+    private static unsafe uint LstatType(string path)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        Tmds.Linux.stat st;
         fixed (byte* p = bytes)
         {
-            Tmds.Linux.LibC.lchown(p, (uint)uid, (uint)gid);
+            if (lstat(p, &st) == 0)
+            {
+                return (uint)st.st_mode & IfMt;
+            }
+        }
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == ENOENT ? 0u : throw new IOException($"lstat {path} failed (errno {errno})");
+    }
+
+    private static unsafe void Chown(string path, int uid, int gid)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = bytes)
+        {
+            lchown(p, (uint)uid, (uint)gid);
         }
     }
 
     private static unsafe void Link(string existing, string dest)
     {
-        var a = System.Text.Encoding.UTF8.GetBytes(existing + "\0");
-        var b = System.Text.Encoding.UTF8.GetBytes(dest + "\0");
+        var a = Encoding.UTF8.GetBytes(existing + "\0");
+        var b = Encoding.UTF8.GetBytes(dest + "\0");
         fixed (byte* pa = a, pb = b)
         {
-            if (Tmds.Linux.LibC.link(pa, pb) != 0)
+            if (link(pa, pb) != 0)
             {
-                throw new IOException($"link {dest} → {existing} failed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+                throw new IOException($"link {dest} → {existing} failed (errno {Marshal.GetLastPInvokeError()})");
             }
         }
     }
 
     private static unsafe void Mkfifo(string dest)
     {
-        var a = System.Text.Encoding.UTF8.GetBytes(dest + "\0");
+        var a = Encoding.UTF8.GetBytes(dest + "\0");
         fixed (byte* pa = a)
         {
-            Tmds.Linux.LibC.mkfifo(pa, 0x1a4);
+            mkfifo(pa, 0x1a4);
         }
     }
 }

@@ -6,11 +6,31 @@ namespace Hyperlxd.Storage.Drivers;
 /// <summary>btrfs volumes are subvolumes; copies and snapshots are subvolume snapshots.</summary>
 public sealed partial class BtrfsDriver
 {
-    public override Task CreateVolumeAsync(Volume v, CancellationToken ct) =>
-        Host.RunAsync("btrfs", "-q", "subvolume", "create", VolumePath(v));
+    public override async Task CreateVolumeAsync(Volume v, CancellationToken ct)
+    {
+        await Host.RunAsync("btrfs", "-q", "subvolume", "create", VolumePath(v));
+        await SecureOrDeleteAsync(v);
+    }
 
-    public override Task CreateVolumeFromCopyAsync(Volume target, Volume source, CancellationToken ct) =>
-        Host.RunAsync("btrfs", "-q", "subvolume", "snapshot", VolumePath(source), VolumePath(target));
+    public override async Task CreateVolumeFromCopyAsync(Volume target, Volume source, CancellationToken ct)
+    {
+        await Host.RunAsync("btrfs", "-q", "subvolume", "snapshot", VolumePath(source), VolumePath(target));
+        await SecureOrDeleteAsync(target);
+    }
+
+    /// <summary>A subvolume that cannot get its mode is not handed out.</summary>
+    private async Task SecureOrDeleteAsync(Volume v)
+    {
+        try
+        {
+            SecureVolume(v);
+        }
+        catch
+        {
+            await DeleteSubvolumeAsync(VolumePath(v));
+            throw;
+        }
+    }
 
     public override Task SetReadOnlyAsync(Volume v, CancellationToken ct) =>
         Host.RunAsync("btrfs", "property", "set", "-ts", VolumePath(v), "ro", "true");
@@ -76,8 +96,7 @@ public sealed partial class BtrfsDriver
 
     public override async Task CreateSnapshotAsync(Volume v, string snapshot, CancellationToken ct)
     {
-        var path = SnapshotPath(v, snapshot);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var path = PrepareSnapshotPath(v, snapshot);
         try
         {
             await Host.RunAsync("btrfs", "-q", "subvolume", "snapshot", "-r", VolumePath(v), path);
@@ -105,6 +124,7 @@ public sealed partial class BtrfsDriver
         var old = path + ".old";
         Directory.Move(path, old);
         Directory.Move(incoming, path);
+        SecureVolume(v);
         await DeleteSubvolumeAsync(old);
     }
 }

@@ -21,6 +21,8 @@ public sealed partial class BtrfsDriver(PoolSpec pool, string version) : DriverB
         ["btrfs.mount_options"] = v => v.Contains(' ') ? "must be a comma-separated list without spaces" : null,
     };
 
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     private enum SourceKind { LoopFile, Device, Directory }
 
     public override DriverInfo Info => new("btrfs", version, OptimizedImages: true, Quotas: true, SnapshotsAreCheap: true, Remote: false);
@@ -78,7 +80,7 @@ public sealed partial class BtrfsDriver(PoolSpec pool, string version) : DriverB
         {
             case SourceKind.LoopFile:
                 Directory.CreateDirectory(Path.GetDirectoryName(Source)!);
-                await using (var f = new FileStream(Source, FileMode.CreateNew, FileAccess.Write))
+                await using (var f = new FileStream(Source, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerReadWrite }))
                 {
                     f.SetLength(Validators.ParseSize(Config["size"])!.Value);
                 }
@@ -111,6 +113,11 @@ public sealed partial class BtrfsDriver(PoolSpec pool, string version) : DriverB
     public override async Task MountPoolAsync(CancellationToken ct)
     {
         Directory.CreateDirectory(Pool.MountPath);
+        if (Kind == SourceKind.LoopFile && File.Exists(Source))
+        {
+            // The loop file holds every volume's blocks: root only, also on installs from before.
+            Chmod(Source, OwnerReadWrite);
+        }
         if (Host.IsMounted(Pool.MountPath))
         {
             return;

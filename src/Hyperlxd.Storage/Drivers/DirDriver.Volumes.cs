@@ -11,6 +11,7 @@ public sealed partial class DirDriver
             throw new IOException($"Volume path \"{path}\" already exists");
         }
         Directory.CreateDirectory(path);
+        SecureVolume(v);
         return Task.CompletedTask;
     }
 
@@ -20,6 +21,7 @@ public sealed partial class DirDriver
         try
         {
             await Host.CopyTreeAsync(VolumePath(source), path);
+            SecureVolume(target);
         }
         catch
         {
@@ -40,8 +42,7 @@ public sealed partial class DirDriver
 
     public override async Task CreateSnapshotAsync(Volume v, string snapshot, CancellationToken ct)
     {
-        var path = SnapshotPath(v, snapshot);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var path = PrepareSnapshotPath(v, snapshot);
         try
         {
             await Host.CopyTreeAsync(VolumePath(v), path);
@@ -79,6 +80,7 @@ public sealed partial class DirDriver
         var old = path + ".old";
         Directory.Move(path, old);
         Directory.Move(incoming, path);
+        SecureVolume(v);
         Host.DeleteTree(old);
     }
 }

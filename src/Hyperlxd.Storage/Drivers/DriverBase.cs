@@ -4,7 +4,7 @@ using Hyperlxd.Core.Config;
 namespace Hyperlxd.Storage.Drivers;
 
 /// <summary>LXD's on-disk layout shared by the local drivers: <c>{mount}/{custom|containers|virtual-machines|images}/{name}</c>, snapshots under <c>{type}-snapshots/{name}/{snap}</c>.</summary>
-public abstract class DriverBase(PoolSpec pool) : IStorageDriver
+public abstract partial class DriverBase(PoolSpec pool) : IStorageDriver
 {
     protected static readonly string[] TypeDirs = { "custom", "containers", "virtual-machines", "images", "custom-snapshots", "containers-snapshots", "virtual-machines-snapshots" };
 
@@ -63,13 +63,6 @@ public abstract class DriverBase(PoolSpec pool) : IStorageDriver
 
     public string SnapshotPath(Volume v, string snapshot) => Path.Combine(pool.MountPath, TypeDir(v.Type) + "-snapshots", v.Name, snapshot);
 
-    protected void CreateLayout()
-    {
-        foreach (var d in TypeDirs)
-        {
-            Directory.CreateDirectory(Path.Combine(pool.MountPath, d));
-        }
-    }
 
     protected void DeleteLayout()
     {

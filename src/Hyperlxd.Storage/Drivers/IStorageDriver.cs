@@ -49,6 +49,8 @@ public interface IStorageDriver
     /// <summary>Creates the pool on the host and leaves it mounted.</summary>
     Task CreatePoolAsync(CancellationToken ct);
     Task MountPoolAsync(CancellationToken ct);
+    /// <summary>Creates missing layout directories and corrects the modes that keep host users out of volumes (each mount at startup).</summary>
+    void SecureLayout();
     Task UnmountPoolAsync(CancellationToken ct);
     /// <summary>Unmounts and removes what <see cref="CreatePoolAsync"/> made.</summary>
     Task DeletePoolAsync(CancellationToken ct);

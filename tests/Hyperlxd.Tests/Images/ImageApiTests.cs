@@ -170,12 +170,20 @@ public sealed class ImageApiTests(ImageFixture fixture)
         return new()
         {
             { "dotdot", Unified(Reg("rootfs/../../x", "x")), 400, "escapes the image root" },
-            { "absolute", Unified(Reg("/abs", "x")), 400, "absolute path" },
+            { "absolute-dotdot", Unified(Reg("/../x", "x")), 400, "escapes the image root" },
             { "through-symlink", Unified(Symlink("rootfs/etc2", "/etc"), Reg("rootfs/etc2/shadow", "x")), 400, "goes through the symlink" },
-            { "replace-symlink", Unified(Symlink("rootfs/s", "/etc/shadow"), Reg("rootfs/s", "x")), 400, "replaces the symlink" },
-            { "symlink-over-dir", Unified(Symlink("rootfs/etc", "/etc")), 400, "replaces an earlier entry" },
+            { "absolute-through-symlink", Unified(Symlink("/rootfs/etc2", "/etc"), Reg("/rootfs/etc2/shadow", "x")), 400, "goes through the symlink" },
+            { "symlink-to-root-then-member", Unified(Symlink("rootfs/r", "/"), Reg("rootfs/r/etc/shadow", "x")), 400, "goes through the symlink" },
+            { "symlink-over-dir", Unified(Symlink("rootfs/etc", "/etc")), 400, "replaces the non-empty directory" },
+            { "file-replaced-by-symlink-out", Unified(Reg("rootfs/f", "x"), Symlink("rootfs/f", "../../../etc")), 400, "points outside the image" },
+            { "file-replaced-by-symlink-then-member", Unified(Reg("rootfs/f", "x"), Symlink("rootfs/f", "/"), Reg("rootfs/f/etc/shadow", "x")), 400, "goes through the symlink" },
+            { "dir-replaced-by-symlink-then-member", Unified(Dir("rootfs/d"), Symlink("rootfs/d", "/etc"), Reg("rootfs/d/shadow", "x")), 400, "goes through the symlink" },
+            { "member-under-a-file", Unified(Reg("rootfs/f", "x"), Reg("rootfs/f/x", "x")), 400, "which is not a directory" },
+            { "hardlink-to-replaced-symlink", Unified(Reg("rootfs/t", "x"), Symlink("rootfs/t", "/etc/shadow"), Hardlink("rootfs/h", "rootfs/t")), 400, "points outside the image" },
+            { "hardlink-to-dir", Unified(Hardlink("rootfs/h", "rootfs/etc")), 400, "points outside the image" },
             { "relative-symlink-out", Unified(Symlink("rootfs/up", "../../../etc")), 400, "points outside the image" },
-            { "hardlink-absolute", Unified(Hardlink("rootfs/h", "/etc/shadow")), 400, "absolute path" },
+            { "hardlink-absolute", Unified(Hardlink("rootfs/h", "/etc/shadow")), 400, "points outside the image" },
+            { "hardlink-absolute-dotdot", Unified(Hardlink("rootfs/h", "/../etc/shadow")), 400, "escapes the image root" },
             { "hardlink-outside", Unified(Hardlink("rootfs/h", "../etc/shadow")), 400, "escapes the image root" },
             { "hardlink-unknown", Unified(Hardlink("rootfs/h", "rootfs/etc/shadow")), 400, "points outside the image" },
             { "char-device", Unified(CharDevice("rootfs/null")), 400, "device node \"rootfs/null\" is not allowed" },
@@ -260,7 +268,7 @@ public sealed class ImageApiTests(ImageFixture fixture)
 
         r = await fixture.UploadSplitAsync(meta, Unified(Hardlink("h", "/etc/shadow")));
         Assert.Equal(HttpStatusCode.BadRequest, r.Status);
-        Assert.Contains("absolute path", r.Error);
+        Assert.Contains("points outside the image", r.Error);
 
         r = await fixture.UploadSplitAsync(meta, "hsqs garbage that is no squashfs at all"u8.ToArray());
         Assert.Equal(HttpStatusCode.BadRequest, r.Status);

@@ -81,6 +81,63 @@ public sealed class UnpackTests(PostgresFixture pg) : IClassFixture<PostgresFixt
         await Assert.ThrowsAsync<NotFoundException>(() => _store.UnpackAsync(fp, target + "-again", CancellationToken.None));
     }
 
+    /// <summary>
+    /// Issue 9 finding 16: tar's semantics (leading "/" stripped, a later member replaces an earlier
+    /// one) while nothing is written outside: a replaced symlink is unlinked, never written through.
+    /// </summary>
+    [Fact]
+    public async Task Later_members_replace_earlier_ones_as_tar_does_and_nothing_is_written_outside()
+    {
+        var victim = Path.Combine(_dir, "victim");
+        await File.WriteAllTextAsync(victim, "host file");
+        var victimDir = Path.Combine(_dir, "victim-dir");
+        Directory.CreateDirectory(victimDir);
+        var image = Path.Combine(_dir, "replacing.tar.gz");
+        await File.WriteAllBytesAsync(image, TarBuilder.Unified(
+            TarBuilder.Reg("/rootfs/abs", "absolute name"),
+            TarBuilder.Reg("rootfs/f", "file"), TarBuilder.Symlink("rootfs/f", "/bin/busybox"),
+            TarBuilder.Symlink("rootfs/s", victim), TarBuilder.Reg("rootfs/s", "now a file"),
+            TarBuilder.Symlink("rootfs/d", victimDir), TarBuilder.Dir("rootfs/d"), TarBuilder.Reg("rootfs/d/x", "in d"),
+            TarBuilder.Dir("rootfs/e"), TarBuilder.Reg("rootfs/e", "was an empty dir"),
+            TarBuilder.Reg("rootfs/h1", "one"), TarBuilder.Hardlink("rootfs/h2", "rootfs/h1"), TarBuilder.Reg("rootfs/h2", "two"),
+            TarBuilder.Reg("rootfs/etc/hostname", "replaced\n")));
+        var fp = await ImportAsync(image);
+        var target = Path.Combine(_dir, "unpacked-replacing");
+        await _store.UnpackAsync(fp, target, CancellationToken.None);
+        var root = Path.Combine(target, "rootfs");
+        Assert.Equal("absolute name", await File.ReadAllTextAsync(Path.Combine(root, "abs")));
+        Assert.Equal("/bin/busybox", new FileInfo(Path.Combine(root, "f")).LinkTarget);
+        Assert.Null(new FileInfo(Path.Combine(root, "s")).LinkTarget);
+        Assert.Equal("now a file", await File.ReadAllTextAsync(Path.Combine(root, "s")));
+        Assert.Null(new DirectoryInfo(Path.Combine(root, "d")).LinkTarget);
+        Assert.Equal("in d", await File.ReadAllTextAsync(Path.Combine(root, "d", "x")));
+        Assert.Equal("was an empty dir", await File.ReadAllTextAsync(Path.Combine(root, "e")));
+        Assert.Equal("one", await File.ReadAllTextAsync(Path.Combine(root, "h1")));
+        Assert.Equal("two", await File.ReadAllTextAsync(Path.Combine(root, "h2")));
+        Assert.Equal("replaced\n", await File.ReadAllTextAsync(Path.Combine(root, "etc", "hostname")));
+        Assert.Equal("host file", await File.ReadAllTextAsync(victim));
+        Assert.Empty(Directory.GetFileSystemEntries(victimDir));
+        await _store.DeleteAsync(fp, CancellationToken.None);
+    }
+
+    /// <summary>A split image's metadata tarball cannot redirect the rootfs part ("rootfs" → somewhere on the host).</summary>
+    [Fact]
+    public async Task A_rootfs_symlink_in_split_metadata_is_not_followed()
+    {
+        var victimDir = Path.Combine(_dir, "victim-root");
+        Directory.CreateDirectory(victimDir);
+        var meta = Path.Combine(_dir, "meta.tar.gz");
+        await File.WriteAllBytesAsync(meta, TarBuilder.Gzip(TarBuilder.Tar(
+            TarBuilder.Reg("metadata.yaml", TarBuilder.GoodMetadata), TarBuilder.Symlink("rootfs", victimDir))));
+        var fp = await ImportAsync(meta, ImageFixture.BusyboxRootfs);
+        var target = Path.Combine(_dir, "unpacked-split-link");
+        await _store.UnpackAsync(fp, target, CancellationToken.None);
+        Assert.Null(new DirectoryInfo(Path.Combine(target, "rootfs")).LinkTarget);
+        Assert.True(File.Exists(Path.Combine(target, "rootfs", "bin", "busybox")));
+        Assert.Empty(Directory.GetFileSystemEntries(victimDir));
+        await _store.DeleteAsync(fp, CancellationToken.None);
+    }
+
     [Fact]
     public async Task Reconcile_removes_files_without_a_row_and_keeps_images()
     {

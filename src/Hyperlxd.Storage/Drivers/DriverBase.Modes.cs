@@ -1,0 +1,100 @@
+namespace Hyperlxd.Storage.Drivers;
+
+/// <summary>
+/// Who on the host may reach into a pool. With idmapped mounts a file owned by a container's root is
+/// owned by uid 0 on disk, so a setuid binary made inside a container would run as host root for
+/// any host user able to reach it. As LXD: the directories holding instance volumes are 0711 and
+/// each instance volume (and snapshot) is 0100, so only root gets in; the per-volume snapshot
+/// directories are 0700. Hyperlxd also closes <c>images/</c> and <c>custom/</c> (0700): a hostile
+/// image or a custom volume must not hand host users a setuid file either, while the volume roots
+/// keep LXD's 0711 (the mode a volume shows where it is mounted). The container side never walks
+/// these paths as anything but host root (nsexec opens the rootfs before it switches ids).
+/// </summary>
+public abstract partial class DriverBase
+{
+    private const UnixFileMode Traverse = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                                          | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute; // 0711
+    protected const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute; // 0700
+    private const UnixFileMode EnterOnly = UnixFileMode.UserExecute; // 0100
+
+    /// <summary>Mode of each type directory under the pool's mount.</summary>
+    private static UnixFileMode TypeDirMode(string dir) => dir is "custom" or "custom-snapshots" or "images" ? OwnerOnly : Traverse;
+
+    /// <summary>Mode of a volume's own directory (and of its snapshots).</summary>
+    protected static UnixFileMode VolumeMode(VolumeType t) => t is VolumeType.Container or VolumeType.VirtualMachine ? EnterOnly : Traverse;
+
+    /// <summary>Creates the type directories with their modes (new pool).</summary>
+    protected void CreateLayout() => SecureLayout();
+
+    /// <summary>
+    /// Creates missing type directories and corrects the modes of the pool's tree: at pool creation
+    /// and each time the daemon mounts the pool, so installs from before these modes are fixed too.
+    /// Read-only subvolumes (btrfs images and snapshots) cannot change; the 0700 directories above
+    /// them keep host users out.
+    /// </summary>
+    public void SecureLayout()
+    {
+        Chmod(Path.GetDirectoryName(Pool.MountPath)!, Traverse);
+        Chmod(Pool.MountPath, Traverse);
+        foreach (var d in TypeDirs)
+        {
+            var dir = Path.Combine(Pool.MountPath, d);
+            Directory.CreateDirectory(dir);
+            Chmod(dir, TypeDirMode(d));
+        }
+        foreach (var type in new[] { VolumeType.Container, VolumeType.VirtualMachine, VolumeType.Custom })
+        {
+            foreach (var vol in Subdirectories(Path.Combine(Pool.MountPath, TypeDir(type))))
+            {
+                TryChmod(vol, VolumeMode(type));
+            }
+            foreach (var parent in Subdirectories(Path.Combine(Pool.MountPath, TypeDir(type) + "-snapshots")))
+            {
+                Chmod(parent, OwnerOnly);
+                foreach (var snap in Subdirectories(parent))
+                {
+                    TryChmod(snap, VolumeMode(type));
+                }
+            }
+        }
+    }
+
+    /// <summary>Gives a new or copied volume its mode (before anything of an instance is written into it).</summary>
+    protected void SecureVolume(Volume v) => Chmod(VolumePath(v), VolumeMode(v.Type));
+
+    /// <summary>Creates the directory holding <paramref name="v"/>'s snapshots (0700) and returns the snapshot's path.</summary>
+    protected string PrepareSnapshotPath(Volume v, string snapshot)
+    {
+        var path = SnapshotPath(v, snapshot);
+        var parent = Path.GetDirectoryName(path)!;
+        Directory.CreateDirectory(parent, OwnerOnly);
+        Chmod(parent, OwnerOnly);
+        return path;
+    }
+
+    /// <summary>Directories only: a symlink planted in a type directory is never followed.</summary>
+    private static IEnumerable<string> Subdirectories(string dir) =>
+        Directory.Exists(dir)
+            ? Directory.EnumerateDirectories(dir).Where(p => new DirectoryInfo(p).LinkTarget is null)
+            : [];
+
+    protected static void Chmod(string path, UnixFileMode mode)
+    {
+        if (File.GetUnixFileMode(path) != mode)
+        {
+            File.SetUnixFileMode(path, mode);
+        }
+    }
+
+    /// <summary>chmod where the volume is writable; a read-only subvolume keeps its mode.</summary>
+    private static void TryChmod(string path, UnixFileMode mode)
+    {
+        try
+        {
+            Chmod(path, mode);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+}
