@@ -46,6 +46,7 @@ public static class DaemonCommand
             CgroupBackend = cgroupBackend,
             IdmapBase = options.IdmapBase,
             IdmapSize = DaemonOptions.IdmapSize,
+            IdmapRangeSize = options.IdmapRangeSize,
         }));
         builder.Services.AddSingleton<InstanceDrivers>();
         builder.Services.AddSingleton<Core.Images.IImageSource>(sp => sp.GetRequiredService<Daemon>().Images);
