@@ -48,12 +48,31 @@ public sealed partial class InstanceManager
                 .Where(o => o.Type == e.Type && o.Record.Name != e.Record.Name)
                 .Select(o => (IReadOnlyDictionary<string, string>)o.Config)
                 .ToList(), ct);
-        return planned.Where(kv => e.Record.Config.GetValueOrDefault(kv.Key) != kv.Value).ToDictionary();
+        return Changed(e, planned);
+    }
+
+    /// <summary>The keys whose value differs from the record's.</summary>
+    private static Dictionary<string, string> Changed(Expanded e, IReadOnlyDictionary<string, string> keys) =>
+        keys.Where(kv => e.Record.Config.GetValueOrDefault(kv.Key) != kv.Value).ToDictionary();
+
+    /// <summary>Records changed volatile keys and mirrors them into <paramref name="e"/>.</summary>
+    private async Task RecordAsync(Expanded e, Dictionary<string, string> changed, CancellationToken ct)
+    {
+        if (changed.Count == 0)
+        {
+            return;
+        }
+        await SetVolatileAsync(e.Record.Name, changed, ct);
+        foreach (var (k, v) in changed)
+        {
+            e.Record.Config[k] = v;
+            e.Config[k] = v;
+        }
     }
 
     /// <summary>
-    /// Plans an existing instance again (its config or a profile changed, a snapshot was restored, the
-    /// daemon started) and records the changed keys; returns their previous values ("" = unset), for undo.
+    /// Plans an existing instance again (a profile changed, a snapshot was restored) and records the
+    /// changed keys; returns their previous values ("" = unset), for undo.
     /// The caller holds the instance's lock.
     /// </summary>
     private async Task<Dictionary<string, string>> ReplanAsync(string name, CancellationToken ct)
@@ -61,29 +80,41 @@ public sealed partial class InstanceManager
         using var _ = await PlanningLockAsync(ct);
         var e = await LoadAsync(name, ct);
         var changed = await PlanAsync(e, ct);
-        if (changed.Count > 0)
-        {
-            await SetVolatileAsync(name, changed, ct);
-        }
-        return changed.ToDictionary(kv => kv.Key, kv => e.Record.Config.GetValueOrDefault(kv.Key, ""));
+        var previous = changed.ToDictionary(kv => kv.Key, kv => e.Record.Config.GetValueOrDefault(kv.Key, ""));
+        await RecordAsync(e, changed, ct);
+        return previous;
     }
 
-    /// <summary>Every instance at daemon start: records made before a key was planned (or by an older daemon) get their plan.</summary>
+    /// <summary>
+    /// Every instance at daemon start, from one read of them all: records made before a key was planned
+    /// (or by an older daemon) get their plan. The planning lock is held throughout (instance locks are
+    /// not taken: they come before it), so a concurrent update waits and plans after.
+    /// </summary>
     private async Task ReplanAllAsync(CancellationToken ct)
     {
-        foreach (var record in await Repo.ListAsync(ct))
+        using var _ = await PlanningLockAsync(ct);
+        var all = await ExpandAllAsync(await Repo.ListAsync(ct), ct);
+        foreach (var e in all)
         {
             try
             {
-                using var _ = await _locks.AcquireAsync(record.Name, ct);
-                if (await ReplanAsync(record.Name, ct) is { Count: > 0 } changed)
+                if (PlannerOf(e.Type) is not { } driver)
                 {
-                    logger.LogInformation("Instance {Name}: planned {Keys} again", record.Name, string.Join(", ", changed.Keys));
+                    continue;
                 }
+                IReadOnlyList<IReadOnlyDictionary<string, string>> others =
+                    all.Where(o => o.Type == e.Type && !ReferenceEquals(o, e)).Select(o => (IReadOnlyDictionary<string, string>)o.Config).ToList();
+                var changed = Changed(e, await driver.PlanVolatileAsync(e.Config, _ => Task.FromResult(others), ct));
+                if (changed.Count == 0)
+                {
+                    continue;
+                }
+                await RecordAsync(e, changed, ct);
+                logger.LogInformation("Instance {Name}: planned {Keys} again", e.Record.Name, string.Join(", ", changed.Keys));
             }
             catch (Exception ex) when (ex is HyperlxdException or IOException or InvalidOperationException)
             {
-                logger.LogError("Instance {Name} cannot be planned: {Error}", record.Name, ex.Message);
+                logger.LogError("Instance {Name} cannot be planned: {Error}", e.Record.Name, ex.Message);
             }
         }
     }
@@ -95,18 +126,7 @@ public sealed partial class InstanceManager
     /// </summary>
     private async Task PrepareRootAsync(Expanded e, CancellationToken ct)
     {
-        var keys = await DriverOf(e).PrepareAsync(SpecOf(e), ct);
-        var changed = keys.Where(kv => e.Record.Config.GetValueOrDefault(kv.Key) != kv.Value).ToDictionary();
-        if (changed.Count == 0)
-        {
-            return;
-        }
-        await SetVolatileAsync(e.Record.Name, changed, ct);
-        foreach (var (k, v) in changed)
-        {
-            e.Record.Config[k] = v;
-            e.Config[k] = v;
-        }
+        await RecordAsync(e, Changed(e, await DriverOf(e).PrepareAsync(SpecOf(e), ct)), ct);
     }
 
     /// <summary>Sets (or, with "", removes) volatile keys of a record.</summary>
