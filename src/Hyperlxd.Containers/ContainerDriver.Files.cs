@@ -21,7 +21,7 @@ public sealed partial class ContainerDriver
         {
             var r = broker.Call(FileOp.Get, path);
             var content = r.Fd >= 0 ? new FileStream(new SafeFileHandle(r.Fd, true), FileAccess.Read, 1) : null;
-            var (uid, gid, mode) = (ToContainer(map, r.Uid), ToContainer(map, r.Gid), r.Mode & 0xFFF);
+            var (uid, gid, mode) = (ToContainer(map, r.Uid, true), ToContainer(map, r.Gid, false), r.Mode & 0xFFF);
             return (r.Mode & S_IFMT) switch
             {
                 S_IFLNK => new InstanceFile(FileType.Symlink, uid, gid, mode, null, null, Encoding.UTF8.GetString(r.Data)),
@@ -35,8 +35,8 @@ public sealed partial class ContainerDriver
     {
         var fd = await WithBrokerAsync(spec, (broker, map) =>
         {
-            var (uid, gid, mode) = (ToHost(map, write.Uid), ToHost(map, write.Gid), write.Mode ?? FileBroker.None);
-            var (defUid, defGid) = (map?.ToHost(0) ?? 0, map?.ToHost(0) ?? 0);
+            var (uid, gid, mode) = (ToHost(map, write.Uid, true), ToHost(map, write.Gid, false), write.Mode ?? FileBroker.None);
+            var (defUid, defGid) = map?.Root ?? (0, 0);
             return write.Type switch
             {
                 FileType.Symlink => broker.Call(FileOp.Symlink, path, uid, gid, target: write.Target, defUid: defUid, defGid: defGid),
@@ -78,14 +78,14 @@ public sealed partial class ContainerDriver
     }
 
     /// <summary>An id for the broker on a shifted rootfs: one the container maps (as the kernel insists inside it).</summary>
-    private static uint ToHost(IdMap? map, uint? id) => id switch
+    private static uint ToHost(IdMap? map, uint? id, bool uid) => id switch
     {
         null => FileBroker.None,
-        { } v when map is not null && v >= map.Size => throw new BadRequestException($"Invalid id {v}: the instance maps ids 0 to {map.Size - 1}"),
-        { } v => map?.ToHost(v) ?? v,
+        { } v when map is not null => map.ToHost(v, uid) ?? throw new BadRequestException($"Invalid {(uid ? "uid" : "gid")} {v}: the instance does not map it"),
+        { } v => v,
     };
 
-    private static uint ToContainer(IdMap? map, uint id) => map?.ToContainer(id) ?? id;
+    private static uint ToContainer(IdMap? map, uint id, bool uid) => map?.ToContainer(id, uid) ?? id;
 
     private static List<string> Entries(byte[] names) =>
         Encoding.UTF8.GetString(names).Split('\0', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal).ToList();

@@ -7,28 +7,33 @@ namespace Hyperlxd.Containers;
 public sealed partial class ContainerDriver
 {
     /// <summary>
-    /// Chooses the id map and what the disk holds (<c>volatile.last_state.idmap</c>, as LXD): unshifted
-    /// ("[]") when the root can be mounted idmapped, else chown-shifted into the map. Privileged
-    /// containers keep the image's ids.
+    /// Readies the root for the map the next start uses (<c>volatile.idmap.next</c>) and says what the disk
+    /// holds (<c>volatile.last_state.idmap</c>, as LXD): unshifted ("[]") when the root can be mounted
+    /// idmapped, else chown-shifted into the map, from whatever map it was shifted to before. Privileged
+    /// containers keep the image's ids. Called after create and before every start.
     /// </summary>
     public async Task<IReadOnlyDictionary<string, string>> PrepareAsync(InstanceSpec spec, CancellationToken ct)
     {
-        var map = IdMap.IsPrivileged(spec.Config) ? null : DefaultMap;
         var rootfs = SpecWriter.RootFs(spec);
         if (!Directory.Exists(rootfs))
         {
             throw new BadRequestException($"Failed preparing instance \"{spec.Name}\": {rootfs} does not exist");
         }
+        var keys = new Dictionary<string, string>();
+        if (!spec.Config.ContainsKey(NextKey))
+        {
+            // Not planned by the daemon (a driver used on its own): the config alone decides.
+            foreach (var (k, v) in await PlanVolatileAsync(spec.Config, _ => Task.FromResult<IReadOnlyList<IReadOnlyDictionary<string, string>>>([]), ct))
+            {
+                keys[k] = v;
+            }
+        }
+        var map = keys.TryGetValue(NextKey, out var planned) ? IdMap.FromLxdJson(planned) : await NextMapAsync(spec.Config, ct);
         var disk = await DiskMapAsync(spec, map, ct);
         IdMap.Shift(rootfs, IdMap.OnDisk(spec.Config), disk);
-        var json = map?.ToLxdJson() ?? "[]";
-        return new Dictionary<string, string>
-        {
-            ["volatile.idmap.base"] = (map?.Base ?? 0).ToString(),
-            ["volatile.idmap.current"] = json,
-            ["volatile.idmap.next"] = json,
-            ["volatile.last_state.idmap"] = disk?.ToLxdJson() ?? "[]",
-        };
+        keys["volatile.idmap.current"] = map?.ToLxdJson() ?? "[]";
+        keys["volatile.last_state.idmap"] = disk?.ToLxdJson() ?? "[]";
+        return keys;
     }
 
     public async Task StartAsync(InstanceSpec spec, CancellationToken ct)
@@ -40,11 +45,11 @@ public sealed partial class ContainerDriver
         {
             throw new BadRequestException("The instance is already running");
         }
-        var map = IdMap.IsPrivileged(spec.Config) ? null : DefaultMap;
+        var map = await NextMapAsync(spec.Config, ct);
         var disk = await DiskMapAsync(spec, map, ct);
         if (IdMap.OnDisk(spec.Config) != disk)
         {
-            // The daemon did not prepare this root for the current mode (e.g. security.privileged changed): shift now.
+            // Not prepared for this map (the daemon prepares before each start; a driver used on its own may not): shift now.
             IdMap.Shift(SpecWriter.RootFs(spec), IdMap.OnDisk(spec.Config), disk);
         }
         var limits = CgroupLimits.From(spec.Config);
@@ -58,7 +63,7 @@ public sealed partial class ContainerDriver
         _cgroups.Create(spec.Name, limits);
         if (map is not null)
         {
-            CgroupDelegation.Delegate(_cgroups.Paths(spec.Name), (uint)map.Base, (uint)map.Base);
+            CgroupDelegation.Delegate(_cgroups.Paths(spec.Name), map.Root.Uid, map.Root.Gid);
         }
         var specFile = SpecPath(spec);
         var cgroupfs = CgroupDelegation.Mounts(_cgroups, _options.CgroupRoot, spec.Name);

@@ -87,7 +87,7 @@ public sealed partial class ContainerDriver
         }
         foreach (var key in changed.Keys)
         {
-            if (key is "security.privileged" or "security.nesting" or "security.idmap.isolated" or "security.idmap.size"
+            if (key is "security.privileged" or "security.nesting" or "security.idmap.isolated" or "security.idmap.size" or "security.idmap.base"
                 || key.StartsWith("raw.", StringComparison.Ordinal))
             {
                 throw new BadRequestException($"Config key \"{key}\" cannot be changed on a running instance");

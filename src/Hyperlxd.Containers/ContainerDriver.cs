@@ -39,8 +39,6 @@ public sealed partial class ContainerDriver : IInstanceDriver
 
     internal ICgroupBackend Cgroups => _cgroups;
 
-    internal IdMap DefaultMap => new(_options.IdmapBase, _options.IdmapSize);
-
     private DriverInfo Probe()
     {
         string? reason = null;

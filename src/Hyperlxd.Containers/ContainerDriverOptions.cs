@@ -26,10 +26,20 @@ public sealed class ContainerDriverOptions
     /// </summary>
     public string CgroupParent { get; init; } = "hyperlxd";
 
-    /// <summary>The server-wide id range of unprivileged containers: uid/gid 0 inside is <see cref="IdmapBase"/> on the host.</summary>
+    /// <summary>
+    /// The start of root's subordinate id range: the map non-isolated containers share begins here
+    /// (uid/gid 0 inside is <see cref="IdmapBase"/> on the host).
+    /// </summary>
     public long IdmapBase { get; init; } = 1_000_000;
 
+    /// <summary>The size of the shared map.</summary>
     public long IdmapSize { get; init; } = 65536;
+
+    /// <summary>
+    /// How many ids root's range holds (LXD's default map without /etc/subuid: 1000000000); isolated
+    /// containers get ranges of their own above the shared map, inside it.
+    /// </summary>
+    public long IdmapRangeSize { get; init; } = 1_000_000_000;
 
     /// <summary>
     /// Unprivileged roots stay unshifted and are mounted idmapped where the filesystem allows it

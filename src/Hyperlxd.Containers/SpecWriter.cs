@@ -30,7 +30,13 @@ internal static class SpecWriter
         }
         if (map is not null)
         {
-            sb.Append($"uidmap 0 {map.Base} {map.Size}\ngidmap 0 {map.Base} {map.Size}\n");
+            foreach (var (kind, uid) in new[] { ("uidmap", true), ("gidmap", false) })
+            {
+                foreach (var (inside, outside, count) in map.Lines(uid))
+                {
+                    sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"{kind} {inside} {outside} {count}\n");
+                }
+            }
         }
         foreach (var cg in cgroups)
         {

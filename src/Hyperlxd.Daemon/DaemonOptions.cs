@@ -29,11 +29,14 @@ public sealed class DaemonOptions
     /// /etc/subuid and /etc/subgid, as LXD takes it, when both give the same start and at least
     /// 65536 ids; otherwise LXD's built-in default of 1000000.
     /// </summary>
-    public long IdmapBase { get; init; } = SubordinateBase();
+    public long IdmapBase { get; init; } = Subordinate.Value.Start;
+
+    /// <summary>How many ids that range holds (the smaller of the two files; LXD's default: 1000000000).</summary>
+    public long IdmapRangeSize { get; init; } = Subordinate.Value.Count;
 
     public const long IdmapSize = 65536;
 
-    private static long SubordinateBase()
+    private static readonly Lazy<(long Start, long Count)> Subordinate = new(() =>
     {
         static (long Start, long Count)? RootRange(string file)
         {
@@ -54,9 +57,9 @@ public sealed class DaemonOptions
         var uid = RootRange("/etc/subuid");
         var gid = RootRange("/etc/subgid");
         return uid is { } u && gid is { } g && u.Start == g.Start && u.Count >= IdmapSize && g.Count >= IdmapSize && u.Start > 0
-            ? u.Start
-            : 1_000_000;
-    }
+            ? (u.Start, Math.Min(u.Count, g.Count))
+            : (1_000_000, 1_000_000_000);
+    });
 
     public static string DefaultStateDir => Environment.GetEnvironmentVariable("HYPERLXD_DIR") is { Length: > 0 } d ? d : DefaultDir;
 

@@ -26,6 +26,8 @@ public static class InstanceConfig
         ["security.protection.delete"] = Validators.Bool,
         ["security.idmap.isolated"] = Validators.Bool,
         ["security.idmap.size"] = Validators.Int(65536),
+        ["security.idmap.base"] = Validators.Int(0, RawIdmap.MaxId),
+        ["raw.idmap"] = RawIdmap.Check,
         ["security.secureboot"] = Validators.Bool,
         ["snapshots.schedule"] = Validators.Any,
         ["snapshots.pattern"] = Validators.Any,

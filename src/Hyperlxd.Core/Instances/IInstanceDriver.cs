@@ -15,8 +15,20 @@ public interface IInstanceDriver
     // ---- Lifecycle -----------------------------------------------------------------------------
 
     /// <summary>
-    /// Readies a freshly created root volume (e.g. shifts file ownership into the instance's id
-    /// range) and returns the <c>volatile.*</c> keys to persist (e.g. the id map it chose).
+    /// The <c>volatile.*</c> keys an instance's config decides together with the other instances (a
+    /// container's id map, allocated so that isolated containers never share ids); <paramref name="others"/>
+    /// reads the expanded configs of every other instance of this type. The daemon calls it on create,
+    /// when the config changes and before each start, one call at a time, and records the result before
+    /// the next call. Throws <see cref="BadRequestException"/> naming the key that makes no valid plan.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, string>> PlanVolatileAsync(IReadOnlyDictionary<string, string> config,
+        Func<CancellationToken, Task<IReadOnlyList<IReadOnlyDictionary<string, string>>>> others, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string>());
+
+    /// <summary>
+    /// Readies the root volume for the planned keys, after create and before every start (e.g. shifts
+    /// file ownership into the instance's id range), and returns the <c>volatile.*</c> keys to persist
+    /// (e.g. the id map the disk now holds).
     /// </summary>
     Task<IReadOnlyDictionary<string, string>> PrepareAsync(InstanceSpec spec, CancellationToken ct);
 

@@ -46,6 +46,9 @@ public static class DaemonCommand
             CgroupBackend = cgroupBackend,
             IdmapBase = options.IdmapBase,
             IdmapSize = DaemonOptions.IdmapSize,
+            IdmapRangeSize = options.IdmapRangeSize,
+            // HYPERLXD_IDMAPPED_MOUNTS=0: always chown-shift unprivileged roots (tests and the bench exercise that path with it).
+            IdmappedMounts = Environment.GetEnvironmentVariable("HYPERLXD_IDMAPPED_MOUNTS") is not ("0" or "false" or "no"),
         }));
         builder.Services.AddSingleton<InstanceDrivers>();
         builder.Services.AddSingleton<Core.Images.IImageSource>(sp => sp.GetRequiredService<Daemon>().Images);

@@ -76,6 +76,12 @@ public sealed partial class InstanceManager
         }
         var driver = DriverOf(old);
         var spec = SpecOf(old);
+        // The id map follows the config (volatile.idmap.next); the disk follows at the next start.
+        using var planning = await PlanningLockAsync(ct);
+        foreach (var (k, v) in await PlanAsync(updated, ct))
+        {
+            next.Config[k] = v;
+        }
         await using var revert = new Reverter();
         if ((await driver.GetStateAsync(spec, ct)).Status != InstanceStatus.Stopped)
         {
@@ -200,6 +206,12 @@ public sealed partial class InstanceManager
             var driver = DriverOf(old);
             if ((await driver.GetStateAsync(SpecOf(old), ct)).Status == InstanceStatus.Stopped)
             {
+                // Its id map follows the profile (applied to the disk at the next start).
+                var previous = await ReplanAsync(name, ct);
+                if (previous.Count > 0)
+                {
+                    revert.Add(() => SetVolatileAsync(name, previous, CancellationToken.None));
+                }
                 continue;
             }
             if (!SameDevices(WithoutRootSize(old.Devices), WithoutRootSize(updated.Devices)))

@@ -73,6 +73,7 @@ public sealed partial class InstanceManager
             throw new BadRequestException($"Invalid config key \"{key}\": volatile keys are set by the server");
         }
         await ValidateAsync(record, ct);
+        await CheckPlanAsync(await ExpandAsync(record, ct), ct);
         record.Config[BaseImage] = image.Fingerprint;
         foreach (var (k, v) in image.Properties)
         {
@@ -86,8 +87,15 @@ public sealed partial class InstanceManager
     {
         using var _ = await _locks.AcquireAsync(record.Name, ct);
         await using var revert = new Reverter();
-        await Repo.CreateAsync(record, ct);
-        revert.Add(() => Repo.DeleteAsync(record.Name, CancellationToken.None));
+        using (await PlanningLockAsync(ct))
+        {
+            foreach (var (k, v) in await PlanAsync(await ExpandAsync(record, ct), ct))
+            {
+                record.Config[k] = v;
+            }
+            await Repo.CreateAsync(record, ct);
+            revert.Add(() => Repo.DeleteAsync(record.Name, CancellationToken.None));
+        }
         var e = await ExpandAsync(record, ct);
         var (_, poolName) = RootDisk(e.Devices);
         var pool = pools.Get(poolName);
@@ -96,18 +104,7 @@ public sealed partial class InstanceManager
         var spec = SpecOf(e);
         Directory.CreateDirectory(spec.StateDir);
         revert.Add(() => Directory.Delete(spec.StateDir, true));
-        var volatileKeys = await DriverOf(e).PrepareAsync(spec, ct);
-        if (volatileKeys.Count > 0)
-        {
-            await Repo.UpdateAsync(record.Name, r =>
-            {
-                foreach (var (k, v) in volatileKeys)
-                {
-                    r.Config[k] = v;
-                }
-                return Task.CompletedTask;
-            }, ct);
-        }
+        await PrepareRootAsync(e, ct);
         revert.Success();
         logger.LogInformation("Created instance {Name} from image {Image}", record.Name, fingerprint[..12]);
     }
@@ -180,9 +177,9 @@ public sealed partial class InstanceManager
 
     private async Task StartLockedAsync(Expanded e, CancellationToken ct)
     {
-        var spec = SpecOf(e);
-        Directory.CreateDirectory(spec.StateDir);
-        await DriverOf(e).StartAsync(spec, ct);
+        Directory.CreateDirectory(StateDirOf(e.Record.Name));
+        await PrepareRootAsync(e, ct); // a changed id map is applied to the disk now
+        await DriverOf(e).StartAsync(SpecOf(e), ct);
         await Repo.UpdateAsync(e.Record.Name, r =>
         {
             r.Config[LastPower] = "RUNNING";
@@ -283,6 +280,7 @@ public sealed partial class InstanceManager
     /// </summary>
     public async Task StartupAsync(CancellationToken ct)
     {
+        await ReplanAllAsync(ct);
         var all = await ExpandAllAsync(await Repo.ListAsync(ct), ct);
         foreach (var driver in drivers.All.Where(d => d.Info.Available))
         {

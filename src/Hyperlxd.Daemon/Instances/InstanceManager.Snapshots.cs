@@ -6,6 +6,8 @@ namespace Hyperlxd.Daemon.Instances;
 
 public sealed partial class InstanceManager
 {
+    private const string DiskIdmap = "volatile.last_state.idmap";
+
     public Task<List<InstanceRecord>> ListSnapshotsAsync(string name, CancellationToken ct) => Repo.ListSnapshotsAsync(name, ct);
 
     /// <summary>Snapshot of the root volume plus the instance's config at that moment; an empty name picks snapN like LXD.</summary>
@@ -102,10 +104,16 @@ public sealed partial class InstanceManager
             {
                 r.Config[k] = v;
             }
+            // The files came back as they were: shifted to the map the snapshot recorded.
+            if (snap.Config.TryGetValue(DiskIdmap, out var disk))
+            {
+                r.Config[DiskIdmap] = disk;
+            }
             r.Devices = snap.Devices;
             r.Profiles = snap.Profiles.Where(p => p.Length > 0).ToList();
             return Task.CompletedTask;
         }, ct);
+        await ReplanAsync(name, ct); // the restored config may isolate it (or not) as the snapshot did
         // The volume came back with the size it had; the restored devices say what it is now.
         var restored = await LoadAsync(name, ct);
         await pools.Get(RootDisk(restored.Devices).Pool).SetInstanceVolumeSizeAsync(name, e.Record.Type, RootSize(restored.Devices), ct);
