@@ -4,7 +4,10 @@ using Hyperlxd.Tests.Infrastructure;
 
 namespace Hyperlxd.Tests.Instances;
 
-/// <summary>A daemon of its own (it gets SIGKILLed): running containers survive and are picked up again.</summary>
+/// <summary>
+/// A daemon of its own (it gets SIGKILLed): running containers survive and are picked up again;
+/// creates cut short are removed, and an immediate restart is not refused by the dead daemon's lock.
+/// </summary>
 public sealed class DaemonKillTests
 {
     [Fact]
@@ -49,6 +52,79 @@ public sealed class DaemonKillTests
             var stop = await d.LxcAsync("stop", "--force", "k0");
             Assert.True(stop.ExitCode == 0, stop.ToString());
             Assert.False(Directory.Exists($"/proc/{pids["k0"]}"));
+        }
+        finally
+        {
+            await d.DeleteAllInstancesAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Kill_9_during_concurrent_launches_then_immediate_restart_starts_and_no_instance_is_half_made()
+    {
+        await ImageFixture.EnsureImagesAsync();
+        await using var d = await DaemonProcess.StartAsync();
+        try
+        {
+            await d.PrepareContainersAsync(ImageFixture.Busybox);
+            var names = Enumerable.Range(0, 8).Select(i => $"kl{i}").ToArray();
+            var launches = names.ToDictionary(n => n, n => d.LxcAsync("launch", "busybox", n));
+            // Kill while at least one create is under way (its row is still marked as being created).
+            using (var wait = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
+            {
+                while (await d.QueryScalarAsync("SELECT count(*) FROM instances WHERE creating") == "0")
+                {
+                    Assert.False(launches.Values.All(t => t.IsCompleted), "every launch finished before one was seen in flight");
+                    await Task.Delay(20, wait.Token);
+                }
+            }
+            // SIGKILL and start again at once, without waiting for the old process to be reaped.
+            Assert.Equal(0, Tmds.Linux.LibC.kill(d.Pid, Tmds.Linux.LibC.SIGKILL));
+            await d.StartAsync();
+            var results = new Dictionary<string, ProcessResult>();
+            foreach (var (n, t) in launches)
+            {
+                results[n] = await t;
+            }
+
+            Assert.Equal("0", await d.QueryScalarAsync("SELECT count(*) FROM instances WHERE creating"));
+            var listed = (await d.Api.GetAsync("/1.0/instances")).Metadata.EnumerateArray()
+                .Select(e => e.GetString()!).Select(u => u[(u.LastIndexOf('/') + 1)..]).ToHashSet();
+            Assert.Subset(names.ToHashSet(), listed);
+            foreach (var n in names.Where(n => results[n].ExitCode == 0))
+            {
+                Assert.Contains(n, listed);
+            }
+            // Every instance that exists is complete: it starts (if the kill caught it before its
+            // start) and runs commands; one whose client saw an error is either complete or gone.
+            foreach (var n in listed)
+            {
+                var status = (await d.Api.GetAsync($"/1.0/instances/{n}/state")).Metadata.GetProperty("status").GetString();
+                if (status != "Running")
+                {
+                    var start = await d.LxcAsync("start", n);
+                    Assert.True(start.ExitCode == 0, $"{n} ({results[n]}): {start}");
+                }
+                var exec = await d.LxcAsync("exec", n, "--", "sh", "-c", "cat /etc/hostname; exit 3");
+                Assert.True(exec.ExitCode == 3, $"{n}: {exec}");
+                Assert.Equal(n, exec.Stdout.Trim());
+            }
+            // Nothing is left of the removed ones: no volume row or directory, state dir, or cgroup.
+            var volumes = await d.QueryScalarAsync("SELECT coalesce(string_agg(name, ',' ORDER BY name), '') FROM storage_volumes WHERE type = 'container'");
+            Assert.Equal(string.Join(',', listed.Order(StringComparer.Ordinal)), volumes);
+            var pool = Path.Combine(d.Dir, "storage-pools", "default", "containers");
+            // (".spare-*" are the pool's ready copies for the next create, not instances.)
+            Assert.Equal(listed.Order(StringComparer.Ordinal), Directory.GetDirectories(pool).Select(p => Path.GetFileName(p)!)
+                .Where(n => !n.StartsWith(".spare-", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+            var stateDirs = Path.Combine(d.Dir, "instances");
+            Assert.Subset(listed, Directory.GetDirectories(stateDirs).Select(p => Path.GetFileName(p)!).ToHashSet());
+            var parent = Path.Combine("/sys/fs/cgroup/pids", "hyperlxd-" + Convert.ToHexStringLower(
+                System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(d.Dir)))[..8]);
+            Assert.True(listed.Count == 0 || Directory.Exists(Path.Combine(parent, listed.First())), parent);
+            if (Directory.Exists(parent))
+            {
+                Assert.Subset(listed, Directory.GetDirectories(parent).Select(p => Path.GetFileName(p)!).ToHashSet());
+            }
         }
         finally
         {
