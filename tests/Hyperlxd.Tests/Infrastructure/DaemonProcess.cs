@@ -52,6 +52,9 @@ public sealed class DaemonProcess : IAsyncDisposable
         return d;
     }
 
+    /// <summary>A daemon not started yet (a test that watches its start calls <see cref="StartAsync()"/> itself).</summary>
+    public static DaemonProcess Create(string? dir = null) => new(dir ?? Repo.TempDir("hlxd-test-"));
+
     public async Task StartAsync()
     {
         var psi = new ProcessStartInfo(Repo.DaemonBinary, "daemon")
