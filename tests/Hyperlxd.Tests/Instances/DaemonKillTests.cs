@@ -70,18 +70,29 @@ public sealed class DaemonKillTests
             // The pool's copy of the image is made by a first launch: the kill below hits instance creates.
             var warm = await d.LxcAsync("launch", "busybox", "kl-warm");
             Assert.True(warm.ExitCode == 0, warm.ToString());
-            var names = Enumerable.Range(0, 8).Select(i => $"kl{i}").Append("kl-warm").ToArray();
-            var launches = names.SkipLast(1).ToDictionary(n => n, n => d.LxcAsync("launch", "busybox", n));
-            launches["kl-warm"] = Task.FromResult(warm);
-            // Kill while at least one create is under way (its row is still marked as being created).
-            using (var wait = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
+            // Batches of concurrent launches until a kill can land while a create is under way (its
+            // row still marked as being created); a create from the pool's ready copy takes
+            // milliseconds, so one batch may finish before the poll sees it.
+            var launches = new Dictionary<string, Task<ProcessResult>> { ["kl-warm"] = Task.FromResult(warm) };
+            await using (var db = await d.OpenDatabaseAsync())
             {
-                while (await d.QueryScalarAsync("SELECT count(*) FROM instances WHERE creating") == "0")
+                for (var batch = 0; ; batch++)
                 {
-                    Assert.False(launches.Values.All(t => t.IsCompleted), "every launch finished before one was seen in flight");
-                    await Task.Delay(20, wait.Token);
+                    Assert.True(batch < 5, "no create was ever seen in flight\n" + d.Log);
+                    var started = Enumerable.Range(0, 8).Select(i => $"kl{batch}-{i}").ToList();
+                    started.ForEach(n => launches[n] = d.LxcAsync("launch", "busybox", n));
+                    var seen = false;
+                    while (!seen && !started.All(n => launches[n].IsCompleted))
+                    {
+                        seen = await DaemonProcess.QueryScalarAsync(db, "SELECT count(*) FROM instances WHERE creating") != "0";
+                    }
+                    if (seen)
+                    {
+                        break;
+                    }
                 }
             }
+            var names = launches.Keys.ToArray();
             // SIGKILL and start again at once, without waiting for the old process to be reaped.
             Assert.Equal(0, Tmds.Linux.LibC.kill(d.Pid, Tmds.Linux.LibC.SIGKILL));
             await d.StartAsync();
