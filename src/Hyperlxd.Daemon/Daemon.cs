@@ -50,7 +50,7 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
     public async Task StartAsync(CancellationToken ct)
     {
         _certificate = ServerCertificate.LoadOrCreate(options.StateDir);
-        _store = await StateStore.OpenAsync(options.StateDir, options.DatabaseUrl, options.DatabaseUser, loggers, ct);
+        _store = await StateStore.OpenAsync(options.StateDir, options.DatabaseUrl, options.DatabaseUser, loggers, ct, options.DatabaseTimeout);
         _config = await Store.Config.GetAsync(ct);
         _storage = new StoragePools(Store, new StoragePaths(options.StateDir), loggers.CreateLogger<StoragePools>());
         await _storage.LoadAsync(ct);

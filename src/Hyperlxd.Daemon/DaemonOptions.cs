@@ -5,6 +5,9 @@ public sealed class DaemonOptions
 {
     public required string StateDir { get; init; }
     public string? DatabaseUrl { get; init; }
+
+    /// <summary>How long one database unit of work may take before requests get 503 (null: the default, 30 s).</summary>
+    public TimeSpan? DatabaseTimeout { get; init; }
     public string DatabaseUser { get; init; } = "hyperlxd";
     public string SocketGroup { get; init; } = "hyperlxd";
 
@@ -65,21 +68,37 @@ public sealed class DaemonOptions
 
     /// <summary>
     /// <c>HYPERLXD_DATABASE_URL</c> wins over <c>database.url</c> in <c>$HYPERLXD_DIR/daemon.yaml</c>;
-    /// neither means the embedded server.
+    /// neither means the embedded server. <c>database.timeout</c> (seconds) bounds each database unit of work.
     /// </summary>
     public static DaemonOptions Load(string stateDir)
     {
         string? url = Environment.GetEnvironmentVariable("HYPERLXD_DATABASE_URL");
+        TimeSpan? timeout = null;
         var file = Path.Combine(stateDir, "daemon.yaml");
-        if (string.IsNullOrEmpty(url) && File.Exists(file))
+        if (File.Exists(file))
         {
             var yaml = Api.YamlJson.ToJson(File.ReadAllText(file)) as System.Text.Json.Nodes.JsonObject ?? new();
-            foreach (var (key, _) in yaml.Where(kv => kv.Key != "database.url"))
+            foreach (var (key, _) in yaml.Where(kv => kv.Key is not ("database.url" or "database.timeout")))
             {
                 throw new InvalidOperationException($"Unknown key \"{key}\" in {file}");
             }
-            url = yaml["database.url"]?.GetValue<string>();
+            if (string.IsNullOrEmpty(url))
+            {
+                url = yaml["database.url"]?.ToString();
+            }
+            if (yaml["database.timeout"]?.ToString() is { } t)
+            {
+                timeout = double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+                    && seconds >= 1 && seconds <= 3600
+                    ? TimeSpan.FromSeconds(seconds)
+                    : throw new InvalidOperationException($"Invalid \"database.timeout\" in {file}: \"{t}\" is not a number of seconds from 1 to 3600");
+            }
         }
-        return new DaemonOptions { StateDir = Path.GetFullPath(stateDir), DatabaseUrl = string.IsNullOrEmpty(url) ? null : url };
+        return new DaemonOptions
+        {
+            StateDir = Path.GetFullPath(stateDir),
+            DatabaseUrl = string.IsNullOrEmpty(url) ? null : url,
+            DatabaseTimeout = timeout,
+        };
     }
 }

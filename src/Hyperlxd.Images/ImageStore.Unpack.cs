@@ -78,7 +78,7 @@ public sealed partial class ImageStore
         {
             psi.ArgumentList.Add(a);
         }
-        using var p = Process.Start(psi)!;
+        using var p = Core.Processes.ChildProcesses.Start(psi); // dies with the daemon
         var err = p.StandardError.ReadToEndAsync();
         p.StandardOutput.ReadToEnd();
         p.WaitForExit();

@@ -32,7 +32,8 @@ public sealed class StateStore : IAsyncDisposable
     public ImageRepository Images { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
-    public static async Task<StateStore> OpenAsync(string stateDir, string? databaseUrl, string embeddedUser, ILoggerFactory loggers, CancellationToken ct)
+    /// <param name="timeout">The budget of one unit of work (null: <see cref="Database.DefaultTimeout"/>).</param>
+    public static async Task<StateStore> OpenAsync(string stateDir, string? databaseUrl, string embeddedUser, ILoggerFactory loggers, CancellationToken ct, TimeSpan? timeout = null)
     {
         EmbeddedPostgres? embedded = null;
         string connectionString;
@@ -46,7 +47,7 @@ public sealed class StateStore : IAsyncDisposable
         {
             connectionString = ConnectionStrings.FromUrl(databaseUrl);
         }
-        var db = new Database(connectionString, loggers.CreateLogger<Database>());
+        var db = new Database(connectionString, loggers.CreateLogger<Database>(), timeout);
         try
         {
             await Migrations.ApplyAsync(db, loggers.CreateLogger(typeof(Migrations)), ct);

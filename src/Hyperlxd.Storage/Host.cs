@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Processes;
 
 namespace Hyperlxd.Storage;
 
@@ -14,7 +15,8 @@ internal static class Host
             psi.ArgumentList.Add(a);
         }
         psi.Environment["LC_ALL"] = "C";
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"Failed to start {file}");
+        // Killed with the daemon: a copy must not go on writing into a volume the next daemon deletes.
+        using var p = ChildProcesses.Start(psi);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync();

@@ -28,7 +28,7 @@ public static class DaemonCommand
         var cgroupBackend = CgroupBackendOverride();
         PrepareStateDir(options);
         // One daemon per state directory: the lock is held for the life of the process.
-        using var lockFile = LockStateDir(options.StateDir);
+        using var lockFile = DaemonLock.Acquire(options.StateDir, TimeSpan.FromMinutes(2));
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -96,19 +96,6 @@ public static class DaemonCommand
         File.SetUnixFileMode(options.StateDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         HostAccounts.Ensure(options.SocketGroup, options.DatabaseUser);
-    }
-
-    private static FileStream LockStateDir(string dir)
-    {
-        try
-        {
-            // .NET takes an exclusive flock for FileShare.None on Unix.
-            return new FileStream(Path.Combine(dir, "daemon.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException)
-        {
-            throw new CommandException($"another hyperlxd daemon is running on {dir}");
-        }
     }
 }
 

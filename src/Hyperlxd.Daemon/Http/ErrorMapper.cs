@@ -42,6 +42,8 @@ public static class ErrorMapper
     public static (int Code, string Message) Map(Exception e) => e switch
     {
         HyperlxdException h => (h.StatusCode, h.Message),
+        // A connection fault that escaped the database layer's own handling (TransientException above).
+        Npgsql.NpgsqlException n and not Npgsql.PostgresException => (503, "database unavailable: " + n.Message),
         JsonException j => (400, RequestBody.Describe(j)),
         BadHttpRequestException b => (b.StatusCode, b.Message),
         OperationCanceledException => (503, "Request cancelled: the daemon is shutting down"),

@@ -82,7 +82,11 @@ public sealed partial class InstanceManager
         return (record, image.Fingerprint);
     }
 
-    /// <summary>The create operation: record, root volume from the image, driver preparation — all undone on failure.</summary>
+    /// <summary>
+    /// The create operation: record, root volume from the image, driver preparation — all undone on
+    /// failure. The record stays marked "creating" until the last step; a daemon killed midway
+    /// cannot undo, so its next start removes such records with their volumes (<see cref="RemoveUnfinishedCreatesAsync"/>).
+    /// </summary>
     public async Task CreateAsync(InstanceRecord record, string fingerprint, CancellationToken ct)
     {
         using var _ = await _locks.AcquireAsync(record.Name, ct);
@@ -105,6 +109,8 @@ public sealed partial class InstanceManager
         Directory.CreateDirectory(spec.StateDir);
         revert.Add(() => Directory.Delete(spec.StateDir, true));
         await PrepareRootAsync(e, ct);
+        // Last step: the mark goes only once everything above is in place.
+        await Repo.CompleteCreateAsync(record.Name, new Dictionary<string, string>(), ct);
         revert.Success();
         logger.LogInformation("Created instance {Name} from image {Image}", record.Name, fingerprint[..12]);
     }
@@ -280,6 +286,7 @@ public sealed partial class InstanceManager
     /// </summary>
     public async Task StartupAsync(CancellationToken ct)
     {
+        await RemoveUnfinishedCreatesAsync(ct);
         await ReplanAllAsync(ct);
         var all = await ExpandAllAsync(await Repo.ListAsync(ct), ct);
         foreach (var driver in drivers.All.Where(d => d.Info.Available))
@@ -307,6 +314,29 @@ public sealed partial class InstanceManager
             catch (Exception ex) when (ex is HyperlxdException or IOException or InvalidOperationException)
             {
                 logger.LogError("Start-up of instance {Name} failed: {Error}", e.Record.Name, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Creates the previous daemon did not finish (killed midway; their clients saw an error) are
+    /// removed as a delete would: runtime leftovers, the partial volume if any, the record. LXD's
+    /// semantics: an instance either exists complete or not at all. One that cannot be removed now
+    /// (its pool is not mounted) keeps its mark and is retried at the next start.
+    /// </summary>
+    private async Task RemoveUnfinishedCreatesAsync(CancellationToken ct)
+    {
+        foreach (var e in await ExpandAllAsync(await Repo.ListCreatingAsync(ct), ct))
+        {
+            try
+            {
+                using var _ = await _locks.AcquireAsync(e.Record.Name, ct);
+                await DeleteLockedAsync(e, ct);
+                logger.LogWarning("Removed instance {Name}: its create did not finish before the daemon stopped", e.Record.Name);
+            }
+            catch (Exception ex) when (ex is HyperlxdException or IOException or InvalidOperationException)
+            {
+                logger.LogError("Instance {Name} was left half-created and cannot be removed yet: {Error}", e.Record.Name, ex.Message);
             }
         }
     }

@@ -78,11 +78,12 @@ public sealed class InstanceRepository(Database db)
             return names;
         }, ct);
 
+    /// <summary>Inserts the row marked as being created until <see cref="CompleteCreateAsync"/>.</summary>
     public Task CreateAsync(InstanceRecord i, CancellationToken ct) =>
         db.RunAsync(async (conn, token) =>
         {
             await using var cmd = conn.Command(
-                "INSERT INTO instances (name, type, architecture, description, config, devices, profiles, ephemeral, stateful) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO instances (name, type, architecture, description, config, devices, profiles, ephemeral, stateful, creating) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true)",
                 null, i.Name, i.Type, i.Architecture, i.Description);
             cmd.Parameters.Add(Json.Param(i.Config));
             cmd.Parameters.Add(Json.Param(i.Devices));
@@ -98,6 +99,19 @@ public sealed class InstanceRepository(Database db)
                 throw new ConflictException($"Instance \"{i.Name}\" already exists");
             }
         }, ct);
+
+    /// <summary>Ends a create: merges the driver's volatile keys into the config and clears the mark, in one statement.</summary>
+    public Task CompleteCreateAsync(string name, Dictionary<string, string> volatileKeys, CancellationToken ct) =>
+        db.RunAsync(async (conn, token) =>
+        {
+            await using var cmd = conn.Command("UPDATE instances SET config = config || $2, creating = false WHERE name = $1", null, name);
+            cmd.Parameters.Add(Json.Param(volatileKeys));
+            return await cmd.ExecuteNonQueryAsync(token) == 1 ? 1 : throw new NotFoundException("Instance not found");
+        }, ct);
+
+    /// <summary>Instances whose create never finished (the daemon died midway).</summary>
+    public Task<List<InstanceRecord>> ListCreatingAsync(CancellationToken ct) =>
+        db.RunAsync((conn, token) => ReadAllAsync(conn.Command($"SELECT {Columns} FROM instances WHERE creating ORDER BY name", null), token), ct);
 
     /// <summary>Reads the row locked, lets <paramref name="mutate"/> change it (or throw), writes it back.</summary>
     public Task<InstanceRecord> UpdateAsync(string name, Func<InstanceRecord, Task> mutate, CancellationToken ct) =>

@@ -80,6 +80,42 @@ public sealed class DaemonLifecycleTests
     }
 
     [Fact]
+    public async Task A_lock_held_by_a_process_that_is_no_daemon_is_waited_for_not_refused()
+    {
+        await using var d = DaemonProcess.Create();
+        // What a killed daemon leaves while the kernel tears it down: the lock still held, and the
+        // pid in it no longer a running daemon.
+        using var gone = System.Diagnostics.Process.Start("true")!;
+        await gone.WaitForExitAsync();
+        var holder = new FileStream(Path.Combine(d.Dir, "daemon.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        try
+        {
+            holder.Write(System.Text.Encoding.ASCII.GetBytes($"{gone.Id}\n"));
+            holder.Flush();
+            var start = d.StartAsync();
+            using (var wait = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
+            {
+                while (!d.Log.Contains("Waiting for the previous daemon", StringComparison.Ordinal))
+                {
+                    Assert.False(start.IsCompleted, "the start did not wait for the lock: " + d.Log);
+                    await Task.Delay(50, wait.Token);
+                }
+            }
+            Assert.False(d.HasExited, d.Log);
+            holder.Dispose();
+            await start;
+        }
+        finally
+        {
+            holder.Dispose();
+        }
+        Assert.Equal(HttpStatusCode.OK, (await d.Api.GetAsync("/1.0")).Status);
+        // (Read with cat: .NET would take a shared flock to read and fail against the daemon's.)
+        var recorded = await ProcessRunner.RunAsync("cat", new[] { Path.Combine(d.Dir, "daemon.lock") });
+        Assert.Equal(d.Pid.ToString(), recorded.Stdout.Trim());
+    }
+
+    [Fact]
     public async Task Init_preseed_applies_everything_or_nothing()
     {
         await using var d = await DaemonProcess.StartAsync();

@@ -52,6 +52,9 @@ public sealed class DaemonProcess : IAsyncDisposable
         return d;
     }
 
+    /// <summary>A daemon not started yet (a test that watches its start calls <see cref="StartAsync()"/> itself).</summary>
+    public static DaemonProcess Create(string? dir = null) => new(dir ?? Repo.TempDir("hlxd-test-"));
+
     public async Task StartAsync()
     {
         var psi = new ProcessStartInfo(Repo.DaemonBinary, "daemon")
@@ -145,9 +148,21 @@ public sealed class DaemonProcess : IAsyncDisposable
     /// <summary>Reads the daemon's embedded database directly, as its system user would.</summary>
     public async Task<string?> QueryScalarAsync(string sql)
     {
+        await using var conn = await OpenDatabaseAsync();
+        return await QueryScalarAsync(conn, sql);
+    }
+
+    /// <summary>A connection of its own to the embedded database (for tests that query it in a tight loop).</summary>
+    public async Task<Npgsql.NpgsqlConnection> OpenDatabaseAsync()
+    {
         var cs = new Npgsql.NpgsqlConnectionStringBuilder { Host = Path.Combine(Dir, "database"), Username = "hyperlxd", Database = "hyperlxd", Pooling = false };
-        await using var conn = new Npgsql.NpgsqlConnection(cs.ConnectionString);
+        var conn = new Npgsql.NpgsqlConnection(cs.ConnectionString);
         await conn.OpenAsync();
+        return conn;
+    }
+
+    public static async Task<string?> QueryScalarAsync(Npgsql.NpgsqlConnection conn, string sql)
+    {
         await using var cmd = new Npgsql.NpgsqlCommand(sql, conn);
         return (await cmd.ExecuteScalarAsync())?.ToString();
     }
