@@ -14,16 +14,23 @@ internal static class Host
             psi.ArgumentList.Add(a);
         }
         psi.Environment["LC_ALL"] = "C";
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"Failed to start {file}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
+        var p = Process.Start(psi) ?? throw new InvalidOperationException($"Failed to start {file}");
+        try
         {
-            var err = (await stderr).Trim();
-            throw new HostCommandException($"{file} {string.Join(' ', args)}: {(err.Length > 0 ? err : "exit status " + p.ExitCode)}");
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            if (p.ExitCode != 0)
+            {
+                var err = (await stderr).Trim();
+                throw new HostCommandException($"{file} {string.Join(' ', args)}: {(err.Length > 0 ? err : "exit status " + p.ExitCode)}");
+            }
+            return await stdout;
         }
-        return await stdout;
+        finally
+        {
+            p.DisposeWithPipes(); // the pipes read above are not closed by Dispose
+        }
     }
 
     private static readonly string[] SbinDirs = { "/usr/sbin", "/sbin" };
