@@ -220,7 +220,7 @@ public sealed class RuntimeHardeningTests(ContainerDaemon fixture, ITestOutputHe
         // Memory pressure: a 20 MiB hog held in the container, then a command that needs 14 MiB more
         // (over the 32 MiB limit): the OOM killer takes the largest task, the hog; the command, whose
         // helper cannot be picked, finishes and its own status (0) is reported.
-        const string hog = "nohup sh -c 'dd if=/dev/zero bs=20M count=1 | sleep 600' >/dev/null 2>&1 &";
+        const string hog = "(dd if=/dev/zero bs=20M count=1 | sleep 600) </dev/null >/dev/null 2>&1 &";
         for (var i = 0; i < 3; i++)
         {
             await LxcOkAsync("exec", c.Name, "--", "sh", "-c", hog);
