@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Microsoft.Extensions.Logging;
@@ -15,15 +14,10 @@ namespace Hyperlxd.Daemon.Instances;
 /// </summary>
 public sealed partial class InstanceManager
 {
-    private readonly ConcurrentDictionary<string, byte> _watched = new(StringComparer.Ordinal);
-
+    /// <summary>One watcher per run: called once by each start and, for what kept running, by the daemon's start-up.</summary>
     private void Watch(Expanded e)
     {
         var name = e.Record.Name;
-        if (!_watched.TryAdd(name, 0))
-        {
-            return;
-        }
         var driver = DriverOf(e);
         var spec = SpecOf(e);
         _ = Task.Run(async () =>
@@ -37,10 +31,6 @@ public sealed partial class InstanceManager
             {
                 logger.LogWarning("Lost track of instance {Name}: {Error}", name, ex.Message);
                 return;
-            }
-            finally
-            {
-                _watched.TryRemove(name, out _);
             }
             if (exit is not null)
             {
