@@ -33,9 +33,10 @@ internal static class SoakBench
         Console.WriteLine($"bench --soak: {execs} execs, then {cycles} create/start/stop/delete cycles, one daemon");
         await using var servers = new ServerSet();
         var failures = 0;
+        Server? daemon = null;
         try
         {
-            var h = await servers.StartHyperlxdAsync(bin);
+            var h = daemon = await servers.StartHyperlxdAsync(bin);
             var env = new Dictionary<string, string> { ["HYPERLXD_DIR"] = h.Dir };
             await Must(bin, ["init", "--auto"], env, "hyperlxd init --auto");
             await Must("lxc", ["image", "import", image, "--alias", Alias], new() { ["LXD_DIR"] = h.Dir, ["LXD_CONF"] = h.LxcConf }, "lxc image import");
@@ -83,6 +84,8 @@ internal static class SoakBench
             await Task.Delay(TimeSpan.FromSeconds(60));
             var idle = Take(h);
             await api.CycleAsync(Alias, "soak-last"); // still answers
+            // Containers outlive their daemon: the soak's own goes before the daemon is stopped.
+            await Must("lxc", ["delete", "--force", "soak"], new() { ["LXD_DIR"] = h.Dir, ["LXD_CONF"] = h.LxcConf }, "lxc delete soak");
             Console.WriteLine();
             Console.WriteLine("| daemon | descriptors | RSS |");
             Console.WriteLine("|---|---|---|");
@@ -95,6 +98,10 @@ internal static class SoakBench
         catch (Exception e) when (e is BenchException or HttpRequestException or System.Net.WebSockets.WebSocketException or IOException or System.Text.Json.JsonException)
         {
             Console.Error.WriteLine($"bench: {e.Message}");
+            if (daemon is { } h)
+            {
+                await BenchProcess.RunAsync("lxc", ["delete", "--force", "soak"], new Dictionary<string, string> { ["LXD_DIR"] = h.Dir, ["LXD_CONF"] = h.LxcConf });
+            }
             return 2;
         }
     }
