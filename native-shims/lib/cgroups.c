@@ -113,12 +113,29 @@ int hlx_cgroups_join(const struct hlx_spec *spec, pid_t pid, int skip_cgroup2, s
     return 0;
 }
 
-int hlx_cgroups_attach_self(pid_t pid, struct hlx_err *er)
+/* Whether a cgroup of that hierarchy carries the memory controller: a v1 list naming it, or a
+ * cgroup2 directory whose cgroup.controllers has it. */
+static int has_memory(const char *ctrl, const char *dir)
+{
+    char list[512], path[4200], *tok, *save = NULL;
+    if (*ctrl == '\0') {
+        snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
+        if (hlx_read_file(path, list, sizeof(list)) < 0)
+            return 0;
+    } else
+        snprintf(list, sizeof(list), "%s", ctrl);
+    for (tok = strtok_r(list, ", \n", &save); tok; tok = strtok_r(NULL, ", \n", &save))
+        if (strcmp(tok, "memory") == 0)
+            return 1;
+    return 0;
+}
+
+int hlx_cgroups_attach_self(pid_t pid, int *memfds, int max_memfds, struct hlx_err *er)
 {
     char path[64], dir[4096];
     char *buf = malloc(8192), *line, *save = NULL;
     struct stat st;
-    int rc = 0;
+    int rc = 0, n = 0;
 
     if (!buf)
         return hlx_fail(er, ENOMEM, "out of memory");
@@ -143,10 +160,37 @@ int hlx_cgroups_attach_self(pid_t pid, struct hlx_err *er)
                      strncmp(ctrl, "name=", 5) == 0 ? ctrl + 5 : ctrl, cg);
         if (stat(dir, &st) < 0)
             continue; /* hierarchy not mounted where we look: nothing to join */
+        if (memfds && has_memory(ctrl, dir)) {
+            /* Opened now (host path, host credentials), written by the command's process later. */
+            char procs[4200];
+            snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+            if (n == max_memfds || (memfds[n] = open(procs, O_WRONLY | O_CLOEXEC)) < 0) {
+                rc = hlx_fail(er, n == max_memfds ? E2BIG : errno, "Failed opening %s: %s", procs,
+                              strerror(n == max_memfds ? E2BIG : errno));
+                goto out;
+            }
+            n++;
+            continue;
+        }
         if ((rc = move_pid(dir, getpid(), er)) < 0)
             goto out;
     }
+    rc = n;
 out:
+    if (rc < 0)
+        while (n > 0)
+            close(memfds[--n]);
     free(buf);
+    return rc;
+}
+
+int hlx_cgroups_join_fds(int *fds, int n, struct hlx_err *er)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && write(fds[i], "0", 1) != 1)
+            rc = hlx_fail(er, errno, "Failed joining the container's memory cgroup: %s", strerror(errno));
+        close(fds[i]);
+    }
     return rc;
 }

@@ -14,7 +14,14 @@ int hlx_cgroups_prepare(const struct hlx_spec *spec, struct hlx_err *er);
 int hlx_cgroups_join(const struct hlx_spec *spec, pid_t pid, int skip_cgroup2, struct hlx_err *er);
 
 /* Moves the calling process into every cgroup that pid is in (read from /proc/PID/cgroup), so an
- * attached command is accounted and limited like the container. Root cgroups are skipped. */
-int hlx_cgroups_attach_self(pid_t pid, struct hlx_err *er);
+ * attached command is accounted and limited like the container. Root cgroups are skipped. With
+ * memfds, the cgroups that carry the memory controller are not joined: their cgroup.procs are
+ * opened (O_CLOEXEC) into memfds instead, for the command's own process to join with
+ * hlx_cgroups_join_fds (so a helper that only waits is never the memory cgroup's OOM victim).
+ * Returns how many were opened, or -1 with *er filled. */
+int hlx_cgroups_attach_self(pid_t pid, int *memfds, int max_memfds, struct hlx_err *er);
+
+/* Moves the calling process into the cgroups of fds (cgroup.procs files) and closes them. */
+int hlx_cgroups_join_fds(int *fds, int n, struct hlx_err *er);
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -166,12 +167,27 @@ out:
     return rc;
 }
 
-static void __attribute__((noreturn)) child(const struct hlx_attach *o, const struct sock_fprog *filter, int fd,
-                                            int ttysock)
+/*
+ * The command's process. It alone joins the memory cgroup (memfds), so that the helper, which only
+ * waits and relays, is never charged there nor picked by the container's OOM killer. A prepared
+ * helper's child joins and then waits for the command (deferred), so an exec still finds the
+ * cgroup join done; it dies with the helper (PDEATHSIG) so that none is left waiting alone.
+ */
+static void __attribute__((noreturn)) child(struct hlx_attach *o, const struct sock_fprog *filter, int fd,
+                                            int ttysock, int *memfds, int nmem)
 {
     struct hlx_err er = {0};
     int code = HLX_ATTACH_SETUP_FAILED;
     hlx_reset_signals();
+    /* (getppid() is 0 here: the helper is outside this PID namespace. A helper killed before this
+     * line leaves a child that ends at stdin's EOF, when the daemon lets go of the helper.) */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+        hlx_fail(&er, errno, "Failed PR_SET_PDEATHSIG: %s", strerror(errno));
+        goto fail;
+    }
+    if (hlx_cgroups_join_fds(memfds, nmem, &er) < 0 || (o->deferred && o->deferred(o, &er) < 0))
+        goto fail;
+    prctl(PR_SET_PDEATHSIG, 0); /* the command itself outlives a helper that is killed, as before */
     if (hlx_caps_drop_bounding(o->cap_drop, &er) < 0 || hlx_seccomp_install(filter, &er) < 0)
         goto fail;
     if (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 || setresuid(o->uid, o->uid, o->uid) < 0) {
@@ -197,7 +213,7 @@ int hlx_attach(struct hlx_attach *o)
 {
     struct hlx_err er = {0};
     struct sock_fprog filter = {0};
-    int pidfd, fds[2], status, rc, ttysock = -1;
+    int pidfd, fds[2], status, rc, ttysock = -1, memfds[4], nmem = 0;
     struct sigaction sa = {.sa_handler = forward};
     static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
@@ -214,24 +230,30 @@ int hlx_attach(struct hlx_attach *o)
     }
     if (o->tty_socket && (ttysock = tty_connect(o->tty_socket, &er)) < 0)
         goto fail;
-    /* cgroups first: their host paths are only visible from here. */
-    if (hlx_cgroups_attach_self(o->pid, &er) < 0)
+    /* cgroups first: their host paths are only visible from here (the memory one: opened only). */
+    if ((nmem = hlx_cgroups_attach_self(o->pid, memfds, 4, &er)) < 0) {
+        nmem = 0;
         goto fail;
+    }
     if (hlx_attach_enter(pidfd, o->pid, HLX_ATTACH_ALL_NS, &er) < 0)
         goto fail;
     close(pidfd);
-    /* Prepared ahead: the cgroup join (an RCU grace period on cgroup v1) is already paid. */
-    if (o->deferred && o->deferred(o, &er) < 0)
-        goto fail;
+    pidfd = -1;
+    /* Prepared ahead (deferred): the child joins and then waits for its command, so the cgroup
+     * joins (an RCU grace period on cgroup v1) are already paid when it comes. */
     if (pipe2(fds, O_CLOEXEC) < 0 || (child_pid = fork()) < 0) {
         hlx_fail(&er, errno, "Failed forking into the container: %s", strerror(errno));
         goto fail;
     }
     if (child_pid == 0) {
         close(fds[0]);
-        child(o, &filter, fds[1], ttysock);
+        child(o, &filter, fds[1], ttysock, memfds, nmem);
     }
     close(fds[1]);
+    while (nmem > 0)
+        close(memfds[--nmem]);
+    /* stdin is the command's alone: when it is gone, a writer sees EPIPE rather than a helper that never reads. */
+    close(0);
     hlx_seccomp_free(&filter);
     if (ttysock >= 0)
         close(ttysock); /* only the child holds it: its exec or death is EOF for the daemon */
@@ -248,6 +270,10 @@ int hlx_attach(struct hlx_attach *o)
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
 fail:
+    if (pidfd >= 0)
+        close(pidfd);
+    while (nmem > 0)
+        close(memfds[--nmem]);
     hlx_seccomp_free(&filter);
     report(o, &er);
     return HLX_ATTACH_SETUP_FAILED;

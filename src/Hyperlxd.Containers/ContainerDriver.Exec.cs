@@ -41,7 +41,7 @@ public sealed partial class ContainerDriver
             }
             catch (IOException)
             {
-                spare.Helper.Dispose(); // it died waiting (the container stopped under it): start one afresh
+                spare.Helper.DisposeWithPipes(); // it died waiting (the container stopped under it): start one afresh
             }
         }
         var status = await StatusAsync(spec.Name, ct);

@@ -127,6 +127,10 @@ public sealed partial class ContainerDriver
         await CleanupAsync(spec, ct);
     }
 
+    /// <summary>The monitor's <c>wait</c>: answered when init has exited, with how (reason <c>reboot</c>: reboot(2) inside).</summary>
+    public async Task<ExitInfo?> WaitExitAsync(InstanceSpec spec, CancellationToken ct) =>
+        await MonitorClient.RequestAsync(SocketPath(spec.Name), "wait", ct) is { } line ? MonitorStatus.Parse(line, DateTimeOffset.UtcNow).Exit : null;
+
     /// <summary>The signal that makes the container's init halt: systemd wants SIGRTMIN+3, busybox/sysvinit SIGPWR.</summary>
     private static string HaltSignal(InstanceSpec spec)
     {
@@ -170,6 +174,14 @@ public sealed partial class ContainerDriver
         {
             throw new TransientException($"Failed removing the cgroups of instance \"{spec.Name}\": still busy");
         }
+    }
+
+    /// <summary>After a delete (or a rename away from the name): the exit record and a stale socket go with the container.</summary>
+    public void Forget(InstanceSpec spec)
+    {
+        _spares.Forget(spec.Name);
+        File.Delete(StateFilePath(spec.Name));
+        File.Delete(SocketPath(spec.Name));
     }
 
     /// <summary>

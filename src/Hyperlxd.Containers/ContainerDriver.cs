@@ -73,10 +73,17 @@ public sealed partial class ContainerDriver : IInstanceDriver
         {
             psi.ArgumentList.Add(a);
         }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync(ct);
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        await p.WaitForExitAsync(ct);
-        return (p.ExitCode, await stdout, await stderr);
+        var p = Process.Start(psi)!;
+        try
+        {
+            var stdout = p.StandardOutput.ReadToEndAsync(ct);
+            var stderr = p.StandardError.ReadToEndAsync(ct);
+            await p.WaitForExitAsync(ct);
+            return (p.ExitCode, await stdout, await stderr);
+        }
+        finally
+        {
+            p.DisposeWithPipes();
+        }
     }
 }

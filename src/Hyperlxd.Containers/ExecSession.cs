@@ -73,7 +73,7 @@ internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended
             }
         }
         _pty?.Dispose();
-        _process.Dispose();
+        _process.DisposeWithPipes();
         ended?.Invoke();
     }
 }

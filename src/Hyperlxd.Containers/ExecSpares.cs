@@ -11,8 +11,9 @@ namespace Hyperlxd.Containers;
 /// container's cgroups and namespaces ahead of time (<c>hyperlxd-nsexec attach --deferred</c>) and
 /// waits for its command on stdin. On cgroup v1 the first task moved into a cgroup after an idle
 /// spell waits out an RCU grace period (~10 ms on these hosts), most of an exec; a prepared helper
-/// pays it off the request path. While it waits it is a task of the container's cgroups (the state's
-/// process count leaves it out), so none is kept where <c>limits.processes</c> counts every task.
+/// pays it off the request path. While it waits it is a task of the container's cgroups, and so is
+/// its child that will become the command (the only one in the memory cgroup; the state's process
+/// count leaves both out), so none is kept where <c>limits.processes</c> counts every task.
 /// A helper whose daemon dies reads EOF and exits without running anything.
 /// </summary>
 internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
@@ -119,6 +120,19 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
         }
     }
 
+    /// <summary>A deleted container: nothing of it is kept (its drop count included, once no start is under way).</summary>
+    public void Forget(string name)
+    {
+        lock (_gate)
+        {
+            Drop(name);
+            if (!_starting.ContainsKey(name))
+            {
+                _drops.Remove(name);
+            }
+        }
+    }
+
     private int DropsOf(string name)
     {
         lock (_gate)
@@ -127,7 +141,10 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
         }
     }
 
-    /// <summary>Tasks of the container's cgroups that are not the container's own: a waiting helper that has joined them.</summary>
+    /// <summary>
+    /// Tasks of the container's cgroups that are not the container's own: a waiting helper that has
+    /// joined them and its child, which waits for the command (it alone joins the memory cgroup).
+    /// </summary>
     public int Waiting(string name)
     {
         int pid;
@@ -139,13 +156,26 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
             }
             pid = spare.Helper.Id;
         }
+        var pids = new List<string> { pid.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         try
         {
-            return File.ReadLines($"/proc/{pid}/cgroup").Any(l => l.EndsWith("/" + name, StringComparison.Ordinal)) ? 1 : 0;
+            pids.AddRange(File.ReadAllText($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries));
         }
         catch (IOException)
         {
-            return 0;
+        }
+        return pids.Count(InContainer);
+
+        bool InContainer(string p)
+        {
+            try
+            {
+                return File.ReadLines($"/proc/{p}/cgroup").Any(l => l.EndsWith("/" + name, StringComparison.Ordinal));
+            }
+            catch (IOException)
+            {
+                return false;
+            }
         }
     }
 
@@ -170,16 +200,21 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
         await stdin.FlushAsync(ct);
     }
 
+    /// <summary>
+    /// Kills a helper and reaps it in the background. Never waits here (callers hold the one lock of
+    /// all spares): a helper of a frozen container dies only when it is thawed, which a stop does
+    /// after dropping its spare (waiting cost every frozen stop 1 s and ran them one at a time).
+    /// </summary>
     private static void End(Process helper)
     {
         try
         {
             helper.Kill();
-            helper.WaitForExit(1000);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
         }
-        helper.Dispose();
+        _ = helper.WaitForExitAsync().ContinueWith(_ => helper.DisposeWithPipes(), CancellationToken.None,
+            TaskContinuationOptions.None, TaskScheduler.Default);
     }
 }

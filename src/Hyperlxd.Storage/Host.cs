@@ -16,16 +16,23 @@ internal static class Host
         }
         psi.Environment["LC_ALL"] = "C";
         // Killed with the daemon: a copy must not go on writing into a volume the next daemon deletes.
-        using var p = ChildProcesses.Start(psi);
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
+        var p = ChildProcesses.Start(psi);
+        try
         {
-            var err = (await stderr).Trim();
-            throw new HostCommandException($"{file} {string.Join(' ', args)}: {(err.Length > 0 ? err : "exit status " + p.ExitCode)}");
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            if (p.ExitCode != 0)
+            {
+                var err = (await stderr).Trim();
+                throw new HostCommandException($"{file} {string.Join(' ', args)}: {(err.Length > 0 ? err : "exit status " + p.ExitCode)}");
+            }
+            return await stdout;
         }
-        return await stdout;
+        finally
+        {
+            p.DisposeWithPipes(); // the pipes read above are not closed by Dispose
+        }
     }
 
     private static readonly string[] SbinDirs = { "/usr/sbin", "/sbin" };

@@ -73,7 +73,8 @@ internal sealed class ApiShare(string socketPath) : IDisposable
         await OperationAsync(HttpMethod.Delete, $"/1.0/instances/{name}", null);
     }
 
-    private async Task<int> ExecTrueAsync(string name)
+    /// <summary>One `exec -- true` as lxc makes it (websockets connected, drained, operation waited): its return code.</summary>
+    public async Task<int> ExecTrueAsync(string name)
     {
         var op = await SendAsync(HttpMethod.Post, $"/1.0/instances/{name}/exec", new JsonObject
         {
@@ -134,6 +135,30 @@ internal sealed class ApiShare(string socketPath) : IDisposable
         {
             // LXD drops the connection without a close frame at EOF; either way the stream is done.
         }
+    }
+
+    /// <summary>Create, start, force stop and delete one container, unmeasured (the soak's cycle).</summary>
+    public async Task CycleAsync(string alias, string name)
+    {
+        await OperationAsync(HttpMethod.Post, "/1.0/instances", new JsonObject
+        {
+            ["name"] = name,
+            ["source"] = new JsonObject { ["type"] = "image", ["alias"] = alias },
+        });
+        await OperationAsync(HttpMethod.Put, $"/1.0/instances/{name}/state", new JsonObject { ["action"] = "start", ["timeout"] = -1 });
+        await OperationAsync(HttpMethod.Put, $"/1.0/instances/{name}/state", new JsonObject { ["action"] = "stop", ["force"] = true, ["timeout"] = -1 });
+        await OperationAsync(HttpMethod.Delete, $"/1.0/instances/{name}", null);
+    }
+
+    /// <summary>Create and start one container.</summary>
+    public async Task LaunchAsync(string alias, string name)
+    {
+        await OperationAsync(HttpMethod.Post, "/1.0/instances", new JsonObject
+        {
+            ["name"] = name,
+            ["source"] = new JsonObject { ["type"] = "image", ["alias"] = alias },
+        });
+        await OperationAsync(HttpMethod.Put, $"/1.0/instances/{name}/state", new JsonObject { ["action"] = "start", ["timeout"] = -1 });
     }
 
     private async Task OperationAsync(HttpMethod method, string path, JsonObject? body)

@@ -13,7 +13,8 @@ namespace Hyperlxd.Bench;
 /// Options: --rounds N (10), --requests N (GET /1.0 per server, 500), --runs N (lxc runs per server, 30),
 /// --imports N (`lxc image import` of the busybox image per server, 10; artifacts/images from `cake --target=Images`);
 /// --storage alone runs the instance-volume preparation comparison (--volumes N (10));
-/// --instances alone runs the container comparison (--launches N (10), --running N (50)), which the default run also does.
+/// --instances alone runs the container comparison (--launches N (10), --running N (50)), which the default run also does;
+/// --soak alone runs the soak (--execs N (10000), --cycles N (1000)): daemon descriptors and RSS before, after and idle.
 /// Environment: HYPERLXD_BIN (default: artifacts/bin/hyperlxd of this checkout),
 /// BENCH_LXD_DIR (use an already running LXD instead of starting a private one).
 /// </summary>
@@ -24,6 +25,10 @@ internal static class Program
         var rounds = IntOption(args, "--rounds", 10);
         var requests = IntOption(args, "--requests", 500);
         var runs = IntOption(args, "--runs", 30);
+        if (args.Contains("--soak"))
+        {
+            return await SoakBench.RunAsync(IntOption(args, "--execs", 10000), IntOption(args, "--cycles", 1000));
+        }
         if (args.Contains("--containers"))
         {
             return await ContainerBench.RunAsync(runs);

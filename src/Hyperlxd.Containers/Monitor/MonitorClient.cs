@@ -57,8 +57,8 @@ internal static class MonitorClient
     public static async Task<string?> RequestAsync(string socketPath, string request, CancellationToken ct)
     {
         // The monitor is single-threaded with a small backlog: bound our concurrency, retry a reset.
-        // (A stop may take its whole timeout: it does not hold a slot.)
-        var gated = !request.StartsWith("stop", StringComparison.Ordinal);
+        // (A stop may take its whole timeout and a wait the container's whole run: they hold no slot.)
+        var gated = !request.StartsWith("stop", StringComparison.Ordinal) && request != "wait";
         if (gated)
         {
             await Gate.WaitAsync(ct);

@@ -34,6 +34,16 @@ public interface IInstanceDriver
 
     Task StartAsync(InstanceSpec spec, CancellationToken ct);
 
+    /// <summary>
+    /// Completes when the running instance ends (by itself or not) with how it ended; null when it was
+    /// not running or the driver cannot tell. Drivers that cannot watch never complete (until <paramref name="ct"/>).
+    /// </summary>
+    async Task<ExitInfo?> WaitExitAsync(InstanceSpec spec, CancellationToken ct)
+    {
+        await Task.Delay(Timeout.Infinite, ct);
+        return null;
+    }
+
     /// <summary>Graceful: the init's own halt signal, then a kill after <paramref name="timeout"/>; <paramref name="force"/> kills at once.</summary>
     Task StopAsync(InstanceSpec spec, bool force, TimeSpan timeout, CancellationToken ct);
 
@@ -43,6 +53,14 @@ public interface IInstanceDriver
 
     /// <summary>Releases what a stopped or crashed instance left (cgroups, sockets, mounts). Safe to repeat.</summary>
     Task CleanupAsync(InstanceSpec spec, CancellationToken ct);
+
+    /// <summary>
+    /// The instance is deleted (or renamed away from this name) while stopped: removes what the driver
+    /// keeps about it outside its state directory (e.g. the exit record). Safe to repeat.
+    /// </summary>
+    void Forget(InstanceSpec spec)
+    {
+    }
 
     /// <summary>
     /// At daemon start: re-attaches to what still runs and cleans runtime leftovers of instances

@@ -54,6 +54,7 @@ public static class DaemonCommand
         builder.Services.AddSingleton<Core.Images.IImageSource>(sp => sp.GetRequiredService<Daemon>().Images);
         builder.Services.AddSingleton<ILoggerProvider, EventLoggerProvider>();
         builder.Services.AddHostedService<DaemonService>();
+        builder.Services.AddHostedService<Hosting.IdleTrim>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(6));
         builder.WebHost.ConfigureKestrel(k =>
         {

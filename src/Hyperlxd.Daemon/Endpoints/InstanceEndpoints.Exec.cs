@@ -58,7 +58,14 @@ public static partial class InstanceEndpoints
                     await session.WaitAsync(data, ConnectTimeout, ct);
                 }
                 exec = await driver.ExecAsync(spec, options, ct);
-                op.SetMetadata("return", await RunExecAsync(exec, options, session, req.WaitForWebsocket, ct));
+                var code = await RunExecAsync(exec, options, session, req.WaitForWebsocket, ct);
+                op.SetMetadata("return", code);
+                // As LXD (instance/drivers/driver_lxc_cmd.go): these statuses fail the operation, with
+                // the status still in metadata.return, so `lxc exec` says why and exits with it.
+                if (code is 126 or 127)
+                {
+                    throw new BadRequestException(code == 127 ? "Command not found" : "Command not executable");
+                }
             }
             finally
             {

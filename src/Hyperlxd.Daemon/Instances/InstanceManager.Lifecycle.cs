@@ -192,6 +192,7 @@ public sealed partial class InstanceManager
             r.LastUsedAt = DateTimeOffset.UtcNow;
             return Task.CompletedTask;
         }, ct);
+        Watch(e);
         Lifecycle("instance-started", e.Record.Name);
     }
 
@@ -236,6 +237,7 @@ public sealed partial class InstanceManager
     {
         var spec = SpecOf(e);
         await DriverOf(e).CleanupAsync(spec, ct);
+        DriverOf(e).Forget(spec);
         var pool = pools.Get(RootDisk(e.Devices).Pool);
         foreach (var s in await Repo.ListSnapshotsAsync(e.Record.Name, ct))
         {
@@ -277,6 +279,7 @@ public sealed partial class InstanceManager
             Directory.Move(StateDirOf(name), StateDirOf(newName!));
         }
         revert.Success();
+        DriverOf(e).Forget(SpecOf(e)); // the old name's exit record
         Lifecycle("instance-renamed", newName!, new() { ["old_name"] = name });
     }
 
@@ -353,6 +356,7 @@ public sealed partial class InstanceManager
         var state = await driver.GetStateAsync(spec, ct);
         if (state.Status != InstanceStatus.Stopped)
         {
+            Watch(e); // kept running while the daemon was away
             return;
         }
         var autostart = e.Config.GetValueOrDefault("boot.autostart");
