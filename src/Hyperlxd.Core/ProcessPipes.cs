@@ -9,6 +9,14 @@ namespace Hyperlxd.Core;
 /// </summary>
 public static class ProcessPipes
 {
+    /// <summary>A scope that ends with <see cref="DisposeWithPipes"/>: <c>var p = Process.Start(psi); using var _ = p.OwnPipes();</c></summary>
+    public static Owner OwnPipes(this Process process) => new(process);
+
+    public readonly struct Owner(Process process) : IDisposable
+    {
+        public void Dispose() => process.DisposeWithPipes();
+    }
+
     /// <summary>Closes the process's redirected pipes (without flushing: nothing is buffered in them here), then disposes it.</summary>
     public static void DisposeWithPipes(this Process process)
     {

@@ -78,7 +78,8 @@ public sealed partial class ImageStore
         {
             psi.ArgumentList.Add(a);
         }
-        using var p = Core.Processes.ChildProcesses.Start(psi); // dies with the daemon
+        var p = Core.Processes.ChildProcesses.Start(psi); // dies with the daemon
+        using var _ = p.OwnPipes();
         var err = p.StandardError.ReadToEndAsync();
         p.StandardOutput.ReadToEnd();
         p.WaitForExit();

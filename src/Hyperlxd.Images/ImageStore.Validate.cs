@@ -104,7 +104,8 @@ public sealed partial class ImageStore
         {
             psi.ArgumentList.Add(a);
         }
-        using var p = Process.Start(psi)!;
+        var p = Process.Start(psi)!;
+        using var _ = p.OwnPipes();
         var err = p.StandardError.ReadToEndAsync();
         string? line;
         while ((line = p.StandardOutput.ReadLine()) is not null)

@@ -101,7 +101,7 @@ public static class Compression
                     _process.Kill();
                 }
                 _process.WaitForExit();
-                _process.Dispose();
+                _process.DisposeWithPipes();
             }
             base.Dispose(disposing);
         }
