@@ -111,28 +111,37 @@ public sealed partial class StoragePool
         _ => throw new BadRequestException($"Invalid instance type \"{type}\""),
     };
 
-    /// <summary>The pool's image volume for <paramref name="fingerprint"/>, unpacked on first use (one unpack even under concurrent callers).</summary>
+    /// <summary>
+    /// The pool's image volume for <paramref name="fingerprint"/>, unpacked on first use (one unpack even
+    /// under concurrent callers). Its record is written after the unpack: a directory without one is
+    /// what a daemon killed mid-unpack left, and is unpacked again rather than used.
+    /// </summary>
     public async Task<Volume> EnsureImageVolumeAsync(string fingerprint, CancellationToken ct)
     {
         var vol = new Volume(VolumeType.Image, fingerprint);
         using var _ = await _locks.AcquireAsync(Key(VolumeType.Image, fingerprint), ct);
-        if (await _repo.FindVolumeAsync(Name, "image", fingerprint, ct) is not null && Directory.Exists(Driver.VolumePath(vol)))
+        var record = await _repo.FindVolumeAsync(Name, "image", fingerprint, ct);
+        var path = Driver.VolumePath(vol);
+        if (record is not null && Directory.Exists(path))
         {
             return vol;
         }
         var source = ImageSource ?? throw new InvalidOperationException("No image source is configured for the storage tier");
         await using var revert = new Reverter();
-        if (await _repo.FindVolumeAsync(Name, "image", fingerprint, ct) is not { } record)
+        if (Directory.Exists(path))
         {
-            record = await _repo.CreateVolumeAsync(Name, fingerprint, "image", "", new(), "filesystem", ct);
-            revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None));
+            await Driver.DeleteVolumeAsync(vol, ct);
         }
         await Driver.CreateVolumeAsync(vol, ct);
         revert.Add(() => Driver.DeleteVolumeAsync(vol, CancellationToken.None));
-        await source.UnpackAsync(fingerprint, Driver.VolumePath(vol), ct);
+        await source.UnpackAsync(fingerprint, path, ct);
         if (Info.OptimizedImages)
         {
             await Driver.SetReadOnlyAsync(vol, ct);
+        }
+        if (record is null)
+        {
+            await _repo.CreateVolumeAsync(Name, fingerprint, "image", "", new(), "filesystem", ct);
         }
         revert.Success();
         return vol;
@@ -154,9 +163,13 @@ public sealed partial class StoragePool
         {
             await _spares.DropAsync(fingerprint);
         }
+        var vol = new Volume(VolumeType.Image, fingerprint);
+        if (Directory.Exists(Driver.VolumePath(vol)))
+        {
+            await Driver.DeleteVolumeAsync(vol, ct); // also an unpack cut short, which has no record
+        }
         if (await _repo.FindVolumeAsync(Name, "image", fingerprint, ct) is { } record)
         {
-            await Driver.DeleteVolumeAsync(new Volume(VolumeType.Image, fingerprint), ct);
             await _repo.DeleteVolumeAsync(record.Id, ct);
         }
     }

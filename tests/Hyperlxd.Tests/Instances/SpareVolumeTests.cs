@@ -77,6 +77,30 @@ public sealed class SpareVolumeTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(containers));
     }
 
+    [Fact]
+    public async Task An_image_volume_cut_short_by_a_crash_is_unpacked_again_not_used()
+    {
+        await ImageFixture.EnsureImagesAsync();
+        await using var d = await DaemonProcess.StartAsync();
+        await d.PrepareContainersAsync(ImageFixture.Busybox);
+        var fp = (await d.Api.GetAsync("/1.0/images/aliases/busybox")).Metadata.GetProperty("target").GetString()!;
+        var image = Path.Combine(d.Dir, "storage-pools", "default", "images", fp);
+        Assert.False(Directory.Exists(image));
+
+        // What a daemon killed mid-unpack leaves: part of the rootfs, and no volume record.
+        Directory.CreateDirectory(Path.Combine(image, "rootfs", "etc"));
+        await File.WriteAllTextAsync(Path.Combine(image, "rootfs", "etc", "half-written"), "x");
+        Assert.Equal("0", await d.QueryScalarAsync($"SELECT count(*) FROM storage_volumes WHERE name = '{fp}'"));
+
+        var launch = await d.LxcAsync("launch", "busybox", "p1");
+        Assert.True(launch.ExitCode == 0, launch.ToString());
+        Assert.Equal("ok", (await d.LxcAsync("exec", "p1", "--", "sh", "-c", "test -x /bin/busybox && echo ok")).Stdout.Trim());
+        Assert.False(File.Exists(Path.Combine(image, "rootfs", "etc", "half-written")));
+        Assert.True(File.Exists(Path.Combine(image, "rootfs", "bin", "busybox")));
+        Assert.Equal("1", await d.QueryScalarAsync($"SELECT count(*) FROM storage_volumes WHERE name = '{fp}' AND type = 'image'"));
+        Assert.Equal(0, (await d.LxcAsync("delete", "--force", "p1")).ExitCode);
+    }
+
     private static async Task<ulong> InodeAsync(string path)
     {
         var r = await ProcessRunner.RunAsync("stat", new[] { "-c", "%i", path });
