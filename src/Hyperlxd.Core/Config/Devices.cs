@@ -40,9 +40,16 @@ public static class Devices
     {
         foreach (var (name, device) in devices)
         {
-            if (string.IsNullOrEmpty(name) || name.Contains('/') || name.Any(char.IsWhiteSpace))
+            if (string.IsNullOrEmpty(name) || name.Contains('/') || name.Any(char.IsWhiteSpace) || Validators.HasControl(name))
             {
-                throw new BadRequestException($"Invalid device name \"{name}\"");
+                throw new BadRequestException($"Invalid device name \"{Validators.Printable(name)}\"");
+            }
+            foreach (var (key, value) in device ?? [])
+            {
+                if (Validators.KeyValueProblem(key, value) is { } kvProblem)
+                {
+                    throw new BadRequestException($"Device \"{name}\": invalid key \"{Validators.Printable(key)}\": {kvProblem}");
+                }
             }
             if (device is null || !device.TryGetValue("type", out var type) || type.Length == 0)
             {

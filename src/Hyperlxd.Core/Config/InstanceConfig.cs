@@ -38,7 +38,9 @@ public static class InstanceConfig
     };
 
     /// <summary>Free-form namespaces: anything below these prefixes is the user's own.</summary>
-    private static readonly string[] FreePrefixes = { "user.", "environment.", "image." };
+    private static readonly string[] FreePrefixes = { "user.", EnvironmentPrefix, "image." };
+
+    public const string EnvironmentPrefix = "environment.";
 
     /// <summary>
     /// Validates a whole config map. Profiles may not carry <c>volatile.*</c> keys (the daemon's own state).
@@ -52,8 +54,13 @@ public static class InstanceConfig
         }
     }
 
-    public static void ValidateKey(string key, string value, bool isProfile)
+    public static void ValidateKey(string key, string? value, bool isProfile)
     {
+        value ??= "";
+        if (Validators.KeyValueProblem(key, value) is { } bad)
+        {
+            throw new BadRequestException($"Invalid config key \"{Validators.Printable(key)}\": {bad}");
+        }
         if (key.StartsWith("volatile.", StringComparison.Ordinal))
         {
             if (isProfile)
@@ -64,6 +71,12 @@ public static class InstanceConfig
         }
         if (FreePrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal) && key.Length > p.Length))
         {
+            // environment.* goes into init's environment and every exec's: names and values must fit there.
+            if (key.StartsWith(EnvironmentPrefix, StringComparison.Ordinal)
+                && Validators.EnvironmentProblem(key[EnvironmentPrefix.Length..], value) is { } envProblem)
+            {
+                throw new BadRequestException($"Invalid config key \"{Validators.Printable(key)}\": {envProblem}");
+            }
             return;
         }
         if (!Keys.TryGetValue(key, out var check))

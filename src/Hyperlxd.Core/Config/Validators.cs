@@ -26,6 +26,32 @@ public static partial class Validators
     public static Check OneOf(params string[] choices) => v =>
         choices.Contains(v) ? null : $"must be one of: {string.Join(", ", choices)}";
 
+    /// <summary>C0/C1 control characters and DEL: never part of a key, and shown escaped in messages.</summary>
+    public static bool HasControl(string s) => s.Any(char.IsControl);
+
+    /// <summary>Text for an error message: control characters as <c>\xHH</c>, so a hostile key cannot forge lines.</summary>
+    public static string Printable(string s) =>
+        HasControl(s) ? string.Concat(s.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString())) : s;
+
+    /// <summary>
+    /// Problems shared by every config map: a key with control characters, a value with NUL (which
+    /// PostgreSQL cannot store and no C string can carry). Null values are "" (Go reads JSON null so).
+    /// </summary>
+    public static string? KeyValueProblem(string key, string? value) =>
+        HasControl(key) ? "control characters are not allowed in keys"
+        : value is not null && value.Contains('\0') ? "NUL characters are not allowed in values"
+        : null;
+
+    /// <summary>
+    /// The name part of an <c>environment.*</c> key: a variable name execve can carry and a shell can
+    /// show (no <c>=</c>, whitespace or control characters; LXD refuses line breaks in the value).
+    /// </summary>
+    public static string? EnvironmentProblem(string name, string value) =>
+        name.Any(c => c == '=' || char.IsWhiteSpace(c) || char.IsControl(c))
+            ? "is not a valid environment variable name (no '=', spaces or control characters)"
+            : value.Contains('\n') ? "Environment variables cannot contain line breaks"
+            : null;
+
     /// <summary>Byte sizes as LXD parses them: a number with an optional B, kB/KiB, MB/MiB, ... unit.</summary>
     public static readonly Check Size = v => ParseSize(v) is null ? "must be a size such as 512MiB or 2GB" : null;
 

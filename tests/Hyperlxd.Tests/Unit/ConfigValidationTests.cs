@@ -1,3 +1,4 @@
+using Hyperlxd.Containers;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 
@@ -37,6 +38,43 @@ public sealed class ConfigValidationTests
         var e = Assert.Throws<BadRequestException>(() => InstanceConfig.Validate(new Dictionary<string, string> { [key] = value }, isProfile: true));
         Assert.Contains(mentions, e.Message);
     }
+
+    /// <summary>Issue 9 finding 3: keys and values that could break a line of the container spec or an environment.</summary>
+    [Theory]
+    [InlineData("environment.X", "a\nhook-prestart touch /tmp/pwned", "environment.X")]
+    [InlineData("environment.A\nhook-prestart touch /tmp/pwned", "1", "environment.A\\x0ahook-prestart")]
+    [InlineData("environment.A=B", "1", "environment.A=B")]
+    [InlineData("environment.A B", "1", "environment.A B")]
+    [InlineData("environment.X", "a\0b", "environment.X")]
+    [InlineData("user.note", "a\0b", "user.note")]
+    [InlineData("user.a\rb", "1", "user.a\\x0db")]
+    [InlineData("limits.memory\n", "1GiB", "limits.memory")]
+    public void Control_characters_in_keys_newlines_in_environment_and_NUL_anywhere_are_refused(string key, string value, string mentions)
+    {
+        var e = Assert.Throws<BadRequestException>(() => InstanceConfig.Validate(new Dictionary<string, string> { [key] = value }, isProfile: true));
+        Assert.Contains(mentions, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Theory]
+    [InlineData("environment.LC_ALL", "C.UTF-8")]
+    [InlineData("environment.X", "a b=c 'q' \"dq\"\ttab \\ \r $(x)")]
+    [InlineData("environment.lower.dotted-name", "\u00e9t\u00e9")]
+    public void Environment_values_lxd_accepts_pass(string key, string value) =>
+        InstanceConfig.Validate(new Dictionary<string, string> { [key] = value }, isProfile: false);
+
+    [Theory]
+    [InlineData("a b", @"a\x20b")]
+    [InlineData("a\nhook-prestart x", @"a\x0ahook-prestart\x20x")]
+    [InlineData(@"back\slash\x20", @"back\\slash\\x20")]
+    [InlineData("tab\t\u007f\r", @"tab\x09\x7f\x0d")]
+    [InlineData("caf\u00e9=\"q\"'", "caf\u00e9=\"q\"'")]
+    [InlineData("/srv/my data", @"/srv/my\x20data")]
+    public void Spec_fields_escape_backslash_space_and_control_characters(string value, string field) =>
+        Assert.Equal(field, SpecWriter.Field(value));
+
+    [Fact]
+    public void A_spec_field_cannot_carry_NUL() => Assert.Throws<BadRequestException>(() => SpecWriter.Field("a\0b"));
 
     [Fact]
     public void Volatile_keys_are_allowed_on_instances() =>
