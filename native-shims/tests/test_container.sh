@@ -54,6 +54,11 @@ cp "$BUSYBOX" "$R/bin/busybox"
 for c in sh echo sleep cat id hostname ls stat tty stty umount; do ln -s busybox "$R/bin/$c"; done
 ln -s ../bin/busybox "$R/sbin/init"
 printf '::sysinit:/bin/echo hello-from-init\n::shutdown:/bin/echo goodbye-from-init\n' >"$R/etc/inittab"
+# Bind sources and targets: a space in both (escaped in the spec), missing target parents, and a
+# planted absolute symlink that must resolve inside the rootfs, never to the host's $T/outside.
+mkdir -p "$T/shared dir" "$T/outside" "$R$T/outside"
+echo hello-bind >"$T/shared dir/f"
+ln -s "$T/outside" "$R/escape"
 chown -R 1000000:1000000 "$R"
 
 cat >"$T/spec" <<SPEC
@@ -71,6 +76,8 @@ env container=lxc
 # Escaped fields (README "Container spec"): a would-be directive inside a value stays data.
 env INJECT=a\\x0ahook-prestart\\x20touch\\x20$T/pwned
 env QUOTED=a\\x20b=c\\x09"q"\\x27\\\\
+bind $T/shared\\x20dir /mnt/deep/er\\x20x/target rw
+bind $T/shared\\x20dir /escape/sub/target ro
 SPEC
 
 req() { "$MON" request --socket "$SOCK" "$@"; }
@@ -112,6 +119,10 @@ has_env() { local e; while IFS= read -r -d '' e; do [[ $e == "$1" ]] && return 0
 check "an escaped newline stays inside its env value" has_env $'INJECT=a\nhook-prestart touch '"$T/pwned"
 check "spaces, =, tab, quotes, backslash arrive intact" has_env $'QUOTED=a b=c\t"q"\'\\'
 check "no directive ran from an env value" test ! -e "$T/pwned"
+check "bind with missing parents and spaces" test "$("$NSX" attach --pid "$INIT" -- cat '/mnt/deep/er x/target/f')" = hello-bind
+check "bind through a planted symlink stays inside the rootfs" test "$("$NSX" attach --pid "$INIT" -- cat /escape/sub/target/f)" = hello-bind
+check "nothing created on the host through the symlink" test ! -e "$T/outside/sub"
+check "the missing levels were made inside the rootfs" test -d "$R$T/outside/sub/target"
 check "monitor is init's parent" test "$(awk '/^PPid:/{print $2}' /proc/$INIT/status)" = "$MPID"
 check "state file says running" grep -q 'state=running' "$T/run/c1.state"
 
