@@ -17,7 +17,7 @@ public static class InstanceConfig
         ["limits.cpu"] = Validators.CpuLimit,
         ["limits.cpu.allowance"] = Validators.CpuAllowance,
         ["limits.cpu.priority"] = Validators.Int(0, 10),
-        ["limits.memory"] = Validators.SizeOrPercent,
+        ["limits.memory"] = Validators.MemoryLimit,
         ["limits.memory.enforce"] = Validators.OneOf("hard", "soft"),
         ["limits.memory.swap"] = Validators.Bool,
         ["limits.processes"] = Validators.Int(1),
