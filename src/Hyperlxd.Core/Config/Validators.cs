@@ -209,8 +209,8 @@ public static partial class Validators
             "TiB" => 1024m * 1024 * 1024 * 1024, "PiB" => 1024m * 1024 * 1024 * 1024 * 1024,
             _ => 0,
         };
-        var bytes = n * mult;
-        return mult == 0 || bytes > long.MaxValue ? null : (long)bytes;
+        // Checked before multiplying: a decimal overflows too (99999999999999999999999GB).
+        return mult == 0 || n > long.MaxValue / mult ? null : (long)(n * mult);
     }
 
     public static System.Net.IPEndPoint? ParseListenAddress(string v, int defaultPort)

@@ -21,6 +21,17 @@ public sealed class ConfigInputTests(ContainerDaemon fixture)
         return r.Metadata;
     }
 
+    /// <summary>An update that succeeds: sync (profiles) or an operation that ends in success (instances).</summary>
+    private async Task UpdateOkAsync(ApiResponse r)
+    {
+        Assert.True(r.Status is HttpStatusCode.OK or HttpStatusCode.Accepted, r.ToString());
+        if (r.Status == HttpStatusCode.Accepted)
+        {
+            var done = await Api.GetAsync(r.Body.GetProperty("operation").GetString() + "/wait?timeout=90");
+            Assert.True(done.Metadata.GetProperty("status").GetString() == "Success", done.ToString());
+        }
+    }
+
     private async Task<Dictionary<string, string>> ConfigAsync(string path) =>
         (await GetAsync(path)).GetProperty("config").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
 
@@ -65,8 +76,7 @@ public sealed class ConfigInputTests(ContainerDaemon fixture)
         try
         {
             var path = "/1.0/instances/" + c.Name;
-            var patch = await Api.PatchAsync(path, """{"config":{"user.a":null,"user.c":"3"}}""");
-            Assert.True(patch.Status == HttpStatusCode.OK, patch.ToString());
+            await UpdateOkAsync(await Api.PatchAsync(path, """{"config":{"user.a":null,"user.c":"3"}}"""));
             var config = await ConfigAsync(path);
             Assert.False(config.ContainsKey("user.a"));
             Assert.Equal("2", config["user.b"]);
@@ -74,19 +84,16 @@ public sealed class ConfigInputTests(ContainerDaemon fixture)
 
             var full = (await GetAsync(path)).GetProperty("config").EnumerateObject().ToDictionary(p => p.Name, p => (string?)p.Value.GetString());
             full["user.b"] = null;
-            var put = await Api.PutAsync(path, JsonSerializer.Serialize(new Dictionary<string, object> { ["config"] = full }));
-            Assert.True(put.Status == HttpStatusCode.OK, put.ToString());
+            await UpdateOkAsync(await Api.PutAsync(path, JsonSerializer.Serialize(new Dictionary<string, object> { ["config"] = full })));
             Assert.False((await ConfigAsync(path)).ContainsKey("user.b"));
 
-            Assert.Equal(HttpStatusCode.OK, (await Api.PatchAsync("/1.0/profiles/in-null-p", """{"config":{"user.x":"1","user.y":"2"}}""")).Status);
-            Assert.Equal(HttpStatusCode.OK, (await Api.PatchAsync("/1.0/profiles/in-null-p", """{"config":{"user.x":null}}""")).Status);
+            await UpdateOkAsync(await Api.PatchAsync("/1.0/profiles/in-null-p", """{"config":{"user.x":"1","user.y":"2"}}"""));
+            await UpdateOkAsync(await Api.PatchAsync("/1.0/profiles/in-null-p", """{"config":{"user.x":null}}"""));
             Assert.Equal(new Dictionary<string, string> { ["user.y"] = "2" }, await ConfigAsync("/1.0/profiles/in-null-p"));
-            Assert.Equal(HttpStatusCode.OK, (await Api.PutAsync("/1.0/profiles/in-null-p", """{"config":{"user.y":null,"user.z":"3"},"devices":{}}""")).Status);
+            await UpdateOkAsync(await Api.PutAsync("/1.0/profiles/in-null-p", """{"config":{"user.y":null,"user.z":"3"},"devices":{}}"""));
             Assert.Equal(new Dictionary<string, string> { ["user.z"] = "3" }, await ConfigAsync("/1.0/profiles/in-null-p"));
 
-            var create = await Api.PostAsync("/1.0/instances", """{"name":"in-null2","source":{"type":"image","alias":"busybox"},"config":{"user.n":null}}""");
-            Assert.True(create.Status == HttpStatusCode.Accepted, create.ToString());
-            await Api.GetAsync(create.Body.GetProperty("operation").GetString() + "/wait?timeout=90");
+            await UpdateOkAsync(await Api.PostAsync("/1.0/instances", """{"name":"in-null2","source":{"type":"image","alias":"busybox"},"config":{"user.n":null}}"""));
             Assert.False((await ConfigAsync("/1.0/instances/in-null2")).ContainsKey("user.n"));
         }
         finally

@@ -47,6 +47,7 @@ public sealed class ConfigValidationTests
     [InlineData("limits.memory", "7MiB", "smallest memory limit")]
     [InlineData("limits.memory", "0%", "limits.memory")]
     [InlineData("limits.memory", "101%", "limits.memory")]
+    [InlineData("limits.memory", "99999999999999999999999GB", "limits.memory")]
     [InlineData("nope", "1", "Unknown config key \"nope\"")]
     [InlineData("user.", "1", "user.")]
     [InlineData("volatile.eth0.hwaddr", "x", "volatile")]
