@@ -35,32 +35,62 @@ static int open_in_root(int rootfd, const char *rel, int flags, mode_t mode)
     return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
 }
 
-/* Makes sure rel exists (directory, or an empty file when file is set); returns an O_PATH fd. */
+/* Creates name (a directory, or an empty file when file is set) in the directory rel resolves to
+ * inside the root; an existing entry of that name is left as it is (EEXIST). */
+static int create_in(int rootfd, const char *rel, const char *name, int file)
+{
+    int pfd = open_in_root(rootfd, rel, O_PATH | O_DIRECTORY, 0), rc, e;
+    if (pfd < 0)
+        return -1;
+    if (file) {
+        /* O_NOFOLLOW|O_EXCL: a symlink planted at the name is never followed out of the root. */
+        rc = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (rc >= 0)
+            close(rc);
+    } else {
+        rc = mkdirat(pfd, name, 0755);
+    }
+    e = errno;
+    close(pfd);
+    errno = e;
+    return rc < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Makes sure rel exists (directory, or an empty file when file is set); returns an O_PATH fd.
+ * Missing levels are created one at a time, as LXD does for mount targets, each as the container's
+ * root and each parent resolved inside the root (RESOLVE_IN_ROOT): a symlink in the rootfs can
+ * redirect a level only to another place inside the container, never to the host. */
 static int ensure_target(struct ctx *c, const char *rel, int file)
 {
+    char path[4096];
+    size_t len;
     int fd = open_in_root(c->rootfd, rel, O_PATH, 0);
     if (fd >= 0 || errno != ENOENT)
         return fd;
-    if (file) {
-        fd = open_in_root(c->rootfd, rel, O_CREAT | O_WRONLY, 0644);
-        if (fd >= 0)
-            close(fd);
-    } else {
-        /* Parent inside the root, then mkdirat of the last component. */
-        char parent[4096];
-        const char *slash = strrchr(rel, '/');
-        int pfd;
-        snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - rel) : 0, rel);
-        pfd = open_in_root(c->rootfd, parent, O_PATH | O_DIRECTORY, 0);
-        if (pfd < 0)
-            return -1;
-        if (mkdirat(pfd, slash ? slash + 1 : rel, 0755) < 0 && errno != EEXIST) {
-            int e = errno;
-            close(pfd);
-            errno = e;
-            return -1;
+    while (*rel == '/')
+        rel++;
+    if ((len = strlen(rel)) >= sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, rel, len + 1);
+    for (char *comp = path, *slash;; comp = slash + 1) {
+        slash = strchr(comp, '/');
+        if (slash)
+            *slash = '\0';
+        if (*comp) {
+            /* path is now the prefix ending with comp; comp's parent is what precedes it. */
+            char saved = comp == path ? '\0' : comp[-1];
+            if (comp != path)
+                comp[-1] = '\0';
+            if (create_in(c->rootfd, comp == path ? "" : path, comp, file && !slash) < 0)
+                return -1;
+            if (comp != path)
+                comp[-1] = saved;
         }
-        close(pfd);
+        if (!slash)
+            break;
+        *slash = '/';
     }
     return open_in_root(c->rootfd, rel, O_PATH, 0);
 }

@@ -177,31 +177,6 @@ fail:
     _exit(1);
 }
 
-static int run_hook(const struct hlx_start *st, const char *hook, pid_t pid, struct hlx_err *er)
-{
-    char pidenv[32];
-    int status;
-    pid_t h = fork();
-    if (h < 0)
-        return hlx_fail(er, errno, "Failed running prestart hook: %s", strerror(errno));
-    if (h == 0) {
-        char name[300];
-        snprintf(pidenv, sizeof(pidenv), "HYPERLXD_PID=%d", (int)pid);
-        snprintf(name, sizeof(name), "HYPERLXD_NAME=%s", st->name ? st->name : "");
-        putenv(pidenv);
-        putenv(name);
-        hlx_reset_signals();
-        execl("/bin/sh", "sh", "-c", hook, (char *)NULL);
-        _exit(127);
-    }
-    while (waitpid(h, &status, 0) < 0)
-        if (errno != EINTR)
-            return hlx_fail(er, errno, "Failed waiting for prestart hook: %s", strerror(errno));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return hlx_fail(er, ECANCELED, "Prestart hook \"%s\" failed (status %d)", hook, status);
-    return 0;
-}
-
 int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, struct hlx_err *er)
 {
     const struct hlx_spec *spec = st->spec;
@@ -268,10 +243,6 @@ int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, str
      * made here with host credentials, attached by the child in its own mount namespace. */
     if (spec->rootfs_idmap && (idmapfd = hlx_idmap_mount_for(pid, spec->rootfs, er)) < 0)
         goto kill;
-    /* Hook point: network devices are moved into /proc/PID/ns/net here, before GO. */
-    for (int i = 0; i < spec->hooks.n; i++)
-        if (run_hook(st, spec->hooks.v[i], pid, er) < 0)
-            goto kill;
     if (send_go(sv[0], idmapfd) < 0) {
         hlx_fail(er, errno, "Failed sending GO: %s", strerror(errno));
         goto kill;

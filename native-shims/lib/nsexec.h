@@ -7,7 +7,6 @@
 
 struct hlx_start {
     const struct hlx_spec *spec;
-    const char *name;         /* HYPERLXD_NAME for hooks */
     int console_slave;        /* pty slave for the init's stdio, or -1 to inherit stdio */
     const char *console_path; /* host path of that slave (bound on /dev/console) */
 };
@@ -17,7 +16,7 @@ struct hlx_started {
     int pidfd;  /* close-on-exec pidfd of it */
 };
 
-/* Clones the init, maps ids, joins cgroups, runs prestart hooks, sends GO and waits for the
+/* Clones the init, maps ids, joins cgroups, sends GO and waits for the
  * exec (EOF) or the child's (errno, message). On failure the child is killed and reaped. */
 int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, struct hlx_err *er);
 

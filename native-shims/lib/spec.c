@@ -1,6 +1,8 @@
-/* Parser of the line-based container spec. One "key value" per line; '#' comments; the value is
- * the rest of the line (paths may not contain newlines; fields inside a value are separated by
- * single spaces). Unknown keys are errors so a typo in the daemon is caught at once. */
+/* Parser of the line-based container spec. One "key value" per line; '#' comments. A value is one
+ * or more fields separated by single spaces; inside a field, backslash, space and control characters
+ * are escaped (\\ and \xHH), so no field can end its line, split into two fields or start a
+ * directive (README.md, "Container spec"). Raw control characters, bad escapes and extra fields are
+ * errors, as are unknown keys, so a typo in the daemon is caught at once. */
 #include "spec.h"
 #include "caps.h"
 
@@ -52,7 +54,6 @@ void hlx_spec_free(struct hlx_spec *spec)
     free(spec->seccomp);
     hlx_strv_free(&spec->env);
     hlx_strv_free(&spec->argv);
-    hlx_strv_free(&spec->hooks);
     free(spec->devices);
     memset(spec, 0, sizeof(*spec));
 }
@@ -105,19 +106,58 @@ int hlx_spec_seccomp_defaults(struct hlx_spec *spec)
     return 0;
 }
 
-/* Splits s at single spaces into at most max fields (the last takes the rest). */
-static int split(char *s, char **f, int max)
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int hlx_spec_unescape(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (*r != '\\') {
+            *w++ = *r;
+        } else if (r[1] == '\\') {
+            *w++ = '\\';
+            r++;
+        } else if (r[1] == 'x' && (hi = hexval(r[2])) >= 0 && (lo = hexval(r[3])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi << 4 | lo); /* \x00 is refused: a C string cannot hold it */
+            r += 3;
+        } else {
+            return -1;
+        }
+    }
+    *w = '\0';
+    return 0;
+}
+
+/* Splits val at single spaces into min..max fields and unescapes each in place. Returns the count,
+ * or -1 when there are too few or too many fields or an escape is bad. */
+static int fields(char *val, char **f, int min, int max)
 {
     int n = 0;
-    while (n < max && s) {
-        f[n++] = s;
+    for (char *s = val;;) {
+        char *sp = strchr(s, ' ');
         if (n == max)
+            return -1;
+        if (sp)
+            *sp = '\0';
+        if (hlx_spec_unescape(s) < 0)
+            return -1;
+        f[n++] = s;
+        if (!sp)
             break;
-        s = strchr(s, ' ');
-        if (s)
-            *s++ = '\0';
+        s = sp + 1;
     }
-    return n;
+    return n < min ? -1 : n;
+}
+
+/* A single-field value, unescaped in place; -1 when it has a raw space or a bad escape. */
+static int one(char *val)
+{
+    char *f[1];
+    return fields(val, f, 1, 1);
 }
 
 static int parse_ulong(const char *s, unsigned long *out)
@@ -207,6 +247,11 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
     char *f[4] = {0};
     int n;
 
+    static const char *const single[] = {"rootfs", "hostname", "cwd", "cgroup", "cap-drop", "seccomp",
+                                         "env", "arg", "netns", "nesting", "rootfs-idmap"};
+    for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+        if (strcmp(key, single[i]) == 0 && one(val) < 0)
+            return hlx_fail(er, EINVAL, "%s wants one field (a bad escape or an unescaped space)", key);
     if (strcmp(key, "rootfs") == 0) {
         if (!abs_path(val))
             return hlx_fail(er, EINVAL, "rootfs must be an absolute path");
@@ -228,7 +273,7 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
         int *cnt = uid ? &spec->n_uidmap : &spec->n_gidmap;
         if (*cnt >= HLX_MAX_IDMAPS)
             return hlx_fail(er, EINVAL, "too many %s lines (max %d)", key, HLX_MAX_IDMAPS);
-        n = split(val, f, 3);
+        n = fields(val, f, 3, 3);
         if (n != 3 || parse_ulong(f[0], &m[*cnt].inside) || parse_ulong(f[1], &m[*cnt].outside) ||
             parse_ulong(f[2], &m[*cnt].count) || m[*cnt].count == 0 ||
             m[*cnt].inside + m[*cnt].count - 1 > UINT_MAX - 1 ||
@@ -244,7 +289,7 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
     }
     if (strcmp(key, "bind") == 0) {
         struct hlx_bind *b;
-        n = split(val, f, 3);
+        n = fields(val, f, 2, 3);
         if (n < 2 || !abs_path(f[0]) || !abs_path(f[1]) ||
             (n == 3 && strcmp(f[2], "ro") != 0 && strcmp(f[2], "rw") != 0))
             return hlx_fail(er, EINVAL, "bind wants \"SOURCE DEST [ro|rw]\" with absolute paths");
@@ -260,7 +305,7 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
     }
     if (strcmp(key, "cgroupfs") == 0) {
         struct hlx_bind *b;
-        n = split(val, f, 2);
+        n = fields(val, f, 2, 2);
         /* NAME is one path component: the hierarchy's directory under the container's /sys/fs/cgroup. */
         if (n != 2 || strncmp(f[0], "/sys/fs/cgroup/", 15) != 0 || !abs_path(f[0]) || !f[1][0] ||
             strchr(f[1], '/') || strcmp(f[1], "..") == 0 || (f[1][0] == '.' && f[1][1] && strcmp(f[1], ".") != 0))
@@ -277,7 +322,7 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
     }
     if (strcmp(key, "rlimit") == 0) {
         struct hlx_rlimit *r, lim;
-        n = split(val, f, 3);
+        n = fields(val, f, 3, 3);
         if (n != 3 || (lim.resource = hlx_rlimit_number(f[0])) < 0 ||
             parse_limit(f[1], &lim.lim.rlim_cur) || parse_limit(f[2], &lim.lim.rlim_max) ||
             lim.lim.rlim_cur > lim.lim.rlim_max)
@@ -303,7 +348,7 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
     }
     if (strcmp(key, "seccomp-deny") == 0) {
         int e;
-        n = split(val, f, 2);
+        n = fields(val, f, 2, 2);
         if (n != 2 || (e = hlx_errno_number(f[1])) < 0 || f[0][0] == '\0')
             return hlx_fail(er, EINVAL, "seccomp-deny wants \"SYSCALL ERRNO\"");
         return add_seccomp(spec, f[0], e);
@@ -315,8 +360,6 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
     }
     if (strcmp(key, "arg") == 0)
         return hlx_strv_push(&spec->argv, val);
-    if (strcmp(key, "hook-prestart") == 0)
-        return hlx_strv_push(&spec->hooks, val);
     if (strcmp(key, "netns") == 0) {
         if (strcmp(val, "new") != 0 && strcmp(val, "host") != 0)
             return hlx_fail(er, EINVAL, "netns wants \"new\" or \"host\"");
@@ -364,6 +407,14 @@ int hlx_spec_parse(FILE *f, const char *name, struct hlx_spec *spec, struct hlx_
             line[--len] = '\0';
         if (line[0] == '\0' || line[0] == '#')
             continue;
+        for (ssize_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)line[i];
+            if (c < 0x20 || c == 0x7f) {
+                hlx_fail(er, EINVAL, "%s: line %d: raw control character 0x%02x (fields escape it as \\x%02x)", name,
+                         lineno, c, c);
+                goto fail;
+            }
+        }
         val = strchr(line, ' ');
         if (!val) {
             hlx_fail(er, EINVAL, "%s: line %d: \"%s\" has no value", name, lineno, line);

@@ -1,4 +1,4 @@
-/* The container spec: a line-based file the daemon writes (see README.md, "Container spec"). */
+/* The container spec: a line-based file of escaped fields the daemon writes (see README.md, "Container spec"). */
 #ifndef HLX_SPEC_H
 #define HLX_SPEC_H
 
@@ -61,13 +61,15 @@ struct hlx_spec {
     int n_seccomp;
     struct hlx_strv env;  /* K=V */
     struct hlx_strv argv; /* default /sbin/init */
-    struct hlx_strv hooks; /* prestart hooks, run by the parent through /bin/sh -c */
     int host_netns;       /* "netns host" */
     int rootfs_idmap;     /* "rootfs-idmap yes": an idmapped mount of the unshifted rootfs */
     int nesting;          /* "nesting yes": proc and sys unmasked and writable, so nested containers can mount them */
     struct hlx_dev_rule *devices; /* "device-allow": enforced by an eBPF program on the cgroup2 dir */
     int n_devices;
 };
+
+/* Undoes a field's escapes in place (\\ is a backslash, \xHH a byte other than 00); 0, or -1 on a bad escape. */
+int hlx_spec_unescape(char *s);
 
 /* Parses a spec from f (name is for messages). Returns 0, or -1 with er filled
  * ("line 3: unknown key \"foo\""); on failure the spec is freed. */

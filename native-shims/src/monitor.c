@@ -144,7 +144,7 @@ static int monitor_main(struct mon *m, struct hlx_spec *spec, int res)
     if (open_console(m, spec, console, sizeof(console), &er) < 0 ||
         hlx_ring_init(&m->ring, RING_SIZE) < 0)
         goto fail_sock;
-    struct hlx_start st = {.spec = spec, .name = m->name, .console_slave = m->slave,
+    struct hlx_start st = {.spec = spec, .console_slave = m->slave,
                            .console_path = console};
     if (hlx_container_start(&st, &started, &er) < 0)
         goto fail_sock;

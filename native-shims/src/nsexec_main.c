@@ -86,7 +86,7 @@ static int cmd_run(int argc, char **argv)
     struct hlx_spec spec;
     struct hlx_err er = {0};
     struct hlx_started started;
-    struct hlx_start st = {.spec = &spec, .name = "", .console_slave = -1};
+    struct hlx_start st = {.spec = &spec, .console_slave = -1};
     int status;
 
     if (argc != 2 || strcmp(argv[0], "--spec") != 0)

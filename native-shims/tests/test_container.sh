@@ -54,6 +54,11 @@ cp "$BUSYBOX" "$R/bin/busybox"
 for c in sh echo sleep cat id hostname ls stat tty stty umount; do ln -s busybox "$R/bin/$c"; done
 ln -s ../bin/busybox "$R/sbin/init"
 printf '::sysinit:/bin/echo hello-from-init\n::shutdown:/bin/echo goodbye-from-init\n' >"$R/etc/inittab"
+# Bind sources and targets: a space in both (escaped in the spec), missing target parents, and a
+# planted absolute symlink that must resolve inside the rootfs, never to the host's $T/outside.
+mkdir -p "$T/shared dir" "$T/outside" "$R$T/outside"
+echo hello-bind >"$T/shared dir/f"
+ln -s "$T/outside" "$R/escape"
 chown -R 1000000:1000000 "$R"
 
 cat >"$T/spec" <<SPEC
@@ -68,7 +73,11 @@ cap-drop sys_module
 seccomp default
 rlimit nofile 1024 4096
 env container=lxc
-hook-prestart echo "\$HYPERLXD_NAME \$HYPERLXD_PID" > $T/hook.out
+# Escaped fields (README "Container spec"): a would-be directive inside a value stays data.
+env INJECT=a\\x0ahook-prestart\\x20touch\\x20$T/pwned
+env QUOTED=a\\x20b=c\\x09"q"\\x27\\\\
+bind $T/shared\\x20dir /mnt/deep/er\\x20x/target rw
+bind $T/shared\\x20dir /escape/sub/target ro
 SPEC
 
 req() { "$MON" request --socket "$SOCK" "$@"; }
@@ -105,7 +114,15 @@ check "init pid reported" test -n "$INIT"
 check "uid 0 inside is 1000000 on the host" grep -qP '^Uid:\t1000000\t' /proc/$INIT/status
 check "init is in the memory cgroup" grep -qx "$INIT" "${CGROUPS[0]}/cgroup.procs"
 check "init is in the v2 cgroup" grep -qx "$INIT" "${CGROUPS[3]}/cgroup.procs"
-check "prestart hook saw name and pid" grep -qx "c1 $INIT" "$T/hook.out"
+# init's environment, one NUL-terminated entry at a time (values may hold newlines).
+has_env() { local e; while IFS= read -r -d '' e; do [[ $e == "$1" ]] && return 0; done </proc/$INIT/environ; return 1; }
+check "an escaped newline stays inside its env value" has_env $'INJECT=a\nhook-prestart touch '"$T/pwned"
+check "spaces, =, tab, quotes, backslash arrive intact" has_env $'QUOTED=a b=c\t"q"\'\\'
+check "no directive ran from an env value" test ! -e "$T/pwned"
+check "bind with missing parents and spaces" test "$("$NSX" attach --pid "$INIT" -- cat '/mnt/deep/er x/target/f')" = hello-bind
+check "bind through a planted symlink stays inside the rootfs" test "$("$NSX" attach --pid "$INIT" -- cat /escape/sub/target/f)" = hello-bind
+check "nothing created on the host through the symlink" test ! -e "$T/outside/sub"
+check "the missing levels were made inside the rootfs" test -d "$R$T/outside/sub/target"
 check "monitor is init's parent" test "$(awk '/^PPid:/{print $2}' /proc/$INIT/status)" = "$MPID"
 check "state file says running" grep -q 'state=running' "$T/run/c1.state"
 
@@ -215,7 +232,7 @@ INIT=
 
 # --- privileged container (no user namespace), killed ----------------------------------------------------
 chown -R 0:0 "$R"
-grep -v -e '^uidmap' -e '^gidmap' -e '^hook' "$T/spec" >"$T/priv.spec"
+grep -v -e '^uidmap' -e '^gidmap' "$T/spec" >"$T/priv.spec"
 out=$("$MON" start --name c2 --spec "$T/priv.spec" --socket "$T/run/c2.sock" 2>&1)
 check "privileged start ($out)" test $? -eq 0
 INIT=$(field init_pid <<<"$out")
@@ -236,7 +253,7 @@ INIT=
 # --- unprivileged on the unshifted rootfs (still owned by host root): idmapped rootfs mount -----------------
 check "idmap-probe on the rootfs" "$NSX" idmap-probe "$R"
 check "idmap-probe refuses /proc" bash -c "! '$NSX' idmap-probe /proc 2>/dev/null"
-{ grep -v -e '^hook' "$T/spec"; echo "rootfs-idmap yes"; } >"$T/idmap.spec"
+{ cat "$T/spec"; echo "rootfs-idmap yes"; } >"$T/idmap.spec"
 wait_for bash -c "! kill -0 $MPID 2>/dev/null"
 out=$("$MON" start --name c3 --spec "$T/idmap.spec" --socket "$T/run/c3.sock" 2>&1)
 check "idmapped start ($out)" test $? -eq 0

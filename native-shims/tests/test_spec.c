@@ -30,7 +30,7 @@ static void test_full_spec(void)
                        "bind /srv/data /mnt/data ro\nrlimit nofile 1024 unlimited\ncap-drop sys_time\n"
                        "cap-drop CAP_SYS_MODULE\nseccomp default\nseccomp-deny mount EPERM\n"
                        "env container=lxc\narg /sbin/init\narg --log-level=debug\nnetns host\n"
-                       "hook-prestart ip link set veth0 netns $HYPERLXD_PID\ncwd /root\nrootfs-idmap yes\n"
+                       "cwd /root\nrootfs-idmap yes\n"
                        "device-allow c *:* m\ndevice-allow b 8:16 rw\ndevice-allow a\n";
     CHECK(parse(text, &s, &er) == 0);
     CHECK(strcmp(s.rootfs, "/var/lib/c1/rootfs") == 0);
@@ -47,7 +47,6 @@ static void test_full_spec(void)
     CHECK(s.n_seccomp == 11 && strcmp(s.seccomp[10].syscall, "mount") == 0);
     CHECK(s.env.n == 1 && s.argv.n == 2 && s.argv.v[2] == NULL);
     CHECK(s.host_netns == 1);
-    CHECK(s.hooks.n == 1 && strcmp(s.hooks.v[0], "ip link set veth0 netns $HYPERLXD_PID") == 0);
     CHECK(strcmp(s.cwd, "/root") == 0);
     CHECK(s.rootfs_idmap == 1);
     CHECK(s.n_devices == 3);
@@ -55,6 +54,33 @@ static void test_full_spec(void)
     CHECK(s.devices[1].type == 'b' && s.devices[1].major == 8 && s.devices[1].minor == 16 && s.devices[1].access == 6);
     CHECK(s.devices[2].type == 'a' && s.devices[2].major == -1 && s.devices[2].access == 7);
     hlx_spec_free(&s);
+}
+
+/* Fields are escaped (\\, \xHH): whatever a value holds, it stays one field of one line. */
+static void test_escapes(void)
+{
+    struct hlx_spec s;
+    struct hlx_err er = {0};
+    const char *text = "rootfs /var/lib/my\\x20pool/c1/rootfs\n"
+                       "env INJECT=a\\x0ahook-prestart\\x20touch\\x20/tmp/pwned\n"
+                       "env QUOTED=a\\x20b=c\\x09\"q\"\\x27\\\\n\\\\\n"
+                       "env UTF8=caf\xc3\xa9\\x7f\n"
+                       "arg /bin/sh\narg -c\narg echo\\x20$INJECT\\x0aid\n"
+                       "bind /srv/a\\x20b /mnt/a\\x5cb ro\n";
+    char buf[] = "x\\x41\\\\y", bad1[] = "a\\x0", bad2[] = "a\\x00b", bad3[] = "a\\n", bad4[] = "a\\";
+    CHECK(parse(text, &s, &er) == 0);
+    CHECK(strcmp(s.rootfs, "/var/lib/my pool/c1/rootfs") == 0);
+    CHECK(s.env.n == 3);
+    CHECK(strcmp(s.env.v[0], "INJECT=a\nhook-prestart touch /tmp/pwned") == 0);
+    CHECK(strcmp(s.env.v[1], "QUOTED=a b=c\t\"q\"'\\n\\") == 0);
+    CHECK(strcmp(s.env.v[2], "UTF8=caf\xc3\xa9\x7f") == 0);
+    CHECK(s.argv.n == 3 && strcmp(s.argv.v[2], "echo $INJECT\nid") == 0);
+    CHECK(s.n_binds == 1 && strcmp(s.binds[0].src, "/srv/a b") == 0 && strcmp(s.binds[0].dst, "/mnt/a\\b") == 0 &&
+          s.binds[0].ro);
+    hlx_spec_free(&s);
+    CHECK(hlx_spec_unescape(buf) == 0 && strcmp(buf, "xA\\y") == 0);
+    CHECK(hlx_spec_unescape(bad1) == -1 && hlx_spec_unescape(bad2) == -1 && hlx_spec_unescape(bad3) == -1 &&
+          hlx_spec_unescape(bad4) == -1);
 }
 
 static void test_defaults(void)
@@ -105,6 +131,19 @@ static void test_errors(void)
         {"rootfs /r\ndevice-allow c 4096:0 r\n", "line 2: device-allow wants"},
         {"rootfs /r\ndevice-allow c 1 r\n", "line 2: device-allow wants"},
         {"rootfs /r\ndevice-allow c :3 r\n", "line 2: device-allow wants"},
+        /* No directive runs a host command; what looks like one inside a field stays data. */
+        {"rootfs /r\nhook-prestart touch /tmp/pwned\n", "line 2: unknown key \"hook-prestart\""},
+        {"rootfs /r\nenv A=a\nhook-prestart touch /tmp/pwned\n", "line 3: unknown key \"hook-prestart\""},
+        {"rootfs /r\nenv A=a hook-prestart\n", "line 2: env wants one field"},
+        {"rootfs /r\nenv A=a\rb\n", "line 2: raw control character 0x0d"},
+        {"rootfs /r\nenv A=a\tb\n", "line 2: raw control character 0x09"},
+        {"rootfs /r\nenv A=a\\x00b\n", "line 2: env wants one field"},
+        {"rootfs /r\nenv A=a\\qb\n", "line 2: env wants one field"},
+        {"rootfs /r\narg a\\x4\n", "line 2: arg wants one field"},
+        {"rootfs /my\\x20r/..\\x2fetc\n", "line 1: rootfs must be an absolute path"},
+        {"rootfs /r\nbind /a /b ro extra\n", "line 2: bind wants"},
+        {"rootfs /r\nbind /a\\x20/../b /c\n", "line 2: bind wants"},
+        {"rootfs /r\nuidmap 0 1000000 65536 7\n", "line 2: uidmap wants"},
         {"rootfs /r\nenv A=1\narg x\nbind /a /b\nhostname averyveryveryveryveryveryveryveryveryveryveryveryveryveryverylongname\n",
          "line 5: hostname must have"},
     };
@@ -139,6 +178,7 @@ static void test_ring(void)
 int main(void)
 {
     test_full_spec();
+    test_escapes();
     test_defaults();
     test_errors();
     test_ring();

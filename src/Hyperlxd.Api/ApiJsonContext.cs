@@ -12,7 +12,7 @@ namespace Hyperlxd.Api;
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     ReadCommentHandling = JsonCommentHandling.Disallow,
-    Converters = new[] { typeof(TimestampConverter) })]
+    Converters = new[] { typeof(TimestampConverter), typeof(StringMapConverter) })]
 [JsonSerializable(typeof(Response))]
 [JsonSerializable(typeof(ServerPut))]
 [JsonSerializable(typeof(ServerUntrusted))]

@@ -76,6 +76,14 @@ public sealed partial class ContainerDriver
         {
             throw new InvalidOperationException($"Failed starting instance \"{spec.Name}\": {MonitorError(err)}");
         }
+        // The monitor answers once init has exec'd; an init already gone (killed by its limits, an init
+        // that exits at once) is a failed start, not a "successful" one that leaves the instance stopped.
+        var after = await StatusAsync(spec.Name, CancellationToken.None);
+        if (after is not { Running: true })
+        {
+            var how = after?.Exit is not { } exit ? "" : exit.Signal != 0 ? $" (killed by signal {exit.Signal})" : $" (exit code {exit.Code})";
+            throw new InvalidOperationException($"Failed starting instance \"{spec.Name}\": its init ended right after it started{how}");
+        }
         revert.Success();
         if (ExecSpares.Wanted(spec))
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Hyperlxd.Core.Instances;
 
@@ -17,16 +18,27 @@ internal static class SpecWriter
         bool idmapRootfs = false, IEnumerable<string>? deviceAllow = null)
     {
         var sb = new StringBuilder();
-        sb.Append("rootfs ").Append(RootFs(spec)).Append('\n');
+        // Every field goes through Field(): no value can end its line or become a directive.
+        void Line(string key, params string[] fields)
+        {
+            sb.Append(key);
+            foreach (var f in fields)
+            {
+                sb.Append(' ').Append(Field(f));
+            }
+            sb.Append('\n');
+        }
+
+        Line("rootfs", RootFs(spec));
         if (idmapRootfs && map is not null)
         {
-            sb.Append("rootfs-idmap yes\n");
+            Line("rootfs-idmap", "yes");
         }
-        sb.Append("hostname ").Append(spec.Name).Append('\n');
+        Line("hostname", spec.Name);
         if (spec.Config.GetValueOrDefault("security.nesting") is "true" or "1" or "yes" or "on")
         {
             // LXD's security.nesting: proc and sys whole and writable, so nested containers can mount their own.
-            sb.Append("nesting yes\n");
+            Line("nesting", "yes");
         }
         if (map is not null)
         {
@@ -34,45 +46,72 @@ internal static class SpecWriter
             {
                 foreach (var (inside, outside, count) in map.Lines(uid))
                 {
-                    sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"{kind} {inside} {outside} {count}\n");
+                    Line(kind, inside.ToString(CultureInfo.InvariantCulture), outside.ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture));
                 }
             }
         }
         foreach (var cg in cgroups)
         {
-            sb.Append("cgroup ").Append(cg).Append('\n');
+            Line("cgroup", cg);
         }
         foreach (var (dir, name) in cgroupfs)
         {
-            sb.Append("cgroupfs ").Append(dir).Append(' ').Append(name).Append('\n');
+            Line("cgroupfs", dir, name);
         }
         foreach (var rule in deviceAllow ?? [])
         {
+            // A fixed-syntax rule the daemon composes ("c 1:3 rwm"): the one line written as is.
             sb.Append("device-allow ").Append(rule).Append('\n');
         }
         foreach (var cap in map is null ? CapDrop.Concat(PrivilegedCapDrop) : CapDrop)
         {
-            sb.Append("cap-drop ").Append(cap).Append('\n');
+            Line("cap-drop", cap);
         }
-        sb.Append("seccomp default\n");
-        sb.Append("env container=lxc\n");
+        Line("seccomp", "default");
+        Line("env", "container=lxc");
         foreach (var (k, v) in Environment(spec.Config))
         {
-            sb.Append("env ").Append(k).Append('=').Append(v).Append('\n');
+            Line("env", k + "=" + v);
         }
-        sb.Append("netns new\n");
-        foreach (var (name, dev) in spec.Devices.OrderBy(d => d.Key, StringComparer.Ordinal))
+        Line("netns", "new");
+        foreach (var (_, dev) in spec.Devices.OrderBy(d => d.Key, StringComparer.Ordinal))
         {
             if (dev.GetValueOrDefault("type") != "disk" || dev.GetValueOrDefault("path") is not { Length: > 0 } path || path == "/"
                 || dev.GetValueOrDefault("source") is not { Length: > 0 } source)
             {
                 continue;
             }
-            if (source.Contains(' ') || path.Contains(' ') || source.Contains('\n') || path.Contains('\n'))
+            Line("bind", source, path, dev.GetValueOrDefault("readonly") == "true" ? "ro" : "rw");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// One spec field, escaped as native-shims/README.md ("Container spec") says: backslash as <c>\\</c>,
+    /// space and control characters as <c>\xHH</c>, everything else (UTF-8 included) as it is.
+    /// </summary>
+    public static string Field(string value)
+    {
+        if (value.Contains('\0'))
+        {
+            // Config validation refuses NUL; a spec field could not carry it anyway (C strings).
+            throw new BadRequestException("A value written to the container spec contains a NUL character");
+        }
+        var sb = new StringBuilder(value.Length);
+        foreach (var c in value)
+        {
+            if (c == '\\')
             {
-                throw new BadRequestException($"Invalid device \"{name}\": paths with spaces are not supported");
+                sb.Append(@"\\");
             }
-            sb.Append($"bind {source} {path} {(dev.GetValueOrDefault("readonly") == "true" ? "ro" : "rw")}\n");
+            else if (c <= ' ' || c == '\x7f')
+            {
+                sb.Append(@"\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                sb.Append(c);
+            }
         }
         return sb.ToString();
     }

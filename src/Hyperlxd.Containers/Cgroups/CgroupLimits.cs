@@ -81,7 +81,7 @@ internal sealed record CgroupLimits(
         if (Get("limits.memory") is { } mem)
         {
             memory = mem.EndsWith('%')
-                ? HostMemory() * long.Parse(mem[..^1], CultureInfo.InvariantCulture) / 100
+                ? Validators.HostMemoryBytes() / 100 * long.Parse(mem[..^1], CultureInfo.InvariantCulture) / 100
                 : Validators.ParseSize(mem) ?? throw new BadRequestException($"Invalid value for config key \"limits.memory\": \"{mem}\"");
         }
         long? processes = Get("limits.processes") is { } p ? long.Parse(p, CultureInfo.InvariantCulture) : null;
@@ -94,18 +94,6 @@ internal sealed record CgroupLimits(
         new($"Failed applying {key}: the {controller} cgroup controller is not available");
 
     private static long Ms(string v) => long.Parse(v.TrimEnd('s').TrimEnd('m'), CultureInfo.InvariantCulture);
-
-    private static long HostMemory()
-    {
-        foreach (var line in File.ReadLines("/proc/meminfo"))
-        {
-            if (line.StartsWith("MemTotal:", StringComparison.Ordinal))
-            {
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-            }
-        }
-        return 0;
-    }
 
     /// <summary>CPU ids of a set such as <c>0-3,6</c>.</summary>
     public static List<int> ParseCpuSet(string set)

@@ -36,13 +36,49 @@ public static class Devices
 
     private static readonly string[] SizeKeys = { "size", "size.state" };
 
+    /// <summary>A nic's host-side and container-side interface names.</summary>
+    private static readonly string[] InterfaceKeys = { "parent", "host_name", "name" };
+
+    /// <summary>
+    /// A disk's <c>path</c> (inside the instance) and host <c>source</c> (unless it names a pool
+    /// volume) are absolute and free of <c>..</c>: a relative or climbing path would only fail at
+    /// start, or mean something other than what it says.
+    /// </summary>
+    private static (string Key, string Problem)? PathProblem(string type, IReadOnlyDictionary<string, string> device)
+    {
+        if (type != "disk")
+        {
+            return null;
+        }
+        foreach (var key in device.ContainsKey("pool") ? new[] { "path" } : new[] { "path", "source" })
+        {
+            if (device.TryGetValue(key, out var p) && p.Length > 0 && (p[0] != '/' || p.Split('/').Contains("..")))
+            {
+                return (key, $"\"{Validators.Printable(p)}\" must be an absolute path without \"..\" components");
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The kernel's dev_valid_name: 1 to 15 bytes (IFNAMSIZ - 1), not "." or "..", no '/', ':' or whitespace.</summary>
+    public static bool IsInterfaceName(string name) =>
+        name.Length is > 0 and < 16 && System.Text.Encoding.UTF8.GetByteCount(name) < 16 && name is not "." and not ".."
+        && !name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c));
+
     public static void Validate(IReadOnlyDictionary<string, Dictionary<string, string>> devices)
     {
         foreach (var (name, device) in devices)
         {
-            if (string.IsNullOrEmpty(name) || name.Contains('/') || name.Any(char.IsWhiteSpace))
+            if (string.IsNullOrEmpty(name) || name.Contains('/') || name.Any(char.IsWhiteSpace) || Validators.HasControl(name))
             {
-                throw new BadRequestException($"Invalid device name \"{name}\"");
+                throw new BadRequestException($"Invalid device name \"{Validators.Printable(name)}\"");
+            }
+            foreach (var (key, value) in device ?? [])
+            {
+                if (Validators.KeyValueProblem(key, value) is { } kvProblem)
+                {
+                    throw new BadRequestException($"Device \"{name}\": invalid key \"{Validators.Printable(key)}\": {kvProblem}");
+                }
             }
             if (device is null || !device.TryGetValue("type", out var type) || type.Length == 0)
             {
@@ -73,6 +109,17 @@ public static class Devices
             if (device.TryGetValue("nictype", out var nicType) && !NicTypes.Contains(nicType))
             {
                 throw new BadRequestException($"Device \"{name}\": unknown nictype \"{nicType}\"");
+            }
+            if (PathProblem(type, device) is { } badPath)
+            {
+                throw new BadRequestException($"Device \"{name}\": invalid value for \"{badPath.Key}\": {badPath.Problem}");
+            }
+            foreach (var key in InterfaceKeys)
+            {
+                if (type == "nic" && device.TryGetValue(key, out var ifname) && ifname.Length > 0 && !IsInterfaceName(ifname))
+                {
+                    throw new BadRequestException($"Device \"{name}\": invalid value for \"{key}\": \"{Validators.Printable(ifname)}\" is not a valid interface name (1 to 15 characters, no '/', ':' or whitespace)");
+                }
             }
             if (device.TryGetValue("readonly", out var ro) && Validators.Bool(ro) is { } bad)
             {

@@ -17,7 +17,7 @@ public static class InstanceConfig
         ["limits.cpu"] = Validators.CpuLimit,
         ["limits.cpu.allowance"] = Validators.CpuAllowance,
         ["limits.cpu.priority"] = Validators.Int(0, 10),
-        ["limits.memory"] = Validators.SizeOrPercent,
+        ["limits.memory"] = Validators.MemoryLimit,
         ["limits.memory.enforce"] = Validators.OneOf("hard", "soft"),
         ["limits.memory.swap"] = Validators.Bool,
         ["limits.processes"] = Validators.Int(1),
@@ -40,7 +40,9 @@ public static class InstanceConfig
     };
 
     /// <summary>Free-form namespaces: anything below these prefixes is the user's own.</summary>
-    private static readonly string[] FreePrefixes = { "user.", "environment.", "image." };
+    private static readonly string[] FreePrefixes = { "user.", EnvironmentPrefix, "image." };
+
+    public const string EnvironmentPrefix = "environment.";
 
     /// <summary>
     /// Validates a whole config map. Profiles may not carry <c>volatile.*</c> keys (the daemon's own state).
@@ -54,8 +56,13 @@ public static class InstanceConfig
         }
     }
 
-    public static void ValidateKey(string key, string value, bool isProfile)
+    public static void ValidateKey(string key, string? value, bool isProfile)
     {
+        value ??= "";
+        if (Validators.KeyValueProblem(key, value) is { } bad)
+        {
+            throw new BadRequestException($"Invalid config key \"{Validators.Printable(key)}\": {bad}");
+        }
         if (key.StartsWith("volatile.", StringComparison.Ordinal))
         {
             if (isProfile)
@@ -66,6 +73,12 @@ public static class InstanceConfig
         }
         if (FreePrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal) && key.Length > p.Length))
         {
+            // environment.* goes into init's environment and every exec's: names and values must fit there.
+            if (key.StartsWith(EnvironmentPrefix, StringComparison.Ordinal)
+                && Validators.EnvironmentProblem(key[EnvironmentPrefix.Length..], value) is { } envProblem)
+            {
+                throw new BadRequestException($"Invalid config key \"{Validators.Printable(key)}\": {envProblem}");
+            }
             return;
         }
         if (!Keys.TryGetValue(key, out var check))

@@ -28,6 +28,10 @@ public static class ServerConfig
     {
         foreach (var (key, value) in config)
         {
+            if (Validators.KeyValueProblem(key, value) is { } bad)
+            {
+                throw new BadRequestException($"Invalid server config key \"{Validators.Printable(key)}\": {bad}");
+            }
             if (key.StartsWith("user.", StringComparison.Ordinal) && key.Length > 5)
             {
                 continue;

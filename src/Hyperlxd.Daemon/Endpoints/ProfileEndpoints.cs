@@ -40,6 +40,10 @@ public static class ProfileEndpoints
     private static string ETagOf(Profile p) =>
         ETag.Compute(new ProfilePut { Description = p.Description, Config = p.Config, Devices = p.Devices }, ApiJsonContext.Default.ProfilePut);
 
+    /// <summary>The keys a request sets: "" (or JSON null) is "unset", as LXD stores no empty value.</summary>
+    private static Dictionary<string, string> Set(Dictionary<string, string>? config) =>
+        (config ?? new()).Where(kv => kv.Value.Length > 0).ToDictionary();
+
     private static void Validate(Dictionary<string, string> config, Dictionary<string, Dictionary<string, string>> devices)
     {
         InstanceConfig.Validate(config, isProfile: true);
@@ -54,7 +58,7 @@ public static class ProfileEndpoints
         {
             Name = req.Name!,
             Description = req.Description ?? "",
-            Config = req.Config ?? new(),
+            Config = Set(req.Config),
             Devices = req.Devices ?? new(),
         };
         Validate(profile.Config, profile.Devices);
@@ -93,7 +97,7 @@ public static class ProfileEndpoints
             }
             else
             {
-                p.Config = req.Config ?? new();
+                p.Config = Set(req.Config);
                 p.Devices = req.Devices ?? new();
                 p.Description = req.Description ?? "";
             }

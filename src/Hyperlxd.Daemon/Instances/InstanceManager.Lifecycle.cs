@@ -63,7 +63,7 @@ public sealed partial class InstanceManager
             Type = type.ToApi(),
             Architecture = string.IsNullOrEmpty(req.Architecture) ? image.Architecture : req.Architecture,
             Description = req.Description ?? "",
-            Config = req.Config ?? new(),
+            Config = (req.Config ?? new()).Where(kv => kv.Value.Length > 0).ToDictionary(), // "" (or JSON null) sets nothing, as in LXD
             Devices = req.Devices ?? new(),
             Profiles = req.Profiles ?? new List<string> { "default" },
             Ephemeral = req.Ephemeral,

@@ -120,6 +120,9 @@ public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drive
             throw new BadRequestException("A profile is listed more than once");
         }
         var expanded = Expand(record, profiles);
+        // Profiles were checked when written; the expansion is checked too (older rows, and what the spec is built from).
+        InstanceConfig.Validate(expanded.Config, isProfile: false);
+        Core.Config.Devices.Validate(expanded.Devices);
         var (_, pool) = RootDisk(expanded.Devices);
         pools.Get(pool);
     }
