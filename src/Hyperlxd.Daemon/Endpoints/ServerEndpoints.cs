@@ -85,11 +85,6 @@ public static class ServerEndpoints
     private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
     {
         var body = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.DictionaryStringObject);
-        var extra = body.Keys.FirstOrDefault(k => k != "config");
-        if (extra is not null)
-        {
-            throw new BadRequestException($"Unknown field \"{extra}\" in request body");
-        }
         var requested = ParseConfig(body.GetValueOrDefault("config"));
         await daemon.UpdateConfigAsync(current =>
         {
