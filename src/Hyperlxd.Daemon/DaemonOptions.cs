@@ -5,7 +5,10 @@ public sealed class DaemonOptions
 {
     public required string StateDir { get; init; }
     public string? DatabaseUrl { get; init; }
-    public string DatabaseUser { get; init; } = "hyperlxd";
+    /// <summary>The embedded PostgreSQL's system account: its own user and group, never in <see cref="SocketGroup"/>.</summary>
+    public string DatabaseUser { get; init; } = "hyperlxd-db";
+
+    /// <summary>Members of this group may use the API socket (root access to the host).</summary>
     public string SocketGroup { get; init; } = "hyperlxd";
 
     public string SocketPath => Path.Combine(StateDir, "unix.socket");
