@@ -38,8 +38,13 @@ public static class EventEndpoints
         var reader = DrainAsync(socket, cts);
         try
         {
+            var restricted = !Security.Caller.Of(ctx).IsAdmin;
             await foreach (var frame in listener.Reader.ReadAllAsync(cts.Token))
             {
+                if (restricted && IsTokenOperation(frame))
+                {
+                    continue; // a token's secret would let a restricted client trust another certificate
+                }
                 await socket.SendAsync(frame, WebSocketMessageType.Text, true, cts.Token);
             }
         }
@@ -58,6 +63,14 @@ public static class EventEndpoints
             }
         }
         await reader;
+    }
+
+    private static bool IsTokenOperation(ReadOnlyMemory<byte> frame)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(frame);
+        return doc.RootElement.TryGetProperty("type", out var t) && t.ValueEquals(EventHub.Operation)
+            && doc.RootElement.TryGetProperty("metadata", out var m) && m.ValueKind == System.Text.Json.JsonValueKind.Object
+            && m.TryGetProperty("class", out var c) && c.ValueEquals("token");
     }
 
     private static async Task DrainAsync(WebSocket socket, CancellationTokenSource cts)

@@ -68,7 +68,8 @@ public static class ServerEndpoints
         {
             ApiExtensions = Extensions.ToList(),
             Auth = "trusted",
-            Config = VisibleConfig(daemon.Config),
+            // As LXD: the server config is for unrestricted clients only.
+            Config = caller.IsAdmin ? VisibleConfig(daemon.Config) : new(),
             Environment = Environment(daemon),
         };
         return Respond.Sync(ctx, server, ApiJsonContext.Default.Server, ETagOf(daemon.Config));
