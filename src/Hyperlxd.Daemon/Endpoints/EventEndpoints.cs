@@ -30,7 +30,13 @@ public static class EventEndpoints
         {
             throw new BadRequestException($"Unknown event type \"{unknown}\"");
         }
-        using var listener = daemon.Events.Subscribe(types.Length > 0 ? types : AllTypes);
+        // As LXD: the daemon's log stream is for unrestricted clients only.
+        var admin = Security.Caller.Of(ctx).IsAdmin;
+        if (!admin && types.Contains(EventHub.Logging))
+        {
+            throw new ForbiddenException("not authorized: logging events are for unrestricted clients only");
+        }
+        using var listener = daemon.Events.Subscribe(types.Length > 0 ? types : AllTypes.Where(t => admin || t != EventHub.Logging).ToArray());
         using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
         var stopping = ctx.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);
@@ -38,7 +44,7 @@ public static class EventEndpoints
         var reader = DrainAsync(socket, cts);
         try
         {
-            var restricted = !Security.Caller.Of(ctx).IsAdmin;
+            var restricted = !admin;
             await foreach (var frame in listener.Reader.ReadAllAsync(cts.Token))
             {
                 if (restricted && IsTokenOperation(frame))

@@ -36,8 +36,8 @@ public sealed class DatabaseAccountTests : IAsyncLifetime
         foreach (var pid in pids)
         {
             var st = Status(pid);
-            var ids = st["Uid"].Split('\t').Concat(st["Gid"].Split('\t')).Concat(st["Groups"].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-            Assert.DoesNotContain(socketGid.ToString(), ids);
+            var gids = st["Gid"].Split('\t').Concat(st["Groups"].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            Assert.DoesNotContain(socketGid.ToString(), gids);
             Assert.DoesNotContain("0", st["Uid"].Split('\t'));
             (uid, gid, groups) = (st["Uid"].Split('\t')[0], st["Gid"].Split('\t')[0], st["Groups"]);
         }
