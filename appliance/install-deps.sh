@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing Hyperlxd needs on Debian 12: apt packages and the
-# `hyperlxd` system group and user (the embedded PostgreSQL runs as that user; postgres refuses root).
+# `hyperlxd` group (the API socket's) and the `hyperlxd-db` system user (the embedded PostgreSQL runs as
+# that user, which has its own group and is not in `hyperlxd`; postgres refuses root).
 # Idempotent and fast when everything is present: apt-get runs only when a package is missing.
 # Run as root. Extra packages may be given as arguments (e.g. `install-deps.sh lxd`).
 set -euo pipefail
@@ -56,6 +57,7 @@ else
     say "apt packages: all ${#packages[@]} present"
 fi
 
+# The API socket's group: its members are root on the host through the API.
 if getent group hyperlxd >/dev/null; then
     say "group hyperlxd: present"
 else
@@ -63,10 +65,16 @@ else
     say "group hyperlxd: created"
 fi
 
-if getent passwd hyperlxd >/dev/null; then
-    say "user hyperlxd: present"
+# The embedded PostgreSQL's own account, with a group of its own and NOT in the socket's group:
+# a compromised database must not reach the API.
+if getent passwd hyperlxd-db >/dev/null; then
+    say "user hyperlxd-db: present"
 else
-    useradd --system --gid hyperlxd --home-dir /var/lib/hyperlxd --no-create-home \
-        --shell /usr/sbin/nologin --comment "Hyperlxd embedded database" hyperlxd
-    say "user hyperlxd: created"
+    useradd --system --user-group --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin --comment "Hyperlxd embedded database" hyperlxd-db
+    say "user hyperlxd-db: created"
+fi
+if id -nG hyperlxd-db | tr ' ' '\n' | grep -qx hyperlxd; then
+    gpasswd -d hyperlxd-db hyperlxd >/dev/null
+    say "user hyperlxd-db: removed from group hyperlxd"
 fi

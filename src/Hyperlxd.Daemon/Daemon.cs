@@ -22,7 +22,7 @@ namespace Hyperlxd.Daemon;
 public sealed class Daemon(DaemonOptions options, EventHub events, OperationManager operations, InstanceDrivers drivers, ILoggerFactory loggers)
 {
     private readonly ILogger _logger = loggers.CreateLogger<Daemon>();
-    private readonly ConcurrentDictionary<string, bool> _trusted = new();
+    private readonly ConcurrentDictionary<string, Api.Certificate> _trusted = new();
     private readonly SemaphoreSlim _configLock = new(1, 1);
     private volatile Dictionary<string, string> _config = new();
     private StateStore? _store;
@@ -68,7 +68,7 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         await _instances.StartupAsync(ct);
         foreach (var cert in await Store.Certificates.ListAsync(ct))
         {
-            _trusted[cert.Fingerprint] = true;
+            Trust(cert);
         }
         _https = new HttpsListener(this, loggers);
         if (_config.GetValueOrDefault(ServerConfig.HttpsAddress) is { Length: > 0 } address)
@@ -140,27 +140,39 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         }
     }
 
-    public async Task<bool> IsTrustedAsync(X509Certificate2 cert, CancellationToken ct)
+    /// <summary>The trust-store entry of a TLS client certificate, or null when it is not trusted for the API.</summary>
+    public async Task<Api.Certificate?> TrustedCertificateAsync(X509Certificate2 cert, CancellationToken ct)
     {
         var fp = Fingerprints.Of(cert);
-        if (_trusted.ContainsKey(fp))
+        if (_trusted.TryGetValue(fp, out var known))
         {
-            return true;
+            return known;
         }
         // Another daemon sharing an external database may have added it.
         try
         {
-            await Store.Certificates.GetAsync(fp, ct);
-            _trusted[fp] = true;
-            return true;
+            var stored = await Store.Certificates.GetAsync(fp, ct);
+            Trust(stored);
+            return _trusted.GetValueOrDefault(fp);
         }
         catch (NotFoundException)
         {
-            return false;
+            return null;
         }
     }
 
-    public void Trust(string fingerprint) => _trusted[fingerprint] = true;
+    /// <summary>Caches a certificate's trust (and restrictions); metrics certificates never reach the API (LXD).</summary>
+    public void Trust(Api.Certificate cert)
+    {
+        if (cert.Type == "client")
+        {
+            _trusted[cert.Fingerprint] = cert;
+        }
+        else
+        {
+            _trusted.TryRemove(cert.Fingerprint, out _);
+        }
+    }
 
     public void Untrust(string fingerprint) => _trusted.TryRemove(fingerprint, out _);
 }

@@ -8,7 +8,11 @@ public sealed class DaemonOptions
 
     /// <summary>How long one database unit of work may take before requests get 503 (null: the default, 30 s).</summary>
     public TimeSpan? DatabaseTimeout { get; init; }
-    public string DatabaseUser { get; init; } = "hyperlxd";
+
+    /// <summary>The embedded PostgreSQL's system account: its own user and group, never in <see cref="SocketGroup"/>.</summary>
+    public string DatabaseUser { get; init; } = "hyperlxd-db";
+
+    /// <summary>Members of this group may use the API socket (root access to the host).</summary>
     public string SocketGroup { get; init; } = "hyperlxd";
 
     public string SocketPath => Path.Combine(StateDir, "unix.socket");

@@ -39,6 +39,12 @@ public sealed class PayloadTooLargeException(string message) : HyperlxdException
     public override int StatusCode => 413;
 }
 
+/// <summary>Refused before any work because the caller is over a rate limit (trust attempts).</summary>
+public sealed class TooManyRequestsException(string message) : HyperlxdException(message)
+{
+    public override int StatusCode => 429;
+}
+
 /// <summary>A fault that outlived its retries (the database was away too long): the caller may try again.</summary>
 public sealed class TransientException(string message, Exception? inner = null) : HyperlxdException(message, inner)
 {

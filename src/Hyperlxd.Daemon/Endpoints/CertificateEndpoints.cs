@@ -12,6 +12,8 @@ using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Hyperlxd.Daemon.Endpoints;
 
@@ -23,9 +25,8 @@ public static class CertificateEndpoints
 {
     private static readonly string[] Types = { "client", "metrics" };
 
-    /// <summary>Serialises failed trust attempts so that guessing costs at least this long each.</summary>
-    private static readonly SemaphoreSlim FailureGate = new(1, 1);
-    private static readonly TimeSpan FailureDelay = TimeSpan.FromSeconds(1);
+    /// <summary>Gates password and token attempts per source address before any hashing.</summary>
+    private static readonly TrustAttemptLimiter Attempts = new();
 
     public static void Map(WebApplication app, Daemon daemon)
     {
@@ -75,9 +76,9 @@ public static class CertificateEndpoints
 
         if (req.Token)
         {
-            if (!caller.Trusted)
+            if (!caller.IsAdmin)
             {
-                throw new ForbiddenException();
+                throw new ForbiddenException("not authorized: only unrestricted clients can issue tokens");
             }
             await Respond.Async(ctx, IssueToken(daemon, req));
             return;
@@ -85,7 +86,21 @@ public static class CertificateEndpoints
 
         if (!caller.Trusted)
         {
-            await TrustCallerAsync(ctx, daemon, req);
+            await TrustCallerAsync(ctx, daemon, req, caller.Certificate);
+            return;
+        }
+        if (!caller.IsAdmin)
+        {
+            // As LXD: a restricted client adds certificates only the way an untrusted one could, with a password or token.
+            if (string.IsNullOrEmpty(req.Certificate))
+            {
+                throw new BadRequestException("Client is already trusted");
+            }
+            if (string.IsNullOrEmpty(req.Password))
+            {
+                throw new ForbiddenException("not authorized: a restricted certificate cannot add certificates");
+            }
+            await TrustCallerAsync(ctx, daemon, req, ParseCertificate(req.Certificate));
             return;
         }
 
@@ -102,11 +117,13 @@ public static class CertificateEndpoints
         await Respond.Empty(ctx);
     }
 
-    /// <summary>An untrusted TLS client proves itself with the trust password or a pending token.</summary>
-    private static async Task TrustCallerAsync(HttpContext ctx, Daemon daemon, CertificatesPost req)
+    /// <summary>
+    /// An untrusted TLS client proves itself with the trust password or a pending token. A token's
+    /// own request (name, type, restricted, projects) decides what is trusted: the redeemer overrides nothing.
+    /// </summary>
+    private static async Task TrustCallerAsync(HttpContext ctx, Daemon daemon, CertificatesPost req, X509Certificate2? cert)
     {
-        var caller = Caller.Of(ctx);
-        if (caller.Certificate is null)
+        if (cert is null)
         {
             throw new ForbiddenException("A client certificate is required");
         }
@@ -114,33 +131,36 @@ public static class CertificateEndpoints
         {
             throw new ForbiddenException("not authorized: a trust password or token is required");
         }
-        var name = req.Name;
-        Operation? token = FindToken(daemon, req.Password);
-        if (token is not null)
+        var address = ctx.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
+        var logger = ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CertificateEndpoints));
+        var refusal = Attempts.TryBegin(address, out var attempt);
+        if (refusal != TrustAttemptLimiter.Refusal.None)
         {
-            name = string.IsNullOrEmpty(name) ? (token.GetMetadata("request") as CertificatesPost)?.Name : name;
+            logger.LogWarning("Refused trust attempt from {Address}: {Reason}", address,
+                refusal == TrustAttemptLimiter.Refusal.Busy ? "too many attempts in progress" : "too many failed attempts from this address");
+            throw new TooManyRequestsException(refusal == TrustAttemptLimiter.Refusal.Busy
+                ? "Too many trust attempts in progress: try again shortly"
+                : "Too many failed trust attempts from this address: try again later");
         }
-        else if (!daemon.Config.TryGetValue(ServerConfig.TrustPassword, out var hash) || !TrustPassword.Verify(req.Password, hash))
+        using (attempt)
         {
-            await FailureGate.WaitAsync(ctx.RequestAborted);
-            try
+            var grant = new CertificatesPost { Name = req.Name, Type = "client", Restricted = req.Restricted, Projects = req.Projects };
+            var token = FindToken(daemon, req.Password);
+            if (token?.GetMetadata("request") is CertificatesPost issued)
             {
-                await Task.Delay(FailureDelay, ctx.RequestAborted);
+                grant = new CertificatesPost { Name = issued.Name, Type = string.IsNullOrEmpty(issued.Type) ? "client" : issued.Type, Restricted = issued.Restricted, Projects = issued.Projects };
             }
-            finally
+            else if (!daemon.Config.TryGetValue(ServerConfig.TrustPassword, out var hash) || !TrustPassword.Verify(req.Password, hash))
             {
-                FailureGate.Release();
+                logger.LogWarning("Refused trust attempt from {Address}: wrong trust password or invalid token", address);
+                throw new ForbiddenException("not authorized: wrong trust password or invalid token");
             }
-            throw new ForbiddenException("not authorized: wrong trust password or invalid token");
-        }
-        if (string.IsNullOrEmpty(name))
-        {
-            name = caller.Certificate.GetNameInfo(X509NameType.SimpleName, false);
-        }
-        await AddAsync(ctx, daemon, caller.Certificate, name, "client", req.Restricted, req.Projects);
-        if (token is not null)
-        {
-            daemon.Operations.Complete(token);
+            attempt!.Succeeded();
+            await AddAsync(ctx, daemon, cert, grant.Name, grant.Type!, grant.Restricted, grant.Projects);
+            if (token is not null)
+            {
+                daemon.Operations.Complete(token);
+            }
         }
         await Respond.Empty(ctx);
     }
@@ -157,7 +177,7 @@ public static class CertificateEndpoints
             Pem = cert.ExportCertificatePem() + "\n",
         };
         await daemon.Store.Certificates.AddAsync(c, ctx.RequestAborted);
-        daemon.Trust(c.Fingerprint);
+        daemon.Trust(c);
         daemon.Events.PublishLifecycle("certificate-created", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
     }
 
@@ -237,9 +257,14 @@ public static class CertificateEndpoints
         {
             throw new BadRequestException($"Project \"{projects.First(p => p != "default")}\" not found");
         }
+        var caller = Caller.Of(ctx);
         var c = await daemon.Store.Certificates.UpdateAsync(Fp(ctx), c =>
         {
             Collection.CheckETag(ctx, ETagOf(c));
+            if (!caller.IsAdmin)
+            {
+                CheckOwnUnchanged(caller, c, req, patch);
+            }
             if (!patch && !string.IsNullOrEmpty(req.Certificate) && Fingerprints.Of(ParseCertificate(req.Certificate)) != c.Fingerprint)
             {
                 throw new BadRequestException("The certificate itself cannot be changed");
@@ -249,7 +274,31 @@ public static class CertificateEndpoints
             c.Restricted = req.Restricted ?? (patch && c.Restricted);
             c.Projects = req.Projects ?? (patch ? c.Projects : new());
         }, ctx.RequestAborted);
+        daemon.Trust(c);
         daemon.Events.PublishLifecycle("certificate-updated", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
         await Respond.Empty(ctx);
+    }
+
+    /// <summary>
+    /// LXD lets a restricted client touch only its own certificate, and change nothing but the
+    /// certificate itself (which Hyperlxd does not allow to change at all): not its name, type,
+    /// restriction or projects.
+    /// </summary>
+    private static void CheckOwnUnchanged(Caller caller, Certificate current, CertificatePut req, bool patch)
+    {
+        if (current.Fingerprint != caller.Username)
+        {
+            throw new ForbiddenException("not authorized: a restricted certificate can only update itself");
+        }
+        var changed =
+            (req.Name is { Length: > 0 } name ? name != current.Name : !patch) ? "name"
+            : (req.Type is { Length: > 0 } type ? type != current.Type : !patch && current.Type != "client") ? "type"
+            : (req.Restricted is { } restricted ? restricted != current.Restricted : !patch) ? "restricted"
+            : (req.Projects is { } projects ? !projects.SequenceEqual(current.Projects) : !patch && current.Projects.Count > 0) ? "projects"
+            : null;
+        if (changed is not null)
+        {
+            throw new ForbiddenException($"not authorized: a restricted certificate cannot change its \"{changed}\" (only the certificate can be changed)");
+        }
     }
 }

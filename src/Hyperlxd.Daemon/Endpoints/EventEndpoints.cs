@@ -30,7 +30,13 @@ public static class EventEndpoints
         {
             throw new BadRequestException($"Unknown event type \"{unknown}\"");
         }
-        using var listener = daemon.Events.Subscribe(types.Length > 0 ? types : AllTypes);
+        // As LXD: the daemon's log stream is for unrestricted clients only.
+        var admin = Security.Caller.Of(ctx).IsAdmin;
+        if (!admin && types.Contains(EventHub.Logging))
+        {
+            throw new ForbiddenException("not authorized: logging events are for unrestricted clients only");
+        }
+        using var listener = daemon.Events.Subscribe(types.Length > 0 ? types : AllTypes.Where(t => admin || t != EventHub.Logging).ToArray());
         using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
         var stopping = ctx.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);
@@ -38,8 +44,13 @@ public static class EventEndpoints
         var reader = DrainAsync(socket, cts);
         try
         {
+            var restricted = !admin;
             await foreach (var frame in listener.Reader.ReadAllAsync(cts.Token))
             {
+                if (restricted && IsTokenOperation(frame))
+                {
+                    continue; // a token's secret would let a restricted client trust another certificate
+                }
                 await socket.SendAsync(frame, WebSocketMessageType.Text, true, cts.Token);
             }
         }
@@ -58,6 +69,14 @@ public static class EventEndpoints
             }
         }
         await reader;
+    }
+
+    private static bool IsTokenOperation(ReadOnlyMemory<byte> frame)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(frame);
+        return doc.RootElement.TryGetProperty("type", out var t) && t.ValueEquals(EventHub.Operation)
+            && doc.RootElement.TryGetProperty("metadata", out var m) && m.ValueKind == System.Text.Json.JsonValueKind.Object
+            && m.TryGetProperty("class", out var c) && c.ValueEquals("token");
     }
 
     private static async Task DrainAsync(WebSocket socket, CancellationTokenSource cts)

@@ -2,6 +2,7 @@ using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Http;
+using Hyperlxd.Daemon.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -14,15 +15,15 @@ public static class OperationEndpoints
     {
         app.MapGet("/1.0/operations", ctx => ListAsync(ctx, daemon));
         app.MapGet("/1.0/operations/{id}", ctx =>
-            Respond.Sync(ctx, daemon.Operations.Get(Id(ctx)).ToApi(), ApiJsonContext.Default.Operation));
+            Respond.Sync(ctx, Visible(ctx, daemon.Operations.Get(Id(ctx))).ToApi(), ApiJsonContext.Default.Operation));
         app.MapDelete("/1.0/operations/{id}", async ctx =>
         {
-            await daemon.Operations.CancelAsync(Id(ctx));
+            await daemon.Operations.CancelAsync(Visible(ctx, daemon.Operations.Get(Id(ctx))).Id);
             await Respond.Empty(ctx);
         });
         app.MapGet("/1.0/operations/{id}/wait", async ctx =>
         {
-            var op = daemon.Operations.Get(Id(ctx));
+            var op = Visible(ctx, daemon.Operations.Get(Id(ctx)));
             var timeout = ctx.Request.Query["timeout"].ToString() switch
             {
                 "" => Timeout.InfiniteTimeSpan,
@@ -43,10 +44,15 @@ public static class OperationEndpoints
 
     private static string Id(HttpContext ctx) => (string)ctx.Request.RouteValues["id"]!;
 
+    /// <summary>Certificate tokens carry their secret: only unrestricted clients see them (others get 404).</summary>
+    private static Core.Operations.Operation Visible(HttpContext ctx, Core.Operations.Operation op) =>
+        op.Class == OperationClass.Token && !Caller.Of(ctx).IsAdmin ? throw new NotFoundException("Operation not found") : op;
+
     /// <summary>Grouped by lowercase status name, URLs or (with recursion) objects, as LXD 5.0.2 answers.</summary>
     private static Task ListAsync(HttpContext ctx, Daemon daemon)
     {
-        var ops = daemon.Operations.List().Select(o => o.ToApi()).GroupBy(o => o.Status.ToLowerInvariant());
+        var admin = Caller.Of(ctx).IsAdmin;
+        var ops = daemon.Operations.List().Where(o => admin || o.Class != OperationClass.Token).Select(o => o.ToApi()).GroupBy(o => o.Status.ToLowerInvariant());
         if (Collection.Recursion(ctx) == 0)
         {
             var urls = ops.ToDictionary(g => g.Key, g => (object?)g.Select(o => "/1.0/operations/" + o.Id).ToList());

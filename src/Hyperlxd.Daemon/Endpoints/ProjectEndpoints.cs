@@ -13,8 +13,9 @@ public static class ProjectEndpoints
     {
         app.MapGet("/1.0/projects", async ctx =>
         {
-            var project = await DefaultAsync(daemon, ctx.RequestAborted);
-            await Collection.Write(ctx, new[] { project }, p => "/1.0/projects/" + p.Name, ApiJsonContext.Default.Project, ApiJsonContext.Default.ListProject);
+            // A restricted client sees only its own projects (as LXD filters them).
+            var projects = Security.Caller.Of(ctx).CanAccessProject("default") ? new[] { await DefaultAsync(daemon, ctx.RequestAborted) } : Array.Empty<Project>();
+            await Collection.Write(ctx, projects, p => "/1.0/projects/" + p.Name, ApiJsonContext.Default.Project, ApiJsonContext.Default.ListProject);
         });
         app.MapGet("/1.0/projects/{name}", async ctx =>
         {

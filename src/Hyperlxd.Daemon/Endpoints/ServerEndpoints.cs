@@ -68,7 +68,8 @@ public static class ServerEndpoints
         {
             ApiExtensions = Extensions.ToList(),
             Auth = "trusted",
-            Config = VisibleConfig(daemon.Config),
+            // As LXD: the server config is for unrestricted clients only.
+            Config = caller.IsAdmin ? VisibleConfig(daemon.Config) : new(),
             Environment = Environment(daemon),
         };
         return Respond.Sync(ctx, server, ApiJsonContext.Default.Server, ETagOf(daemon.Config));
@@ -85,11 +86,6 @@ public static class ServerEndpoints
     private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
     {
         var body = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.DictionaryStringObject);
-        var extra = body.Keys.FirstOrDefault(k => k != "config");
-        if (extra is not null)
-        {
-            throw new BadRequestException($"Unknown field \"{extra}\" in request body");
-        }
         var requested = ParseConfig(body.GetValueOrDefault("config"));
         await daemon.UpdateConfigAsync(current =>
         {

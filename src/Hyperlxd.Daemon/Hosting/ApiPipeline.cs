@@ -43,9 +43,10 @@ public static class ApiPipeline
         else
         {
             var cert = ctx.Connection.ClientCertificate ?? await ctx.Connection.GetClientCertificateAsync(ctx.RequestAborted);
-            var trusted = cert is not null && await daemon.IsTrustedAsync(cert, ctx.RequestAborted);
-            caller = new Caller(trusted, "tls", cert is null ? "" : Fingerprints.Of(cert), cert,
-                $"{ctx.Connection.RemoteIpAddress}:{ctx.Connection.RemotePort}");
+            var entry = cert is null ? null : await daemon.TrustedCertificateAsync(cert, ctx.RequestAborted);
+            caller = new Caller(entry is not null, "tls", cert is null ? "" : Fingerprints.Of(cert), cert,
+                $"{ctx.Connection.RemoteIpAddress}:{ctx.Connection.RemotePort}",
+                entry?.Restricted ?? false, entry?.Projects.ToList());
         }
         Caller.Set(ctx, caller);
         var path = ctx.Request.Path.Value ?? "/";
@@ -54,10 +55,12 @@ public static class ApiPipeline
         {
             throw new ForbiddenException();
         }
+        Authorization.Authorize(ctx, caller);
         if (ctx.Request.Query["project"].ToString() is { Length: > 0 } project && project != "default")
         {
             throw new NotFoundException($"Project \"{project}\" not found");
         }
+        await Authorization.CheckRestrictionsAsync(ctx, caller, daemon);
         await next(ctx);
     }
 }

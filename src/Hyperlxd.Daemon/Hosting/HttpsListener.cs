@@ -5,6 +5,7 @@ using Hyperlxd.Core.Config;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Hyperlxd.Daemon.Hosting;
@@ -38,6 +39,8 @@ public sealed class HttpsListener(Daemon daemon, ILoggerFactory loggers) : IAsyn
             ?? throw new BadRequestException($"Invalid value for server config key \"{ServerConfig.HttpsAddress}\": \"{address}\"");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        // Log through the daemon's own factory: refused trust attempts and request errors on HTTPS must be seen.
+        builder.Services.AddSingleton<ILoggerFactory>(loggers);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;

@@ -48,35 +48,64 @@ public static class UnixSocket
     }
 }
 
-/// <summary>The host accounts the daemon needs: its socket group and the database's system user.</summary>
+/// <summary>
+/// The host accounts the daemon needs: the socket's group (API access) and the database's own system
+/// user and group. They must stay apart: the database account is not in the socket's group, so a
+/// compromised PostgreSQL cannot reach the API.
+/// </summary>
 public static class HostAccounts
 {
-    public static uint? GroupId(string group)
+    public static uint? GroupId(string group) => GroupEntry(group)?.Gid;
+
+    private static (uint Gid, string[] Members)? GroupEntry(string group)
     {
         foreach (var line in File.ReadLines("/etc/group"))
         {
             var f = line.Split(':');
-            if (f.Length >= 3 && f[0] == group)
+            if (f.Length >= 4 && f[0] == group)
             {
-                return uint.Parse(f[2]);
+                return (uint.Parse(f[2]), f[3].Split(',', StringSplitOptions.RemoveEmptyEntries));
             }
         }
         return null;
     }
 
-    private static bool UserExists(string user) =>
-        File.ReadLines("/etc/passwd").Any(l => l.StartsWith(user + ":", StringComparison.Ordinal));
+    private static uint? PrimaryGid(string user) =>
+        File.ReadLines("/etc/passwd").Select(l => l.Split(':')).Where(f => f.Length >= 4 && f[0] == user)
+            .Select(f => (uint?)uint.Parse(f[3])).FirstOrDefault();
 
-    /// <summary>Creates the group and the (login-less) system user when missing, as a package's postinst would.</summary>
-    public static void Ensure(string group, string user)
+    /// <summary>
+    /// Creates the socket group and the database's login-less system user (with a group of its own) when
+    /// missing, as a package's postinst would, and refuses a database user that is in the socket's group.
+    /// </summary>
+    public static void Ensure(string socketGroup, string databaseUser)
     {
-        if (GroupId(group) is null)
+        if (GroupId(socketGroup) is null)
         {
-            Run("groupadd", "--system", group);
+            RunUnlessDone(() => GroupId(socketGroup) is not null, "groupadd", "--system", socketGroup);
         }
-        if (!UserExists(user))
+        if (PrimaryGid(databaseUser) is null)
         {
-            Run("useradd", "--system", "--gid", group, "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", user);
+            RunUnlessDone(() => PrimaryGid(databaseUser) is not null, "useradd", "--system", "--user-group", "--no-create-home",
+                "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "Hyperlxd embedded database", databaseUser);
+        }
+        var socket = GroupEntry(socketGroup)!.Value;
+        if (PrimaryGid(databaseUser) == socket.Gid || socket.Members.Contains(databaseUser))
+        {
+            throw new InvalidOperationException(
+                $"The database user \"{databaseUser}\" is in the API socket's group \"{socketGroup}\": a compromised database would control the API. Give it a group of its own (usermod -g {databaseUser} {databaseUser}; gpasswd -d {databaseUser} {socketGroup})");
+        }
+    }
+
+    /// <summary>Two daemons starting at once may race to create an account: losing that race is fine.</summary>
+    private static void RunUnlessDone(Func<bool> done, string program, params string[] args)
+    {
+        try
+        {
+            Run(program, args);
+        }
+        catch (InvalidOperationException) when (done())
+        {
         }
     }
 

@@ -4,8 +4,12 @@ using Microsoft.AspNetCore.Http;
 
 namespace Hyperlxd.Daemon.Security;
 
-/// <summary>Who is calling: the unix socket is trusted (its mode and group are the access control); TLS callers by certificate.</summary>
-public sealed record Caller(bool Trusted, string Protocol, string Username, X509Certificate2? Certificate, string Address)
+/// <summary>
+/// Who is calling: the unix socket is trusted (its mode and group are the access control); TLS callers by
+/// certificate. A restricted certificate (LXD's <c>restricted</c> + <c>projects</c>) reaches only its projects.
+/// </summary>
+public sealed record Caller(bool Trusted, string Protocol, string Username, X509Certificate2? Certificate, string Address,
+    bool Restricted = false, IReadOnlyList<string>? Projects = null)
 {
     private static readonly object Key = new();
 
@@ -15,6 +19,11 @@ public sealed record Caller(bool Trusted, string Protocol, string Username, X509
 
     public static bool IsUnixSocket(HttpContext ctx) =>
         ctx.Connection.LocalIpAddress is null && ctx.Connection.RemoteIpAddress is null;
+
+    /// <summary>LXD's "admin": trusted and not restricted.</summary>
+    public bool IsAdmin => Trusted && !Restricted;
+
+    public bool CanAccessProject(string project) => IsAdmin || (Trusted && (Projects?.Contains(project) ?? false));
 
     public Api.EventLifecycleRequestor Requestor => new() { Username = Username, Protocol = Protocol, Address = Address };
 }

@@ -13,6 +13,9 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
 {
     public const string DatabaseName = "hyperlxd";
 
+    /// <summary>The PostgreSQL superuser role; fixed, whichever system account runs the server (older clusters have it).</summary>
+    public const string RoleName = "hyperlxd";
+
     private readonly string _root;
     private readonly SystemUser _user;
     private readonly ILogger _logger;
@@ -39,7 +42,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     public string ConnectionString => new NpgsqlConnectionStringBuilder
     {
         Host = SocketDir,
-        Username = _user.Name,
+        Username = RoleName,
         Database = DatabaseName,
         Pooling = true,
         MaxPoolSize = 20,
@@ -94,6 +97,12 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
         }
         Directory.CreateDirectory(_root);
         Directory.CreateDirectory(DataDir);
+        if (_user.OwnsNot(DataDir))
+        {
+            // An install from before the database had its own account: hand the cluster over.
+            _logger.LogInformation("Moving the database in {Dir} to the system user {User}", _root, _user.Name);
+            _user.ChownTree(_root);
+        }
         foreach (var dir in new[] { _root, DataDir })
         {
             File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -105,7 +114,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     {
         _logger.LogInformation("Initialising the database cluster in {DataDir}", DataDir);
         var psi = _user.StartInfo(Path.Combine(_bin, "initdb"),
-            "-D", DataDir, "-U", _user.Name, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions");
+            "-D", DataDir, "-U", RoleName, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions");
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         using var p = _spawner.Start(psi);

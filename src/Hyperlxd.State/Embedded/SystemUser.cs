@@ -32,6 +32,44 @@ internal sealed record SystemUser(string Name, uint Uid, uint Gid)
         }
     }
 
+    /// <summary>True when <paramref name="path"/> exists and is not owned by this user and group.</summary>
+    public bool OwnsNot(string path)
+    {
+        return Owner(path) is { } o && o != (Uid, Gid);
+    }
+
+    private static unsafe (uint Uid, uint Gid)? Owner(string path)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        stat st;
+        fixed (byte* p = bytes)
+        {
+            if (lstat(p, &st) != 0)
+            {
+                return null;
+            }
+        }
+        return ((uint)st.st_uid, (uint)st.st_gid);
+    }
+
+    /// <summary>Gives <paramref name="root"/> and everything under it to this user (lchown: links are not followed).</summary>
+    public unsafe void ChownTree(string root)
+    {
+        var entries = new List<string> { root };
+        entries.AddRange(Directory.EnumerateFileSystemEntries(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false }));
+        foreach (var path in entries)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+            fixed (byte* p = bytes)
+            {
+                if (lchown(p, Uid, Gid) != 0)
+                {
+                    throw new IOException($"chown {path} to {Name} failed: errno {errno}");
+                }
+            }
+        }
+    }
+
     /// <summary>
     /// Runs <paramref name="program"/> as this user through setpriv, which also arms a parent-death
     /// signal (SIGINT: PostgreSQL's fast shutdown) so that a killed daemon leaves no server behind.

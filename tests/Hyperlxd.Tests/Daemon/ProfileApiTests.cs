@@ -62,7 +62,7 @@ public sealed class ProfileApiTests(SharedDaemon fixture)
     public static TheoryData<string, HttpStatusCode, string> BadCreates => new()
     {
         { """{"name":"bad-json",""", HttpStatusCode.BadRequest, "Invalid JSON" },
-        { """{"name":"x1","confg":{}}""", HttpStatusCode.BadRequest, "confg" },
+        { """{"name":"x1","confg":{},"description":7}""", HttpStatusCode.BadRequest, "description" },
         { """{"name":"a/b"}""", HttpStatusCode.BadRequest, "slashes" },
         { """{"name":".."}""", HttpStatusCode.BadRequest, "Invalid profile name" },
         { """{"name":""}""", HttpStatusCode.BadRequest, "No name" },

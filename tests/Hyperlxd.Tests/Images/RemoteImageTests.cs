@@ -112,9 +112,10 @@ public sealed class RemoteImageTests(ImageFixture fixture)
         Assert.Contains("source.server", (await Api.GetAsync(r.Headers.Location + "/wait?timeout=30")).Metadata.GetProperty("err").GetString());
         r = await Api.PostAsync("/1.0/images", """{"source":{"type":"copy"}}""");
         Assert.Equal(HttpStatusCode.BadRequest, r.Status);
-        r = await Api.PostAsync("/1.0/images", """{"source":{"type":"url","url":"http://127.0.0.1/x"},"bogus":1}""");
+        // Unknown fields are ignored as LXD does (issue 9 #17); a known field of the wrong type is not.
+        r = await Api.PostAsync("/1.0/images", """{"source":{"type":"url","url":"http://127.0.0.1/x"},"bogus":1,"public":"yes"}""");
         Assert.Equal(HttpStatusCode.BadRequest, r.Status);
-        Assert.Contains("bogus", r.Error);
+        Assert.Contains("public", r.Error);
         var op = await PullAsync($$$"""{"source":{"type":"image","server":"{{{server.Url}}}","protocol":"simplestreams","alias":"nope"}}""");
         Assert.Equal("Failure", op.GetProperty("status").GetString());
         Assert.Contains("couldn't be found", op.GetProperty("err").GetString());

@@ -145,7 +145,8 @@ public sealed class InstanceApiTests(ContainerDaemon fixture)
         {
             ("""{"name":"api-bad1","source":{"type":"image","alias":"busybox"},"config":{"limits.memory":"lots"}}""", "limits.memory"),
             ("""{"name":"api-bad2","source":{"type":"image","alias":"busybox"},"config":{"limits.bogus":"1"}}""", "limits.bogus"),
-            ("""{"name":"api-bad3","source":{"type":"image","alias":"busybox"},"bogus_field":1}""", "bogus_field"),
+            // Unknown fields are ignored as LXD does (issue 9 #17); a known field of the wrong type is not.
+            ("""{"name":"api-bad3","source":{"type":"image","alias":"busybox"},"bogus_field":1,"profiles":"default"}""", "profiles"),
             ("""{"name":"api-bad4","source":{"type":"image","alias":"no-such-alias"}}""", "not found"),
             ("""{"name":"bad name!","source":{"type":"image","alias":"busybox"}}""", "name"),
         };

@@ -15,8 +15,8 @@ public sealed class PostgresFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        HostAccounts.Ensure("hyperlxd", "hyperlxd");
-        Server = new EmbeddedPostgres(Path.Combine(Dir, "database"), "hyperlxd", NullLogger.Instance);
+        HostAccounts.Ensure("hyperlxd", "hyperlxd-db");
+        Server = new EmbeddedPostgres(Path.Combine(Dir, "database"), "hyperlxd-db", NullLogger.Instance);
         await Server.StartAsync(CancellationToken.None);
         Db = new Database(Server.ConnectionString, NullLogger.Instance);
         await Migrations.ApplyAsync(Db, NullLogger.Instance, CancellationToken.None);
