@@ -44,18 +44,11 @@ internal static class InstanceBench
 
     public static async Task<int> RunAsync(int launches, int running)
     {
-        var bin = Environment.GetEnvironmentVariable("HYPERLXD_BIN") ?? Program.FindHyperlxdBin();
-        if (bin is null || !File.Exists(bin))
+        if (Program.FindBinaryAndImage() is not { } found)
         {
-            Console.Error.WriteLine("bench: hyperlxd binary not found; run `dotnet cake --target=Build` or set HYPERLXD_BIN");
             return 2;
         }
-        var image = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(bin)!)!)!, "artifacts", "images", "busybox.tar.gz");
-        if (!File.Exists(image))
-        {
-            Console.Error.WriteLine($"bench: {image} missing: run `dotnet cake --target=Images`");
-            return 2;
-        }
+        var (bin, image) = found;
         Console.WriteLine($"bench --instances: {Environment.ProcessorCount} cores, {launches} launch/exec/stop rounds, {running} running containers per server");
         await using var servers = new ServerSet();
         var sides = new List<Side>();

@@ -123,6 +123,24 @@ internal static class Program
         return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v) && v > 0 ? v : fallback;
     }
 
+    /// <summary>The daemon binary (HYPERLXD_BIN or artifacts/bin) and the busybox image next to it; null (and a message) when either is missing.</summary>
+    internal static (string Bin, string Image)? FindBinaryAndImage()
+    {
+        var bin = Environment.GetEnvironmentVariable("HYPERLXD_BIN") ?? FindHyperlxdBin();
+        if (bin is null || !File.Exists(bin))
+        {
+            Console.Error.WriteLine("bench: hyperlxd binary not found; run `dotnet cake --target=Build` or set HYPERLXD_BIN");
+            return null;
+        }
+        var image = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(bin)!)!)!, "artifacts", "images", "busybox.tar.gz");
+        if (!File.Exists(image))
+        {
+            Console.Error.WriteLine($"bench: {image} missing: run `dotnet cake --target=Images`");
+            return null;
+        }
+        return (bin, image);
+    }
+
     internal static string? FindHyperlxdBin()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -18,18 +18,11 @@ internal static class SoakBench
 
     public static async Task<int> RunAsync(int execs, int cycles)
     {
-        var bin = Environment.GetEnvironmentVariable("HYPERLXD_BIN") ?? Program.FindHyperlxdBin();
-        if (bin is null || !File.Exists(bin))
+        if (Program.FindBinaryAndImage() is not { } found)
         {
-            Console.Error.WriteLine("bench: hyperlxd binary not found; run `dotnet cake --target=Build` or set HYPERLXD_BIN");
             return 2;
         }
-        var image = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(bin)!)!)!, "artifacts", "images", "busybox.tar.gz");
-        if (!File.Exists(image))
-        {
-            Console.Error.WriteLine($"bench: {image} missing: run `dotnet cake --target=Images`");
-            return 2;
-        }
+        var (bin, image) = found;
         Console.WriteLine($"bench --soak: {execs} execs, then {cycles} create/start/stop/delete cycles, one daemon");
         await using var servers = new ServerSet();
         var failures = 0;

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
+using Hyperlxd.Core;
 
 namespace Hyperlxd.Daemon.Hosting;
 
@@ -24,7 +25,7 @@ internal static class UnixHostHeaderFix
         public PipeWriter Output { get; } = output;
     }
 
-    private sealed class FixingStream(Stream inner) : Stream
+    private sealed class FixingStream(Stream inner) : ReadOnlyStream
     {
         private static ReadOnlySpan<byte> HostHeader => "\r\nHost: "u8;
         private static ReadOnlySpan<byte> NonePort => ":None"u8;
@@ -61,16 +62,6 @@ internal static class UnixHostHeaderFix
                 Replacement.CopyTo(value[(end - NonePort.Length)..end]);
             }
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -43,6 +43,8 @@ public static class ErrorMapper
     {
         HyperlxdException h => (h.StatusCode, h.Message),
         // A connection fault that escaped the database layer's own handling (TransientException above).
+        // A string PostgreSQL cannot store (NUL) that escaped the request checks: the client's input, not a fault.
+        Npgsql.PostgresException { SqlState: "22P05" or "22021" } p => (400, "Invalid input: " + p.MessageText),
         Npgsql.NpgsqlException n and not Npgsql.PostgresException => (503, "database unavailable: " + n.Message),
         JsonException j => (400, RequestBody.Describe(j)),
         BadHttpRequestException b => (b.StatusCode, b.Message),

@@ -34,11 +34,40 @@ public static partial class RequestBody
     public static async Task<T> ReadAsync<T>(HttpContext ctx, JsonTypeInfo<T> type)
     {
         var body = await ReadBytesAsync(ctx);
+        RefuseNul(body.Span);
         var lenient = (JsonTypeInfo<T>)Lenient.GetTypeInfo(typeof(T));
         var value = JsonSerializer.Deserialize(body.Span, lenient)
             ?? throw new BadRequestException("Request body is null: a JSON object is expected");
         LogUnknownFields(ctx, body, lenient);
         return value;
+    }
+
+    /// <summary>
+    /// No string of a request may hold a NUL: PostgreSQL cannot store one (22P05), and the native helpers
+    /// read C strings. Typed checks name config keys; this catches every other field (descriptions, pool
+    /// and volume config, names) with the field named.
+    /// </summary>
+    private static void RefuseNul(ReadOnlySpan<byte> body)
+    {
+        if (body.IndexOf("\\u0000"u8) < 0)
+        {
+            return;
+        }
+        var reader = new Utf8JsonReader(body);
+        var field = "";
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.PropertyName or JsonTokenType.String && reader.GetString()!.Contains('\0'))
+            {
+                throw new BadRequestException(reader.TokenType == JsonTokenType.PropertyName
+                    ? "Invalid field name: NUL characters are not allowed"
+                    : $"Invalid value for \"{field}\": NUL characters are not allowed");
+            }
+            if (reader.TokenType == JsonTokenType.PropertyName)
+            {
+                field = reader.GetString()!;
+            }
+        }
     }
 
     private static async Task<ReadOnlyMemory<byte>> ReadBytesAsync(HttpContext ctx)

@@ -60,7 +60,7 @@ public static class Compression
     }
 
     /// <summary>stdout of <c>tool -dc file</c>; reading past the end checks the exit code.</summary>
-    private sealed class ToolStream : Stream
+    private sealed class ToolStream : ReadOnlyStream
     {
         private readonly Process _process;
         private readonly Stream _out;
@@ -105,15 +105,5 @@ public static class Compression
             }
             base.Dispose(disposing);
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

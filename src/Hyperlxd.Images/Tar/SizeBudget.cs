@@ -24,7 +24,7 @@ public sealed class SizeBudget(long limit, string what)
 }
 
 /// <summary>A read-only view that charges every byte read to a <see cref="SizeBudget"/>.</summary>
-internal sealed class CountingStream(Stream inner, SizeBudget budget) : Stream
+internal sealed class CountingStream(Stream inner, SizeBudget budget) : ReadOnlyStream
 {
     public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
 
@@ -35,14 +35,4 @@ internal sealed class CountingStream(Stream inner, SizeBudget budget) : Stream
         budget.Charge(n);
         return n;
     }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -59,6 +59,25 @@ public sealed class ConfigInputTests(ContainerDaemon fixture)
             Assert.True(create.Status == HttpStatusCode.BadRequest, create.ToString());
             Assert.Contains("user.note", create.Error);
             Assert.Equal(HttpStatusCode.NotFound, (await Api.GetAsync("/1.0/instances/in-nul2")).Status);
+
+            // Fields that are not config: a description, a storage pool's config.
+            foreach (var (method, target, json, field) in new[]
+            {
+                ("PATCH", "/1.0/instances/" + c.Name, """{"description":"a\u0000b"}""", "description"),
+                ("PUT", "/1.0/profiles/in-nul-p", """{"description":"a\u0000b","config":{}}""", "description"),
+                ("POST", "/1.0/storage-pools", """{"name":"nulpool","driver":"dir","config":{"source":"/tmp/a\u0000b"}}""", "source"),
+            })
+            {
+                var r = method switch
+                {
+                    "PATCH" => await Api.PatchAsync(target, json),
+                    "PUT" => await Api.PutAsync(target, json),
+                    _ => await Api.PostAsync(target, json),
+                };
+                Assert.True(r.Status == HttpStatusCode.BadRequest, $"{method} {target}: {r}");
+                Assert.Contains(field, r.Error);
+            }
+            Assert.Equal(HttpStatusCode.NotFound, (await Api.GetAsync("/1.0/storage-pools/nulpool")).Status);
         }
         finally
         {
