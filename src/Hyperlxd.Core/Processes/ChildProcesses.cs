@@ -45,6 +45,15 @@ public static class ChildProcesses
         {
             psi.ArgumentList.Add(a);
         }
+        return Spawn(psi);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="psi"/> as it is, from the long-lived thread: for a caller that sets its
+    /// own parent-death signal (the embedded PostgreSQL is stopped with SIGINT).
+    /// </summary>
+    public static Process Spawn(ProcessStartInfo psi)
+    {
         var tcs = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
         Queue.Add((psi, tcs));
         return tcs.Task.GetAwaiter().GetResult();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Hyperlxd.Core.Processes;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -19,7 +20,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     private readonly string _root;
     private readonly SystemUser _user;
     private readonly ILogger _logger;
-    private readonly ProcessSpawner _spawner = new();
+    private readonly object _logLock = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly string _bin;
     private Process? _process;
@@ -117,7 +118,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             "-D", DataDir, "-U", RoleName, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions");
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
-        using var p = _spawner.Start(psi);
+        using var p = ChildProcesses.Spawn(psi);
         var output = p.StandardOutput.ReadToEndAsync(ct);
         var error = p.StandardError.ReadToEndAsync(ct);
         await p.WaitForExitAsync(ct);
@@ -166,7 +167,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             "-c", "log_destination=stderr");
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
-        var p = _spawner.Start(psi);
+        var p = ChildProcesses.Spawn(psi);
         _process = p;
         _ = PumpAsync(p.StandardError);
         _ = PumpAsync(p.StandardOutput);
@@ -178,7 +179,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     {
         while (await reader.ReadLineAsync() is { } line)
         {
-            lock (_spawner)
+            lock (_logLock)
             {
                 _log?.WriteLine(line);
             }
@@ -287,7 +288,6 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        _spawner.Dispose();
         _log?.Dispose();
     }
 }
