@@ -197,10 +197,19 @@ public sealed partial class ContainerDriver
     /// them is a helper of ours (a prepared or mid-attach one, maybe of an earlier daemon) and is killed
     /// first; tasks of another pid namespace are never touched here.
     /// </summary>
-    private Task<bool> RemoveGroupsAsync(string name, CancellationToken ct)
+    private async Task<bool> RemoveGroupsAsync(string name, CancellationToken ct)
     {
-        KillStragglers(name);
-        return _cgroups.RemoveAsync(name, ct);
+        // A helper that was being started when the stop began joins the group after the first sweep
+        // (and keeps it busy until killed): sweep again before each new round of rmdir attempts.
+        for (var round = 0; round < 5; round++)
+        {
+            KillStragglers(name);
+            if (await _cgroups.RemoveAsync(name, ct))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void KillStragglers(string name)

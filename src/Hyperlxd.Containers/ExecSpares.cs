@@ -91,7 +91,11 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
         Process? helper = null;
         try
         {
-            helper = start(spec, initPid);
+            // Dropped while waiting (a stop began): starting now would put a helper into a group being removed.
+            if (DropsOf(spec.Name) == drops)
+            {
+                helper = start(spec, initPid);
+            }
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or System.ComponentModel.Win32Exception)
         {
