@@ -67,7 +67,8 @@ public interface IInstanceDriver
 
     /// <summary>
     /// The stopped instance is renamed to <paramref name="newName"/>: the manager has moved its root volume
-    /// and state directory; the driver moves (or drops) what it keys by name elsewhere (an exit record, a
+    /// and state directory (<paramref name="spec"/> still names the old ones); the driver moves (or drops)
+    /// what it keys by name elsewhere (an exit record, a
     /// hypervisor's domain name or firmware variables). Called under the instance lock; undone by the
     /// reverse call when a later step fails.
     /// </summary>

@@ -175,8 +175,8 @@ public sealed class SecondDriverTests : IAsyncLifetime
                     await writer.WriteEntryAsync(entry);
                 }
             }
-            var img = new PaxTarEntry(TarEntryType.RegularFile, "rootfs.img") { DataStream = new MemoryStream(new byte[4096]) };
-            await writer.WriteEntryAsync(img);
+            await using var data = new MemoryStream(new byte[4096]);
+            await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, "rootfs.img") { DataStream = data });
         }
         await using var upload = _daemon.Images.BeginUpload(ImageStore.DefaultMaxUploadSize);
         await using (var s = File.OpenRead(tarball))
