@@ -74,14 +74,10 @@ internal static class SpecWriter
             Line("env", k + "=" + v);
         }
         Line("netns", "new");
-        foreach (var (_, dev) in spec.Devices.OrderBy(d => d.Key, StringComparer.Ordinal))
+        // The devices' setup produced these (disk devices today), in device-name order.
+        foreach (var mount in spec.Mounts.OrderBy(m => m.Device, StringComparer.Ordinal))
         {
-            if (dev.GetValueOrDefault("type") != "disk" || dev.GetValueOrDefault("path") is not { Length: > 0 } path || path == "/"
-                || dev.GetValueOrDefault("source") is not { Length: > 0 } source)
-            {
-                continue;
-            }
-            Line("bind", source, path, dev.GetValueOrDefault("readonly") == "true" ? "ro" : "rw");
+            Line("bind", mount.Source, mount.Target, mount.ReadOnly ? "ro" : "rw");
         }
         return sb.ToString();
     }

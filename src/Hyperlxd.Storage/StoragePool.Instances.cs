@@ -92,6 +92,13 @@ public sealed partial class StoragePool
 
     public string InstanceVolumePath(string instanceName, string type) => Driver.VolumePath(new Volume(InstanceType(type), instanceName));
 
+    /// <summary>Where custom volume <paramref name="name"/> is mounted on the host (a disk device's source); a 400 when it does not exist.</summary>
+    public string CustomVolumePath(string name)
+    {
+        var path = Driver.VolumePath(new Volume(VolumeType.Custom, name));
+        return Directory.Exists(path) ? path : throw new BadRequestException($"Storage volume \"{name}\" not found on pool \"{Name}\"");
+    }
+
     public async Task CreateInstanceSnapshotAsync(string instanceName, string type, string snapshot, CancellationToken ct) =>
         await CreateSnapshotAsync(await _repo.GetVolumeAsync(Name, type, instanceName, ct), snapshot, null, ct);
 

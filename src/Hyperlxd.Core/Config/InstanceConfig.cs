@@ -1,3 +1,5 @@
+using Hyperlxd.Core.Instances;
+
 namespace Hyperlxd.Core.Config;
 
 /// <summary>
@@ -37,6 +39,28 @@ public static class InstanceConfig
         ["cloud-init.network-config"] = Validators.Any,
         ["user.user-data"] = Validators.Any,
         ["linux.kernel_modules"] = Validators.Any,
+        ["limits.memory.hugepages"] = Validators.Bool,
+        ["raw.qemu"] = Validators.Any,
+        ["security.agent.metrics"] = Validators.Bool,
+    };
+
+    /// <summary>
+    /// Keys that apply to one instance type only (LXD's "container only" / "VM only"); a name ending in
+    /// '.' covers every key below it. Profiles may carry both: what counts is the expanded config.
+    /// </summary>
+    private static readonly (string Key, InstanceType Only)[] Scoped =
+    {
+        ("security.nesting", InstanceType.Container),
+        ("security.privileged", InstanceType.Container),
+        ("security.idmap.", InstanceType.Container),
+        ("raw.idmap", InstanceType.Container),
+        ("raw.lxc", InstanceType.Container),
+        ("linux.kernel_modules", InstanceType.Container),
+        ("limits.processes", InstanceType.Container),
+        ("security.secureboot", InstanceType.VirtualMachine),
+        ("limits.memory.hugepages", InstanceType.VirtualMachine),
+        ("raw.qemu", InstanceType.VirtualMachine),
+        ("security.agent.metrics", InstanceType.VirtualMachine),
     };
 
     /// <summary>Free-form namespaces: anything below these prefixes is the user's own.</summary>
@@ -54,6 +78,35 @@ public static class InstanceConfig
         {
             ValidateKey(key, value, isProfile);
         }
+    }
+
+    /// <summary>
+    /// Validates an instance's (expanded) config for its type: as <see cref="Validate(IReadOnlyDictionary{string, string}, bool)"/>,
+    /// and a key of the other instance type is a 400 naming it.
+    /// </summary>
+    public static void Validate(IReadOnlyDictionary<string, string> config, InstanceType type)
+    {
+        Validate(config, isProfile: false);
+        foreach (var key in config.Keys)
+        {
+            if (ScopeOf(key) is { } only && only != type)
+            {
+                throw new BadRequestException($"Config key \"{key}\" applies to {(only == InstanceType.Container ? "containers" : "virtual machines")} only");
+            }
+        }
+    }
+
+    /// <summary>The one instance type <paramref name="key"/> applies to, or null when it applies to both.</summary>
+    public static InstanceType? ScopeOf(string key)
+    {
+        foreach (var (k, only) in Scoped)
+        {
+            if (k.EndsWith('.') ? key.StartsWith(k, StringComparison.Ordinal) : key == k)
+            {
+                return only;
+            }
+        }
+        return null;
     }
 
     public static void ValidateKey(string key, string? value, bool isProfile)

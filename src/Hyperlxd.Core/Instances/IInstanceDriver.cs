@@ -12,6 +12,9 @@ public interface IInstanceDriver
     /// <summary>Probed once at start; an unavailable driver says why instead of failing the daemon.</summary>
     DriverInfo Info { get; }
 
+    /// <summary>What the driver can do beyond the lifecycle; the API refuses the rest with a 400 naming the feature.</summary>
+    DriverFeatures Features { get; }
+
     // ---- Lifecycle -----------------------------------------------------------------------------
 
     /// <summary>
@@ -63,6 +66,25 @@ public interface IInstanceDriver
     }
 
     /// <summary>
+    /// The stopped instance is renamed to <paramref name="newName"/>: the manager has moved its root volume
+    /// and state directory (<paramref name="spec"/> still names the old ones); the driver moves (or drops)
+    /// what it keys by name elsewhere (an exit record, a
+    /// hypervisor's domain name or firmware variables). Called under the instance lock; undone by the
+    /// reverse call when a later step fails.
+    /// </summary>
+    Task RenameAsync(InstanceSpec spec, string newName, CancellationToken ct);
+
+    /// <summary>
+    /// Before the storage snapshot of <paramref name="spec"/>'s root volume (running or not): a driver may
+    /// freeze or quiesce the instance here. <see cref="AfterSnapshotAsync"/> always follows, also when the
+    /// snapshot failed.
+    /// </summary>
+    Task BeforeSnapshotAsync(InstanceSpec spec, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>After the storage snapshot (successful or not): undoes <see cref="BeforeSnapshotAsync"/>.</summary>
+    Task AfterSnapshotAsync(InstanceSpec spec, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>
     /// At daemon start: re-attaches to what still runs and cleans runtime leftovers of instances
     /// that are not in <paramref name="known"/> (deleted while the daemon was down, or half-created).
     /// </summary>
@@ -103,6 +125,53 @@ public interface IInstanceDriver
     Task PutFileAsync(InstanceSpec spec, string path, FileWrite write, Stream content, CancellationToken ct);
 
     Task DeleteFileAsync(InstanceSpec spec, string path, CancellationToken ct);
+}
+
+/// <summary>What a driver supports beyond the lifecycle (a VM's guest agent may have no pty or signals).</summary>
+[Flags]
+public enum DriverFeatures
+{
+    None = 0,
+
+    /// <summary>Exec with a terminal (<c>interactive: true</c>).</summary>
+    InteractiveExec = 1,
+
+    /// <summary>Signals forwarded to an exec'd command.</summary>
+    Signals = 2,
+
+    /// <summary>Window size changes of an interactive exec.</summary>
+    WindowResize = 4,
+
+    /// <summary>Reading and writing files (<c>/1.0/instances/{name}/files</c>).</summary>
+    Files = 8,
+
+    /// <summary>The console (<c>/1.0/instances/{name}/console</c>).</summary>
+    Console = 16,
+
+    All = InteractiveExec | Signals | WindowResize | Files | Console,
+}
+
+public static class DriverFeaturesExtensions
+{
+    /// <summary>The feature's name in an error message ("interactive exec").</summary>
+    public static string Describe(this DriverFeatures feature) => feature switch
+    {
+        DriverFeatures.InteractiveExec => "interactive exec",
+        DriverFeatures.Signals => "signals",
+        DriverFeatures.WindowResize => "window resize",
+        DriverFeatures.Files => "file access",
+        DriverFeatures.Console => "console",
+        _ => feature.ToString(),
+    };
+
+    /// <summary>Throws a 400 naming <paramref name="feature"/> when <paramref name="driver"/> lacks it.</summary>
+    public static void Require(this IInstanceDriver driver, DriverFeatures feature)
+    {
+        if (!driver.Features.HasFlag(feature))
+        {
+            throw new BadRequestException($"The {driver.Type.ToApi()} driver \"{driver.Info.Name}\" does not support {feature.Describe()}");
+        }
+    }
 }
 
 /// <summary>The drivers by instance type: the one place the daemon finds them.</summary>

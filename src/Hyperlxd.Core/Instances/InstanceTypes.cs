@@ -29,7 +29,11 @@ public sealed record InstanceSpec(
     IReadOnlyDictionary<string, string> Config,
     IReadOnlyDictionary<string, Dictionary<string, string>> Devices,
     string RootPath,
-    string StateDir);
+    string StateDir)
+{
+    /// <summary>Host paths the driver mounts, from the devices' setup before a start (empty otherwise).</summary>
+    public IReadOnlyList<Devices.DeviceMount> Mounts { get; init; } = [];
+}
 
 public sealed record DriverInfo(string Name, string Version, bool Available, string? Reason);
 

@@ -20,6 +20,7 @@ public static partial class InstanceEndpoints
         app.MapGet(prefix + "/{name}/console", async ctx =>
         {
             var e = await LoadAsync(ctx, daemon, only);
+            daemon.Instances.RequireFeature(e, DriverFeatures.Console);
             var log = await daemon.Instances.DriverOf(e).ConsoleLogAsync(daemon.Instances.SpecOf(e), ctx.RequestAborted);
             ctx.Response.ContentType = "application/octet-stream";
             ctx.Response.ContentLength = log.Length;
@@ -32,6 +33,7 @@ public static partial class InstanceEndpoints
     private static async Task ConsoleAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
     {
         var e = await LoadAsync(ctx, daemon, only);
+        daemon.Instances.RequireFeature(e, DriverFeatures.Console);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceConsolePost);
         if (req.Type is { Length: > 0 } type && type != "console")
         {

@@ -36,6 +36,10 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException("\"record-output\" is not supported");
         }
+        if (req.Interactive)
+        {
+            daemon.Instances.RequireFeature(e, DriverFeatures.InteractiveExec);
+        }
         var driver = daemon.Instances.DriverOf(e);
         var spec = daemon.Instances.SpecOf(e);
         var status = await driver.GetStatusAsync(spec, ctx.RequestAborted);
@@ -58,7 +62,7 @@ public static partial class InstanceEndpoints
                     await session.WaitAsync(data, ConnectTimeout, ct);
                 }
                 exec = await driver.ExecAsync(spec, options, ct);
-                var code = await RunExecAsync(exec, options, session, req.WaitForWebsocket, ct);
+                var code = await RunExecAsync(exec, options, session, req.WaitForWebsocket, driver.Features, ct);
                 op.SetMetadata("return", code);
                 // As LXD (instance/drivers/driver_lxc_cmd.go): these statuses fail the operation, with
                 // the status still in metadata.return, so `lxc exec` says why and exits with it.
@@ -82,10 +86,10 @@ public static partial class InstanceEndpoints
         await Respond.Async(ctx, op);
     }
 
-    private static async Task<int> RunExecAsync(IExecSession exec, ExecOptions options, StreamSession session, bool withSockets, CancellationToken ct)
+    private static async Task<int> RunExecAsync(IExecSession exec, ExecOptions options, StreamSession session, bool withSockets, DriverFeatures features, CancellationToken ct)
     {
         using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var control = withSockets ? ControlAsync(session.SocketAsync("control"), exec, done.Token) : Task.CompletedTask;
+        var control = withSockets ? ControlAsync(session.SocketAsync("control"), exec, features, done.Token) : Task.CompletedTask;
         var pumps = new List<Task>();
         if (!withSockets)
         {
@@ -114,8 +118,11 @@ public static partial class InstanceEndpoints
         return code;
     }
 
-    /// <summary>Control messages: window-resize and signal (shared/api/instance_exec.go).</summary>
-    private static async Task ControlAsync(Task<WebSocket> connect, IExecSession exec, CancellationToken ct)
+    /// <summary>
+    /// Control messages: window-resize and signal (shared/api/instance_exec.go); one the driver does not
+    /// support is dropped (a websocket message has no status to refuse it with).
+    /// </summary>
+    private static async Task ControlAsync(Task<WebSocket> connect, IExecSession exec, DriverFeatures features, CancellationToken ct)
     {
         WebSocket ws;
         try
@@ -153,9 +160,12 @@ public static partial class InstanceEndpoints
                     && int.TryParse(args.GetValueOrDefault("width"), NumberStyles.None, CultureInfo.InvariantCulture, out var w)
                     && int.TryParse(args.GetValueOrDefault("height"), NumberStyles.None, CultureInfo.InvariantCulture, out var h))
                 {
-                    exec.Resize(w, h);
+                    if (features.HasFlag(DriverFeatures.WindowResize))
+                    {
+                        exec.Resize(w, h);
+                    }
                 }
-                else if (msg?.Command == "signal" && msg.Signal > 0)
+                else if (msg?.Command == "signal" && msg.Signal > 0 && features.HasFlag(DriverFeatures.Signals))
                 {
                     exec.Signal(msg.Signal);
                 }

@@ -17,6 +17,7 @@ public static partial class InstanceEndpoints
         app.MapDelete(prefix + "/{name}/files", async ctx =>
         {
             var e = await LoadAsync(ctx, daemon, only);
+            daemon.Instances.RequireFeature(e, DriverFeatures.Files);
             await daemon.Instances.DriverOf(e).DeleteFileAsync(daemon.Instances.SpecOf(e), FilePath(ctx), ctx.RequestAborted);
             await Respond.Empty(ctx);
         });
@@ -40,6 +41,7 @@ public static partial class InstanceEndpoints
     private static async Task PullAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
     {
         var e = await LoadAsync(ctx, daemon, only);
+        daemon.Instances.RequireFeature(e, DriverFeatures.Files);
         await using var file = await daemon.Instances.DriverOf(e).GetFileAsync(daemon.Instances.SpecOf(e), FilePath(ctx), ctx.RequestAborted);
         var h = ctx.Response.Headers;
         h["X-LXD-uid"] = file.Uid.ToString(CultureInfo.InvariantCulture);
@@ -68,6 +70,7 @@ public static partial class InstanceEndpoints
     private static async Task PushAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
     {
         var e = await LoadAsync(ctx, daemon, only);
+        daemon.Instances.RequireFeature(e, DriverFeatures.Files);
         var path = FilePath(ctx);
         var h = ctx.Request.Headers;
         var type = h["X-LXD-type"].ToString() switch

@@ -1,6 +1,7 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Query;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
@@ -47,7 +48,7 @@ public static class ProfileEndpoints
     private static void Validate(Dictionary<string, string> config, Dictionary<string, Dictionary<string, string>> devices)
     {
         InstanceConfig.Validate(config, isProfile: true);
-        Devices.Validate(devices);
+        DeviceTypes.Validate(devices);
     }
 
     private static async Task CreateAsync(HttpContext ctx, Daemon daemon)

@@ -185,7 +185,7 @@ public sealed partial class InstanceManager
     {
         Directory.CreateDirectory(StateDirOf(e.Record.Name));
         await PrepareRootAsync(e, ct); // a changed id map is applied to the disk now
-        await DriverOf(e).StartAsync(SpecOf(e), ct);
+        await StartWithDevicesAsync(e, ct); // the devices' setup, then the driver
         await Repo.UpdateAsync(e.Record.Name, r =>
         {
             r.Config[LastPower] = "RUNNING";
@@ -201,7 +201,7 @@ public sealed partial class InstanceManager
         var driver = DriverOf(e);
         var spec = SpecOf(e);
         await driver.StopAsync(spec, force, timeout, ct);
-        await driver.CleanupAsync(spec, ct);
+        await CleanupAsync(e, ct);
         if (e.Record.Ephemeral && !restarting)
         {
             await DeleteLockedAsync(e, ct);
@@ -236,7 +236,7 @@ public sealed partial class InstanceManager
     private async Task DeleteLockedAsync(Expanded e, CancellationToken ct)
     {
         var spec = SpecOf(e);
-        await DriverOf(e).CleanupAsync(spec, ct);
+        await CleanupAsync(e, ct);
         DriverOf(e).Forget(spec);
         var pool = pools.Get(RootDisk(e.Devices).Pool);
         foreach (var s in await Repo.ListSnapshotsAsync(e.Record.Name, ct))
@@ -277,9 +277,11 @@ public sealed partial class InstanceManager
         if (Directory.Exists(StateDirOf(name)))
         {
             Directory.Move(StateDirOf(name), StateDirOf(newName!));
+            revert.Add(() => Directory.Move(StateDirOf(newName!), StateDirOf(name)));
         }
+        var driver = DriverOf(e);
+        await driver.RenameAsync(SpecOf(e), newName!, ct); // what the driver keys by name (the old name's exit record)
         revert.Success();
-        DriverOf(e).Forget(SpecOf(e)); // the old name's exit record
         Lifecycle("instance-renamed", newName!, new() { ["old_name"] = name });
     }
 
@@ -370,7 +372,7 @@ public sealed partial class InstanceManager
         }
         else if (wasRunning)
         {
-            await driver.CleanupAsync(spec, ct);
+            await CleanupAsync(e, ct); // died while the daemon was down: the driver's and the devices' leftovers
             await Repo.UpdateAsync(e.Record.Name, r =>
             {
                 r.Config[LastPower] = "STOPPED";

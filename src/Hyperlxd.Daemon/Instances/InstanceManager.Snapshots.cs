@@ -43,7 +43,18 @@ public sealed partial class InstanceManager
             ExpiresAt = expiresAt,
         }, ct);
         revert.Add(() => Repo.DeleteSnapshotAsync(name, snapshot, CancellationToken.None));
-        await pool.CreateInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
+        // The driver may quiesce the instance around the storage snapshot (a no-op for containers).
+        var driver = DriverOf(e);
+        var spec = SpecOf(e);
+        await driver.BeforeSnapshotAsync(spec, ct);
+        try
+        {
+            await pool.CreateInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
+        }
+        finally
+        {
+            await driver.AfterSnapshotAsync(spec, CancellationToken.None);
+        }
         revert.Success();
         Lifecycle("instance-snapshot-created", $"{name}/snapshots/{snapshot}");
         return snapshot;
@@ -93,7 +104,7 @@ public sealed partial class InstanceManager
         if (wasRunning)
         {
             await driver.StopAsync(SpecOf(e), force: true, TimeSpan.Zero, ct);
-            await driver.CleanupAsync(SpecOf(e), ct);
+            await CleanupAsync(e, ct);
         }
         await pools.Get(RootDisk(e.Devices).Pool).RestoreInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
         var volatileKeys = e.Record.Config.Where(kv => kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToList();

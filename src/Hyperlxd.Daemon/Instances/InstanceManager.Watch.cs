@@ -54,7 +54,7 @@ public sealed partial class InstanceManager
                 return;
             }
             logger.LogInformation("Instance {Name} shut down by itself ({Reason})", name, exit.Reason);
-            await driver.CleanupAsync(spec, CancellationToken.None);
+            await CleanupAsync(e, CancellationToken.None);
             Lifecycle("instance-shutdown", name);
             if (exit.Reason == "reboot")
             {

@@ -1,6 +1,7 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Images;
 using Hyperlxd.State.Repositories;
@@ -105,8 +106,9 @@ public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drive
     /// <summary>Validates config, devices and the profile list as a whole (the expanded result must have a root disk on a known pool).</summary>
     private async Task ValidateAsync(InstanceRecord record, CancellationToken ct)
     {
-        InstanceConfig.Validate(record.Config, isProfile: false);
-        Core.Config.Devices.Validate(record.Devices);
+        var type = InstanceTypes.Parse(record.Type);
+        InstanceConfig.Validate(record.Config, type);
+        DeviceTypes.Validate(record.Devices, type);
         var profiles = (await daemon.Store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
         foreach (var name in record.Profiles)
         {
@@ -121,8 +123,8 @@ public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drive
         }
         var expanded = Expand(record, profiles);
         // Profiles were checked when written; the expansion is checked too (older rows, and what the spec is built from).
-        InstanceConfig.Validate(expanded.Config, isProfile: false);
-        Core.Config.Devices.Validate(expanded.Devices);
+        InstanceConfig.Validate(expanded.Config, type);
+        DeviceTypes.Validate(expanded.Devices, type);
         var (_, pool) = RootDisk(expanded.Devices);
         pools.Get(pool);
     }

@@ -1,0 +1,85 @@
+using Hyperlxd.Core;
+using Hyperlxd.Core.Devices;
+using Hyperlxd.Core.Instances;
+using Hyperlxd.Storage;
+
+namespace Hyperlxd.Daemon.Instances;
+
+/// <summary>
+/// The devices' lifecycle around the driver (<see cref="Device"/>): setup before every start (what the
+/// driver mounts), teardown after every stop or crash, and their <c>volatile.&lt;device&gt;.*</c> keys.
+/// Also the driver's declared features, checked before a request reaches a driver.
+/// </summary>
+public sealed partial class InstanceManager
+{
+    /// <summary>What devices may use on the host: the pools' custom volumes.</summary>
+    private sealed class DeviceHost(StoragePools pools) : IDeviceHost
+    {
+        public string VolumePath(string pool, string volume) => pools.Get(pool).CustomVolumePath(volume);
+    }
+
+    private DeviceHost? _deviceHost;
+
+    private IDeviceHost Host => _deviceHost ??= new DeviceHost(pools);
+
+    /// <summary>Throws a 400 naming <paramref name="feature"/> when the instance's driver lacks it.</summary>
+    public void RequireFeature(Expanded e, DriverFeatures feature) => DriverOf(e).Require(feature);
+
+    private DeviceContext ContextOf(Expanded e, string name, Dictionary<string, string> device)
+    {
+        var prefix = $"volatile.{name}.";
+        var keys = e.Config.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+        return new DeviceContext(e.Record.Name, e.Type, name, device, keys, Host);
+    }
+
+    /// <summary>Records a device's volatile keys (given without the <c>volatile.&lt;device&gt;.</c> prefix).</summary>
+    private Task RecordDeviceAsync(Expanded e, string name, IReadOnlyDictionary<string, string> keys, CancellationToken ct) =>
+        RecordAsync(e, Changed(e, keys.ToDictionary(kv => $"volatile.{name}.{kv.Key}", kv => kv.Value)), ct);
+
+    /// <summary>
+    /// Every device's setup, in name order; the spec to start with carries what they produced. A device
+    /// that fails tears down the ones set up before it.
+    /// </summary>
+    private async Task<InstanceSpec> SetupDevicesAsync(Expanded e, CancellationToken ct)
+    {
+        var mounts = new List<DeviceMount>();
+        await using var revert = new Reverter();
+        foreach (var (name, device) in e.Devices.OrderBy(d => d.Key, StringComparer.Ordinal))
+        {
+            var type = DeviceTypes.Of(device);
+            var setup = await type.SetupAsync(ContextOf(e, name, device), ct);
+            revert.Add(async () => await type.TeardownAsync(ContextOf(e, name, device), CancellationToken.None));
+            await RecordDeviceAsync(e, name, setup.Volatile, ct);
+            mounts.AddRange(setup.Mounts);
+        }
+        revert.Success();
+        return SpecOf(e) with { Mounts = mounts };
+    }
+
+    /// <summary>The driver's start with what the devices' setup produced; the devices are torn down again when it fails.</summary>
+    private async Task StartWithDevicesAsync(Expanded e, CancellationToken ct)
+    {
+        var spec = await SetupDevicesAsync(e, ct);
+        await using var revert = new Reverter();
+        revert.Add(() => TeardownDevicesAsync(e, CancellationToken.None));
+        await DriverOf(e).StartAsync(spec, ct);
+        revert.Success();
+    }
+
+    /// <summary>Every device's teardown (reverse name order): after a stop, an end by itself, or a crash seen at start-up. Safe to repeat.</summary>
+    private async Task TeardownDevicesAsync(Expanded e, CancellationToken ct)
+    {
+        foreach (var (name, device) in e.Devices.OrderByDescending(d => d.Key, StringComparer.Ordinal))
+        {
+            await RecordDeviceAsync(e, name, await DeviceTypes.Of(device).TeardownAsync(ContextOf(e, name, device), ct), ct);
+        }
+    }
+
+    /// <summary>The driver's cleanup of a stopped or crashed instance, then its devices'.</summary>
+    private async Task CleanupAsync(Expanded e, CancellationToken ct)
+    {
+        await DriverOf(e).CleanupAsync(SpecOf(e), ct);
+        await TeardownDevicesAsync(e, ct);
+    }
+}
