@@ -1,197 +1,255 @@
 using System.Runtime.InteropServices;
+using System.Text;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
 
-namespace Hyperlxd.Containers.Interop;
+namespace Hyperlxd.Interop.Linux;
+
+/// <summary>The kind of a file system node, from the S_IFMT bits of its mode.</summary>
+public enum NodeKind
+{
+    Other,
+    Regular,
+    Directory,
+    Symlink,
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+}
+
+/// <summary>What <c>lstat</c> says about a node: device and inode, link count, full mode (type and permission bits), owner, size.</summary>
+public readonly record struct FileStatus(ulong Device, ulong Inode, ulong Links, uint Mode, uint Uid, uint Gid, long Size)
+{
+    public NodeKind Kind => KindOf(Mode);
+
+    /// <summary>The permission bits with setuid, setgid and sticky (mode &amp; 07777).</summary>
+    public uint Permissions => Mode & 0xFFF;
+
+    public static NodeKind KindOf(uint mode)
+    {
+        var type = (mode_t)(ushort)(mode & (ushort)S_IFMT);
+        return type == S_IFREG ? NodeKind.Regular
+            : type == S_IFDIR ? NodeKind.Directory
+            : type == S_IFLNK ? NodeKind.Symlink
+            : type == S_IFIFO ? NodeKind.Fifo
+            : type == S_IFCHR ? NodeKind.CharDevice
+            : type == S_IFBLK ? NodeKind.BlockDevice
+            : type == S_IFSOCK ? NodeKind.Socket
+            : NodeKind.Other;
+    }
+}
 
 /// <summary>
-/// The raw Linux calls the container driver makes from .NET, in one place (partial by concern):
-/// ownership for the chown shift, fds received over a socket (pty masters, broker files), helper spawn.
+/// The Linux calls the C# side makes, in one place (partial by concern): paths and ownership, fds and
+/// sockets (pty masters, broker files, peers), locks, signals, helper spawn. Every call checks its result:
+/// failures throw <see cref="ErrnoException"/> (<see cref="Errno"/>); the conditions a caller expects
+/// (a missing node, nothing to read yet, a busy lock) are return values of the <c>Try</c> calls.
 /// Everything namespace-related is in the C helpers (a multi-threaded process cannot setns into mount/user namespaces).
 /// </summary>
-internal static unsafe partial class Syscalls
+public static unsafe partial class Syscalls
 {
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_NOCTTY = 0x100,
-        O_TRUNC = 0x200, O_APPEND = 0x400, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000,
-        O_PATH = 0x200000;
-    public const int AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_EMPTY_PATH = 0x1000;
-    public const uint S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFREG = 0x8000, S_IFLNK = 0xA000;
-    public const int ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, EAGAIN = 11, EEXIST = 17, EXDEV = 18, ENOTDIR = 20, EISDIR = 21,
-        EINVAL = 22, ENAMETOOLONG = 36, ENOTEMPTY = 39, ELOOP = 40;
-    private const nuint TIOCSWINSZ = 0x5414, TIOCGPTN = 0x80045430;
-    private const int SOL_SOCKET = 1, SO_PEERCRED = 17, SCM_RIGHTS = 1, MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000;
+    private static byte[] Path0(string path) => Encoding.UTF8.GetBytes(path + "\0");
 
-    /// <summary>x86_64 <c>struct stat</c>.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct Stat
+    /// <summary>lstat: the node itself (a symlink is not followed).</summary>
+    public static FileStatus LStat(string path) =>
+        TryLStat(path, out var st) ? st : throw Errno.Exception(ENOENT, "lstat " + path);
+
+    /// <summary>lstat; false when nothing is there (ENOENT, or ENOTDIR: a parent is not a directory).</summary>
+    public static bool TryLStat(string path, out FileStatus status)
     {
-        public ulong Dev, Ino, Nlink;
-        public uint Mode, Uid, Gid;
-        private readonly int _pad0;
-        public ulong Rdev;
-        public long Size, BlkSize, Blocks;
-        public long ATime, ATimeNs, MTime, MTimeNs, CTime, CTimeNs;
-        private readonly long _r0, _r1, _r2;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct WinSize
-    {
-        public ushort Rows, Cols, XPixel, YPixel;
-    }
-
-    /// <summary>x86_64 <c>struct msghdr</c>.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLen;
-        public void* Iov;
-        public nuint IovLen;
-        public void* Control;
-        public nuint ControlLen;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public void* Base;
-        public nuint Len;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct UCred
-    {
-        public int Pid;
-        public uint Uid, Gid;
-    }
-
-    [LibraryImport("libc", EntryPoint = "fstatat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int FstatAt(int dirfd, string path, Stat* buf, int flags);
-
-    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int LchownRaw(string path, uint uid, uint gid);
-
-    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int ChmodRaw(string path, uint mode);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    public static partial int Close(int fd);
-
-    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
-    private static partial nint ReadRaw(int fd, byte* buf, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
-    private static partial nint WriteRaw(int fd, byte* buf, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
-    private static partial nint RecvMsgRaw(int fd, MsgHdr* msg, int flags);
-
-    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
-    private static partial int GetSockOpt(int fd, int level, int name, void* value, uint* len);
-
-    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
-    private static partial int Ioctl(int fd, nuint request, void* arg);
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    public static partial int Kill(int pid, int sig);
-
-    public static int Errno => Marshal.GetLastPInvokeError();
-
-    private static string Message(int errno) => Marshal.GetPInvokeErrorMessage(errno);
-
-    public static int LStat(string path, out Stat st)
-    {
-        Stat s;
-        var rc = FstatAt(AT_FDCWD, path, &s, AT_SYMLINK_NOFOLLOW);
-        st = s;
-        return rc < 0 ? -Errno : 0;
-    }
-
-    public static void Check(int rc, string what)
-    {
-        if (rc < 0)
+        var p = Path0(path);
+        stat st;
+        fixed (byte* b = p)
         {
-            throw new IOException($"{what}: {Message(-rc)}", -rc);
+            if (lstat(b, &st) == 0)
+            {
+                status = new FileStatus((ulong)st.st_dev, (ulong)st.st_ino, (ulong)st.st_nlink, (ushort)st.st_mode, (uint)st.st_uid, (uint)st.st_gid, (long)st.st_size);
+                return true;
+            }
+        }
+        var e = Errno.Last;
+        status = default;
+        return e == ENOENT || e == ENOTDIR ? false : throw Errno.Exception(e, "lstat " + path);
+    }
+
+    /// <summary>lchown: the node itself, a symlink is not followed. <see cref="uint.MaxValue"/> keeps an id.</summary>
+    public static void Lchown(string path, uint uid, uint gid)
+    {
+        fixed (byte* b = Path0(path))
+        {
+            Errno.Check(lchown(b, uid, gid), "lchown " + path);
         }
     }
 
-    public static int Lchown(string path, uint uid, uint gid) => LchownRaw(path, uid, gid) < 0 ? -Errno : 0;
-
-    public static int Chmod(string path, uint mode) => ChmodRaw(path, mode) < 0 ? -Errno : 0;
-
-    public static int Read(int fd, Span<byte> buffer)
+    /// <summary>chown (follows symlinks). <see cref="uint.MaxValue"/> keeps an id.</summary>
+    public static void Chown(string path, uint uid, uint gid)
     {
+        fixed (byte* b = Path0(path))
+        {
+            Errno.Check(chown(b, uid, gid), "chown " + path);
+        }
+    }
+
+    /// <summary>chmod with the full 07777 bits (File.SetUnixFileMode cannot set setuid/setgid after a chown cleared them).</summary>
+    public static void Chmod(string path, uint mode)
+    {
+        fixed (byte* b = Path0(path))
+        {
+            Errno.Check(chmod(b, (ushort)mode), "chmod " + path);
+        }
+    }
+
+    /// <summary>A hard link <paramref name="newPath"/> to <paramref name="existing"/>.</summary>
+    public static void Link(string existing, string newPath)
+    {
+        fixed (byte* a = Path0(existing), b = Path0(newPath))
+        {
+            Errno.Check(link(a, b), $"link {newPath} → {existing}");
+        }
+    }
+
+    public static void MkFifo(string path, uint mode)
+    {
+        fixed (byte* b = Path0(path))
+        {
+            Errno.Check(mkfifo(b, (ushort)mode), "mkfifo " + path);
+        }
+    }
+
+    /// <summary>open(2), close-on-exec.</summary>
+    public static SafeFdHandle Open(string path, int flags, uint mode = 0)
+    {
+        fixed (byte* b = Path0(path))
+        {
+            var fd = open(b, flags | O_CLOEXEC, (ushort)mode);
+            return fd >= 0 ? new SafeFdHandle(fd) : throw Errno.Throw("open " + path);
+        }
+    }
+
+    /// <summary>A directory opened read-only (for ioctls on it); null when it cannot be opened.</summary>
+    public static SafeFdHandle? TryOpenDirectory(string path)
+    {
+        fixed (byte* b = Path0(path))
+        {
+            var fd = open(b, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+            return fd >= 0 ? new SafeFdHandle(fd) : null;
+        }
+    }
+
+    /// <summary>kill(2); false when the process is gone (ESRCH).</summary>
+    public static bool Kill(int pid, int signal)
+    {
+        if (kill(pid, signal) == 0)
+        {
+            return true;
+        }
+        var e = Errno.Last;
+        return e == ESRCH ? false : throw Errno.Exception(e, $"kill {pid} (signal {signal})");
+    }
+
+    /// <summary>Gives glibc's free heap pages back to the kernel (malloc_trim(0)); nothing to check: it only says whether any were.</summary>
+    public static void TrimNativeHeap() => _ = MallocTrim(0);
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+
+    /// <summary>read(2), EINTR retried: bytes read, 0 at end of file.</summary>
+    public static int Read(SafeHandle fd, Span<byte> buffer)
+    {
+        using var use = new FdUse(fd);
         fixed (byte* b = buffer)
         {
             while (true)
             {
-                var n = ReadRaw(fd, b, (nuint)buffer.Length);
+                var n = read(use.Fd, b, buffer.Length);
                 if (n >= 0)
                 {
                     return (int)n;
                 }
-                var e = Errno;
-                if (e != EINTR)
+                if (Errno.Last != EINTR)
                 {
-                    return -e;
+                    throw Errno.Throw("read");
                 }
             }
         }
     }
 
-    public static int Write(int fd, ReadOnlySpan<byte> buffer)
+    /// <summary>write(2), EINTR retried: bytes written (perhaps fewer than given).</summary>
+    public static int Write(SafeHandle fd, ReadOnlySpan<byte> buffer)
     {
+        using var use = new FdUse(fd);
         fixed (byte* b = buffer)
         {
             while (true)
             {
-                var n = WriteRaw(fd, b, (nuint)buffer.Length);
+                var n = write(use.Fd, b, buffer.Length);
                 if (n >= 0)
                 {
                     return (int)n;
                 }
-                var e = Errno;
-                if (e != EINTR)
+                if (Errno.Last != EINTR)
                 {
-                    return -e;
+                    throw Errno.Throw("write");
                 }
             }
         }
     }
 
-    /// <summary>
-    /// One message with at most one fd attached (SCM_RIGHTS), without blocking: the byte count (0 = EOF)
-    /// or -errno (-EAGAIN: nothing yet). The fd arrives close-on-exec; -1 when none was attached.
-    /// </summary>
-    public static int RecvFd(int sock, out int fd)
+    /// <summary>The pid that connected a unix socket (SO_PEERCRED).</summary>
+    public static int PeerPid(SafeHandle sock)
     {
-        fd = -1;
-        byte data;
-        return ReceiveWithFd(sock, new Span<byte>(&data, 1), ref fd, MSG_DONTWAIT);
+        using var use = new FdUse(sock);
+        ucred cred;
+        socklen_t len = sizeof(ucred);
+        Errno.Check(getsockopt(use.Fd, SOL_SOCKET, SO_PEERCRED, &cred, &len), "getsockopt SO_PEERCRED");
+        return cred.pid;
     }
 
-    /// <summary>The pid that connected a unix socket (SO_PEERCRED), or -errno.</summary>
-    public static int PeerPid(int sock)
+    /// <summary>Whether <paramref name="fd"/> is a pty master (TIOCGPTN answers).</summary>
+    public static bool IsPtyMaster(SafeHandle fd)
     {
-        UCred cred;
-        var len = (uint)sizeof(UCred);
-        return GetSockOpt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ? -Errno : cred.Pid;
-    }
-
-    /// <summary>The pts number of a pty master, or -errno (ENOTTY: not a pty master).</summary>
-    public static int PtyNumber(int master)
-    {
+        using var use = new FdUse(fd);
         uint n;
-        return Ioctl(master, TIOCGPTN, &n) < 0 ? -Errno : (int)n;
+        return ioctl(use.Fd, TIOCGPTN, &n) == 0;
     }
 
-    public static void Resize(int master, int width, int height)
+    /// <summary>The window size of a pty (TIOCSWINSZ); a non-positive size is ignored.</summary>
+    public static void Resize(SafeHandle master, int width, int height)
     {
         if (width <= 0 || height <= 0)
         {
             return;
         }
-        var ws = new WinSize { Cols = (ushort)width, Rows = (ushort)height };
-        Ioctl(master, TIOCSWINSZ, &ws);
+        using var use = new FdUse(master);
+        var ws = new winsize { ws_col = (ushort)width, ws_row = (ushort)height };
+        Errno.Check(ioctl(use.Fd, TIOCSWINSZ, &ws), "ioctl TIOCSWINSZ");
     }
+
+    /// <summary>
+    /// An exclusive flock without waiting (LOCK_EX | LOCK_NB), EINTR retried; false when another open
+    /// file holds it (EWOULDBLOCK). Released when the fd is closed.
+    /// </summary>
+    public static bool TryLockExclusive(SafeHandle fd)
+    {
+        using var use = new FdUse(fd);
+        while (Flock(use.Fd, LOCK_EX | LOCK_NB) != 0)
+        {
+            var e = Errno.Last;
+            if (e == EWOULDBLOCK)
+            {
+                return false;
+            }
+            if (e != EINTR)
+            {
+                throw Errno.Exception(e, "flock");
+            }
+        }
+        return true;
+    }
+
+    private const int LOCK_EX = 2, LOCK_NB = 4; // <sys/file.h>: not in Tmds.LibC
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(int fd, int operation);
 }
