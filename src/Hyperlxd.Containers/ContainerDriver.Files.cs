@@ -1,6 +1,5 @@
 using System.Text;
 using Hyperlxd.Core.Instances;
-using static Tmds.Linux.LibC;
 
 namespace Hyperlxd.Containers;
 
@@ -67,7 +66,7 @@ public sealed partial class ContainerDriver
                 using var inside = FileBroker.Attach(_nsexec, status.InitPid, ct);
                 return call(inside, null);
             }
-            catch (BrokerStartException e) when (e.Errno == ESRCH)
+            catch (BrokerStartException e) when (e.Errno == Errno.ESRCH)
             {
                 // Stopped meanwhile: its rootfs is the place now.
             }

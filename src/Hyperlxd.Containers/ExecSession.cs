@@ -102,7 +102,7 @@ internal sealed class PtyStream(SafeFdHandle fd) : Stream
         {
             return Syscalls.Read(_fd, buffer);
         }
-        catch (ErrnoException e) when (e.Errno == Tmds.Linux.LibC.EIO)
+        catch (ErrnoException e) when (e.Errno == Errno.EIO)
         {
             return 0;
         }

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using static Hyperlxd.Interop.Linux.Syscalls;
-using static Tmds.Linux.LibC;
+using static Hyperlxd.Interop.Linux.Errno;
 
 namespace Hyperlxd.Containers;
 
@@ -54,7 +54,7 @@ internal sealed class FileBroker : IDisposable
         _sock = mine;
         // A cancelled request kills the broker: a blocked read then sees EOF.
         _ct = ct;
-        _cancel = ct.Register(() => Kill(_pid, SIGKILL));
+        _cancel = ct.Register(() => Kill(_pid, Signal.Kill));
     }
 
     /// <summary>Inside the running container whose init is <paramref name="pid"/>: its mounts, its ids.</summary>
@@ -191,7 +191,7 @@ internal sealed class FileBroker : IDisposable
         _sock.Dispose();
         if (!_reaped)
         {
-            _ = Kill(_pid, SIGKILL); // gone already is fine too
+            _ = Kill(_pid, Signal.Kill); // gone already is fine too
             _ = WaitPid(_pid); // the status of a killed broker says nothing
             _reaped = true;
         }

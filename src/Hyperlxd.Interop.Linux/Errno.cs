@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Tmds.Linux;
 
 namespace Hyperlxd.Interop.Linux;
 
@@ -31,4 +32,28 @@ public static class Errno
     public static int Check(int rc, string call) => rc >= 0 ? rc : throw Exception(Last, call);
 
     public static nint Check(nint rc, string call) => rc >= 0 ? rc : throw Exception(Last, call);
+
+    // The numbers callers compare an ErrnoException's (or a helper's reported) errno with: Tmds.LibC's, named once here.
+#pragma warning disable CA1707 // the C names
+    public static int ENOENT => LibC.ENOENT;
+    public static int ESRCH => LibC.ESRCH;
+    public static int EIO => LibC.EIO;
+    public static int EAGAIN => LibC.EAGAIN;
+    public static int EEXIST => LibC.EEXIST;
+    public static int EXDEV => LibC.EXDEV;
+    public static int ENOTDIR => LibC.ENOTDIR;
+    public static int EISDIR => LibC.EISDIR;
+    public static int EINVAL => LibC.EINVAL;
+    public static int ENAMETOOLONG => LibC.ENAMETOOLONG;
+    public static int ENOTEMPTY => LibC.ENOTEMPTY;
+    public static int ELOOP => LibC.ELOOP;
+#pragma warning restore CA1707
+}
+
+/// <summary>Signal numbers (Tmds.LibC's).</summary>
+public static class Signal
+{
+    public static int Interrupt => LibC.SIGINT;
+    public static int Quit => LibC.SIGQUIT;
+    public static int Kill => LibC.SIGKILL;
 }

@@ -127,6 +127,9 @@ public static unsafe partial class Syscalls
         }
     }
 
+    /// <summary>Opens (creating it with <paramref name="mode"/> when missing) a file for reading and writing, close-on-exec.</summary>
+    public static SafeFdHandle OpenOrCreate(string path, uint mode) => Open(path, O_RDWR | O_CREAT, mode);
+
     /// <summary>A directory opened read-only (for ioctls on it); null when it cannot be opened.</summary>
     public static SafeFdHandle? TryOpenDirectory(string path)
     {

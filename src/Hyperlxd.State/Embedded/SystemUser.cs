@@ -1,5 +1,4 @@
 using Hyperlxd.Interop.Linux;
-using static Tmds.Linux.LibC;
 
 namespace Hyperlxd.State.Embedded;
 
@@ -60,7 +59,7 @@ internal static class Signals
     /// <summary>Fast shutdown (SIGINT), then SIGQUIT, then SIGKILL, each after <paramref name="grace"/>.</summary>
     public static async Task StopProcessAsync(int pid, TimeSpan grace, CancellationToken ct)
     {
-        foreach (var sig in new[] { SIGINT, SIGQUIT, SIGKILL })
+        foreach (var sig in new[] { Signal.Interrupt, Signal.Quit, Signal.Kill })
         {
             if (!Syscalls.Kill(pid, sig))
             {
