@@ -47,14 +47,28 @@ internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended
         catch (IOException)
         {
         }
-        _ = Syscalls.Kill(target, signal); // false: it has exited meanwhile
+        try
+        {
+            _ = Syscalls.Kill(target, signal); // false: it has exited meanwhile
+        }
+        catch (ErrnoException e) when (e.Errno == Errno.EINVAL)
+        {
+            // A signal number the kernel does not know, from the client's control channel: ignored, as LXD does.
+        }
     }
 
     public void Resize(int width, int height)
     {
         if (_pty is not null)
         {
-            Syscalls.Resize(_pty.Handle, width, height);
+            try
+            {
+                Syscalls.Resize(_pty.Handle, width, height);
+            }
+            catch (ObjectDisposedException)
+            {
+                // a resize that raced the end of the session: nothing left to size
+            }
         }
     }
 

@@ -2,20 +2,22 @@ using Hyperlxd.Interop.Linux;
 
 namespace Hyperlxd.Tests.Interop;
 
-/// <summary>fds owned by SafeHandles are closed when their owner is disposed (counted in /proc/self/fd).</summary>
+/// <summary>
+/// fds owned by SafeHandles are closed when their owner is disposed, as /proc/self/fd shows: by what each
+/// fd refers to (a closed number is reused at once, by the listing of /proc/self/fd itself if nothing else).
+/// </summary>
 [Collection(nameof(FdCounting))]
 public sealed class SafeFdHandleTests
 {
     [Fact]
     public void A_socket_pair_is_closed_by_disposing_both_ends()
     {
-        var before = OpenFds();
         var (a, b) = Syscalls.SocketPair();
-        Assert.True(OpenFds().IsSupersetOf([(int)a.DangerousGetHandle(), (int)b.DangerousGetHandle()]));
-        var fds = new[] { (int)a.DangerousGetHandle(), (int)b.DangerousGetHandle() };
+        var sockets = new[] { Target(a), Target(b) };
+        Assert.All(sockets, s => Assert.StartsWith("socket:[", s, StringComparison.Ordinal));
         a.Dispose();
         b.Dispose();
-        Assert.DoesNotContain(OpenFds(), fd => fds.Contains(fd) && !before.Contains(fd));
+        Assert.DoesNotContain(OpenFds().Values, sockets.Contains);
     }
 
     [Fact]
@@ -39,18 +41,18 @@ public sealed class SafeFdHandleTests
         var dir = Syscalls.TryOpenDirectory("/");
         Assert.NotNull(dir);
         var fd = (int)dir.DangerousGetHandle();
-        Assert.Contains(fd, OpenFds());
+        Assert.Equal("/", OpenFds()[fd]);
         var file = dir.ToFileHandle();
         dir.Dispose(); // no longer its owner: the fd stays open
-        Assert.Contains(fd, OpenFds());
+        Assert.Equal("/", OpenFds()[fd]);
         file.Dispose();
-        Assert.DoesNotContain(fd, OpenFds());
+        Assert.NotEqual("/", OpenFds().GetValueOrDefault(fd));
     }
 
     [Fact]
     public void A_failed_spawn_closes_nothing_twice_and_leaks_nothing()
     {
-        var before = OpenFds().Count;
+        var before = OpenFds().Values.Count(t => t.StartsWith("socket:", StringComparison.Ordinal));
         for (var i = 0; i < 20; i++)
         {
             var (a, b) = Syscalls.SocketPair();
@@ -60,11 +62,24 @@ public sealed class SafeFdHandleTests
                 Assert.Throws<ErrnoException>(() => Syscalls.Spawn("/nonexistent-hlx/helper", [], b, 3));
             }
         }
-        Assert.InRange(OpenFds().Count, 0, before + 5); // other tests' threads may hold a few meanwhile
+        Assert.InRange(OpenFds().Values.Count(t => t.StartsWith("socket:", StringComparison.Ordinal)), 0, before + 5); // other tests may hold a few meanwhile
     }
 
-    private static HashSet<int> OpenFds() =>
-        Directory.EnumerateFileSystemEntries("/proc/self/fd").Select(p => int.Parse(Path.GetFileName(p), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+    private static string Target(System.Runtime.InteropServices.SafeHandle h) => OpenFds()[(int)h.DangerousGetHandle()];
+
+    /// <summary>fd → what it refers to ("/", "socket:[1234]"...).</summary>
+    private static Dictionary<int, string> OpenFds()
+    {
+        var fds = new Dictionary<int, string>();
+        foreach (var p in Directory.GetFileSystemEntries("/proc/self/fd"))
+        {
+            if (new FileInfo(p).LinkTarget is { } target)
+            {
+                fds[int.Parse(Path.GetFileName(p), System.Globalization.CultureInfo.InvariantCulture)] = target;
+            }
+        }
+        return fds;
+    }
 }
 
 [CollectionDefinition(nameof(FdCounting), DisableParallelization = true)]
