@@ -1,7 +1,8 @@
 // Hyperlxd build script (Cake 7). Targets:
 //   Deps    apt packages and the hyperlxd user/group (appliance/install-deps.sh; fast when present)
 //   Native  native-shims: cmake configure + build + ctest; helper executables copied to artifacts/bin
-//   Build   dotnet build of the solution (Release), then publish hyperlxd and hlx to artifacts/bin (default)
+//   Build   native helpers (NativeHelpers: Native without ctest), dotnet build of the solution (Release),
+//           then publish hyperlxd and hlx: a complete artifacts/bin (default)
 //   Test    Deps, Native, Build, then dotnet test with trx results in artifacts/test-results
 //   Images  builds the test images into artifacts/images (images/busybox/build.sh: unified + split busybox)
 //   Run     main job: start the daemon, show it working through the stock `lxc` client, stop it
@@ -59,14 +60,36 @@ Task("Deps")
     Run("bash", root.CombineWithFilePath("appliance/install-deps.sh").FullPath);
 });
 
-Task("Native")
-    .Description("Build and test native-shims with CMake/ctest; copy helpers to artifacts/bin")
+Task("NativeHelpers")
+    .Description("Build native-shims with CMake and copy the helper executables to artifacts/bin")
     .Does(() =>
 {
     EnsureDirectoryExists(binDir);
-    EnsureDirectoryExists(testResults);
     Run("cmake", $"-S \"{nativeSrc}\" -B \"{nativeBuild}\" -DCMAKE_BUILD_TYPE=RelWithDebInfo");
     Run("cmake", $"--build \"{nativeBuild}\" --parallel {Environment.ProcessorCount}");
+    var helpers = GetFiles(nativeBuild.FullPath + "/bin/*");
+    foreach (var helper in helpers)
+    {
+        // Copy then rename: running containers' monitors execute the old file (ETXTBSY on overwrite),
+        // and keep running it after the rename.
+        var target = binDir.CombineWithFilePath(helper.GetFilename());
+        var staged = binDir.CombineWithFilePath(helper.GetFilename() + ".new");
+        CopyFile(helper, staged);
+        System.IO.File.Move(staged.FullPath, target.FullPath, overwrite: true);
+        Information($"native helper -> {binDir.CombineWithFilePath(helper.GetFilename())}");
+    }
+    if (!helpers.Any())
+    {
+        Information("native-shims builds no helper executables yet: nothing copied to artifacts/bin");
+    }
+});
+
+Task("Native")
+    .Description("Build and test native-shims with CMake/ctest; copy helpers to artifacts/bin")
+    .IsDependentOn("NativeHelpers")
+    .Does(() =>
+{
+    EnsureDirectoryExists(testResults);
     // --no-tests=ignore: an empty project (no tests registered) is a success, not an error.
     var ctestArgs = $"--test-dir \"{nativeBuild}\" --output-on-failure --no-tests=ignore " +
                     $"--output-junit \"{testResults.CombineWithFilePath("ctest-native-shims.xml")}\"";
@@ -85,25 +108,12 @@ Task("Native")
     {
         Run("ctest", ctestArgs);
     }
-    var helpers = GetFiles(nativeBuild.FullPath + "/bin/*");
-    foreach (var helper in helpers)
-    {
-        // Copy then rename: running containers' monitors execute the old file (ETXTBSY on overwrite),
-        // and keep running it after the rename.
-        var target = binDir.CombineWithFilePath(helper.GetFilename());
-        var staged = binDir.CombineWithFilePath(helper.GetFilename() + ".new");
-        CopyFile(helper, staged);
-        System.IO.File.Move(staged.FullPath, target.FullPath, overwrite: true);
-        Information($"native helper -> {binDir.CombineWithFilePath(helper.GetFilename())}");
-    }
-    if (!helpers.Any())
-    {
-        Information("native-shims builds no helper executables yet: nothing copied to artifacts/bin");
-    }
 });
 
 Task("Build")
-    .Description("dotnet build (Release) and publish hyperlxd (+ hlx) to artifacts/bin")
+    .Description("dotnet build (Release), publish hyperlxd (+ hlx) and the native helpers: a complete artifacts/bin")
+    // The daemon cannot start a container without hyperlxd-monitor and hyperlxd-nsexec next to it.
+    .IsDependentOn("NativeHelpers")
     .Does(() =>
 {
     DotNetBuild(solution.FullPath, new DotNetBuildSettings { Configuration = configuration });

@@ -51,7 +51,7 @@ public sealed partial class ContainerDriver
         }
         if (!options.Interactive)
         {
-            return new ExecSession(Process.Start(AttachStartInfo(spec, status.InitPid, command))!, null, RefillAfter(spec, status.InitPid));
+            return new ExecSession(StartAttach(spec, status.InitPid, command), null, RefillAfter(spec, status.InitPid));
         }
 
         // Interactive: the helper makes a pty in the container's own devpts and sends us the master.
@@ -63,7 +63,7 @@ public sealed partial class ContainerDriver
             tty.Add("--tty-size");
             tty.Add($"{Math.Min(options.Width, ushort.MaxValue)}x{Math.Min(options.Height, ushort.MaxValue)}");
         }
-        var process = Process.Start(AttachStartInfo(spec, status.InitPid, tty.Concat(command)))!;
+        var process = StartAttach(spec, status.InitPid, tty.Concat(command));
         // The helper's own stdio: stdin unused; stderr carries (errno, message) when it fails.
         process.StandardInput.Close();
         _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
@@ -82,36 +82,24 @@ public sealed partial class ContainerDriver
     /// <summary>Prepares the next helper once an exec has ended (<see cref="ExecSpares.AfterExec"/>).</summary>
     private Action RefillAfter(InstanceSpec spec, int initPid) => () => _spares.Refill(spec, initPid, ExecSpares.AfterExec);
 
-    /// <summary>hyperlxd-nsexec attach for this container (its policy from the spec) with <paramref name="rest"/> after it, stdio redirected.</summary>
-    private ProcessStartInfo AttachStartInfo(InstanceSpec spec, int initPid, IEnumerable<string> rest)
+    /// <summary>
+    /// hyperlxd-nsexec attach for this container (its policy from the spec) with <paramref name="rest"/> after it, stdio
+    /// redirected. Started on the calling thread, no wrapper: the helper arms its own parent-death signal where it needs one.
+    /// </summary>
+    private Process StartAttach(InstanceSpec spec, int initPid, IEnumerable<string> rest)
     {
-        var psi = new ProcessStartInfo(_nsexec)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.ArgumentList.Add("attach");
-        psi.ArgumentList.Add("--pid");
-        psi.ArgumentList.Add(initPid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var args = new List<string> { "attach", "--pid", initPid.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (File.Exists(SpecPath(spec)))
         {
-            psi.ArgumentList.Add("--spec");
-            psi.ArgumentList.Add(SpecPath(spec));
+            args.Add("--spec");
+            args.Add(SpecPath(spec));
         }
-        foreach (var a in rest)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        return psi;
+        args.AddRange(rest);
+        return HostCommand.Start(_nsexec, args, HostCommandOptions.Detached, Redirect.All);
     }
 
     /// <summary>A helper that has entered the container and waits for <see cref="CommandTokens"/> on stdin.</summary>
-    private Process StartPrepared(InstanceSpec spec, int initPid)
-    {
-        return Process.Start(AttachStartInfo(spec, initPid, ["--deferred"])) ?? throw new InvalidOperationException("Failed starting " + _nsexec);
-    }
+    private Process StartPrepared(InstanceSpec spec, int initPid) => StartAttach(spec, initPid, ["--deferred"]);
 
     /// <summary>The command's part of the attach arguments: ids, directory, environment, then <c>-- CMD ARGS</c>.</summary>
     private static List<string> CommandTokens(InstanceSpec spec, ExecOptions options)

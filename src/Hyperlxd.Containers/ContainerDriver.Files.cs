@@ -1,7 +1,5 @@
 using System.Text;
 using Hyperlxd.Core.Instances;
-using Microsoft.Win32.SafeHandles;
-using static Hyperlxd.Containers.Interop.Syscalls;
 
 namespace Hyperlxd.Containers;
 
@@ -20,12 +18,12 @@ public sealed partial class ContainerDriver
         return await WithBrokerAsync(spec, (broker, map) =>
         {
             var r = broker.Call(FileOp.Get, path);
-            var content = r.Fd >= 0 ? new FileStream(new SafeFileHandle(r.Fd, true), FileAccess.Read, 1) : null;
+            var content = r.Fd is { } fd ? new FileStream(fd.ToFileHandle(), FileAccess.Read, 1) : null;
             var (uid, gid, mode) = (ToContainer(map, r.Uid, true), ToContainer(map, r.Gid, false), r.Mode & 0xFFF);
-            return (r.Mode & S_IFMT) switch
+            return FileStatus.KindOf(r.Mode) switch
             {
-                S_IFLNK => new InstanceFile(FileType.Symlink, uid, gid, mode, null, null, Encoding.UTF8.GetString(r.Data)),
-                S_IFDIR => new InstanceFile(FileType.Directory, uid, gid, mode, null, Entries(r.Data), null),
+                NodeKind.Symlink => new InstanceFile(FileType.Symlink, uid, gid, mode, null, null, Encoding.UTF8.GetString(r.Data)),
+                NodeKind.Directory => new InstanceFile(FileType.Directory, uid, gid, mode, null, Entries(r.Data), null),
                 _ => new InstanceFile(FileType.File, uid, gid, mode, content, null, null),
             };
         }, ct);
@@ -43,11 +41,11 @@ public sealed partial class ContainerDriver
                 FileType.Directory => broker.Call(FileOp.Mkdir, path, uid, gid, mode, defUid: defUid, defGid: defGid),
                 _ => broker.Call(FileOp.Put, path, uid, gid, mode, write.Append, defUid: defUid, defGid: defGid),
             };
-        }, ct) is { Fd: >= 0 } r ? r.Fd : -1;
-        if (fd >= 0)
+        }, ct) is { Fd: { } opened } ? opened : null;
+        if (fd is not null)
         {
             // Created (or truncated) and owned by the broker; the content goes straight from the request.
-            await using var fs = new FileStream(new SafeFileHandle(fd, true), FileAccess.Write, 1);
+            await using var fs = new FileStream(fd.ToFileHandle(), FileAccess.Write, 1);
             await content.CopyToAsync(fs, ct);
         }
     }
@@ -68,7 +66,7 @@ public sealed partial class ContainerDriver
                 using var inside = FileBroker.Attach(_nsexec, status.InitPid, ct);
                 return call(inside, null);
             }
-            catch (BrokerStartException e) when (e.Errno == ESRCH)
+            catch (BrokerStartException e) when (e.Errno == Errno.ESRCH)
             {
                 // Stopped meanwhile: its rootfs is the place now.
             }

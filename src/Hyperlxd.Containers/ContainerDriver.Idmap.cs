@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using Hyperlxd.Containers.Interop;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Instances;
 
@@ -157,15 +156,15 @@ public sealed partial class ContainerDriver
     /// <summary>Whether the filesystem of <paramref name="rootfs"/> takes an idmapped mount (hyperlxd-nsexec idmap-probe).</summary>
     internal async Task<bool> CanIdmapAsync(string rootfs, CancellationToken ct)
     {
-        if (!_options.IdmappedMounts || Syscalls.LStat(rootfs, out var st) < 0)
+        if (!_options.IdmappedMounts || !Syscalls.TryLStat(rootfs, out var st))
         {
             return false;
         }
-        if (_idmapProbes.TryGetValue(st.Dev, out var ok))
+        if (_idmapProbes.TryGetValue(st.Device, out var ok))
         {
             return ok;
         }
         var (code, _, _) = await RunAsync(_nsexec, new[] { "idmap-probe", rootfs }, ct);
-        return _idmapProbes.GetOrAdd(st.Dev, code == 0);
+        return _idmapProbes.GetOrAdd(st.Device, code == 0);
     }
 }

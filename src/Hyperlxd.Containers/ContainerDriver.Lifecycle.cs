@@ -226,7 +226,7 @@ public sealed partial class ContainerDriver
                         if (int.TryParse(line, out var pid) && pid > 0 && ours is not null
                             && PidNamespace(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) == ours)
                         {
-                            Interop.Syscalls.Kill(pid, 9);
+                            _ = Syscalls.Kill(pid, 9); // gone already is fine
                         }
                     }
                 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Hyperlxd.Containers.Cgroups;
 using Hyperlxd.Core.Instances;
 
@@ -65,25 +64,13 @@ public sealed partial class ContainerDriver : IInstanceDriver
 
     private static string LogPath(InstanceSpec spec) => Path.Combine(spec.StateDir, "console.log");
 
-    /// <summary>Runs a helper to completion; (exit code, stdout, stderr).</summary>
+    /// <summary>
+    /// Runs a helper to completion; (exit code, stdout, stderr). Detached: a monitor it starts must outlive the
+    /// daemon, so the helpers arm no parent-death signal of ours.
+    /// </summary>
     private static async Task<(int Code, string Out, string Err)> RunAsync(string file, IEnumerable<string> args, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        var p = Process.Start(psi)!;
-        try
-        {
-            var stdout = p.StandardOutput.ReadToEndAsync(ct);
-            var stderr = p.StandardError.ReadToEndAsync(ct);
-            await p.WaitForExitAsync(ct);
-            return (p.ExitCode, await stdout, await stderr);
-        }
-        finally
-        {
-            p.DisposeWithPipes();
-        }
+        var r = await HostCommand.RunUncheckedAsync(file, args, HostCommandOptions.Detached, ct);
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 }

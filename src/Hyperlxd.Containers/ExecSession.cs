@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Hyperlxd.Containers.Interop;
 using Hyperlxd.Core.Instances;
 
 namespace Hyperlxd.Containers;
@@ -48,14 +47,28 @@ internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended
         catch (IOException)
         {
         }
-        Syscalls.Kill(target, signal);
+        try
+        {
+            _ = Syscalls.Kill(target, signal); // false: it has exited meanwhile
+        }
+        catch (ErrnoException e) when (e.Errno == Errno.EINVAL)
+        {
+            // A signal number the kernel does not know, from the client's control channel: ignored, as LXD does.
+        }
     }
 
     public void Resize(int width, int height)
     {
         if (_pty is not null)
         {
-            Syscalls.Resize(_pty.Fd, width, height);
+            try
+            {
+                Syscalls.Resize(_pty.Handle, width, height);
+            }
+            catch (ObjectDisposedException)
+            {
+                // a resize that raced the end of the session: nothing left to size
+            }
         }
     }
 
@@ -79,11 +92,11 @@ internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended
 }
 
 /// <summary>A pty master as a stream; EIO (no slave left) reads as end of stream. Blocking reads run on the thread pool.</summary>
-internal sealed class PtyStream(int fd) : Stream
+internal sealed class PtyStream(SafeFdHandle fd) : Stream
 {
-    private int _fd = fd;
+    private readonly SafeFdHandle _fd = fd;
 
-    public int Fd => _fd;
+    public SafeFdHandle Handle => _fd;
 
     public override bool CanRead => true;
 
@@ -99,8 +112,14 @@ internal sealed class PtyStream(int fd) : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        var n = Syscalls.Read(_fd, buffer);
-        return n == -Syscalls.EIO ? 0 : n >= 0 ? n : throw new IOException("pty read failed", -n);
+        try
+        {
+            return Syscalls.Read(_fd, buffer);
+        }
+        catch (ErrnoException e) when (e.Errno == Errno.EIO)
+        {
+            return 0;
+        }
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
@@ -115,12 +134,7 @@ internal sealed class PtyStream(int fd) : Stream
     {
         while (!buffer.IsEmpty)
         {
-            var n = Syscalls.Write(_fd, buffer);
-            if (n < 0)
-            {
-                throw new IOException("pty write failed", -n);
-            }
-            buffer = buffer[n..];
+            buffer = buffer[Syscalls.Write(_fd, buffer)..];
         }
     }
 
@@ -146,10 +160,9 @@ internal sealed class PtyStream(int fd) : Stream
 
     protected override void Dispose(bool disposing)
     {
-        var fd = Interlocked.Exchange(ref _fd, -1);
-        if (fd >= 0)
+        if (disposing)
         {
-            Syscalls.Close(fd);
+            _fd.Dispose();
         }
         base.Dispose(disposing);
     }

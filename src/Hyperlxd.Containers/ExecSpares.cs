@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
-using Hyperlxd.Containers.Interop;
 using Hyperlxd.Core.Instances;
 
 namespace Hyperlxd.Containers;
@@ -47,7 +46,7 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
             {
                 return null;
             }
-            if (!spare.Helper.HasExited && Syscalls.Kill(spare.InitPid, 0) == 0)
+            if (!spare.Helper.HasExited && Syscalls.Kill(spare.InitPid, 0))
             {
                 return spare;
             }
@@ -217,6 +216,7 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
         }
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
+            // exited meanwhile
         }
         _ = helper.WaitForExitAsync().ContinueWith(_ => helper.DisposeWithPipes(), CancellationToken.None,
             TaskContinuationOptions.None, TaskScheduler.Default);

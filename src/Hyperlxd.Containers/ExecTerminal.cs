@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using Hyperlxd.Containers.Interop;
 
 namespace Hyperlxd.Containers;
 
@@ -64,7 +63,7 @@ internal sealed class ExecTerminal : IDisposable
     /// entering failed) it exits 125 with <c>hyperlxd-nsexec: errno=N: MESSAGE</c> on stderr: that message
     /// is thrown as an <see cref="IOException"/> carrying the errno.
     /// </summary>
-    public async Task<int> ReceiveMasterAsync(Process helper, Task<string> helperStderr, CancellationToken ct)
+    public async Task<SafeFdHandle> ReceiveMasterAsync(Process helper, Task<string> helperStderr, CancellationToken ct)
     {
         using var conn = await AcceptAsync(helper, ct);
         Dispose(); // one connection only: the path goes now
@@ -72,7 +71,7 @@ internal sealed class ExecTerminal : IDisposable
         {
             throw await FailureAsync(helper, helperStderr, "the helper did not connect", ct);
         }
-        var sock = (int)conn.Handle;
+        var sock = conn.SafeHandle;
         // The runtime dir is root-only; still, only the helper we started may hand us a terminal.
         if (Syscalls.PeerPid(sock) != helper.Id)
         {
@@ -83,22 +82,21 @@ internal sealed class ExecTerminal : IDisposable
         {
             // Peek waits (asynchronously) for the one byte that carries the fd, or for EOF.
             await conn.ReceiveAsync(one, SocketFlags.Peek, ct);
-            var n = Syscalls.RecvFd(sock, out var fd);
-            if (n == -Syscalls.EAGAIN)
+            if (!Syscalls.TryReceiveFd(sock, out _, out var fd))
             {
                 continue;
             }
-            if (fd >= 0 && Syscalls.PtyNumber(fd) >= 0)
+            if (fd is not null && Syscalls.IsPtyMaster(fd))
             {
                 return fd;
             }
-            if (fd >= 0)
+            if (fd is not null)
             {
-                Syscalls.Close(fd);
+                fd.Dispose();
                 throw new IOException("Failed receiving the exec terminal: not a pty master");
             }
             // EOF without a terminal: the helper's child failed and reported it to the helper.
-            throw await FailureAsync(helper, helperStderr, n < 0 ? $"errno {-n}" : "no terminal was sent", ct);
+            throw await FailureAsync(helper, helperStderr, "no terminal was sent", ct);
         }
     }
 

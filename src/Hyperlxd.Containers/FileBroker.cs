@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
-using Hyperlxd.Containers.Interop;
-using static Hyperlxd.Containers.Interop.Syscalls;
+using static Hyperlxd.Interop.Linux.Syscalls;
+using static Hyperlxd.Interop.Linux.Errno;
 
 namespace Hyperlxd.Containers;
 
@@ -14,8 +14,8 @@ internal enum FileOp : uint
     Delete = 5,
 }
 
-/// <summary>A broker's answer: the node's stat as the broker sees it, the payload, and an fd the caller now owns (or -1).</summary>
-internal sealed record BrokerReply(uint Mode, uint Uid, uint Gid, ulong Size, byte[] Data, int Fd);
+/// <summary>A broker's answer: the node's stat as the broker sees it, the payload, and an fd the caller now owns (or null).</summary>
+internal sealed record BrokerReply(uint Mode, uint Uid, uint Gid, ulong Size, byte[] Data, SafeFdHandle? Fd);
 
 /// <summary>
 /// Client of the native file broker (<c>hyperlxd-nsexec attach --pid N --file-broker 3</c> inside a running
@@ -28,7 +28,7 @@ internal sealed class FileBroker : IDisposable
     public const uint None = uint.MaxValue;
     private const int ReqSize = 36, ReplySize = 32, BrokerFd = 3;
 
-    private readonly int _sock;
+    private readonly SafeFdHandle _sock;
     private readonly int _pid;
     private readonly CancellationToken _ct;
     private readonly CancellationTokenRegistration _cancel;
@@ -41,21 +41,20 @@ internal sealed class FileBroker : IDisposable
         var (mine, theirs) = SocketPair();
         try
         {
-            _pid = Spawn(nsexec, args, theirs, BrokerFd);
+            using (theirs)
+            {
+                _pid = Spawn(nsexec, args, theirs, BrokerFd);
+            }
         }
         catch
         {
-            Close(mine);
+            mine.Dispose();
             throw;
-        }
-        finally
-        {
-            Close(theirs);
         }
         _sock = mine;
         // A cancelled request kills the broker: a blocked read then sees EOF.
         _ct = ct;
-        _cancel = ct.Register(() => Kill(_pid, 9));
+        _cancel = ct.Register(() => Kill(_pid, Signal.Kill));
     }
 
     /// <summary>Inside the running container whose init is <paramref name="pid"/>: its mounts, its ids.</summary>
@@ -94,48 +93,49 @@ internal sealed class FileBroker : IDisposable
             }
             _ready = true;
         }
-        if (sent < 0)
+        if (sent is { } failure)
         {
-            Check(sent, "Failed sending a file request");
+            throw Errno.Exception(failure.Errno, "Failed sending a file request");
         }
         var r = Receive();
         if (r.Err != 0)
         {
-            throw r.Err switch
-            {
-                ENOENT => new NotFoundException(r.Message),
-                EXDEV => new ForbiddenException(r.Message),
-                EINVAL or ELOOP or EISDIR or ENOTDIR or EEXIST or ENOTEMPTY or ENAMETOOLONG => new BadRequestException(r.Message),
-                _ => new IOException(r.Message, r.Err),
-            };
+            var e = r.Err;
+            throw e == ENOENT ? new NotFoundException(r.Message)
+                : e == EXDEV ? new ForbiddenException(r.Message)
+                : e == EINVAL || e == ELOOP || e == EISDIR || e == ENOTDIR || e == EEXIST || e == ENOTEMPTY || e == ENAMETOOLONG
+                    ? new BadRequestException(r.Message)
+                : new IOException(r.Message, e);
         }
         return r.Reply;
     }
 
-    private int WriteAll(byte[] data)
+    /// <summary>The request, or the error writing it (a broker that failed to start hung up: its hello says why).</summary>
+    private ErrnoException? WriteAll(byte[] data)
     {
-        for (var off = 0; off < data.Length;)
+        try
         {
-            var n = Write(_sock, data.AsSpan(off));
-            if (n < 0)
+            for (var off = 0; off < data.Length;)
             {
-                return n;
+                off += Write(_sock, data.AsSpan(off));
             }
-            off += n;
+            return null;
         }
-        return 0;
+        catch (ErrnoException e)
+        {
+            return e;
+        }
     }
 
     private (int Err, string Message, BrokerReply Reply) Receive()
     {
         var head = new byte[ReplySize];
-        var fd = -1;
+        SafeFdHandle? fd = null;
         try
         {
             for (var got = 0; got < ReplySize;)
             {
                 var n = ReceiveWithFd(_sock, head.AsSpan(got), ref fd);
-                Check(n < 0 ? n : 0, "Failed reading the file broker's reply");
                 if (n == 0)
                 {
                     throw new IOException("Failed accessing the instance's files: the file broker exited" + ExitStatus());
@@ -148,7 +148,6 @@ internal sealed class FileBroker : IDisposable
             for (var got = 0; got < data.Length;)
             {
                 var n = Read(_sock, data.AsSpan(got));
-                Check(n < 0 ? n : 0, "Failed reading the file broker's reply");
                 if (n == 0)
                 {
                     throw new IOException("Failed accessing the instance's files: the file broker exited" + ExitStatus());
@@ -161,15 +160,12 @@ internal sealed class FileBroker : IDisposable
             }
             var reply = new BrokerReply(BinaryPrimitives.ReadUInt32LittleEndian(s[4..]), BinaryPrimitives.ReadUInt32LittleEndian(s[8..]),
                 BinaryPrimitives.ReadUInt32LittleEndian(s[12..]), BinaryPrimitives.ReadUInt64LittleEndian(s[16..]), data, fd);
-            fd = -1;
+            fd = null;
             return (0, "", reply);
         }
         finally
         {
-            if (fd >= 0)
-            {
-                Close(fd);
-            }
+            fd?.Dispose();
         }
     }
 
@@ -180,7 +176,7 @@ internal sealed class FileBroker : IDisposable
         _cancel.Dispose(); // no kill of a reaped (reusable) pid
         var status = WaitPid(_pid);
         _reaped = true;
-        return status < 0 ? "" : (status & 0x7f) != 0 ? $" (signal {status & 0x7f})" : $" (status {(status >> 8) & 0xff})";
+        return (status & 0x7f) != 0 ? $" (signal {status & 0x7f})" : $" (status {(status >> 8) & 0xff})";
     }
 
     /// <summary>Closing the socket ends the broker; it is killed anyway (all answers are in) and reaped.</summary>
@@ -192,11 +188,11 @@ internal sealed class FileBroker : IDisposable
         }
         _disposed = true;
         _cancel.Dispose();
-        Close(_sock);
+        _sock.Dispose();
         if (!_reaped)
         {
-            Kill(_pid, 9);
-            WaitPid(_pid);
+            _ = Kill(_pid, Signal.Kill); // gone already is fine too
+            _ = WaitPid(_pid); // the status of a killed broker says nothing
             _reaped = true;
         }
     }

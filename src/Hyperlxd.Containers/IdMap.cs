@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Hyperlxd.Containers.Interop;
 using Hyperlxd.Core.Config;
 
 namespace Hyperlxd.Containers;
@@ -184,16 +183,15 @@ internal sealed class IdMap : IEquatable<IdMap>
         while (stack.Count > 0)
         {
             var path = stack.Pop();
-            Syscalls.Check(Syscalls.LStat(path, out var st), "Failed reading " + path);
-            var type = st.Mode & Syscalls.S_IFMT;
-            if (type == Syscalls.S_IFDIR)
+            var st = Syscalls.LStat(path);
+            if (st.Kind == NodeKind.Directory)
             {
                 foreach (var entry in Directory.EnumerateFileSystemEntries(path))
                 {
                     stack.Push(entry);
                 }
             }
-            else if (st.Nlink > 1 && !linked.Add((st.Dev, st.Ino)))
+            else if (st.Links > 1 && !linked.Add((st.Device, st.Inode)))
             {
                 continue;
             }
@@ -203,10 +201,10 @@ internal sealed class IdMap : IEquatable<IdMap>
             var newGid = to?.ToHost(gid, false) ?? gid;
             if (newUid != st.Uid || newGid != st.Gid)
             {
-                Syscalls.Check(Syscalls.Lchown(path, newUid, newGid), "Failed shifting " + path);
-                if (type != Syscalls.S_IFLNK && (st.Mode & 0xC00) != 0)
+                Syscalls.Lchown(path, newUid, newGid);
+                if (st.Kind != NodeKind.Symlink && (st.Mode & 0xC00) != 0)
                 {
-                    Syscalls.Check(Syscalls.Chmod(path, st.Mode & 0xFFF), "Failed restoring the mode of " + path);
+                    Syscalls.Chmod(path, st.Permissions); // the chown cleared setuid/setgid
                 }
             }
         }

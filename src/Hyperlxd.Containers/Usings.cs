@@ -1,1 +1,2 @@
 global using Hyperlxd.Core;
+global using Hyperlxd.Interop.Linux;

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Hyperlxd.Core;
+using Hyperlxd.Interop.Linux;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Images.Tar;
 
@@ -15,7 +15,7 @@ public sealed partial class ImageStore
         var rootfs = RootfsPathOf(fp);
         Directory.CreateDirectory(targetDir);
         var budget = UnpackBudget(targetDir);
-        await Task.Run(() =>
+        await Task.Run(async () =>
         {
             var split = File.Exists(rootfs);
             using (var tar = Compression.OpenTar(main, Compression.Detect(main)))
@@ -37,7 +37,7 @@ public sealed partial class ImageStore
                     break;
                 case FileKind.Squashfs:
                     CheckSquashfs(rootfs, budget);
-                    RunUnsquashfs(rootfs, Path.Combine(targetDir, "rootfs"));
+                    await UnsquashfsAsync(rootfs, Path.Combine(targetDir, "rootfs"), ct);
                     break;
                 default:
                     Directory.CreateDirectory(Path.Combine(targetDir, "rootfs"));
@@ -71,21 +71,15 @@ public sealed partial class ImageStore
             : new SizeBudget(limit, ServerConfig.ImagesMaxUnpackedSize);
     }
 
-    private static void RunUnsquashfs(string file, string dest)
+    private static async Task UnsquashfsAsync(string file, string dest, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo("unsquashfs") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "-f", "-n", "-d", dest, file })
+        try
         {
-            psi.ArgumentList.Add(a);
+            await HostCommand.RunAsync("unsquashfs", ["-f", "-n", "-d", dest, file], HostCommandOptions.Default, ct); // dies with the daemon
         }
-        var p = Core.Processes.ChildProcesses.Start(psi); // dies with the daemon
-        using var _ = p.OwnPipes();
-        var err = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
+        catch (HostCommandFailedException e)
         {
-            throw new BadRequestException($"Failed unpacking squashfs rootfs: {err.Result.Trim()}");
+            throw new BadRequestException($"Failed unpacking squashfs rootfs: {e.Stderr}");
         }
     }
 }

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Formats.Tar;
 using System.Text;
 using Hyperlxd.Core;
+using Hyperlxd.Interop.Linux;
 using Hyperlxd.Images.Tar;
 
 namespace Hyperlxd.Images;
@@ -99,20 +99,23 @@ public sealed partial class ImageStore
     /// </summary>
     private static void CheckSquashfs(string path, SizeBudget budget)
     {
-        var psi = new ProcessStartInfo("unsquashfs") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "-n", "-lls", path })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        var p = Process.Start(psi)!;
+        var p = HostCommand.Start("unsquashfs", ["-n", "-lls", path], HostCommandOptions.Default, Redirect.Stdout | Redirect.Stderr);
         using var _ = p.OwnPipes();
-        var err = p.StandardError.ReadToEndAsync();
+        var err = new StringBuilder();
+        p.ErrorDataReceived += (_, e) =>
+        {
+            lock (err)
+            {
+                err.AppendLine(e.Data);
+            }
+        };
+        p.BeginErrorReadLine();
         string? line;
         while ((line = p.StandardOutput.ReadLine()) is not null)
         {
             if (line.Length > 0 && line[0] is 'c' or 'b' && line.Contains("squashfs-root", StringComparison.Ordinal))
             {
-                p.Kill();
+                HostCommand.Kill(p);
                 p.WaitForExit();
                 throw new BadRequestException($"Invalid squashfs rootfs: device node \"{line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1]}\" is not allowed");
             }
@@ -126,16 +129,19 @@ public sealed partial class ImageStore
                 }
                 catch
                 {
-                    p.Kill();
+                    HostCommand.Kill(p);
                     p.WaitForExit();
                     throw;
                 }
             }
         }
-        p.WaitForExit();
+        p.WaitForExit(); // and for the end of stderr
         if (p.ExitCode != 0)
         {
-            throw new BadRequestException($"Invalid squashfs rootfs: {err.Result.Trim()}");
+            lock (err)
+            {
+                throw new BadRequestException($"Invalid squashfs rootfs: {err.ToString().Trim()}");
+            }
         }
     }
 }

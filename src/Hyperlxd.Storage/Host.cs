@@ -1,37 +1,26 @@
-using System.Diagnostics;
 using Hyperlxd.Core;
-using Hyperlxd.Core.Processes;
+using Hyperlxd.Interop.Linux;
 
 namespace Hyperlxd.Storage;
 
 /// <summary>Host tools (btrfs-progs, util-linux, coreutils) as child processes; none of them is on a per-request hot path except cp/btrfs snapshot.</summary>
 internal static class Host
 {
+    private static readonly HostCommandOptions Options = new() { Environment = new Dictionary<string, string?> { ["LC_ALL"] = "C" } };
+
+    /// <summary>
+    /// Runs a tool to completion (killed with the daemon: a copy must not go on writing into a volume the
+    /// next daemon deletes); its stdout. A failure is a <see cref="HostCommandException"/> carrying its stderr.
+    /// </summary>
     public static async Task<string> RunAsync(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        psi.Environment["LC_ALL"] = "C";
-        // Killed with the daemon: a copy must not go on writing into a volume the next daemon deletes.
-        var p = ChildProcesses.Start(psi);
         try
         {
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            await p.WaitForExitAsync();
-            if (p.ExitCode != 0)
-            {
-                var err = (await stderr).Trim();
-                throw new HostCommandException($"{file} {string.Join(' ', args)}: {(err.Length > 0 ? err : "exit status " + p.ExitCode)}");
-            }
-            return await stdout;
+            return await HostCommand.RunAsync(file, args, Options);
         }
-        finally
+        catch (HostCommandFailedException e)
         {
-            p.DisposeWithPipes(); // the pipes read above are not closed by Dispose
+            throw new HostCommandException(e.Message);
         }
     }
 

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Hyperlxd.Api;
 using Hyperlxd.Cli.Client;
 using Hyperlxd.Cli.Output;
+using Hyperlxd.Interop.Linux;
 
 namespace Hyperlxd.Cli.Commands;
 
@@ -311,12 +312,17 @@ public static class ProfileCommands
             : ctx.Env("EDITOR") is { Length: > 0 } env ? env : "vi";
 
         // $EDITOR may carry arguments ("code --wait"), so let the shell split it.
-        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(editor + " \"$1\"");
-        psi.ArgumentList.Add("hlx-editor");
-        psi.ArgumentList.Add(file);
-        using var process = Process.Start(psi) ?? throw new CliException($"Failed to start editor \"{editor}\"");
+        // Interactive: it inherits the terminal (no pipes), and is not killed with hlx.
+        Process process;
+        try
+        {
+            process = HostCommand.Start("/bin/sh", ["-c", editor + " \"$1\"", "hlx-editor", file], HostCommandOptions.Detached);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            throw new CliException($"Failed to start editor \"{editor}\"");
+        }
+        using var _ = process;
         process.WaitForExit();
         if (process.ExitCode != 0)
             throw new CliException($"Editor \"{editor}\" exited with status {process.ExitCode}");

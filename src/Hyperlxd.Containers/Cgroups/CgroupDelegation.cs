@@ -1,4 +1,3 @@
-using Hyperlxd.Containers.Interop;
 
 namespace Hyperlxd.Containers.Cgroups;
 
@@ -47,13 +46,13 @@ internal static class CgroupDelegation
     {
         foreach (var dir in dirs)
         {
-            Syscalls.Check(Syscalls.Lchown(dir, uid, gid), "Failed delegating cgroup " + dir);
+            Syscalls.Lchown(dir, uid, gid);
             foreach (var f in DelegatedFiles)
             {
                 var file = Path.Combine(dir, f);
                 if (File.Exists(file))
                 {
-                    Syscalls.Check(Syscalls.Lchown(file, uid, gid), "Failed delegating " + file);
+                    Syscalls.Lchown(file, uid, gid);
                 }
             }
         }

@@ -26,7 +26,7 @@ public static class DaemonCommand
         }
         var options = DaemonOptions.Load(DaemonOptions.DefaultStateDir);
         var cgroupBackend = CgroupBackendOverride();
-        PrepareStateDir(options);
+        await PrepareStateDirAsync(options);
         // One daemon per state directory: the lock is held for the life of the process.
         using var lockFile = DaemonLock.Acquire(options.StateDir, TimeSpan.FromMinutes(2));
 
@@ -90,13 +90,13 @@ public static class DaemonCommand
         }
     }
 
-    private static void PrepareStateDir(DaemonOptions options)
+    private static async Task PrepareStateDirAsync(DaemonOptions options)
     {
         Directory.CreateDirectory(options.StateDir);
         // 0711: the database user must traverse it, nobody needs to list it.
         File.SetUnixFileMode(options.StateDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
-        HostAccounts.Ensure(options.SocketGroup, options.DatabaseUser);
+        await HostAccounts.EnsureAsync(options.SocketGroup, options.DatabaseUser);
     }
 }
 

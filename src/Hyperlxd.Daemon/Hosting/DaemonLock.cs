@@ -1,7 +1,7 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using Hyperlxd.Daemon.Commands;
-using static Tmds.Linux.LibC;
+using Hyperlxd.Interop.Linux;
+using Microsoft.Win32.SafeHandles;
 
 namespace Hyperlxd.Daemon.Hosting;
 
@@ -14,35 +14,25 @@ namespace Hyperlxd.Daemon.Hosting;
 /// So a busy lock is an error only when its recorded holder is a live hyperlxd daemon; otherwise
 /// (dead, dying, or the pid is now another program) we wait for the kernel to release it.
 /// </summary>
-public sealed partial class DaemonLock : IDisposable
+public sealed class DaemonLock : IDisposable
 {
-    private const int LOCK_EX = 2;
-    private const int LOCK_NB = 4;
     private const int PF_EXITING = 0x4;
 
-    private int _fd;
+    private readonly SafeFileHandle _file;
 
-    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
-    private static partial int Flock(int fd, int operation);
-
-    private DaemonLock(int fd) => _fd = fd;
+    private DaemonLock(SafeFileHandle file) => _file = file;
 
     public static DaemonLock Acquire(string dir, TimeSpan wait)
     {
         var path = Path.Combine(dir, "daemon.lock");
-        var fd = Open(path);
+        var file = Open(path);
         try
         {
             var deadline = DateTime.UtcNow + wait;
             var waiting = false;
-            while (Flock(fd, LOCK_EX | LOCK_NB) != 0)
+            while (!TryLock(file, path))
             {
-                var err = Marshal.GetLastPInvokeError();
-                if (err != EWOULDBLOCK && err != EINTR)
-                {
-                    throw new CommandException($"cannot lock {path}: errno {err}");
-                }
-                var holder = ReadPid(fd);
+                var holder = ReadPid(file);
                 if (holder is { } pid && IsLiveDaemon(pid))
                 {
                     throw new CommandException($"another hyperlxd daemon (pid {pid}) is running on {dir}");
@@ -58,42 +48,61 @@ public sealed partial class DaemonLock : IDisposable
                 }
                 Thread.Sleep(50);
             }
-            WritePid(fd, Environment.ProcessId);
-            return new DaemonLock(fd);
+            WritePid(file, Environment.ProcessId);
+            return new DaemonLock(file);
         }
         catch
         {
-            close(fd);
+            file.Dispose();
             throw;
         }
     }
 
-    private static unsafe int Open(string path)
+    /// <summary>
+    /// open(2) directly, not File.OpenHandle: .NET takes an advisory flock of its own on the files it
+    /// opens, which would refuse a second daemon before it could say who holds the lock.
+    /// </summary>
+    private static SafeFileHandle Open(string path)
     {
-        var bytes = Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* p = bytes)
+        try
         {
-            var fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0b110_000_000);
-            return fd >= 0 ? fd : throw new CommandException($"cannot open {path}: errno {errno}");
+            return Syscalls.OpenOrCreate(path, 0b110_000_000).ToFileHandle();
+        }
+        catch (ErrnoException e)
+        {
+            throw new CommandException($"cannot open {path}: {e.Message}");
         }
     }
 
-    private static unsafe int? ReadPid(int fd)
+    private static bool TryLock(SafeFileHandle file, string path)
     {
-        var buffer = stackalloc byte[32];
-        var n = pread(fd, buffer, 31, 0);
-        return n > 0 && int.TryParse(Encoding.ASCII.GetString(buffer, (int)n).Trim(), out var pid) && pid > 0 ? pid : null;
+        try
+        {
+            return Syscalls.TryLockExclusive(file);
+        }
+        catch (ErrnoException e)
+        {
+            throw new CommandException($"cannot lock {path}: {e.Message}");
+        }
     }
 
-    private static unsafe void WritePid(int fd, int pid)
+    private static int? ReadPid(SafeFileHandle file)
     {
-        var bytes = Encoding.ASCII.GetBytes(pid + "\n");
-        fixed (byte* p = bytes)
+        var buffer = new byte[31];
+        var n = RandomAccess.Read(file, buffer, 0);
+        return n > 0 && int.TryParse(Encoding.ASCII.GetString(buffer, 0, n).Trim(), out var pid) && pid > 0 ? pid : null;
+    }
+
+    private static void WritePid(SafeFileHandle file, int pid)
+    {
+        try
         {
-            if (ftruncate(fd, 0) != 0 || pwrite(fd, p, bytes.Length, 0) != bytes.Length)
-            {
-                throw new CommandException($"cannot write the daemon pid to its lock file: errno {errno}");
-            }
+            RandomAccess.SetLength(file, 0);
+            RandomAccess.Write(file, Encoding.ASCII.GetBytes(pid + "\n"), 0);
+        }
+        catch (IOException e)
+        {
+            throw new CommandException($"cannot write the daemon pid to its lock file: {e.Message}");
         }
     }
 
@@ -115,7 +124,7 @@ public sealed partial class DaemonLock : IDisposable
             // A delivered SIGKILL shows as pending until every thread has acted on it.
             if (File.ReadAllText($"/proc/{pid}/status").Split('\n')
                 .Where(l => l.StartsWith("SigPnd:", StringComparison.Ordinal) || l.StartsWith("ShdPnd:", StringComparison.Ordinal))
-                .Any(l => (Convert.ToUInt64(l[7..].Trim(), 16) & (1UL << (SIGKILL - 1))) != 0))
+                .Any(l => (Convert.ToUInt64(l[7..].Trim(), 16) & (1UL << (Signal.Kill - 1))) != 0))
             {
                 return false;
             }
@@ -130,12 +139,5 @@ public sealed partial class DaemonLock : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        if (_fd >= 0)
-        {
-            close(_fd);
-            _fd = -1;
-        }
-    }
+    public void Dispose() => _file.Dispose();
 }

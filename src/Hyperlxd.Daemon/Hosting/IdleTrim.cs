@@ -1,5 +1,5 @@
 using System.Runtime;
-using System.Runtime.InteropServices;
+using Hyperlxd.Interop.Linux;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -12,14 +12,11 @@ namespace Hyperlxd.Daemon.Hosting;
 /// lot since the last trim, one aggressive compacting collection decommits what the heap no longer
 /// uses and <c>malloc_trim</c> returns the native heap's free pages. Idle daemons never pay for it.
 /// </summary>
-internal sealed partial class IdleTrim(ILogger<IdleTrim> logger) : BackgroundService
+internal sealed class IdleTrim(ILogger<IdleTrim> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
     private const long Burst = 16L << 20; // allocated since the last trim that makes one worth it
     private const long Quiet = 512L << 10; // allocated over one interval by a daemon at rest
-
-    [LibraryImport("libc", EntryPoint = "malloc_trim")]
-    private static partial int MallocTrim(nuint pad);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -41,7 +38,7 @@ internal sealed partial class IdleTrim(ILogger<IdleTrim> logger) : BackgroundSer
                 var before = Environment.WorkingSet;
                 GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                MallocTrim(0);
+                Syscalls.TrimNativeHeap();
                 logger.LogDebug("Idle after {Allocated} MB allocated: memory trimmed, RSS {Before} -> {After} MB",
                     sinceTrim >> 20, before >> 20, Environment.WorkingSet >> 20);
                 sinceTrim = 0;

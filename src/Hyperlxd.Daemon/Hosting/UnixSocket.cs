@@ -1,6 +1,5 @@
 using System.Net.Sockets;
-using System.Text;
-using static Tmds.Linux.LibC;
+using Hyperlxd.Interop.Linux;
 
 namespace Hyperlxd.Daemon.Hosting;
 
@@ -29,7 +28,7 @@ public static class UnixSocket
     }
 
     /// <summary>Socket mode 0660, group <paramref name="group"/>: root and the group's members may use the API.</summary>
-    public static unsafe void GrantGroup(string path, string group)
+    public static void GrantGroup(string path, string group)
     {
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
         var gid = HostAccounts.GroupId(group);
@@ -37,14 +36,7 @@ public static class UnixSocket
         {
             return;
         }
-        var bytes = Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* p = bytes)
-        {
-            if (chown(p, uint.MaxValue, gid.Value) != 0)
-            {
-                throw new IOException($"chown {path} to group {group} failed: errno {errno}");
-            }
-        }
+        Syscalls.Chown(path, uint.MaxValue, gid.Value);
     }
 }
 
@@ -78,15 +70,15 @@ public static class HostAccounts
     /// Creates the socket group and the database's login-less system user (with a group of its own) when
     /// missing, as a package's postinst would, and refuses a database user that is in the socket's group.
     /// </summary>
-    public static void Ensure(string socketGroup, string databaseUser)
+    public static async Task EnsureAsync(string socketGroup, string databaseUser)
     {
         if (GroupId(socketGroup) is null)
         {
-            RunUnlessDone(() => GroupId(socketGroup) is not null, "groupadd", "--system", socketGroup);
+            await RunUnlessDoneAsync(() => GroupId(socketGroup) is not null, "groupadd", "--system", socketGroup);
         }
         if (PrimaryGid(databaseUser) is null)
         {
-            RunUnlessDone(() => PrimaryGid(databaseUser) is not null, "useradd", "--system", "--user-group", "--no-create-home",
+            await RunUnlessDoneAsync(() => PrimaryGid(databaseUser) is not null, "useradd", "--system", "--user-group", "--no-create-home",
                 "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", "Hyperlxd embedded database", databaseUser);
         }
         var socket = GroupEntry(socketGroup)!.Value;
@@ -98,30 +90,14 @@ public static class HostAccounts
     }
 
     /// <summary>Two daemons starting at once may race to create an account: losing that race is fine.</summary>
-    private static void RunUnlessDone(Func<bool> done, string program, params string[] args)
+    private static async Task RunUnlessDoneAsync(Func<bool> done, string program, params string[] args)
     {
         try
         {
-            Run(program, args);
+            await HostCommand.RunAsync(program, args);
         }
-        catch (InvalidOperationException) when (done())
+        catch (HostCommandFailedException) when (done())
         {
-        }
-    }
-
-    private static void Run(string program, params string[] args)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed: {err.Trim()}");
         }
     }
 }

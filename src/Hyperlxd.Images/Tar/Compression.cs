@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using Hyperlxd.Core;
+using Hyperlxd.Interop.Linux;
 
 namespace Hyperlxd.Images.Tar;
 
@@ -69,10 +70,7 @@ public static class Compression
         public ToolStream(string tool, string path)
         {
             _tool = tool;
-            var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add("-dc");
-            psi.ArgumentList.Add(path);
-            _process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {tool}");
+            _process = HostCommand.Start(tool, ["-dc", path], HostCommandOptions.Default, Redirect.Stdout | Redirect.Stderr);
             _process.ErrorDataReceived += (_, _) => { };
             _process.BeginErrorReadLine();
             _out = _process.StandardOutput.BaseStream;
@@ -98,7 +96,7 @@ public static class Compression
             {
                 if (!_process.HasExited)
                 {
-                    _process.Kill();
+                    HostCommand.Kill(_process);
                 }
                 _process.WaitForExit();
                 _process.DisposeWithPipes();

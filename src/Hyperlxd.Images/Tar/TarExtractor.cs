@@ -1,7 +1,6 @@
 using System.Formats.Tar;
-using System.Runtime.InteropServices;
 using System.Text;
-using static Tmds.Linux.LibC;
+using Hyperlxd.Interop.Linux;
 
 namespace Hyperlxd.Images.Tar;
 
@@ -110,49 +109,11 @@ public static class TarExtractor
     }
 
     /// <summary>The S_IFMT bits of <paramref name="path"/> itself (a symlink is not followed); 0 when absent.</summary>
-    private static unsafe uint LstatType(string path)
-    {
-        var bytes = Encoding.UTF8.GetBytes(path + "\0");
-        Tmds.Linux.stat st;
-        fixed (byte* p = bytes)
-        {
-            if (lstat(p, &st) == 0)
-            {
-                return (uint)st.st_mode & IfMt;
-            }
-        }
-        var errno = Marshal.GetLastPInvokeError();
-        return errno == ENOENT ? 0u : throw new IOException($"lstat {path} failed (errno {errno})");
-    }
+    private static uint LstatType(string path) => Syscalls.TryLStat(path, out var st) ? st.Mode & IfMt : 0u;
 
-    private static unsafe void Chown(string path, int uid, int gid)
-    {
-        var bytes = Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* p = bytes)
-        {
-            lchown(p, (uint)uid, (uint)gid);
-        }
-    }
+    private static void Chown(string path, int uid, int gid) => Syscalls.Lchown(path, unchecked((uint)uid), unchecked((uint)gid));
 
-    private static unsafe void Link(string existing, string dest)
-    {
-        var a = Encoding.UTF8.GetBytes(existing + "\0");
-        var b = Encoding.UTF8.GetBytes(dest + "\0");
-        fixed (byte* pa = a, pb = b)
-        {
-            if (link(pa, pb) != 0)
-            {
-                throw new IOException($"link {dest} → {existing} failed (errno {Marshal.GetLastPInvokeError()})");
-            }
-        }
-    }
+    private static void Link(string existing, string dest) => Syscalls.Link(existing, dest);
 
-    private static unsafe void Mkfifo(string dest)
-    {
-        var a = Encoding.UTF8.GetBytes(dest + "\0");
-        fixed (byte* pa = a)
-        {
-            mkfifo(pa, 0x1a4);
-        }
-    }
+    private static void Mkfifo(string dest) => Syscalls.MkFifo(dest, 0x1a4); // 0644, as tar's own mode is applied after
 }

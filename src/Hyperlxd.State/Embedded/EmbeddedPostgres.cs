@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Hyperlxd.Core.Processes;
+using Hyperlxd.Interop.Linux;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -114,17 +114,11 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     private async Task InitDbAsync(CancellationToken ct)
     {
         _logger.LogInformation("Initialising the database cluster in {DataDir}", DataDir);
-        var psi = _user.StartInfo(Path.Combine(_bin, "initdb"),
-            "-D", DataDir, "-U", RoleName, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions");
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        using var p = ChildProcesses.Spawn(psi);
-        var output = p.StandardOutput.ReadToEndAsync(ct);
-        var error = p.StandardError.ReadToEndAsync(ct);
-        await p.WaitForExitAsync(ct);
-        if (p.ExitCode != 0)
+        var r = await HostCommand.RunUncheckedAsync(Path.Combine(_bin, "initdb"),
+            ["-D", DataDir, "-U", RoleName, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"], _user.CommandOptions(), ct);
+        if (r.ExitCode != 0)
         {
-            throw new InvalidOperationException($"initdb failed ({p.ExitCode}): {await error}{await output}");
+            throw new InvalidOperationException($"initdb failed ({r.ExitCode}): {r.Stderr}{r.Stdout}");
         }
     }
 
@@ -155,7 +149,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
 
     private async Task LaunchAsync(CancellationToken ct)
     {
-        var psi = _user.StartInfo(Path.Combine(_bin, "postgres"),
+        var p = HostCommand.Start(Path.Combine(_bin, "postgres"), [
             "-D", DataDir, "-k", SocketDir,
             "-c", "listen_addresses=",
             "-c", "unix_socket_permissions=0700",
@@ -164,10 +158,7 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
             "-c", "fsync=on",
             "-c", "synchronous_commit=on",
             "-c", "log_min_messages=warning",
-            "-c", "log_destination=stderr");
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        var p = ChildProcesses.Spawn(psi);
+            "-c", "log_destination=stderr"], _user.CommandOptions(), Redirect.Stdout | Redirect.Stderr);
         _process = p;
         _ = PumpAsync(p.StandardError);
         _ = PumpAsync(p.StandardOutput);

@@ -1,6 +1,4 @@
-using System.Diagnostics;
-using Tmds.Linux;
-using static Tmds.Linux.LibC;
+using Hyperlxd.Interop.Linux;
 
 namespace Hyperlxd.State.Embedded;
 
@@ -20,17 +18,7 @@ internal sealed record SystemUser(string Name, uint Uid, uint Gid)
         throw new InvalidOperationException($"System user \"{name}\" does not exist (create it: useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {name})");
     }
 
-    public unsafe void Chown(string path)
-    {
-        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* p = bytes)
-        {
-            if (chown(p, Uid, Gid) != 0)
-            {
-                throw new IOException($"chown {path} to {Name} failed: errno {errno}");
-            }
-        }
-    }
+    public void Chown(string path) => Syscalls.Chown(path, Uid, Gid);
 
     /// <summary>True when <paramref name="path"/> exists and is not owned by this user and group.</summary>
     public bool OwnsNot(string path)
@@ -38,59 +26,31 @@ internal sealed record SystemUser(string Name, uint Uid, uint Gid)
         return Owner(path) is { } o && o != (Uid, Gid);
     }
 
-    private static unsafe (uint Uid, uint Gid)? Owner(string path)
-    {
-        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        stat st;
-        fixed (byte* p = bytes)
-        {
-            if (lstat(p, &st) != 0)
-            {
-                return null;
-            }
-        }
-        return ((uint)st.st_uid, (uint)st.st_gid);
-    }
+    private static (uint Uid, uint Gid)? Owner(string path) => Syscalls.TryLStat(path, out var st) ? (st.Uid, st.Gid) : null;
 
     /// <summary>Gives <paramref name="root"/> and everything under it to this user (lchown: links are not followed).</summary>
-    public unsafe void ChownTree(string root)
+    public void ChownTree(string root)
     {
         var entries = new List<string> { root };
         entries.AddRange(Directory.EnumerateFileSystemEntries(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false }));
         foreach (var path in entries)
         {
-            var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-            fixed (byte* p = bytes)
-            {
-                if (lchown(p, Uid, Gid) != 0)
-                {
-                    throw new IOException($"chown {path} to {Name} failed: errno {errno}");
-                }
-            }
+            Syscalls.Lchown(path, Uid, Gid);
         }
     }
 
     /// <summary>
-    /// Runs <paramref name="program"/> as this user through setpriv, which also arms a parent-death
+    /// How to run a program as this user (through setpriv), which also arms a parent-death
     /// signal (SIGINT: PostgreSQL's fast shutdown) so that a killed daemon leaves no server behind.
     /// </summary>
-    public ProcessStartInfo StartInfo(string program, params string[] args)
+    public HostCommandOptions CommandOptions()
     {
-        var psi = new ProcessStartInfo("setpriv") { UseShellExecute = false, WorkingDirectory = "/" };
-        foreach (var a in new[] { $"--reuid={Uid}", $"--regid={Gid}", "--clear-groups", "--pdeathsig=SIGINT", "--", program })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal)).ToList())
-        {
-            psi.Environment.Remove(key);
-        }
-        psi.Environment["LANG"] = "C.UTF-8";
-        return psi;
+        // The daemon's PG* variables (a test's PGHOST...) must not steer the server or initdb.
+        var env = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(k => k.StartsWith("PG", StringComparison.Ordinal))
+            .ToDictionary(k => k, string? (_) => null, StringComparer.Ordinal);
+        env["LANG"] = "C.UTF-8";
+        return new HostCommandOptions { User = (Uid, Gid), ParentDeathSignal = "SIGINT", WorkingDirectory = "/", Environment = env };
     }
 }
 
@@ -99,11 +59,11 @@ internal static class Signals
     /// <summary>Fast shutdown (SIGINT), then SIGQUIT, then SIGKILL, each after <paramref name="grace"/>.</summary>
     public static async Task StopProcessAsync(int pid, TimeSpan grace, CancellationToken ct)
     {
-        foreach (var sig in new[] { SIGINT, SIGQUIT, SIGKILL })
+        foreach (var sig in new[] { Signal.Interrupt, Signal.Quit, Signal.Kill })
         {
-            if (kill(pid, sig) != 0)
+            if (!Syscalls.Kill(pid, sig))
             {
-                return;
+                return; // gone
             }
             var deadline = DateTime.UtcNow + grace;
             while (DateTime.UtcNow < deadline)

@@ -15,7 +15,7 @@ public sealed class PostgresFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        HostAccounts.Ensure("hyperlxd", "hyperlxd-db");
+        await HostAccounts.EnsureAsync("hyperlxd", "hyperlxd-db");
         Server = new EmbeddedPostgres(Path.Combine(Dir, "database"), "hyperlxd-db", NullLogger.Instance);
         await Server.StartAsync(CancellationToken.None);
         Db = new Database(Server.ConnectionString, NullLogger.Instance);

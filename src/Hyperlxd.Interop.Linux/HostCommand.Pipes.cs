@@ -1,18 +1,18 @@
 using System.Diagnostics;
 
-namespace Hyperlxd.Core;
+namespace Hyperlxd.Interop.Linux;
 
 /// <summary>
 /// <see cref="Process.Dispose()"/> leaves a redirected stream open once it has been accessed (read or
 /// written through <c>StandardOutput</c> and friends): its pipe then stays open until a garbage
 /// collection finalizes the handle. A daemon that starts helpers per request must close them itself.
 /// </summary>
-public static class ProcessPipes
+public static partial class HostCommand
 {
-    /// <summary>A scope that ends with <see cref="DisposeWithPipes"/>: <c>var p = Process.Start(psi); using var _ = p.OwnPipes();</c></summary>
-    public static Owner OwnPipes(this Process process) => new(process);
+    /// <summary>A scope that ends with <see cref="DisposeWithPipes"/>: <c>using var _ = p.OwnPipes();</c></summary>
+    public static PipeOwner OwnPipes(this Process process) => new(process);
 
-    public readonly struct Owner(Process process) : IDisposable
+    public readonly struct PipeOwner(Process process) : IDisposable
     {
         public void Dispose() => process.DisposeWithPipes();
     }
