@@ -11,7 +11,7 @@ public sealed record HostCommandOptions
     /// <summary>Started as it is, on the calling thread: for programs that must outlive the daemon or arm their own parent-death signal.</summary>
     public static readonly HostCommandOptions Detached = new() { ParentDeathSignal = null };
 
-    /// <summary>Written to the program's stdin, which is then closed (<see cref="HostCommand.RunAsync"/> only; otherwise stdin is empty).</summary>
+    /// <summary>Written to the program's stdin, which is then closed (<see cref="HostCommand.RunAsync"/> only; without it the daemon's stdin is inherited).</summary>
     public string? Stdin { get; init; }
 
     /// <summary>After this the program is killed and a <see cref="TimeoutException"/> thrown (<see cref="HostCommand.RunAsync"/> only).</summary>
@@ -66,7 +66,9 @@ public static partial class HostCommand
     {
         options ??= HostCommandOptions.Default;
         var argv = args.ToList();
-        var p = await StartAsync(program, argv, options, Redirect.All);
+        // stdin is a pipe only when there is input: otherwise the daemon's own is inherited, as it always was
+        // (a monitor started here hands it on to what it runs).
+        var p = await StartAsync(program, argv, options, options.Stdin is null ? Redirect.Stdout | Redirect.Stderr : Redirect.All);
         try
         {
             using var timeout = options.Timeout is { } t ? new CancellationTokenSource(t) : null;
@@ -80,8 +82,8 @@ public static partial class HostCommand
                 if (options.Stdin is { } input)
                 {
                     await p.StandardInput.WriteAsync(input.AsMemory(), token);
+                    p.StandardInput.Close();
                 }
-                p.StandardInput.Close();
             }
             catch (IOException)
             {

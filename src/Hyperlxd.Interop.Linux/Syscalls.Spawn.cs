@@ -10,6 +10,7 @@ namespace Hyperlxd.Interop.Linux;
 /// </summary>
 public static unsafe partial class Syscalls
 {
+    internal const int CmsgDataOffset = 16; // CMSG_DATA of the first header on x86_64/arm64 glibc: CMSG_LEN(0)
     private const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08; // <spawn.h>: not in Tmds.LibC
 
     [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
@@ -151,7 +152,7 @@ public static unsafe partial class Syscalls
             var iov = new iovec { iov_base = b, iov_len = buffer.Length };
             while (true)
             {
-                var msg = new msghdr { msg_iov = &iov, msg_iovlen = 1, msg_control = control, msg_controllen = CMSG_SPACE(sizeof(int)) };
+                var msg = new msghdr { msg_iov = &iov, msg_iovlen = 1, msg_control = control, msg_controllen = 32 };
                 var n = recvmsg(use.Fd, &msg, (dontWait ? MSG_DONTWAIT : 0) | MSG_CMSG_CLOEXEC);
                 if (n < 0)
                 {
@@ -166,11 +167,14 @@ public static unsafe partial class Syscalls
                     }
                     throw Errno.Exception(e, "recvmsg");
                 }
-                var c = CMSG_FIRSTHDR(&msg);
-                if (c is not null && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
+                // glibc's struct cmsghdr { size_t len; int level; int type; int data[]; }: Tmds.LibC declares musl's
+                // (a 4-byte len), so the one header is read by offset (checked by StructLayoutTests).
+                var c = (byte*)control;
+                if ((uint)msg.msg_controllen >= CmsgDataOffset + sizeof(int) && *(nuint*)c >= CmsgDataOffset + sizeof(int)
+                    && *(int*)(c + 8) == SOL_SOCKET && *(int*)(c + 12) == SCM_RIGHTS)
                 {
                     fd?.Dispose();
-                    fd = new SafeFdHandle(*(int*)CMSG_DATA(c));
+                    fd = new SafeFdHandle(*(int*)(c + CmsgDataOffset));
                 }
                 return (int)n;
             }

@@ -50,4 +50,33 @@ public sealed class StructLayoutTests
             Directory.Delete(dir, true);
         }
     }
+
+    /// <summary>
+    /// SCM_RIGHTS as glibc lays it out (size_t cmsg_len; Tmds.LibC declares musl's): a helper started with
+    /// one end of a socketpair as its fd 3 sends an fd back, which arrives owned and usable.
+    /// </summary>
+    [Fact]
+    public void An_fd_sent_by_a_spawned_helper_arrives_at_the_cmsg_data_offset()
+    {
+        Assert.Equal(16, Syscalls.CmsgDataOffset);
+        var (mine, theirs) = Syscalls.SocketPair();
+        using (mine)
+        {
+            int pid;
+            using (theirs)
+            {
+                pid = Syscalls.Spawn("/usr/bin/python3",
+                    ["-c", "import os, socket; socket.send_fds(socket.socket(fileno=3), [b'x'], [os.open('/etc', os.O_RDONLY)])"], theirs, 3);
+            }
+            SafeFdHandle? fd = null;
+            var buffer = new byte[1];
+            Assert.Equal(1, Syscalls.ReceiveWithFd(mine, buffer, ref fd));
+            using (fd)
+            {
+                Assert.NotNull(fd);
+                Assert.Equal("/etc", new FileInfo($"/proc/self/fd/{(int)fd.DangerousGetHandle()}").LinkTarget);
+            }
+            Assert.Equal(0, Syscalls.WaitPid(pid)); // exit status 0
+        }
+    }
 }
