@@ -6,7 +6,7 @@ using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Daemon.Hosting;
-using Hyperlxd.Daemon.Instances;
+using Hyperlxd.Instances;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.State;
 using Hyperlxd.Storage;

@@ -7,7 +7,7 @@ using Hyperlxd.State.Repositories;
 using Hyperlxd.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 /// <summary>
 /// The instance abstraction over both drivers: records and profile expansion, root volumes on

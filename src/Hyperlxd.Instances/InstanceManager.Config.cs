@@ -4,7 +4,7 @@ using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Query;
 using Hyperlxd.State.Repositories;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 public sealed partial class InstanceManager
 {

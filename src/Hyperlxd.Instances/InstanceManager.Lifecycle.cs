@@ -4,7 +4,7 @@ using Hyperlxd.Core.Instances;
 using Hyperlxd.State.Repositories;
 using Microsoft.Extensions.Logging;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 public sealed partial class InstanceManager
 {
