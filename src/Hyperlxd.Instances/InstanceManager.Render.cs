@@ -37,7 +37,7 @@ public sealed partial class InstanceManager
         {
             Name = r.Name,
             Description = r.Description,
-            Type = r.Type,
+            Type = r.Type.ToApi(),
             Architecture = r.Architecture,
             Config = r.Config,
             Devices = r.Devices,

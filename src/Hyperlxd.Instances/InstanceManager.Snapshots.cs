@@ -30,7 +30,7 @@ public sealed partial class InstanceManager
         {
             throw new ConflictException($"Snapshot \"{snapshot}\" already exists");
         }
-        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
         await using var revert = new Reverter();
         await Repo.CreateSnapshotAsync(name, new InstanceRecord
         {
@@ -54,7 +54,7 @@ public sealed partial class InstanceManager
         using var _ = await _locks.AcquireAsync(name, ct);
         var e = await LoadAsync(name, ct);
         await Repo.GetSnapshotAsync(name, snapshot, ct);
-        await pools.Get(RootDisk(e.Devices).Pool).DeleteInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
+        await pools.Get(RootDisk.Find(e.Devices).Pool).DeleteInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
         await Repo.DeleteSnapshotAsync(name, snapshot, ct);
         Lifecycle("instance-snapshot-deleted", $"{name}/snapshots/{snapshot}");
     }
@@ -65,7 +65,7 @@ public sealed partial class InstanceManager
         using var _ = await _locks.AcquireAsync(name, ct);
         var e = await LoadAsync(name, ct);
         await Repo.GetSnapshotAsync(name, snapshot, ct);
-        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
         await using var revert = new Reverter();
         await Repo.RenameSnapshotAsync(name, snapshot, newName!, ct);
         revert.Add(() => Repo.RenameSnapshotAsync(name, newName!, snapshot, CancellationToken.None));
@@ -95,7 +95,7 @@ public sealed partial class InstanceManager
             await driver.StopAsync(SpecOf(e), force: true, TimeSpan.Zero, ct);
             await driver.CleanupAsync(SpecOf(e), ct);
         }
-        await pools.Get(RootDisk(e.Devices).Pool).RestoreInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
+        await pools.Get(RootDisk.Find(e.Devices).Pool).RestoreInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
         var volatileKeys = e.Record.Config.Where(kv => kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToList();
         await Repo.UpdateAsync(name, r =>
         {
@@ -116,7 +116,7 @@ public sealed partial class InstanceManager
         await ReplanAsync(name, ct); // the restored config may isolate it (or not) as the snapshot did
         // The volume came back with the size it had; the restored devices say what it is now.
         var restored = await LoadAsync(name, ct);
-        await pools.Get(RootDisk(restored.Devices).Pool).SetInstanceVolumeSizeAsync(name, e.Record.Type, RootSize(restored.Devices), ct);
+        await pools.Get(RootDisk.Find(restored.Devices).Pool).SetInstanceVolumeSizeAsync(name, e.Record.Type, RootDisk.Size(restored.Devices), ct);
         if (wasRunning)
         {
             await StartLockedAsync(restored, ct);

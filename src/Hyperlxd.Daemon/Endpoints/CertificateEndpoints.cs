@@ -1,19 +1,20 @@
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
+using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text;
 using Hyperlxd.Api;
-using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
-using Operation = Hyperlxd.Core.Operations.Operation;
 using Hyperlxd.Core.Query;
+using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Operation = Hyperlxd.Core.Operations.Operation;
 
 namespace Hyperlxd.Daemon.Endpoints;
 
@@ -28,26 +29,25 @@ public static class CertificateEndpoints
     /// <summary>Gates password and token attempts per source address before any hashing.</summary>
     private static readonly TrustAttemptLimiter Attempts = new();
 
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
         app.MapGet("/1.0/certificates", async ctx =>
         {
-            var certs = await daemon.Store.Certificates.ListAsync(ctx.RequestAborted);
+            var certs = await ctx.Service<TrustStore>().ListAsync(ctx.RequestAborted);
             await Collection.Write(ctx, certs, c => Url(c.Fingerprint), ApiJsonContext.Default.Certificate, ApiJsonContext.Default.ListCertificate);
         });
-        app.MapPost("/1.0/certificates", ctx => CreateAsync(ctx, daemon));
+        app.MapPost("/1.0/certificates", ctx => CreateAsync(ctx));
         app.MapGet("/1.0/certificates/{fingerprint}", async ctx =>
         {
-            var c = await daemon.Store.Certificates.GetAsync(Fp(ctx), ctx.RequestAborted);
+            var c = await ctx.Service<TrustStore>().GetAsync(Fp(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, c, ApiJsonContext.Default.Certificate, ETagOf(c));
         });
-        app.MapPut("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: false));
-        app.MapPatch("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: true));
+        app.MapPut("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, patch: false));
+        app.MapPatch("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, patch: true));
         app.MapDelete("/1.0/certificates/{fingerprint}", async ctx =>
         {
-            var c = await daemon.Store.Certificates.DeleteAsync(Fp(ctx), ctx.RequestAborted);
-            daemon.Untrust(c.Fingerprint);
-            daemon.Events.PublishLifecycle("certificate-deleted", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+            var c = await ctx.Service<TrustStore>().DeleteAsync(Fp(ctx), ctx.RequestAborted);
+            ctx.Service<EventHub>().PublishLifecycle("certificate-deleted", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
             await Respond.Empty(ctx);
         });
     }
@@ -60,7 +60,7 @@ public static class CertificateEndpoints
         ETag.Compute(new CertificatePut { Name = c.Name, Type = c.Type, Restricted = c.Restricted, Projects = c.Projects, Certificate = c.Pem },
             ApiJsonContext.Default.CertificatePut);
 
-    private static async Task CreateAsync(HttpContext ctx, Daemon daemon)
+    private static async Task CreateAsync(HttpContext ctx)
     {
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.CertificatesPost);
         var caller = Caller.Of(ctx);
@@ -80,13 +80,13 @@ public static class CertificateEndpoints
             {
                 throw new ForbiddenException("not authorized: only unrestricted clients can issue tokens");
             }
-            await Respond.Async(ctx, IssueToken(daemon, req));
+            await Respond.Async(ctx, IssueToken(req));
             return;
         }
 
         if (!caller.Trusted)
         {
-            await TrustCallerAsync(ctx, daemon, req, caller.Certificate);
+            await TrustCallerAsync(ctx, req, caller.Certificate);
             return;
         }
         if (!caller.IsAdmin)
@@ -100,7 +100,7 @@ public static class CertificateEndpoints
             {
                 throw new ForbiddenException("not authorized: a restricted certificate cannot add certificates");
             }
-            await TrustCallerAsync(ctx, daemon, req, ParseCertificate(req.Certificate));
+            await TrustCallerAsync(ctx, req, ParseCertificate(req.Certificate));
             return;
         }
 
@@ -113,7 +113,7 @@ public static class CertificateEndpoints
         {
             cert = caller.Certificate ?? throw new BadRequestException("No certificate given, and this connection carries none (use HTTPS or pass \"certificate\")");
         }
-        await AddAsync(ctx, daemon, cert, req.Name, type, req.Restricted, req.Projects);
+        await AddAsync(ctx, cert, req.Name, type, req.Restricted, req.Projects);
         await Respond.Empty(ctx);
     }
 
@@ -121,7 +121,7 @@ public static class CertificateEndpoints
     /// An untrusted TLS client proves itself with the trust password or a pending token. A token's
     /// own request (name, type, restricted, projects) decides what is trusted: the redeemer overrides nothing.
     /// </summary>
-    private static async Task TrustCallerAsync(HttpContext ctx, Daemon daemon, CertificatesPost req, X509Certificate2? cert)
+    private static async Task TrustCallerAsync(HttpContext ctx, CertificatesPost req, X509Certificate2? cert)
     {
         if (cert is null)
         {
@@ -145,27 +145,27 @@ public static class CertificateEndpoints
         using (attempt)
         {
             var grant = new CertificatesPost { Name = req.Name, Type = "client", Restricted = req.Restricted, Projects = req.Projects };
-            var token = FindToken(daemon, req.Password);
+            var token = FindToken(req.Password);
             if (token?.GetMetadata("request") is CertificatesPost issued)
             {
                 grant = new CertificatesPost { Name = issued.Name, Type = string.IsNullOrEmpty(issued.Type) ? "client" : issued.Type, Restricted = issued.Restricted, Projects = issued.Projects };
             }
-            else if (!daemon.Config.TryGetValue(ServerConfig.TrustPassword, out var hash) || !TrustPassword.Verify(req.Password, hash))
+            else if (!ctx.Service<Daemon>().Config.TryGetValue(ServerConfig.TrustPassword, out var hash) || !TrustPassword.Verify(req.Password, hash))
             {
                 logger.LogWarning("Refused trust attempt from {Address}: wrong trust password or invalid token", address);
                 throw new ForbiddenException("not authorized: wrong trust password or invalid token");
             }
             attempt!.Succeeded();
-            await AddAsync(ctx, daemon, cert, grant.Name, grant.Type!, grant.Restricted, grant.Projects);
+            await AddAsync(ctx, cert, grant.Name, grant.Type!, grant.Restricted, grant.Projects);
             if (token is not null)
             {
-                daemon.Operations.Complete(token);
+                ctx.Service<OperationManager>().Complete(token);
             }
         }
         await Respond.Empty(ctx);
     }
 
-    private static async Task AddAsync(HttpContext ctx, Daemon daemon, X509Certificate2 cert, string? name, string type, bool restricted, List<string>? projects)
+    private static async Task AddAsync(HttpContext ctx, X509Certificate2 cert, string? name, string type, bool restricted, List<string>? projects)
     {
         var c = new Certificate
         {
@@ -176,9 +176,8 @@ public static class CertificateEndpoints
             Projects = projects ?? new(),
             Pem = cert.ExportCertificatePem() + "\n",
         };
-        await daemon.Store.Certificates.AddAsync(c, ctx.RequestAborted);
-        daemon.Trust(c);
-        daemon.Events.PublishLifecycle("certificate-created", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+        await ctx.Service<TrustStore>().AddAsync(c, ctx.RequestAborted);
+        ctx.Service<EventHub>().PublishLifecycle("certificate-created", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
     }
 
     /// <summary>Accepts base64 DER (what LXD clients send) or PEM.</summary>
@@ -200,9 +199,9 @@ public static class CertificateEndpoints
     /// A token is a pending operation of class "token"; the secret travels inside the base64 JSON the
     /// client is given. Using it (or cancelling the operation) ends it.
     /// </summary>
-    private static Operation IssueToken(Daemon daemon, CertificatesPost req)
+    private static Operation IssueToken(CertificatesPost req)
     {
-        var addresses = daemon.HttpsAddresses;
+        var addresses = ctx.Service<Daemon>().HttpsAddresses;
         if (addresses.Count == 0)
         {
             throw new BadRequestException($"Can't issue a token when the server isn't listening on the network: set \"{ServerConfig.HttpsAddress}\"");
@@ -213,19 +212,19 @@ public static class CertificateEndpoints
         }
         var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         req.Password = null;
-        return daemon.Operations.Start(OperationClass.Token, "Certificate add token", run: null,
+        return ctx.Service<OperationManager>().Start(OperationClass.Token, "Certificate add token", run: null,
             resources: null,
             metadata: new Dictionary<string, object?>
             {
                 ["request"] = req,
                 ["secret"] = secret,
-                ["fingerprint"] = daemon.Certificate.Fingerprint,
+                ["fingerprint"] = ctx.Service<Daemon>().Certificate.Fingerprint,
                 ["addresses"] = addresses.ToList(),
             },
             mayCancel: true);
     }
 
-    private static Operation? FindToken(Daemon daemon, string password)
+    private static Operation? FindToken(string password)
     {
         CertificateAddToken? token;
         try
@@ -240,13 +239,13 @@ public static class CertificateEndpoints
         {
             return null;
         }
-        return daemon.Operations.List().FirstOrDefault(op =>
+        return ctx.Service<OperationManager>().List().FirstOrDefault(op =>
             op.Class == OperationClass.Token && !op.Status.IsFinal()
             && op.GetMetadata("secret") is string s
             && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(s), Encoding.UTF8.GetBytes(token.Secret)));
     }
 
-    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
+    private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.CertificatePut);
         if (req.Type is { Length: > 0 } t && !Types.Contains(t))
@@ -258,7 +257,7 @@ public static class CertificateEndpoints
             throw new BadRequestException($"Project \"{projects.First(p => p != "default")}\" not found");
         }
         var caller = Caller.Of(ctx);
-        var c = await daemon.Store.Certificates.UpdateAsync(Fp(ctx), c =>
+        var c = await ctx.Service<TrustStore>().UpdateAsync(Fp(ctx), c =>
         {
             Collection.CheckETag(ctx, ETagOf(c));
             if (!caller.IsAdmin)
@@ -274,8 +273,7 @@ public static class CertificateEndpoints
             c.Restricted = req.Restricted ?? (patch && c.Restricted);
             c.Projects = req.Projects ?? (patch ? c.Projects : new());
         }, ctx.RequestAborted);
-        daemon.Trust(c);
-        daemon.Events.PublishLifecycle("certificate-updated", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+        ctx.Service<EventHub>().PublishLifecycle("certificate-updated", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
         await Respond.Empty(ctx);
     }
 

@@ -1,9 +1,10 @@
 using Hyperlxd.Api;
-using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
+using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Websockets;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -14,37 +15,37 @@ public static partial class InstanceEndpoints
     private static readonly string[] ConsoleFds = { "0", "control" };
     private static readonly string[] ConsoleData = { "0" };
 
-    private static void MapConsole(WebApplication app, Daemon daemon, string prefix, InstanceType? only)
+    private static void MapConsole(WebApplication app, string prefix, InstanceType? only)
     {
         // lxc console --show-log: the raw ring-buffer bytes, not JSON.
         app.MapGet(prefix + "/{name}/console", async ctx =>
         {
-            var e = await LoadAsync(ctx, daemon, only);
-            var log = await daemon.Instances.DriverOf(e).ConsoleLogAsync(daemon.Instances.SpecOf(e), ctx.RequestAborted);
+            var e = await LoadAsync(ctx, only);
+            var log = await ctx.Service<InstanceManager>().DriverOf(e).ConsoleLogAsync(ctx.Service<InstanceManager>().SpecOf(e), ctx.RequestAborted);
             ctx.Response.ContentType = "application/octet-stream";
             ctx.Response.ContentLength = log.Length;
             await ctx.Response.Body.WriteAsync(log, ctx.RequestAborted);
         });
-        app.MapPost(prefix + "/{name}/console", ctx => ConsoleAsync(ctx, daemon, only));
+        app.MapPost(prefix + "/{name}/console", ctx => ConsoleAsync(ctx, only));
     }
 
     /// <summary>An operation with fds 0 (two-way console bytes) and control; it ends when the client closes fd 0.</summary>
-    private static async Task ConsoleAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task ConsoleAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
+        var e = await LoadAsync(ctx, only);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceConsolePost);
         if (req.Type is { Length: > 0 } type && type != "console")
         {
             throw new BadRequestException($"Console type \"{type}\" is not supported for this instance");
         }
-        if ((await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted)).Status != InstanceStatus.Running)
+        if ((await ctx.Service<InstanceManager>().SafeStateAsync(e, ctx.RequestAborted)).Status != InstanceStatus.Running)
         {
             throw new BadRequestException("The instance isn't running");
         }
-        var driver = daemon.Instances.DriverOf(e);
-        var spec = daemon.Instances.SpecOf(e);
+        var driver = ctx.Service<InstanceManager>().DriverOf(e);
+        var spec = ctx.Service<InstanceManager>().SpecOf(e);
         var session = new StreamSession(ConsoleFds);
-        var op = daemon.Operations.Start(OperationClass.Websocket, "Showing console", async (op, ct) =>
+        var op = ctx.Service<OperationManager>().Start(OperationClass.Websocket, "Showing console", async (op, ct) =>
         {
             try
             {
@@ -60,10 +61,10 @@ public static partial class InstanceEndpoints
             finally
             {
                 await session.FinishAsync();
-                daemon.Sessions.Remove(op.Id);
+                ctx.Service<StreamSessions>().Remove(op.Id);
             }
         }, Resources(e.Record.Name), new Dictionary<string, object?> { ["fds"] = session.Fds });
-        daemon.Sessions.Add(op.Id, session);
+        ctx.Service<StreamSessions>().Add(op.Id, session);
         await Respond.Async(ctx, op);
     }
 }

@@ -2,11 +2,12 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Hyperlxd.Api;
-using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
+using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Websockets;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -16,17 +17,17 @@ public static partial class InstanceEndpoints
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
-    private static void MapExec(WebApplication app, Daemon daemon, string prefix, InstanceType? only) =>
-        app.MapPost(prefix + "/{name}/exec", ctx => ExecAsync(ctx, daemon, only));
+    private static void MapExec(WebApplication app, string prefix, InstanceType? only) =>
+        app.MapPost(prefix + "/{name}/exec", ctx => ExecAsync(ctx, only));
 
     /// <summary>
     /// The LXD exec protocol (lxd-api-5.0.2.md §2 "lxc exec"): fds 0/1/2 (or one pty on fd 0) and a
     /// control socket; the command starts once the data sockets are connected (control is optional:
     /// pylxd never opens it) and its exit code becomes <c>metadata.return</c>.
     /// </summary>
-    private static async Task ExecAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task ExecAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
+        var e = await LoadAsync(ctx, only);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceExecPost);
         if (req.Command is not { Count: > 0 } command || command[0].Length == 0)
         {
@@ -36,8 +37,8 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException("\"record-output\" is not supported");
         }
-        var driver = daemon.Instances.DriverOf(e);
-        var spec = daemon.Instances.SpecOf(e);
+        var driver = ctx.Service<InstanceManager>().DriverOf(e);
+        var spec = ctx.Service<InstanceManager>().SpecOf(e);
         var status = await driver.GetStatusAsync(spec, ctx.RequestAborted);
         if (status != InstanceStatus.Running)
         {
@@ -48,7 +49,7 @@ public static partial class InstanceEndpoints
         var data = req.Interactive ? new[] { "0" } : new[] { "0", "1", "2" };
         var session = new StreamSession(data.Append("control"));
         var metadata = new Dictionary<string, object?> { ["fds"] = session.Fds };
-        var op = daemon.Operations.Start(OperationClass.Websocket, "Executing command", async (op, ct) =>
+        var op = ctx.Service<OperationManager>().Start(OperationClass.Websocket, "Executing command", async (op, ct) =>
         {
             IExecSession? exec = null;
             try
@@ -70,7 +71,7 @@ public static partial class InstanceEndpoints
             finally
             {
                 await session.FinishAsync();
-                daemon.Sessions.Remove(op.Id);
+                ctx.Service<StreamSessions>().Remove(op.Id);
                 // Last: the driver's clean-up after an exec (a helper prepared for the next one) stays out of this one's way.
                 if (exec is not null)
                 {
@@ -78,7 +79,7 @@ public static partial class InstanceEndpoints
                 }
             }
         }, Resources(e.Record.Name), metadata);
-        daemon.Sessions.Add(op.Id, session);
+        ctx.Service<StreamSessions>().Add(op.Id, session);
         await Respond.Async(ctx, op);
     }
 

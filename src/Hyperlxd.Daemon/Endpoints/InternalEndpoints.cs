@@ -8,7 +8,7 @@ namespace Hyperlxd.Daemon.Endpoints;
 /// <summary>Daemon-local calls (unix socket only): readiness for <c>hyperlxd waitready</c>.</summary>
 public static class InternalEndpoints
 {
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
         app.MapGet("/internal/ready", ctx =>
         {
@@ -16,7 +16,7 @@ public static class InternalEndpoints
             {
                 throw new ForbiddenException();
             }
-            return daemon.Ready ? Respond.Empty(ctx) : throw new TransientException("The daemon is still starting");
+            return ctx.Service<Daemon>().Ready ? Respond.Empty(ctx) : throw new TransientException("The daemon is still starting");
         });
     }
 }

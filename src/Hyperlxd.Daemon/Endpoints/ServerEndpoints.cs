@@ -2,11 +2,14 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Hyperlxd.Api;
-using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Query;
+using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
+using Hyperlxd.Instances;
+using Hyperlxd.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -50,14 +53,14 @@ public static class ServerEndpoints
     public static string Version { get; } =
         typeof(ServerEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
-        app.MapGet("/1.0", ctx => GetAsync(ctx, daemon));
-        app.MapPut("/1.0", ctx => UpdateAsync(ctx, daemon, patch: false));
-        app.MapPatch("/1.0", ctx => UpdateAsync(ctx, daemon, patch: true));
+        app.MapGet("/1.0", ctx => GetAsync(ctx));
+        app.MapPut("/1.0", ctx => UpdateAsync(ctx, patch: false));
+        app.MapPatch("/1.0", ctx => UpdateAsync(ctx, patch: true));
     }
 
-    private static Task GetAsync(HttpContext ctx, Daemon daemon)
+    private static Task GetAsync(HttpContext ctx)
     {
         var caller = Caller.Of(ctx);
         if (!caller.Trusted)
@@ -69,10 +72,10 @@ public static class ServerEndpoints
             ApiExtensions = Extensions.ToList(),
             Auth = "trusted",
             // As LXD: the server config is for unrestricted clients only.
-            Config = caller.IsAdmin ? VisibleConfig(daemon.Config) : new(),
-            Environment = Environment(daemon),
+            Config = caller.IsAdmin ? VisibleConfig(ctx.Service<Daemon>().Config) : new(),
+            Environment = Environment(),
         };
-        return Respond.Sync(ctx, server, ApiJsonContext.Default.Server, ETagOf(daemon.Config));
+        return Respond.Sync(ctx, server, ApiJsonContext.Default.Server, ETagOf(ctx.Service<Daemon>().Config));
     }
 
     /// <summary>The trust password is never shown, only whether one is set (LXD shows <c>true</c>).</summary>
@@ -83,11 +86,11 @@ public static class ServerEndpoints
         ETag.Compute(new SortedDictionary<string, string>(VisibleConfig(config).ToDictionary(kv => kv.Key, kv => kv.Value.ToString()!))
             .ToDictionary(), ApiJsonContext.Default.DictionaryStringString);
 
-    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
+    private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
         var body = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.DictionaryStringObject);
         var requested = ParseConfig(body.GetValueOrDefault("config"));
-        await daemon.UpdateConfigAsync(current =>
+        await ctx.Service<Daemon>().UpdateConfigAsync(current =>
         {
             Collection.CheckETag(ctx, ETagOf(current));
             var next = patch ? new Dictionary<string, string>(current) : new Dictionary<string, string>();
@@ -113,7 +116,7 @@ public static class ServerEndpoints
             }
             return next.Where(kv => kv.Value.Length > 0).ToDictionary();
         }, ctx.RequestAborted);
-        daemon.Events.PublishLifecycle("config-updated", "/1.0", null);
+        ctx.Service<EventHub>().PublishLifecycle("config-updated", "/1.0", null);
         await Respond.Empty(ctx);
     }
 
@@ -153,15 +156,15 @@ public static class ServerEndpoints
         return (kernel, os.GetValueOrDefault("NAME", "Linux"), os.GetValueOrDefault("VERSION_ID", ""));
     });
 
-    private static ServerEnvironment Environment(Daemon daemon) => new()
+    private static ServerEnvironment Environment() => new()
     {
-        Addresses = daemon.HttpsAddresses.ToList(),
+        Addresses = ctx.Service<Daemon>().HttpsAddresses.ToList(),
         Architectures = RuntimeInformation.OSArchitecture == Architecture.X64 ? new() { "x86_64", "i686" } : new() { RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant() },
-        Certificate = daemon.Certificate.Pem,
-        CertificateFingerprint = daemon.Certificate.Fingerprint,
+        Certificate = ctx.Service<Daemon>().Certificate.Pem,
+        CertificateFingerprint = ctx.Service<Daemon>().Certificate.Fingerprint,
         // LXD's "lxc | qemu": the instance drivers that can run here.
-        Driver = string.Join(" | ", daemon.Instances.Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Name)),
-        DriverVersion = string.Join(" | ", daemon.Instances.Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Version)),
+        Driver = string.Join(" | ", ctx.Service<InstanceManager>().Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Name)),
+        DriverVersion = string.Join(" | ", ctx.Service<InstanceManager>().Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Version)),
         Kernel = "Linux",
         KernelArchitecture = RuntimeInformation.OSArchitecture == Architecture.X64 ? "x86_64" : RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
         KernelVersion = Host.Value.Kernel,
@@ -171,8 +174,8 @@ public static class ServerEndpoints
         ServerName = System.Environment.MachineName,
         ServerPid = System.Environment.ProcessId,
         ServerVersion = Version,
-        Storage = string.Join(" | ", daemon.Storage.All.Select(p => p.Info.Name).Distinct()),
-        StorageVersion = string.Join(" | ", daemon.Storage.All.Select(p => p.Info.Version).Distinct()),
+        Storage = string.Join(" | ", ctx.Service<StoragePools>().All.Select(p => p.Info.Name).Distinct()),
+        StorageVersion = string.Join(" | ", ctx.Service<StoragePools>().All.Select(p => p.Info.Version).Distinct()),
         StorageSupportedDrivers = Hyperlxd.Storage.StoragePools.SupportedDrivers
             .Select(d => new StorageSupportedDriver { Name = d.Name, Version = d.Version, Remote = d.Remote }).ToList(),
     };
