@@ -10,6 +10,9 @@ public sealed partial class InstanceManager
 
     public Task<List<InstanceRecord>> ListSnapshotsAsync(string name, CancellationToken ct) => Repo.ListSnapshotsAsync(name, ct);
 
+    /// <summary>One snapshot of <paramref name="name"/> (404 when there is none).</summary>
+    public Task<InstanceRecord> GetSnapshotAsync(string name, string snapshot, CancellationToken ct) => Repo.GetSnapshotAsync(name, snapshot, ct);
+
     /// <summary>Snapshot of the root volume plus the instance's config at that moment; an empty name picks snapN like LXD.</summary>
     public async Task<string> SnapshotAsync(string name, string? snapshot, DateTimeOffset? expiresAt, CancellationToken ct)
     {

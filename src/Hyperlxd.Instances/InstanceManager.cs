@@ -42,6 +42,9 @@ public sealed partial class InstanceManager(
         public InstanceType Type => Record.Type;
     }
 
+    /// <summary>Every instance's record (unexpanded), by name.</summary>
+    public Task<List<InstanceRecord>> ListAsync(CancellationToken ct) => Repo.ListAsync(ct);
+
     public async Task<Expanded> LoadAsync(string name, CancellationToken ct)
     {
         var (record, profiles) = await Repo.GetWithProfilesAsync(name, ct);

@@ -1,13 +1,13 @@
-using System.Security.Cryptography.X509Certificates;
 using System.Security.Cryptography;
-using System.Text.Json;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Text.Json;
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Core.Query;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Microsoft.AspNetCore.Builder;
@@ -33,21 +33,25 @@ public static class CertificateEndpoints
     {
         app.MapGet("/1.0/certificates", async ctx =>
         {
-            var certs = await ctx.Service<TrustStore>().ListAsync(ctx.RequestAborted);
+            var trust = ctx.Service<TrustStore>();
+            var certs = await trust.ListAsync(ctx.RequestAborted);
             await Collection.Write(ctx, certs, c => Url(c.Fingerprint), ApiJsonContext.Default.Certificate, ApiJsonContext.Default.ListCertificate);
         });
         app.MapPost("/1.0/certificates", ctx => CreateAsync(ctx));
         app.MapGet("/1.0/certificates/{fingerprint}", async ctx =>
         {
-            var c = await ctx.Service<TrustStore>().GetAsync(Fp(ctx), ctx.RequestAborted);
+            var trust = ctx.Service<TrustStore>();
+            var c = await trust.GetAsync(Fp(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, c, ApiJsonContext.Default.Certificate, ETagOf(c));
         });
         app.MapPut("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, patch: false));
         app.MapPatch("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, patch: true));
         app.MapDelete("/1.0/certificates/{fingerprint}", async ctx =>
         {
-            var c = await ctx.Service<TrustStore>().DeleteAsync(Fp(ctx), ctx.RequestAborted);
-            ctx.Service<EventHub>().PublishLifecycle("certificate-deleted", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+            var trust = ctx.Service<TrustStore>();
+            var events = ctx.Service<EventHub>();
+            var c = await trust.DeleteAsync(Fp(ctx), ctx.RequestAborted);
+            events.PublishLifecycle("certificate-deleted", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
             await Respond.Empty(ctx);
         });
     }
@@ -80,7 +84,7 @@ public static class CertificateEndpoints
             {
                 throw new ForbiddenException("not authorized: only unrestricted clients can issue tokens");
             }
-            await Respond.Async(ctx, IssueToken(req));
+            await Respond.Async(ctx, IssueToken(ctx.Service<Daemon>(), ctx.Service<OperationManager>(), req));
             return;
         }
 
@@ -123,6 +127,8 @@ public static class CertificateEndpoints
     /// </summary>
     private static async Task TrustCallerAsync(HttpContext ctx, CertificatesPost req, X509Certificate2? cert)
     {
+        var daemon = ctx.Service<Daemon>();
+        var operations = ctx.Service<OperationManager>();
         if (cert is null)
         {
             throw new ForbiddenException("A client certificate is required");
@@ -145,12 +151,12 @@ public static class CertificateEndpoints
         using (attempt)
         {
             var grant = new CertificatesPost { Name = req.Name, Type = "client", Restricted = req.Restricted, Projects = req.Projects };
-            var token = FindToken(req.Password);
+            var token = FindToken(ctx.Service<OperationManager>(), req.Password);
             if (token?.GetMetadata("request") is CertificatesPost issued)
             {
                 grant = new CertificatesPost { Name = issued.Name, Type = string.IsNullOrEmpty(issued.Type) ? "client" : issued.Type, Restricted = issued.Restricted, Projects = issued.Projects };
             }
-            else if (!ctx.Service<Daemon>().Config.TryGetValue(ServerConfig.TrustPassword, out var hash) || !TrustPassword.Verify(req.Password, hash))
+            else if (!daemon.Config.TryGetValue(ServerConfig.TrustPassword, out var hash) || !TrustPassword.Verify(req.Password, hash))
             {
                 logger.LogWarning("Refused trust attempt from {Address}: wrong trust password or invalid token", address);
                 throw new ForbiddenException("not authorized: wrong trust password or invalid token");
@@ -159,7 +165,7 @@ public static class CertificateEndpoints
             await AddAsync(ctx, cert, grant.Name, grant.Type!, grant.Restricted, grant.Projects);
             if (token is not null)
             {
-                ctx.Service<OperationManager>().Complete(token);
+                operations.Complete(token);
             }
         }
         await Respond.Empty(ctx);
@@ -167,6 +173,8 @@ public static class CertificateEndpoints
 
     private static async Task AddAsync(HttpContext ctx, X509Certificate2 cert, string? name, string type, bool restricted, List<string>? projects)
     {
+        var trust = ctx.Service<TrustStore>();
+        var events = ctx.Service<EventHub>();
         var c = new Certificate
         {
             Fingerprint = Fingerprints.Of(cert),
@@ -176,8 +184,8 @@ public static class CertificateEndpoints
             Projects = projects ?? new(),
             Pem = cert.ExportCertificatePem() + "\n",
         };
-        await ctx.Service<TrustStore>().AddAsync(c, ctx.RequestAborted);
-        ctx.Service<EventHub>().PublishLifecycle("certificate-created", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+        await trust.AddAsync(c, ctx.RequestAborted);
+        events.PublishLifecycle("certificate-created", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
     }
 
     /// <summary>Accepts base64 DER (what LXD clients send) or PEM.</summary>
@@ -199,9 +207,9 @@ public static class CertificateEndpoints
     /// A token is a pending operation of class "token"; the secret travels inside the base64 JSON the
     /// client is given. Using it (or cancelling the operation) ends it.
     /// </summary>
-    private static Operation IssueToken(CertificatesPost req)
+    private static Operation IssueToken(Daemon daemon, OperationManager operations, CertificatesPost req)
     {
-        var addresses = ctx.Service<Daemon>().HttpsAddresses;
+        var addresses = daemon.HttpsAddresses;
         if (addresses.Count == 0)
         {
             throw new BadRequestException($"Can't issue a token when the server isn't listening on the network: set \"{ServerConfig.HttpsAddress}\"");
@@ -212,19 +220,19 @@ public static class CertificateEndpoints
         }
         var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         req.Password = null;
-        return ctx.Service<OperationManager>().Start(OperationClass.Token, "Certificate add token", run: null,
+        return operations.Start(OperationClass.Token, "Certificate add token", run: null,
             resources: null,
             metadata: new Dictionary<string, object?>
             {
                 ["request"] = req,
                 ["secret"] = secret,
-                ["fingerprint"] = ctx.Service<Daemon>().Certificate.Fingerprint,
+                ["fingerprint"] = daemon.Certificate.Fingerprint,
                 ["addresses"] = addresses.ToList(),
             },
             mayCancel: true);
     }
 
-    private static Operation? FindToken(string password)
+    private static Operation? FindToken(OperationManager operations, string password)
     {
         CertificateAddToken? token;
         try
@@ -239,7 +247,7 @@ public static class CertificateEndpoints
         {
             return null;
         }
-        return ctx.Service<OperationManager>().List().FirstOrDefault(op =>
+        return operations.List().FirstOrDefault(op =>
             op.Class == OperationClass.Token && !op.Status.IsFinal()
             && op.GetMetadata("secret") is string s
             && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(s), Encoding.UTF8.GetBytes(token.Secret)));
@@ -247,6 +255,8 @@ public static class CertificateEndpoints
 
     private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
+        var trust = ctx.Service<TrustStore>();
+        var events = ctx.Service<EventHub>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.CertificatePut);
         if (req.Type is { Length: > 0 } t && !Types.Contains(t))
         {
@@ -257,7 +267,7 @@ public static class CertificateEndpoints
             throw new BadRequestException($"Project \"{projects.First(p => p != "default")}\" not found");
         }
         var caller = Caller.Of(ctx);
-        var c = await ctx.Service<TrustStore>().UpdateAsync(Fp(ctx), c =>
+        var c = await trust.UpdateAsync(Fp(ctx), c =>
         {
             Collection.CheckETag(ctx, ETagOf(c));
             if (!caller.IsAdmin)
@@ -273,7 +283,7 @@ public static class CertificateEndpoints
             c.Restricted = req.Restricted ?? (patch && c.Restricted);
             c.Projects = req.Projects ?? (patch ? c.Projects : new());
         }, ctx.RequestAborted);
-        ctx.Service<EventHub>().PublishLifecycle("certificate-updated", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+        events.PublishLifecycle("certificate-updated", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
         await Respond.Empty(ctx);
     }
 

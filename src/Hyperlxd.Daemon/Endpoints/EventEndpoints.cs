@@ -1,7 +1,7 @@
 using System.Net.WebSockets;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Microsoft.AspNetCore.Builder;
@@ -23,6 +23,7 @@ public static class EventEndpoints
 
     private static async Task StreamAsync(HttpContext ctx)
     {
+        var events = ctx.Service<EventHub>();
         if (!ctx.WebSockets.IsWebSocketRequest)
         {
             throw new BadRequestException("/1.0/events needs a websocket upgrade");
@@ -39,7 +40,7 @@ public static class EventEndpoints
         {
             throw new ForbiddenException("not authorized: logging events are for unrestricted clients only");
         }
-        using var listener = ctx.Service<EventHub>().Subscribe(types.Length > 0 ? types : AllTypes.Where(t => admin || t != EventHub.Logging).ToArray());
+        using var listener = events.Subscribe(types.Length > 0 ? types : AllTypes.Where(t => admin || t != EventHub.Logging).ToArray());
         using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
         var stopping = ctx.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);

@@ -16,35 +16,40 @@ public static class ImageAliasEndpoints
     {
         app.MapGet("/1.0/images/aliases", async ctx =>
         {
-            var aliases = await ctx.Service<ImageStore>().ListAliasesAsync(ctx.RequestAborted);
+            var images = ctx.Service<ImageStore>();
+            var aliases = await images.ListAliasesAsync(ctx.RequestAborted);
             await Collection.Write(ctx, aliases, a => Url(a.Name!), ApiJsonContext.Default.ImageAliasesEntry, ApiJsonContext.Default.ListImageAliasesEntry);
         });
         app.MapPost("/1.0/images/aliases", async ctx =>
         {
+            var images = ctx.Service<ImageStore>();
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImageAliasesEntry);
-            var entry = await ctx.Service<ImageStore>().CreateAliasAsync(req, ctx.RequestAborted);
+            var entry = await images.CreateAliasAsync(req, ctx.RequestAborted);
             Lifecycle(ctx, "image-alias-created", entry.Name!);
             ctx.Response.Headers.Location = Url(entry.Name!);
             await Respond.Empty(ctx);
         });
         app.MapGet("/1.0/images/aliases/{name}", async ctx =>
         {
-            var a = await ctx.Service<ImageStore>().GetAliasAsync(Name(ctx), ctx.RequestAborted);
+            var images = ctx.Service<ImageStore>();
+            var a = await images.GetAliasAsync(Name(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, a, ApiJsonContext.Default.ImageAliasesEntry, ETagOf(a));
         });
         app.MapPut("/1.0/images/aliases/{name}", ctx => UpdateAsync(ctx, patch: false));
         app.MapPatch("/1.0/images/aliases/{name}", ctx => UpdateAsync(ctx, patch: true));
         app.MapPost("/1.0/images/aliases/{name}", async ctx =>
         {
+            var images = ctx.Service<ImageStore>();
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImageAliasesEntryPost);
-            await ctx.Service<ImageStore>().RenameAliasAsync(Name(ctx), req.Name, ctx.RequestAborted);
+            await images.RenameAliasAsync(Name(ctx), req.Name, ctx.RequestAborted);
             Lifecycle(ctx, "image-alias-renamed", req.Name!);
             ctx.Response.Headers.Location = Url(req.Name!);
             await Respond.Empty(ctx);
         });
         app.MapDelete("/1.0/images/aliases/{name}", async ctx =>
         {
-            await ctx.Service<ImageStore>().DeleteAliasAsync(Name(ctx), ctx.RequestAborted);
+            var images = ctx.Service<ImageStore>();
+            await images.DeleteAliasAsync(Name(ctx), ctx.RequestAborted);
             Lifecycle(ctx, "image-alias-deleted", Name(ctx));
             await Respond.Empty(ctx);
         });
@@ -59,9 +64,10 @@ public static class ImageAliasEndpoints
 
     private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
+        var images = ctx.Service<ImageStore>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImageAliasesEntryPut);
-        Collection.CheckETag(ctx, ETagOf(await ctx.Service<ImageStore>().GetAliasAsync(Name(ctx), ctx.RequestAborted)));
-        await ctx.Service<ImageStore>().UpdateAliasAsync(Name(ctx), req, patch, ctx.RequestAborted);
+        Collection.CheckETag(ctx, ETagOf(await images.GetAliasAsync(Name(ctx), ctx.RequestAborted)));
+        await images.UpdateAliasAsync(Name(ctx), req, patch, ctx.RequestAborted);
         Lifecycle(ctx, "image-alias-updated", Name(ctx));
         await Respond.Empty(ctx);
     }

@@ -1,9 +1,9 @@
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Core.Query;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.Images;
@@ -26,14 +26,15 @@ public static class ImageEndpoints
     {
         app.MapGet("/1.0/images", async ctx =>
         {
-            var images = await ctx.Service<ImageStore>().ListAsync(ctx.RequestAborted);
-            await Collection.Write(ctx, images, i => Url(i.Fingerprint), ApiJsonContext.Default.Image, ApiJsonContext.Default.ListImage);
+            var list = await ctx.Service<ImageStore>().ListAsync(ctx.RequestAborted);
+            await Collection.Write(ctx, list, i => Url(i.Fingerprint), ApiJsonContext.Default.Image, ApiJsonContext.Default.ListImage);
         });
         app.MapPost("/1.0/images", ctx => CreateAsync(ctx));
         ImageAliasEndpoints.Map(app);
         app.MapGet("/1.0/images/{fingerprint}", async ctx =>
         {
-            var image = await ctx.Service<ImageStore>().GetAsync(Fp(ctx), ctx.RequestAborted);
+            var images = ctx.Service<ImageStore>();
+            var image = await images.GetAsync(Fp(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, image, ApiJsonContext.Default.Image, ETagOf(image));
         });
         app.MapPut("/1.0/images/{fingerprint}", ctx => UpdateAsync(ctx, patch: false));
@@ -55,19 +56,21 @@ public static class ImageEndpoints
         Profiles = i.Profiles,
     }, ApiJsonContext.Default.ImagePut);
 
-    private static long MaxUploadSize() =>
-        ctx.Service<Daemon>().Config.GetValueOrDefault(ServerConfig.ImagesMaxUploadSize) is { Length: > 0 } v && Validators.ParseSize(v) is { } size
+    private static long MaxUploadSize(Daemon daemon) =>
+        daemon.Config.GetValueOrDefault(ServerConfig.ImagesMaxUploadSize) is { Length: > 0 } v && Validators.ParseSize(v) is { } size
             ? size : ImageStore.DefaultMaxUploadSize;
 
     private static async Task CreateAsync(HttpContext ctx)
     {
+        var profileService = ctx.Service<ProfileService>();
+        var images = ctx.Service<ImageStore>();
         var contentType = ctx.Request.ContentType ?? "";
         if (contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
         {
             await PullAsync(ctx);
             return;
         }
-        var limit = MaxUploadSize();
+        var limit = MaxUploadSize(ctx.Service<Daemon>());
         if (ctx.Request.ContentLength > limit)
         {
             throw new PayloadTooLargeException($"Image too large: {ctx.Request.ContentLength} bytes, images.max_upload_size is {limit}");
@@ -87,10 +90,10 @@ public static class ImageEndpoints
         };
         foreach (var profile in opts.Profiles ?? new())
         {
-            await ctx.Service<ProfileService>().GetAsync(profile, ctx.RequestAborted, usedBy: false);
+            await profileService.GetAsync(profile, ctx.RequestAborted, usedBy: false);
         }
         Image image;
-        await using (var upload = ctx.Service<ImageStore>().BeginUpload(limit))
+        await using (var upload = images.BeginUpload(limit))
         {
             if (contentType.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             {
@@ -100,7 +103,7 @@ public static class ImageEndpoints
             {
                 await upload.AddPartAsync("metadata", ctx.Request.Body, ctx.RequestAborted);
             }
-            image = await ctx.Service<ImageStore>().ImportAsync(upload, opts, ctx.RequestAborted);
+            image = await images.ImportAsync(upload, opts, ctx.RequestAborted);
         }
         Lifecycle(ctx, "image-created", image.Fingerprint);
         // The work is done: the operation only carries the result (the CLI reads metadata.fingerprint),
@@ -110,8 +113,9 @@ public static class ImageEndpoints
 
     private static async Task RespondDone(HttpContext ctx, string description, string fp, Dictionary<string, object?> metadata)
     {
-        var op = ctx.Service<OperationManager>().Start(OperationClass.Task, description, run: null, new() { ["images"] = new() { Url(fp) } }, metadata);
-        ctx.Service<OperationManager>().Complete(op);
+        var operations = ctx.Service<OperationManager>();
+        var op = operations.Start(OperationClass.Task, description, run: null, new() { ["images"] = new() { Url(fp) } }, metadata);
+        operations.Complete(op);
         await Respond.Async(ctx, op);
     }
 
@@ -152,6 +156,9 @@ public static class ImageEndpoints
     /// <summary>JSON body: a remote source, pulled inside the operation (downloads take time).</summary>
     private static async Task PullAsync(HttpContext ctx)
     {
+        var operations = ctx.Service<OperationManager>();
+        var images = ctx.Service<ImageStore>();
+        var events = ctx.Service<EventHub>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImagesPost);
         var source = req.Source ?? throw new BadRequestException("source is required");
         if (source.Type is not ("url" or "image"))
@@ -169,7 +176,7 @@ public static class ImageEndpoints
                 throw new BadRequestException("Alias name is required");
             }
         }
-        var limit = MaxUploadSize();
+        var limit = MaxUploadSize(ctx.Service<Daemon>());
         var opts = new ImportOptions
         {
             Filename = req.Filename ?? "",
@@ -180,10 +187,10 @@ public static class ImageEndpoints
             Aliases = req.Aliases ?? new(),
         };
         var requestor = Caller.Of(ctx).Requestor;
-        var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Downloading image", async (o, ct) =>
+        var op = operations.Start(OperationClass.Task, "Downloading image", async (o, ct) =>
         {
             var last = -1L;
-            var image = await ctx.Service<ImageStore>().PullAsync(source, opts, limit, (done, total) =>
+            var image = await images.PullAsync(source, opts, limit, (done, total) =>
             {
                 var pct = total > 0 ? done * 100 / total : -1;
                 if (pct != last && pct >= 0)
@@ -194,29 +201,32 @@ public static class ImageEndpoints
             }, ct);
             o.SetMetadata("fingerprint", image.Fingerprint);
             o.SetMetadata("size", image.Size);
-            ctx.Service<EventHub>().PublishLifecycle("image-created", Url(image.Fingerprint), null, requestor);
+            events.PublishLifecycle("image-created", Url(image.Fingerprint), null, requestor);
         });
         await Respond.Async(ctx, op);
     }
 
     private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
+        var images = ctx.Service<ImageStore>();
+        var profiles = ctx.Service<ProfileService>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImagePut);
-        var fp = await ctx.Service<ImageStore>().ResolveAsync(Fp(ctx), ctx.RequestAborted);
+        var fp = await images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
         foreach (var profile in req.Profiles ?? new())
         {
-            await ctx.Service<ProfileService>().GetAsync(profile, ctx.RequestAborted, usedBy: false);
+            await profiles.GetAsync(profile, ctx.RequestAborted, usedBy: false);
         }
-        await ctx.Service<ImageStore>().UpdateAsync(fp, req, patch, i => Collection.CheckETag(ctx, ETagOf(i)), ctx.RequestAborted);
+        await images.UpdateAsync(fp, req, patch, i => Collection.CheckETag(ctx, ETagOf(i)), ctx.RequestAborted);
         Lifecycle(ctx, "image-updated", fp);
         await Respond.Empty(ctx);
     }
 
     private static async Task DeleteAsync(HttpContext ctx)
     {
-        var fp = await ctx.Service<ImageStore>().ResolveAsync(Fp(ctx), ctx.RequestAborted);
+        var images = ctx.Service<ImageStore>();
+        var fp = await images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
         // Deleting is quick (a row and a few files): done before the reply, like an upload.
-        await ctx.Service<ImageStore>().DeleteAsync(fp, ctx.RequestAborted);
+        await images.DeleteAsync(fp, ctx.RequestAborted);
         Lifecycle(ctx, "image-deleted", fp);
         await RespondDone(ctx, "Deleting image", fp, new());
     }
@@ -224,7 +234,8 @@ public static class ImageEndpoints
     /// <summary>Unified: the raw tarball. Split: multipart/form-data with "metadata" and "rootfs"(.img), as LXD sends it.</summary>
     private static async Task ExportAsync(HttpContext ctx)
     {
-        var files = await ctx.Service<ImageStore>().ExportAsync(Fp(ctx), ctx.RequestAborted);
+        var images = ctx.Service<ImageStore>();
+        var files = await images.ExportAsync(Fp(ctx), ctx.RequestAborted);
         if (files.Count == 1)
         {
             ctx.Response.ContentType = "application/octet-stream";

@@ -1,7 +1,7 @@
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Websockets;
 using Hyperlxd.Instances;
@@ -20,8 +20,9 @@ public static partial class InstanceEndpoints
         // lxc console --show-log: the raw ring-buffer bytes, not JSON.
         app.MapGet(prefix + "/{name}/console", async ctx =>
         {
+            var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx, only);
-            var log = await ctx.Service<InstanceManager>().DriverOf(e).ConsoleLogAsync(ctx.Service<InstanceManager>().SpecOf(e), ctx.RequestAborted);
+            var log = await instances.DriverOf(e).ConsoleLogAsync(instances.SpecOf(e), ctx.RequestAborted);
             ctx.Response.ContentType = "application/octet-stream";
             ctx.Response.ContentLength = log.Length;
             await ctx.Response.Body.WriteAsync(log, ctx.RequestAborted);
@@ -32,20 +33,23 @@ public static partial class InstanceEndpoints
     /// <summary>An operation with fds 0 (two-way console bytes) and control; it ends when the client closes fd 0.</summary>
     private static async Task ConsoleAsync(HttpContext ctx, InstanceType? only)
     {
+        var instances = ctx.Service<InstanceManager>();
+        var operations = ctx.Service<OperationManager>();
+        var sessions = ctx.Service<StreamSessions>();
         var e = await LoadAsync(ctx, only);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceConsolePost);
         if (req.Type is { Length: > 0 } type && type != "console")
         {
             throw new BadRequestException($"Console type \"{type}\" is not supported for this instance");
         }
-        if ((await ctx.Service<InstanceManager>().SafeStateAsync(e, ctx.RequestAborted)).Status != InstanceStatus.Running)
+        if ((await instances.SafeStateAsync(e, ctx.RequestAborted)).Status != InstanceStatus.Running)
         {
             throw new BadRequestException("The instance isn't running");
         }
-        var driver = ctx.Service<InstanceManager>().DriverOf(e);
-        var spec = ctx.Service<InstanceManager>().SpecOf(e);
+        var driver = instances.DriverOf(e);
+        var spec = instances.SpecOf(e);
         var session = new StreamSession(ConsoleFds);
-        var op = ctx.Service<OperationManager>().Start(OperationClass.Websocket, "Showing console", async (op, ct) =>
+        var op = operations.Start(OperationClass.Websocket, "Showing console", async (op, ct) =>
         {
             try
             {
@@ -61,10 +65,10 @@ public static partial class InstanceEndpoints
             finally
             {
                 await session.FinishAsync();
-                ctx.Service<StreamSessions>().Remove(op.Id);
+                sessions.Remove(op.Id);
             }
         }, Resources(e.Record.Name), new Dictionary<string, object?> { ["fds"] = session.Fds });
-        ctx.Service<StreamSessions>().Add(op.Id, session);
+        sessions.Add(op.Id, session);
         await Respond.Async(ctx, op);
     }
 }

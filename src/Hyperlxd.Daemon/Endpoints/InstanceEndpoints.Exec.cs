@@ -2,9 +2,9 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Websockets;
 using Hyperlxd.Instances;
@@ -27,6 +27,9 @@ public static partial class InstanceEndpoints
     /// </summary>
     private static async Task ExecAsync(HttpContext ctx, InstanceType? only)
     {
+        var instances = ctx.Service<InstanceManager>();
+        var operations = ctx.Service<OperationManager>();
+        var sessions = ctx.Service<StreamSessions>();
         var e = await LoadAsync(ctx, only);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceExecPost);
         if (req.Command is not { Count: > 0 } command || command[0].Length == 0)
@@ -37,8 +40,8 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException("\"record-output\" is not supported");
         }
-        var driver = ctx.Service<InstanceManager>().DriverOf(e);
-        var spec = ctx.Service<InstanceManager>().SpecOf(e);
+        var driver = instances.DriverOf(e);
+        var spec = instances.SpecOf(e);
         var status = await driver.GetStatusAsync(spec, ctx.RequestAborted);
         if (status != InstanceStatus.Running)
         {
@@ -49,7 +52,7 @@ public static partial class InstanceEndpoints
         var data = req.Interactive ? new[] { "0" } : new[] { "0", "1", "2" };
         var session = new StreamSession(data.Append("control"));
         var metadata = new Dictionary<string, object?> { ["fds"] = session.Fds };
-        var op = ctx.Service<OperationManager>().Start(OperationClass.Websocket, "Executing command", async (op, ct) =>
+        var op = operations.Start(OperationClass.Websocket, "Executing command", async (op, ct) =>
         {
             IExecSession? exec = null;
             try
@@ -71,7 +74,7 @@ public static partial class InstanceEndpoints
             finally
             {
                 await session.FinishAsync();
-                ctx.Service<StreamSessions>().Remove(op.Id);
+                sessions.Remove(op.Id);
                 // Last: the driver's clean-up after an exec (a helper prepared for the next one) stays out of this one's way.
                 if (exec is not null)
                 {
@@ -79,7 +82,7 @@ public static partial class InstanceEndpoints
                 }
             }
         }, Resources(e.Record.Name), metadata);
-        ctx.Service<StreamSessions>().Add(op.Id, session);
+        sessions.Add(op.Id, session);
         await Respond.Async(ctx, op);
     }
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Hyperlxd.Api;
-using Hyperlxd.Core.Instances;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Instances;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
@@ -17,8 +17,9 @@ public static partial class InstanceEndpoints
         app.MapPost(prefix + "/{name}/files", ctx => PushAsync(ctx, only));
         app.MapDelete(prefix + "/{name}/files", async ctx =>
         {
+            var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx, only);
-            await ctx.Service<InstanceManager>().DriverOf(e).DeleteFileAsync(ctx.Service<InstanceManager>().SpecOf(e), FilePath(ctx), ctx.RequestAborted);
+            await instances.DriverOf(e).DeleteFileAsync(instances.SpecOf(e), FilePath(ctx), ctx.RequestAborted);
             await Respond.Empty(ctx);
         });
     }
@@ -40,8 +41,9 @@ public static partial class InstanceEndpoints
 
     private static async Task PullAsync(HttpContext ctx, InstanceType? only)
     {
+        var instances = ctx.Service<InstanceManager>();
         var e = await LoadAsync(ctx, only);
-        await using var file = await ctx.Service<InstanceManager>().DriverOf(e).GetFileAsync(ctx.Service<InstanceManager>().SpecOf(e), FilePath(ctx), ctx.RequestAborted);
+        await using var file = await instances.DriverOf(e).GetFileAsync(instances.SpecOf(e), FilePath(ctx), ctx.RequestAborted);
         var h = ctx.Response.Headers;
         h["X-LXD-uid"] = file.Uid.ToString(CultureInfo.InvariantCulture);
         h["X-LXD-gid"] = file.Gid.ToString(CultureInfo.InvariantCulture);
@@ -68,6 +70,7 @@ public static partial class InstanceEndpoints
     /// <summary>X-LXD-uid/gid/mode/type/write headers as lxc and pylxd send them; missing ones mean LXD's defaults.</summary>
     private static async Task PushAsync(HttpContext ctx, InstanceType? only)
     {
+        var instances = ctx.Service<InstanceManager>();
         var e = await LoadAsync(ctx, only);
         var path = FilePath(ctx);
         var h = ctx.Request.Headers;
@@ -115,7 +118,7 @@ public static partial class InstanceEndpoints
             target = await reader.ReadToEndAsync(ctx.RequestAborted);
             body = Stream.Null;
         }
-        await ctx.Service<InstanceManager>().DriverOf(e).PutFileAsync(ctx.Service<InstanceManager>().SpecOf(e), path,
+        await instances.DriverOf(e).PutFileAsync(instances.SpecOf(e), path,
             new FileWrite(type, Id("X-LXD-uid"), Id("X-LXD-gid"), mode, append, target), body, ctx.RequestAborted);
         await Respond.Empty(ctx);
     }

@@ -1,7 +1,7 @@
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
@@ -15,12 +15,15 @@ public static partial class InstanceEndpoints
     {
         app.MapGet(prefix + "/{name}/snapshots", async ctx =>
         {
+            var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx, only);
-            var snaps = (await ctx.Service<InstanceManager>().ListSnapshotsAsync(e.Record.Name, ctx.RequestAborted)).Select(s => InstanceManager.RenderSnapshot(s, e));
+            var snaps = (await instances.ListSnapshotsAsync(e.Record.Name, ctx.RequestAborted)).Select(s => InstanceManager.RenderSnapshot(s, e));
             await Collection.Write(ctx, snaps, s => $"{prefix}/{e.Record.Name}/snapshots/{s.Name}", ApiJsonContext.Default.InstanceSnapshot, ApiJsonContext.Default.ListInstanceSnapshot);
         });
         app.MapPost(prefix + "/{name}/snapshots", async ctx =>
         {
+            var operations = ctx.Service<OperationManager>();
+            var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx, only);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceSnapshotsPost);
             if (req.Stateful)
@@ -32,18 +35,20 @@ public static partial class InstanceEndpoints
                 Names.ValidateEntityName("snapshot", req.Name);
             }
             var name = e.Record.Name;
-            var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Snapshotting instance",
-                async (_, ct) => await ctx.Service<InstanceManager>().SnapshotAsync(name, req.Name, req.ExpiresAt, ct), Resources(name));
+            var op = operations.Start(OperationClass.Task, "Snapshotting instance",
+                async (_, ct) => await instances.SnapshotAsync(name, req.Name, req.ExpiresAt, ct), Resources(name));
             await Respond.Async(ctx, op);
         });
         app.MapGet(prefix + "/{name}/snapshots/{snapshot}", async ctx =>
         {
             var e = await LoadAsync(ctx, only);
-            var s = await daemon.Store.Instances.GetSnapshotAsync(e.Record.Name, Snapshot(ctx), ctx.RequestAborted);
+            var s = await ctx.Service<InstanceManager>().GetSnapshotAsync(e.Record.Name, Snapshot(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, InstanceManager.RenderSnapshot(s, e), ApiJsonContext.Default.InstanceSnapshot);
         });
         app.MapPost(prefix + "/{name}/snapshots/{snapshot}", async ctx =>
         {
+            var operations = ctx.Service<OperationManager>();
+            var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx, only);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceSnapshotPost);
             if (req.Migration || !string.IsNullOrEmpty(req.Target))
@@ -52,18 +57,20 @@ public static partial class InstanceEndpoints
             }
             Names.ValidateEntityName("snapshot", req.Name);
             var (name, snapshot) = (e.Record.Name, Snapshot(ctx));
-            await daemon.Store.Instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
-            var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Renaming snapshot",
-                (_, ct) => ctx.Service<InstanceManager>().RenameSnapshotAsync(name, snapshot, req.Name, ct), Resources(name));
+            await instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
+            var op = operations.Start(OperationClass.Task, "Renaming snapshot",
+                (_, ct) => instances.RenameSnapshotAsync(name, snapshot, req.Name, ct), Resources(name));
             await Respond.Async(ctx, op);
         });
         app.MapDelete(prefix + "/{name}/snapshots/{snapshot}", async ctx =>
         {
+            var operations = ctx.Service<OperationManager>();
+            var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx, only);
             var (name, snapshot) = (e.Record.Name, Snapshot(ctx));
-            await daemon.Store.Instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
-            var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Deleting snapshot",
-                (_, ct) => ctx.Service<InstanceManager>().DeleteSnapshotAsync(name, snapshot, ct), Resources(name));
+            await instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
+            var op = operations.Start(OperationClass.Task, "Deleting snapshot",
+                (_, ct) => instances.DeleteSnapshotAsync(name, snapshot, ct), Resources(name));
             await Respond.Async(ctx, op);
         });
     }

@@ -12,11 +12,12 @@ public static class InternalEndpoints
     {
         app.MapGet("/internal/ready", ctx =>
         {
+            var daemon = ctx.Service<Daemon>();
             if (!Caller.IsUnixSocket(ctx))
             {
                 throw new ForbiddenException();
             }
-            return ctx.Service<Daemon>().Ready ? Respond.Empty(ctx) : throw new TransientException("The daemon is still starting");
+            return daemon.Ready ? Respond.Empty(ctx) : throw new TransientException("The daemon is still starting");
         });
     }
 }

@@ -1,6 +1,6 @@
 using Hyperlxd.Api;
-using Hyperlxd.Core.Operations;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.Daemon.Websockets;
@@ -19,12 +19,14 @@ public static class OperationEndpoints
             Respond.Sync(ctx, Visible(ctx, ctx.Service<OperationManager>().Get(Id(ctx))).ToApi(), ApiJsonContext.Default.Operation));
         app.MapDelete("/1.0/operations/{id}", async ctx =>
         {
-            await ctx.Service<OperationManager>().CancelAsync(Visible(ctx, ctx.Service<OperationManager>().Get(Id(ctx))).Id);
+            var operations = ctx.Service<OperationManager>();
+            await operations.CancelAsync(Visible(ctx, operations.Get(Id(ctx))).Id);
             await Respond.Empty(ctx);
         });
         app.MapGet("/1.0/operations/{id}/wait", async ctx =>
         {
-            var op = Visible(ctx, ctx.Service<OperationManager>().Get(Id(ctx)));
+            var operations = ctx.Service<OperationManager>();
+            var op = Visible(ctx, operations.Get(Id(ctx)));
             var timeout = ctx.Request.Query["timeout"].ToString() switch
             {
                 "" => Timeout.InfiniteTimeSpan,
@@ -36,8 +38,10 @@ public static class OperationEndpoints
         });
         app.MapGet("/1.0/operations/{id}/websocket", async ctx =>
         {
-            var op = ctx.Service<OperationManager>().Get(Id(ctx));
-            var session = ctx.Service<StreamSessions>().Find(op.Id)
+            var operations = ctx.Service<OperationManager>();
+            var sessions = ctx.Service<StreamSessions>();
+            var op = operations.Get(Id(ctx));
+            var session = sessions.Find(op.Id)
                 ?? throw new BadRequestException(op.Class == OperationClass.Websocket ? "The operation's websockets are closed" : $"Operation {op.Id} is not a websocket operation");
             await session.ConnectAsync(ctx, ctx.Request.Query["secret"].ToString());
         });
@@ -52,8 +56,9 @@ public static class OperationEndpoints
     /// <summary>Grouped by lowercase status name, URLs or (with recursion) objects, as LXD 5.0.2 answers.</summary>
     private static Task ListAsync(HttpContext ctx)
     {
+        var operations = ctx.Service<OperationManager>();
         var admin = Caller.Of(ctx).IsAdmin;
-        var ops = ctx.Service<OperationManager>().List().Where(o => admin || o.Class != OperationClass.Token).Select(o => o.ToApi()).GroupBy(o => o.Status.ToLowerInvariant());
+        var ops = operations.List().Where(o => admin || o.Class != OperationClass.Token).Select(o => o.ToApi()).GroupBy(o => o.Status.ToLowerInvariant());
         if (Collection.Recursion(ctx) == 0)
         {
             var urls = ops.ToDictionary(g => g.Key, g => (object?)g.Select(o => "/1.0/operations/" + o.Id).ToList());

@@ -20,7 +20,8 @@ public static class ProfileEndpoints
         app.MapPost("/1.0/profiles", ctx => CreateAsync(ctx, ctx.Service<ProfileService>()));
         app.MapGet("/1.0/profiles/{name}", async ctx =>
         {
-            var p = await ctx.Service<ProfileService>().GetAsync(Name(ctx), ctx.RequestAborted);
+            var profiles = ctx.Service<ProfileService>();
+            var p = await profiles.GetAsync(Name(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, p, ApiJsonContext.Default.Profile, ProfileService.ETagOf(p));
         });
         app.MapPut("/1.0/profiles/{name}", ctx => UpdateAsync(ctx, ctx.Service<ProfileService>(), patch: false));
@@ -28,7 +29,8 @@ public static class ProfileEndpoints
         app.MapPost("/1.0/profiles/{name}", ctx => RenameAsync(ctx, ctx.Service<ProfileService>()));
         app.MapDelete("/1.0/profiles/{name}", async ctx =>
         {
-            await ctx.Service<ProfileService>().DeleteAsync(Name(ctx), Caller.Of(ctx).Requestor, ctx.RequestAborted);
+            var profiles = ctx.Service<ProfileService>();
+            await profiles.DeleteAsync(Name(ctx), Caller.Of(ctx).Requestor, ctx.RequestAborted);
             await Respond.Empty(ctx);
         });
     }

@@ -15,17 +15,19 @@ public static class ProjectEndpoints
     {
         app.MapGet("/1.0/projects", async ctx =>
         {
+            var profiles = ctx.Service<ProfileService>();
             // A restricted client sees only its own projects (as LXD filters them).
-            var projects = Security.Caller.Of(ctx).CanAccessProject("default") ? new[] { await DefaultAsync(ctx.Service<ProfileService>(), ctx.RequestAborted) } : Array.Empty<Project>();
+            var projects = Security.Caller.Of(ctx).CanAccessProject("default") ? new[] { await DefaultAsync(profiles, ctx.RequestAborted) } : Array.Empty<Project>();
             await Collection.Write(ctx, projects, p => "/1.0/projects/" + p.Name, ApiJsonContext.Default.Project, ApiJsonContext.Default.ListProject);
         });
         app.MapGet("/1.0/projects/{name}", async ctx =>
         {
+            var profiles = ctx.Service<ProfileService>();
             if ((string?)ctx.Request.RouteValues["name"] != "default")
             {
                 throw new NotFoundException("Project not found");
             }
-            await Respond.Sync(ctx, await DefaultAsync(ctx.Service<ProfileService>(), ctx.RequestAborted), ApiJsonContext.Default.Project);
+            await Respond.Sync(ctx, await DefaultAsync(profiles, ctx.RequestAborted), ApiJsonContext.Default.Project);
         });
         app.MapPost("/1.0/projects", _ => throw new BadRequestException("Creating projects is not supported: only the \"default\" project exists"));
     }

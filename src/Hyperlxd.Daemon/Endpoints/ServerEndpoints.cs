@@ -2,10 +2,11 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Events;
+using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Query;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.Instances;
@@ -62,6 +63,7 @@ public static class ServerEndpoints
 
     private static Task GetAsync(HttpContext ctx)
     {
+        var daemon = ctx.Service<Daemon>();
         var caller = Caller.Of(ctx);
         if (!caller.Trusted)
         {
@@ -72,10 +74,10 @@ public static class ServerEndpoints
             ApiExtensions = Extensions.ToList(),
             Auth = "trusted",
             // As LXD: the server config is for unrestricted clients only.
-            Config = caller.IsAdmin ? VisibleConfig(ctx.Service<Daemon>().Config) : new(),
-            Environment = Environment(),
+            Config = caller.IsAdmin ? VisibleConfig(daemon.Config) : new(),
+            Environment = Environment(ctx),
         };
-        return Respond.Sync(ctx, server, ApiJsonContext.Default.Server, ETagOf(ctx.Service<Daemon>().Config));
+        return Respond.Sync(ctx, server, ApiJsonContext.Default.Server, ETagOf(daemon.Config));
     }
 
     /// <summary>The trust password is never shown, only whether one is set (LXD shows <c>true</c>).</summary>
@@ -88,9 +90,11 @@ public static class ServerEndpoints
 
     private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
+        var daemon = ctx.Service<Daemon>();
+        var events = ctx.Service<EventHub>();
         var body = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.DictionaryStringObject);
         var requested = ParseConfig(body.GetValueOrDefault("config"));
-        await ctx.Service<Daemon>().UpdateConfigAsync(current =>
+        await daemon.UpdateConfigAsync(current =>
         {
             Collection.CheckETag(ctx, ETagOf(current));
             var next = patch ? new Dictionary<string, string>(current) : new Dictionary<string, string>();
@@ -116,7 +120,7 @@ public static class ServerEndpoints
             }
             return next.Where(kv => kv.Value.Length > 0).ToDictionary();
         }, ctx.RequestAborted);
-        ctx.Service<EventHub>().PublishLifecycle("config-updated", "/1.0", null);
+        events.PublishLifecycle("config-updated", "/1.0", null);
         await Respond.Empty(ctx);
     }
 
@@ -156,15 +160,15 @@ public static class ServerEndpoints
         return (kernel, os.GetValueOrDefault("NAME", "Linux"), os.GetValueOrDefault("VERSION_ID", ""));
     });
 
-    private static ServerEnvironment Environment() => new()
+    private static ServerEnvironment Environment(HttpContext ctx) => new()
     {
         Addresses = ctx.Service<Daemon>().HttpsAddresses.ToList(),
         Architectures = RuntimeInformation.OSArchitecture == Architecture.X64 ? new() { "x86_64", "i686" } : new() { RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant() },
         Certificate = ctx.Service<Daemon>().Certificate.Pem,
         CertificateFingerprint = ctx.Service<Daemon>().Certificate.Fingerprint,
         // LXD's "lxc | qemu": the instance drivers that can run here.
-        Driver = string.Join(" | ", ctx.Service<InstanceManager>().Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Name)),
-        DriverVersion = string.Join(" | ", ctx.Service<InstanceManager>().Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Version)),
+        Driver = string.Join(" | ", ctx.Service<InstanceDrivers>().All.Where(d => d.Info.Available).Select(d => d.Info.Name)),
+        DriverVersion = string.Join(" | ", ctx.Service<InstanceDrivers>().All.Where(d => d.Info.Available).Select(d => d.Info.Version)),
         Kernel = "Linux",
         KernelArchitecture = RuntimeInformation.OSArchitecture == Architecture.X64 ? "x86_64" : RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
         KernelVersion = Host.Value.Kernel,

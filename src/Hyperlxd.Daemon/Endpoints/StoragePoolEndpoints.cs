@@ -1,10 +1,10 @@
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Query;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
-using Hyperlxd.Storage;
+using StoragePools = Hyperlxd.Storage.StoragePools;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Pool = Hyperlxd.Storage.StoragePool;
@@ -18,25 +18,27 @@ public static class StoragePoolEndpoints
     {
         app.MapGet("/1.0/storage-pools", async ctx =>
         {
+            var pools = ctx.Service<StoragePools>();
             var list = new List<StoragePool>();
-            foreach (var p in ctx.Service<StoragePools>().All)
+            foreach (var p in pools.All)
             {
-                list.Add(await ToApiAsync(p, ctx.RequestAborted));
+                list.Add(await ToApiAsync(ctx.Service<StoragePools>(), p, ctx.RequestAborted));
             }
             await Collection.Write(ctx, list, p => Url(p.Name), ApiJsonContext.Default.StoragePool, ApiJsonContext.Default.ListStoragePool);
         });
         app.MapPost("/1.0/storage-pools", ctx => CreateAsync(ctx));
         app.MapGet("/1.0/storage-pools/{pool}", async ctx =>
         {
-            var p = await ToApiAsync(PoolOf(ctx), ctx.RequestAborted);
+            var p = await ToApiAsync(ctx.Service<StoragePools>(), PoolOf(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, p, ApiJsonContext.Default.StoragePool, ETagOf(p));
         });
         app.MapPut("/1.0/storage-pools/{pool}", ctx => UpdateAsync(ctx, patch: false));
         app.MapPatch("/1.0/storage-pools/{pool}", ctx => UpdateAsync(ctx, patch: true));
         app.MapDelete("/1.0/storage-pools/{pool}", async ctx =>
         {
+            var pools = ctx.Service<StoragePools>();
             var pool = PoolOf(ctx);
-            await ctx.Service<StoragePools>().DeleteAsync(pool, ctx.RequestAborted);
+            await pools.DeleteAsync(pool, ctx.RequestAborted);
             Lifecycle(ctx, "storage-pool-deleted", pool.Name);
             await Respond.Empty(ctx);
         });
@@ -58,19 +60,20 @@ public static class StoragePoolEndpoints
     private static string ETagOf(StoragePool p) =>
         ETag.Compute(new StoragePoolPut { Description = p.Description, Config = p.Config }, ApiJsonContext.Default.StoragePoolPut);
 
-    private static async Task<StoragePool> ToApiAsync(Pool p, CancellationToken ct) => new()
+    private static async Task<StoragePool> ToApiAsync(StoragePools pools, Pool p, CancellationToken ct) => new()
     {
         Name = p.Name,
         Driver = p.Record.Driver,
         Description = p.Record.Description,
         Config = new(p.Record.Config),
-        UsedBy = await ctx.Service<StoragePools>().UsedByAsync(p, ct),
+        UsedBy = await pools.UsedByAsync(p, ct),
     };
 
     private static async Task CreateAsync(HttpContext ctx)
     {
+        var pools = ctx.Service<StoragePools>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StoragePoolsPost);
-        var pool = await ctx.Service<StoragePools>().CreateAsync(req.Name, req.Driver, req.Description ?? "", req.Config ?? new(), ctx.RequestAborted);
+        var pool = await pools.CreateAsync(req.Name, req.Driver, req.Description ?? "", req.Config ?? new(), ctx.RequestAborted);
         Lifecycle(ctx, "storage-pool-created", pool.Name);
         ctx.Response.Headers.Location = Url(pool.Name);
         await Respond.Empty(ctx);
@@ -79,9 +82,10 @@ public static class StoragePoolEndpoints
     /// <summary>PUT replaces description and config; PATCH merges. Only keys the driver allows to change may differ.</summary>
     private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
+        var pools = ctx.Service<StoragePools>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StoragePoolPut);
         var pool = PoolOf(ctx);
-        var current = await ToApiAsync(pool, ctx.RequestAborted);
+        var current = await ToApiAsync(ctx.Service<StoragePools>(), pool, ctx.RequestAborted);
         Collection.CheckETag(ctx, ETagOf(current));
         var config = patch ? new Dictionary<string, string>(pool.Record.Config) : req.Config ?? new();
         if (patch)
@@ -91,7 +95,7 @@ public static class StoragePoolEndpoints
                 config[k] = v;
             }
         }
-        await ctx.Service<StoragePools>().UpdateAsync(pool, req.Description ?? (patch ? pool.Record.Description : ""), config, ctx.RequestAborted);
+        await pools.UpdateAsync(pool, req.Description ?? (patch ? pool.Record.Description : ""), config, ctx.RequestAborted);
         Lifecycle(ctx, "storage-pool-updated", pool.Name);
         await Respond.Empty(ctx);
     }

@@ -1,8 +1,8 @@
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Core.Query;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.State.Repositories;
@@ -30,7 +30,7 @@ public static class StorageVolumeEndpoints
         app.MapGet(Base + "/{type}/{name}", async ctx =>
         {
             var (pool, v) = await VolumeOf(ctx);
-            var api = await ToApiAsync(pool, v, ctx.RequestAborted);
+            var api = await ToApiAsync(ctx.Service<StoragePools>(), pool, v, ctx.RequestAborted);
             await Respond.Sync(ctx, api, ApiJsonContext.Default.StorageVolume, ETagOf(v));
         });
         app.MapPut(Base + "/{type}/{name}", ctx => UpdateAsync(ctx, patch: false));
@@ -47,21 +47,21 @@ public static class StorageVolumeEndpoints
         var pool = StoragePoolEndpoints.PoolOf(ctx);
         var type = (string)ctx.Request.RouteValues["type"]!;
         Pool.ParseType(type);
-        var v = await daemon.Store.Storage.GetVolumeAsync(pool.Name, type, (string)ctx.Request.RouteValues["name"]!, ctx.RequestAborted);
+        var v = await pool.GetVolumeAsync(type, (string)ctx.Request.RouteValues["name"]!, ctx.RequestAborted);
         return (pool, v);
     }
 
     private static string ETagOf(VolumeRecord v) =>
         ETag.Compute(new StorageVolumePut { Description = v.Description, Config = v.Config }, ApiJsonContext.Default.StorageVolumePut);
 
-    private static async Task<StorageVolume> ToApiAsync(Pool pool, VolumeRecord v, CancellationToken ct) => new()
+    private static async Task<StorageVolume> ToApiAsync(StoragePools pools, Pool pool, VolumeRecord v, CancellationToken ct) => new()
     {
         Name = v.Name,
         Type = v.Type,
         Description = v.Description,
         Config = v.Config,
         ContentType = v.ContentType,
-        UsedBy = await ctx.Service<StoragePools>().VolumeUsedByAsync(pool.Name, v, ct),
+        UsedBy = await pools.VolumeUsedByAsync(pool.Name, v, ct),
     };
 
     private static async Task ListAsync(HttpContext ctx, string? type)
@@ -72,9 +72,9 @@ public static class StorageVolumeEndpoints
             Pool.ParseType(type);
         }
         var list = new List<StorageVolume>();
-        foreach (var v in await daemon.Store.Storage.ListVolumesAsync(pool.Name, type, ctx.RequestAborted))
+        foreach (var v in await pool.ListVolumesAsync(type, ctx.RequestAborted))
         {
-            list.Add(await ToApiAsync(pool, v, ctx.RequestAborted));
+            list.Add(await ToApiAsync(ctx.Service<StoragePools>(), pool, v, ctx.RequestAborted));
         }
         await Collection.Write(ctx, list, v => Url(pool.Name, v.Type, v.Name), ApiJsonContext.Default.StorageVolume, ApiJsonContext.Default.ListStorageVolume);
     }
@@ -130,6 +130,7 @@ public static class StorageVolumeEndpoints
 
     private static async Task RenameAsync(HttpContext ctx)
     {
+        var pools = ctx.Service<StoragePools>();
         var (pool, v) = await VolumeOf(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumePost);
         if (req.Pool is { Length: > 0 } target && target != pool.Name)
@@ -144,7 +145,7 @@ public static class StorageVolumeEndpoints
         {
             throw new BadRequestException($"Volumes of type \"{v.Type}\" are renamed with their instance");
         }
-        if ((await ctx.Service<StoragePools>().VolumeUsedByAsync(pool.Name, v, ctx.RequestAborted)) is { Count: > 0 } users)
+        if ((await pools.VolumeUsedByAsync(pool.Name, v, ctx.RequestAborted)) is { Count: > 0 } users)
         {
             throw new ConflictException($"Volume is still in use by: {string.Join(", ", users)}");
         }
@@ -156,12 +157,13 @@ public static class StorageVolumeEndpoints
 
     private static async Task DeleteAsync(HttpContext ctx)
     {
+        var pools = ctx.Service<StoragePools>();
         var (pool, v) = await VolumeOf(ctx);
         if (v.Type != "custom")
         {
             throw new BadRequestException($"Storage volumes of type \"{v.Type}\" cannot be deleted with the storage API");
         }
-        if ((await ctx.Service<StoragePools>().VolumeUsedByAsync(pool.Name, v, ctx.RequestAborted)) is { Count: > 0 } users)
+        if ((await pools.VolumeUsedByAsync(pool.Name, v, ctx.RequestAborted)) is { Count: > 0 } users)
         {
             throw new ConflictException($"The storage volume is still in use by: {string.Join(", ", users)}");
         }

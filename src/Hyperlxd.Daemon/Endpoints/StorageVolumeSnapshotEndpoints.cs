@@ -1,7 +1,7 @@
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
-using Hyperlxd.Core;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.State.Repositories;
@@ -21,25 +21,27 @@ public static class StorageVolumeSnapshotEndpoints
         app.MapGet(Base, async ctx =>
         {
             var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx);
-            var snaps = (await daemon.Store.Storage.ListSnapshotsAsync(v.Id, ctx.RequestAborted)).Select(s => ToApi(v, s)).ToList();
+            var snaps = (await pool.ListSnapshotsAsync(v, ctx.RequestAborted)).Select(s => ToApi(v, s)).ToList();
             await Collection.Write(ctx, snaps, s => Url(pool.Name, v, s.Name), ApiJsonContext.Default.StorageVolumeSnapshot, ApiJsonContext.Default.ListStorageVolumeSnapshot);
         });
         app.MapPost(Base, async ctx =>
         {
+            var operations = ctx.Service<OperationManager>();
+            var events = ctx.Service<EventHub>();
             var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumeSnapshotsPost);
-            var name = req.Name is { Length: > 0 } n ? n : await NextNameAsync(v, ctx.RequestAborted);
+            var name = req.Name is { Length: > 0 } n ? n : await NextNameAsync(pool, v, ctx.RequestAborted);
             Names.ValidateEntityName("snapshot", name);
-            if ((await daemon.Store.Storage.ListSnapshotsAsync(v.Id, ctx.RequestAborted)).Any(s => s.Name == name))
+            if ((await pool.ListSnapshotsAsync(v, ctx.RequestAborted)).Any(s => s.Name == name))
             {
                 throw new ConflictException($"Snapshot \"{name}\" already exists");
             }
             var url = Url(pool.Name, v, name);
             var requestor = Caller.Of(ctx).Requestor;
-            var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Creating storage volume snapshot", async (_, ct) =>
+            var op = operations.Start(OperationClass.Task, "Creating storage volume snapshot", async (_, ct) =>
             {
                 await pool.CreateSnapshotAsync(v, name, req.ExpiresAt, ct);
-                ctx.Service<EventHub>().PublishLifecycle("storage-volume-snapshot-created", url, null, requestor);
+                events.PublishLifecycle("storage-volume-snapshot-created", url, null, requestor);
             }, Resources(pool.Name, v, url));
             await Respond.Async(ctx, op);
         });
@@ -52,6 +54,8 @@ public static class StorageVolumeSnapshotEndpoints
         app.MapPatch(Base + "/{snap}", ctx => UpdateAsync(ctx));
         app.MapPost(Base + "/{snap}", async ctx =>
         {
+            var operations = ctx.Service<OperationManager>();
+            var events = ctx.Service<EventHub>();
             var (pool, v, s) = await SnapshotOf(ctx);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumeSnapshotPost);
             if (req.Migration == true)
@@ -59,27 +63,29 @@ public static class StorageVolumeSnapshotEndpoints
                 throw new BadRequestException("Snapshot migration is not supported");
             }
             Names.ValidateEntityName("snapshot", req.Name);
-            if ((await daemon.Store.Storage.ListSnapshotsAsync(v.Id, ctx.RequestAborted)).Any(x => x.Name == req.Name))
+            if ((await pool.ListSnapshotsAsync(v, ctx.RequestAborted)).Any(x => x.Name == req.Name))
             {
                 throw new ConflictException($"Snapshot \"{req.Name}\" already exists");
             }
             var requestor = Caller.Of(ctx).Requestor;
-            var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Renaming storage volume snapshot", async (_, ct) =>
+            var op = operations.Start(OperationClass.Task, "Renaming storage volume snapshot", async (_, ct) =>
             {
                 await pool.RenameSnapshotAsync(v, s, req.Name!, ct);
-                ctx.Service<EventHub>().PublishLifecycle("storage-volume-snapshot-renamed", Url(pool.Name, v, req.Name!), new() { ["old_name"] = s.Name }, requestor);
+                events.PublishLifecycle("storage-volume-snapshot-renamed", Url(pool.Name, v, req.Name!), new() { ["old_name"] = s.Name }, requestor);
             }, Resources(pool.Name, v, Url(pool.Name, v, s.Name)));
             await Respond.Async(ctx, op);
         });
         app.MapDelete(Base + "/{snap}", async ctx =>
         {
+            var operations = ctx.Service<OperationManager>();
+            var events = ctx.Service<EventHub>();
             var (pool, v, s) = await SnapshotOf(ctx);
             var url = Url(pool.Name, v, s.Name);
             var requestor = Caller.Of(ctx).Requestor;
-            var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Deleting storage volume snapshot", async (_, ct) =>
+            var op = operations.Start(OperationClass.Task, "Deleting storage volume snapshot", async (_, ct) =>
             {
                 await pool.DeleteSnapshotAsync(v, s, ct);
-                ctx.Service<EventHub>().PublishLifecycle("storage-volume-snapshot-deleted", url, null, requestor);
+                events.PublishLifecycle("storage-volume-snapshot-deleted", url, null, requestor);
             }, Resources(pool.Name, v, url));
             await Respond.Async(ctx, op);
         });
@@ -95,9 +101,9 @@ public static class StorageVolumeSnapshotEndpoints
         StorageVolumeEndpoints.Url(pool, v.Type, v.Name) + "/snapshots/" + Uri.EscapeDataString(snap);
 
     /// <summary>LXD's default snapshot names: snap0, snap1, ... (the first free one).</summary>
-    private static async Task<string> NextNameAsync(VolumeRecord v, CancellationToken ct)
+    private static async Task<string> NextNameAsync(Storage.StoragePool pool, VolumeRecord v, CancellationToken ct)
     {
-        var taken = (await daemon.Store.Storage.ListSnapshotsAsync(v.Id, ct)).Select(s => s.Name).ToHashSet();
+        var taken = (await pool.ListSnapshotsAsync(v, ct)).Select(s => s.Name).ToHashSet();
         var i = 0;
         while (taken.Contains("snap" + i))
         {
@@ -109,7 +115,7 @@ public static class StorageVolumeSnapshotEndpoints
     private static async Task<(Storage.StoragePool Pool, VolumeRecord Volume, VolumeSnapshotRecord Snapshot)> SnapshotOf(HttpContext ctx)
     {
         var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx);
-        var s = await daemon.Store.Storage.GetSnapshotAsync(v.Id, (string)ctx.Request.RouteValues["snap"]!, ctx.RequestAborted);
+        var s = await pool.GetSnapshotAsync(v, (string)ctx.Request.RouteValues["snap"]!, ctx.RequestAborted);
         return (pool, v, s);
     }
 
@@ -125,9 +131,9 @@ public static class StorageVolumeSnapshotEndpoints
 
     private static async Task UpdateAsync(HttpContext ctx)
     {
-        var (_, _, s) = await SnapshotOf(ctx);
+        var (pool, _, s) = await SnapshotOf(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumeSnapshotPut);
-        await daemon.Store.Storage.UpdateSnapshotAsync(s.Id, req.Description ?? s.Description, req.ExpiresAt ?? s.ExpiresAt, ctx.RequestAborted);
+        await pool.UpdateSnapshotAsync(s, req.Description ?? s.Description, req.ExpiresAt ?? s.ExpiresAt, ctx.RequestAborted);
         await Respond.Empty(ctx);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Http;
