@@ -32,8 +32,6 @@ public sealed partial class InstanceManager(
 
     private InstanceRepository Repo => store.Instances;
 
-    public InstanceDrivers Drivers => drivers;
-
     private string StateDirOf(string name) => Path.Combine(options.StateDir, "instances", name);
 
     /// <summary>An instance with its profiles applied: profiles in order, then its own keys on top.</summary>
@@ -67,14 +65,14 @@ public sealed partial class InstanceManager(
         return new Expanded(record, config, devices);
     }
 
-    public InstanceSpec SpecOf(Expanded e)
+    internal InstanceSpec SpecOf(Expanded e)
     {
         var (_, poolName) = RootDisk.Find(e.Devices);
         var root = pools.Get(poolName).InstanceVolumePath(e.Record.Name, e.Record.Type);
         return new InstanceSpec(e.Record.Name, e.Type, e.Record.Architecture, e.Config, e.Devices, root, StateDirOf(e.Record.Name));
     }
 
-    public IInstanceDriver DriverOf(Expanded e) => drivers.For(e.Type);
+    internal IInstanceDriver DriverOf(Expanded e) => drivers.For(e.Type);
 
     /// <summary>Validates config, devices and the profile list as a whole (the expanded result must have a root disk on a known pool).</summary>
     private async Task ValidateAsync(InstanceRecord record, CancellationToken ct)

@@ -22,7 +22,7 @@ public static partial class InstanceEndpoints
         {
             var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx, only);
-            var log = await instances.DriverOf(e).ConsoleLogAsync(instances.SpecOf(e), ctx.RequestAborted);
+            var log = await instances.ConsoleLogAsync(e, ctx.RequestAborted);
             ctx.Response.ContentType = "application/octet-stream";
             ctx.Response.ContentLength = log.Length;
             await ctx.Response.Body.WriteAsync(log, ctx.RequestAborted);
@@ -42,19 +42,14 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException($"Console type \"{type}\" is not supported for this instance");
         }
-        if ((await instances.SafeStateAsync(e, ctx.RequestAborted)).Status != InstanceStatus.Running)
-        {
-            throw new BadRequestException("The instance isn't running");
-        }
-        var driver = instances.DriverOf(e);
-        var spec = instances.SpecOf(e);
+        var prepared = await instances.PrepareConsoleAsync(e, ctx.RequestAborted);
         var session = new StreamSession(ConsoleFds);
         var op = operations.Start(OperationClass.Websocket, "Showing console", async (op, ct) =>
         {
             try
             {
                 await session.WaitAsync(ConsoleData, ConnectTimeout, ct);
-                await using var console = await driver.ConsoleAsync(spec, ct);
+                await using var console = await prepared.AttachAsync(ct);
                 var ws = session.Socket("0")!;
                 using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var output = Pump.StreamToSocketAsync(console, ws, done.Token);

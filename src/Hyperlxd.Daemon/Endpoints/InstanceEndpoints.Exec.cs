@@ -40,14 +40,7 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException("\"record-output\" is not supported");
         }
-        var driver = instances.DriverOf(e);
-        var spec = instances.SpecOf(e);
-        var status = await driver.GetStatusAsync(spec, ctx.RequestAborted);
-        if (status != InstanceStatus.Running)
-        {
-            throw new BadRequestException(status == InstanceStatus.Frozen ? "The instance is frozen" : "The instance isn't running");
-        }
-        driver.ExpectExec(spec);
+        var prepared = await instances.PrepareExecAsync(e, ctx.RequestAborted);
         var options = new ExecOptions(command, req.Environment ?? new(), req.Interactive, req.Width, req.Height, req.User, req.Group, req.Cwd ?? "");
         var data = req.Interactive ? new[] { "0" } : new[] { "0", "1", "2" };
         var session = new StreamSession(data.Append("control"));
@@ -61,7 +54,7 @@ public static partial class InstanceEndpoints
                 {
                     await session.WaitAsync(data, ConnectTimeout, ct);
                 }
-                exec = await driver.ExecAsync(spec, options, ct);
+                exec = await prepared.StartAsync(options, ct);
                 var code = await RunExecAsync(exec, options, session, req.WaitForWebsocket, ct);
                 op.SetMetadata("return", code);
                 // As LXD (instance/drivers/driver_lxc_cmd.go): these statuses fail the operation, with

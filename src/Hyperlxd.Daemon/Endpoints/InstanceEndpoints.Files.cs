@@ -19,7 +19,7 @@ public static partial class InstanceEndpoints
         {
             var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx, only);
-            await instances.DriverOf(e).DeleteFileAsync(instances.SpecOf(e), FilePath(ctx), ctx.RequestAborted);
+            await instances.DeleteFileAsync(e, FilePath(ctx), ctx.RequestAborted);
             await Respond.Empty(ctx);
         });
     }
@@ -43,7 +43,7 @@ public static partial class InstanceEndpoints
     {
         var instances = ctx.Service<InstanceManager>();
         var e = await LoadAsync(ctx, only);
-        await using var file = await instances.DriverOf(e).GetFileAsync(instances.SpecOf(e), FilePath(ctx), ctx.RequestAborted);
+        await using var file = await instances.GetFileAsync(e, FilePath(ctx), ctx.RequestAborted);
         var h = ctx.Response.Headers;
         h["X-LXD-uid"] = file.Uid.ToString(CultureInfo.InvariantCulture);
         h["X-LXD-gid"] = file.Gid.ToString(CultureInfo.InvariantCulture);
@@ -118,7 +118,7 @@ public static partial class InstanceEndpoints
             target = await reader.ReadToEndAsync(ctx.RequestAborted);
             body = Stream.Null;
         }
-        await instances.DriverOf(e).PutFileAsync(instances.SpecOf(e), path,
+        await instances.PutFileAsync(e, path,
             new FileWrite(type, Id("X-LXD-uid"), Id("X-LXD-gid"), mode, append, target), body, ctx.RequestAborted);
         await Respond.Empty(ctx);
     }
