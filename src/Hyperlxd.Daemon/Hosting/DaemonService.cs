@@ -52,7 +52,10 @@ public sealed class DaemonService(
         logger.LogInformation("Shutting down");
         await operations.ShutdownAsync(_daemon?.ShutdownTimeout ?? TimeSpan.FromMinutes(5));
         await layer.StopAsync();
-        await services.GetRequiredService<HttpsListener>().DisposeAsync();
+        if (_daemon is not null)
+        {
+            await services.GetRequiredService<HttpsListener>().DisposeAsync();
+        }
         await layer.CloseAsync();
         try
         {
