@@ -39,7 +39,7 @@ public static partial class InstanceEndpoints
 
     private static string Name(HttpContext ctx) => (string)ctx.Request.RouteValues["name"]!;
 
-    public static string Url(string name) => "/1.0/instances/" + name;
+    public static string Url(string name) => InstanceManager.Url(name);
 
     private static Dictionary<string, List<string>> Resources(string name) => new() { ["instances"] = new() { Url(name) } };
 
