@@ -64,7 +64,7 @@ public sealed partial class ContainerDriver
         {
             throw new BadRequestException($"Invalid value for config key \"raw.idmap\": {e.Message}");
         }
-        if (!IsTrue(config, "security.idmap.isolated"))
+        if (!LxdBool.Get(config, "security.idmap.isolated"))
         {
             return (Usable(SharedMap.With(raw)), _options.IdmapBase);
         }
@@ -85,7 +85,7 @@ public sealed partial class ContainerDriver
             return (Usable(IdMap.Range(chosen, size).With(raw)), chosen);
         }
         var taken = others is null ? [] : (await others(ct))
-            .Where(o => !IdMap.IsPrivileged(o) && IsTrue(o, "security.idmap.isolated"))
+            .Where(o => !IdMap.IsPrivileged(o) && LxdBool.Get(o, "security.idmap.isolated"))
             .Select(o => (Base: long.TryParse(o.GetValueOrDefault(BaseKey), NumberStyles.None, CultureInfo.InvariantCulture, out var b) ? b : 0,
                 Size: IsolatedSize(o, strict: false)))
             .Where(t => t.Base > 0)
@@ -134,9 +134,6 @@ public sealed partial class ContainerDriver
         map.Lines(true).Count > 8 || map.Lines(false).Count > 8
             ? throw new BadRequestException("Invalid value for config key \"raw.idmap\": the resulting map has more than 8 uid or gid ranges")
             : map;
-
-    private static bool IsTrue(IReadOnlyDictionary<string, string> config, string key) =>
-        config.GetValueOrDefault(key) is "true" or "1" or "yes" or "on";
 
     /// <summary>
     /// The map the root's disk should hold for the runtime map <paramref name="map"/>: none for

@@ -31,7 +31,7 @@ internal sealed class IdMap : IEquatable<IdMap>
         new(new[] { new IdMapEntry(true, false, hostBase, 0, size), new IdMapEntry(false, true, hostBase, 0, size) });
 
     public static bool IsPrivileged(IReadOnlyDictionary<string, string> config) =>
-        config.GetValueOrDefault("security.privileged") is "true" or "1" or "yes" or "on";
+        LxdBool.IsTrue(config.GetValueOrDefault("security.privileged"));
 
     /// <summary>The map the disk is shifted to (<c>volatile.last_state.idmap</c>), or none (ids as in the image).</summary>
     public static IdMap? OnDisk(IReadOnlyDictionary<string, string> config) =>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Hyperlxd.Core.Instances;
+using Hyperlxd.Core.Config;
 
 namespace Hyperlxd.Containers;
 
@@ -35,7 +36,7 @@ internal static class SpecWriter
             Line("rootfs-idmap", "yes");
         }
         Line("hostname", spec.Name);
-        if (spec.Config.GetValueOrDefault("security.nesting") is "true" or "1" or "yes" or "on")
+        if (LxdBool.IsTrue(spec.Config.GetValueOrDefault("security.nesting")))
         {
             // LXD's security.nesting: proc and sys whole and writable, so nested containers can mount their own.
             Line("nesting", "yes");

@@ -64,8 +64,15 @@ public sealed class StateStore : IAsyncDisposable
         return new StateStore(db, embedded);
     }
 
+    private int _disposed;
+
+    /// <summary>Idempotent: the daemon closes the store in its shutdown order, and the DI container disposes it again at exit.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await Database.DisposeAsync();
         if (Embedded is not null)
         {

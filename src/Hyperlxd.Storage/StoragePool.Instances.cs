@@ -1,5 +1,6 @@
 using Hyperlxd.Core;
 using Hyperlxd.Core.Images;
+using Hyperlxd.Core.Instances;
 using Hyperlxd.Storage.Drivers;
 using Microsoft.Extensions.Logging;
 
@@ -11,22 +12,22 @@ namespace Hyperlxd.Storage;
 /// </summary>
 public sealed partial class StoragePool
 {
-    internal IImageSource? ImageSource { get; set; }
+    internal Lazy<IImageSource>? ImageSource { get; init; }
 
     /// <summary>
     /// Creates the root volume of <paramref name="instanceName"/> from a cached image and returns its
     /// path; <paramref name="size"/> is the root disk's <c>size</c> ("" for none, see <see cref="SetInstanceVolumeSizeAsync"/>).
     /// </summary>
     /// <param name="type"><c>container</c> or <c>virtual-machine</c>.</param>
-    public async Task<string> CreateInstanceVolumeFromImageAsync(string instanceName, string type, string fingerprint, string size, CancellationToken ct)
+    public async Task<string> CreateInstanceVolumeFromImageAsync(string instanceName, InstanceType type, string fingerprint, string size, CancellationToken ct)
     {
         Names.ValidateInstanceName(instanceName);
-        var vtype = InstanceType(type);
+        var vtype = VolumeTypeOf(type);
         var image = await EnsureImageVolumeAsync(fingerprint, ct);
         using var _ = await _locks.AcquireAsync(Key(vtype, instanceName), ct);
         await using var revert = new Reverter();
         var applied = SizeApplies(size, instanceName);
-        var record = await _repo.CreateVolumeAsync(Name, instanceName, type, "", applied ? new() { ["size"] = size } : new(), "filesystem", ct);
+        var record = await _repo.CreateVolumeAsync(Name, instanceName, type.ToApi(), "", applied ? new() { ["size"] = size } : new(), "filesystem", ct);
         revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None));
         var vol = new Volume(vtype, instanceName);
         if (_spares is null || !await _spares.TryTakeAsync(image, vol, ct))
@@ -48,9 +49,9 @@ public sealed partial class StoragePool
     /// and keeps it in the volume's config so that a snapshot restore puts it back. A driver without
     /// quotas (dir) skips it with a warning, as LXD does.
     /// </summary>
-    public async Task SetInstanceVolumeSizeAsync(string instanceName, string type, string size, CancellationToken ct)
+    public async Task SetInstanceVolumeSizeAsync(string instanceName, InstanceType type, string size, CancellationToken ct)
     {
-        var record = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
+        var record = await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct);
         if (record.Config.GetValueOrDefault("size", "") == size || !SizeApplies(size, instanceName))
         {
             return;
@@ -72,25 +73,25 @@ public sealed partial class StoragePool
         return false;
     }
 
-    public async Task DeleteInstanceVolumeAsync(string instanceName, string type, CancellationToken ct)
+    public async Task DeleteInstanceVolumeAsync(string instanceName, InstanceType type, CancellationToken ct)
     {
-        var record = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
+        var record = await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct);
         await DeleteVolumeAsync(record, ct);
     }
 
-    public async Task RenameInstanceVolumeAsync(string instanceName, string newName, string type, CancellationToken ct) =>
-        await RenameVolumeAsync(await _repo.GetVolumeAsync(Name, type, instanceName, ct), newName, ct);
+    public async Task RenameInstanceVolumeAsync(string instanceName, string newName, InstanceType type, CancellationToken ct) =>
+        await RenameVolumeAsync(await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct), newName, ct);
 
-    public async Task RenameInstanceSnapshotAsync(string instanceName, string type, string snapshot, string newName, CancellationToken ct)
+    public async Task RenameInstanceSnapshotAsync(string instanceName, InstanceType type, string snapshot, string newName, CancellationToken ct)
     {
-        var v = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
+        var v = await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct);
         await RenameSnapshotAsync(v, await _repo.GetSnapshotAsync(v.Id, snapshot, ct), newName, ct);
     }
 
     /// <summary>Bytes used by the instance's root volume, when the driver accounts it (LXD's state <c>disk.root.usage</c>).</summary>
-    public long? InstanceVolumeUsage(string instanceName, string type) => Driver.VolumeUsage(new Volume(InstanceType(type), instanceName));
+    public long? InstanceVolumeUsage(string instanceName, InstanceType type) => Driver.VolumeUsage(new Volume(VolumeTypeOf(type), instanceName));
 
-    public string InstanceVolumePath(string instanceName, string type) => Driver.VolumePath(new Volume(InstanceType(type), instanceName));
+    public string InstanceVolumePath(string instanceName, InstanceType type) => Driver.VolumePath(new Volume(VolumeTypeOf(type), instanceName));
 
     /// <summary>Where custom volume <paramref name="name"/> is mounted on the host (a disk device's source); a 400 when it does not exist.</summary>
     public string CustomVolumePath(string name)
@@ -99,24 +100,20 @@ public sealed partial class StoragePool
         return Directory.Exists(path) ? path : throw new BadRequestException($"Storage volume \"{name}\" not found on pool \"{Name}\"");
     }
 
-    public async Task CreateInstanceSnapshotAsync(string instanceName, string type, string snapshot, CancellationToken ct) =>
-        await CreateSnapshotAsync(await _repo.GetVolumeAsync(Name, type, instanceName, ct), snapshot, null, ct);
+    public async Task CreateInstanceSnapshotAsync(string instanceName, InstanceType type, string snapshot, CancellationToken ct) =>
+        await CreateSnapshotAsync(await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct), snapshot, null, ct);
 
-    public async Task RestoreInstanceSnapshotAsync(string instanceName, string type, string snapshot, CancellationToken ct) =>
-        await RestoreSnapshotAsync(await _repo.GetVolumeAsync(Name, type, instanceName, ct), snapshot, ct);
+    public async Task RestoreInstanceSnapshotAsync(string instanceName, InstanceType type, string snapshot, CancellationToken ct) =>
+        await RestoreSnapshotAsync(await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct), snapshot, ct);
 
-    public async Task DeleteInstanceSnapshotAsync(string instanceName, string type, string snapshot, CancellationToken ct)
+    public async Task DeleteInstanceSnapshotAsync(string instanceName, InstanceType type, string snapshot, CancellationToken ct)
     {
-        var v = await _repo.GetVolumeAsync(Name, type, instanceName, ct);
+        var v = await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct);
         await DeleteSnapshotAsync(v, await _repo.GetSnapshotAsync(v.Id, snapshot, ct), ct);
     }
 
-    private static VolumeType InstanceType(string type) => type switch
-    {
-        "container" => VolumeType.Container,
-        "virtual-machine" => VolumeType.VirtualMachine,
-        _ => throw new BadRequestException($"Invalid instance type \"{type}\""),
-    };
+    private static VolumeType VolumeTypeOf(InstanceType type) =>
+        type == InstanceType.Container ? VolumeType.Container : VolumeType.VirtualMachine;
 
     /// <summary>
     /// The pool's image volume for <paramref name="fingerprint"/>, unpacked on first use (one unpack even
@@ -133,7 +130,7 @@ public sealed partial class StoragePool
         {
             return vol;
         }
-        var source = ImageSource ?? throw new InvalidOperationException("No image source is configured for the storage tier");
+        var source = ImageSource?.Value ?? throw new InvalidOperationException("No image source is configured for the storage tier");
         await using var revert = new Reverter();
         if (Directory.Exists(path))
         {
@@ -160,7 +157,7 @@ public sealed partial class StoragePool
     internal Task WaitForSparesAsync() => _spares?.WaitAsync() ?? Task.CompletedTask;
 
     /// <summary>Where the ready copy of an image for new instances lives (null: the driver snapshots images instead).</summary>
-    public string? SparePath(string type, string fingerprint) => _spares?.PathOf(InstanceType(type), fingerprint);
+    public string? SparePath(InstanceType type, string fingerprint) => _spares?.PathOf(VolumeTypeOf(type), fingerprint);
 
     /// <summary>Drops the cached image volume (instances made from it are independent copies or snapshots).</summary>
     public async Task EvictImageAsync(string fingerprint, CancellationToken ct)

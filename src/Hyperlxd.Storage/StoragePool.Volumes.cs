@@ -7,6 +7,19 @@ namespace Hyperlxd.Storage;
 /// <summary>Custom volumes and their snapshots: a DB row and the host volume, created and removed together.</summary>
 public sealed partial class StoragePool
 {
+    /// <summary>The pool's volumes, of one type or (null) all.</summary>
+    public Task<List<VolumeRecord>> ListVolumesAsync(string? type, CancellationToken ct) => _repo.ListVolumesAsync(Name, type, ct);
+
+    public Task<VolumeRecord> GetVolumeAsync(string type, string name, CancellationToken ct) => _repo.GetVolumeAsync(Name, type, name, ct);
+
+    public Task<List<VolumeSnapshotRecord>> ListSnapshotsAsync(VolumeRecord v, CancellationToken ct) => _repo.ListSnapshotsAsync(v.Id, ct);
+
+    public Task<VolumeSnapshotRecord> GetSnapshotAsync(VolumeRecord v, string name, CancellationToken ct) => _repo.GetSnapshotAsync(v.Id, name, ct);
+
+    /// <summary>A snapshot's writable fields (the description and the expiry).</summary>
+    public Task UpdateSnapshotAsync(VolumeSnapshotRecord s, string description, DateTimeOffset? expiresAt, CancellationToken ct) =>
+        _repo.UpdateSnapshotAsync(s.Id, description, expiresAt, ct);
+
     public async Task<VolumeRecord> CreateVolumeAsync(VolumeType type, string name, string description, Dictionary<string, string> config, string contentType, CancellationToken ct)
     {
         Names.ValidateEntityName("storage volume", name);

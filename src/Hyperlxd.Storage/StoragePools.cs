@@ -12,27 +12,17 @@ namespace Hyperlxd.Storage;
 /// The daemon's loaded pools: created, mounted at start, updated and deleted here, with the
 /// DB row and the host side kept together by a <see cref="Reverter"/>.
 /// </summary>
-public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger logger) : IImageCache
+/// <param name="images">
+/// Where pools get image content from: the image store, which itself evicts the pools' copies
+/// (<see cref="IImageCache"/>). Lazy, so that DI can build the two without a cycle; read only when an
+/// image is first unpacked on a pool.
+/// </param>
+public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger logger, Lazy<IImageSource>? images = null) : IImageCache
 {
     private readonly ConcurrentDictionary<string, StoragePool> _pools = new();
     private readonly SemaphoreSlim _poolLock = new(1, 1);
-    private IImageSource? _imageSource;
 
     public StoragePaths Paths => paths;
-
-    /// <summary>Where pools get image content from (set by the image store once it is up).</summary>
-    public IImageSource? ImageSource
-    {
-        get => _imageSource;
-        set
-        {
-            _imageSource = value;
-            foreach (var p in _pools.Values)
-            {
-                p.ImageSource = value;
-            }
-        }
-    }
 
     /// <summary>Loads every pool and re-establishes its mount (loop files re-attached). A pool that cannot mount is logged, not fatal.</summary>
     public async Task LoadAsync(CancellationToken ct)
@@ -67,7 +57,7 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     }
 
     private StoragePool Bind(PoolRecord record) =>
-        new(record, DriverRegistry.Create(record.Driver, new PoolSpec(record.Name, new(record.Config), paths)), store.Storage, logger) { ImageSource = _imageSource };
+        new(record, DriverRegistry.Create(record.Driver, new PoolSpec(record.Name, new(record.Config), paths)), store.Storage, logger) { ImageSource = images };
 
     public IReadOnlyCollection<StoragePool> All => _pools.Values.OrderBy(p => p.Name).ToList();
 
@@ -104,7 +94,7 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
             {
                 throw new BadRequestException($"Failed creating storage pool \"{name}\": {e.Message}");
             }
-            var pool = new StoragePool(record, drv, store.Storage, logger) { ImageSource = _imageSource };
+            var pool = new StoragePool(record, drv, store.Storage, logger) { ImageSource = images };
             _pools[name!] = pool;
             revert.Success();
             return pool;

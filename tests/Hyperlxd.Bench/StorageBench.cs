@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Hyperlxd.Core.Images;
+using Hyperlxd.Core.Instances;
 using Hyperlxd.State;
 using Hyperlxd.Storage;
 using Hyperlxd.Storage.Drivers;
@@ -35,7 +36,7 @@ internal static class StorageBench
         Console.WriteLine($"storage bench: image tree {tree} ({files} entries), {rounds} rounds");
         var ct = CancellationToken.None;
         await using var store = await StateStore.OpenAsync(dir, null, "hyperlxd", NullLoggerFactory.Instance, ct);
-        var pools = new StoragePools(store, new StoragePaths(dir), NullLogger.Instance) { ImageSource = new TreeImageSource(tree) };
+        var pools = new StoragePools(store, new StoragePaths(dir), NullLogger.Instance, new Lazy<IImageSource>(new TreeImageSource(tree)));
         await pools.LoadAsync(ct);
         var rows = new List<(string Name, List<double> Ours, List<double> Raw, string Primitive)>();
         try
@@ -50,8 +51,8 @@ internal static class StorageBench
                 var root = Path.Combine(dir, "storage-pools", "bench-" + driver);
                 var image = Path.Combine(root, "images", Fingerprint);
                 // The first volume fills the pool's image cache; only cached preparation is measured.
-                await pool.CreateInstanceVolumeFromImageAsync("warm", "container", Fingerprint, "", ct);
-                await pool.DeleteInstanceVolumeAsync("warm", "container", ct);
+                await pool.CreateInstanceVolumeFromImageAsync("warm", InstanceType.Container, Fingerprint, "", ct);
+                await pool.DeleteInstanceVolumeAsync("warm", InstanceType.Container, ct);
                 var ours = new List<double>();
                 var raw = new List<double>();
                 for (var i = 0; i < rounds; i++)
@@ -60,7 +61,7 @@ internal static class StorageBench
                     async Task Ours()
                     {
                         var sw = Stopwatch.StartNew();
-                        await pool.CreateInstanceVolumeFromImageAsync($"c{i}", "container", Fingerprint, "", ct);
+                        await pool.CreateInstanceVolumeFromImageAsync($"c{i}", InstanceType.Container, Fingerprint, "", ct);
                         ours.Add(sw.Elapsed.TotalMilliseconds);
                         // A dir pool refills its spare copy in the background: let it finish untimed, so the raw copy runs alone.
                         await pools.QuiesceAsync();
@@ -85,7 +86,7 @@ internal static class StorageBench
                         await Ours();
                     }
 
-                    await pool.DeleteInstanceVolumeAsync($"c{i}", "container", ct);
+                    await pool.DeleteInstanceVolumeAsync($"c{i}", InstanceType.Container, ct);
                     if (driver == "dir")
                     {
                         await RunAsync("rm", "-rf", target);

@@ -86,7 +86,7 @@ internal sealed record CgroupLimits(
         }
         long? processes = Get("limits.processes") is { } p ? long.Parse(p, CultureInfo.InvariantCulture) : null;
         return new CgroupLimits(cpuSet, cpuCount, quota, period, shares, memory, Get("limits.memory.enforce") == "soft",
-            Get("limits.memory.swap") != "false", processes, Get("security.nesting") == "true") { Needs = needs };
+            !LxdBool.IsFalse(Get("limits.memory.swap")), processes, LxdBool.IsTrue(Get("security.nesting"))) { Needs = needs };
     }
 
     /// <summary>LXD's refusal when a limit's controller is absent (nothing is applied then).</summary>

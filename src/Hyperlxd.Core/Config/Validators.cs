@@ -14,7 +14,7 @@ public static partial class Validators
     public static readonly Check Any = _ => null;
 
     public static readonly Check Bool = v =>
-        v.ToLowerInvariant() is "true" or "false" or "1" or "0" or "yes" or "no" or "on" or "off"
+        LxdBool.IsValid(v)
             ? null
             : "must be a boolean (true or false)";
 

@@ -1,8 +1,12 @@
 using Hyperlxd.Containers;
+using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Hosting;
+using Hyperlxd.Daemon.Security;
+using Hyperlxd.Daemon.Websockets;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,7 +41,14 @@ public static class DaemonCommand
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<EventHub>();
         builder.Services.AddSingleton<OperationManager>();
+        builder.Services.AddInstanceLayer(new InstanceLayerOptions(options.StateDir, options.DatabaseUrl, options.DatabaseUser, options.DatabaseTimeout));
+        // The server: its identity, config and HTTPS; trust; websocket sessions.
+        builder.Services.AddSingleton(_ => ServerCertificate.LoadOrCreate(options.StateDir));
+        builder.Services.AddSingleton<HttpsListener>();
         builder.Services.AddSingleton<Daemon>();
+        builder.Services.AddSingleton<IServerConfigSource>(sp => sp.GetRequiredService<Daemon>());
+        builder.Services.AddSingleton<TrustStore>();
+        builder.Services.AddSingleton<StreamSessions>();
         // The instance drivers: the one place they are named.
         builder.Services.AddSingleton<IInstanceDriver>(_ => new ContainerDriver(new ContainerDriverOptions
         {
@@ -48,10 +59,9 @@ public static class DaemonCommand
             IdmapSize = DaemonOptions.IdmapSize,
             IdmapRangeSize = options.IdmapRangeSize,
             // HYPERLXD_IDMAPPED_MOUNTS=0: always chown-shift unprivileged roots (tests and the bench exercise that path with it).
-            IdmappedMounts = Environment.GetEnvironmentVariable("HYPERLXD_IDMAPPED_MOUNTS") is not ("0" or "false" or "no"),
+            IdmappedMounts = !LxdBool.IsFalse(Environment.GetEnvironmentVariable("HYPERLXD_IDMAPPED_MOUNTS")),
         }));
         builder.Services.AddSingleton<InstanceDrivers>();
-        builder.Services.AddSingleton<Core.Images.IImageSource>(sp => sp.GetRequiredService<Daemon>().Images);
         builder.Services.AddSingleton<ILoggerProvider, EventLoggerProvider>();
         builder.Services.AddHostedService<DaemonService>();
         builder.Services.AddHostedService<Hosting.IdleTrim>();
@@ -65,7 +75,7 @@ public static class DaemonCommand
         });
 
         var app = builder.Build();
-        ApiPipeline.Configure(app, app.Services.GetRequiredService<Daemon>());
+        ApiPipeline.Configure(app, app.Services);
         try
         {
             await app.RunAsync();

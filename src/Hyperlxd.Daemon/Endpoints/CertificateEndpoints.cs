@@ -5,8 +5,8 @@ using System.Text.Json;
 using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
-using Operation = Hyperlxd.Core.Operations.Operation;
 using Hyperlxd.Core.Query;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Operation = Hyperlxd.Core.Operations.Operation;
 
 namespace Hyperlxd.Daemon.Endpoints;
 
@@ -28,26 +29,29 @@ public static class CertificateEndpoints
     /// <summary>Gates password and token attempts per source address before any hashing.</summary>
     private static readonly TrustAttemptLimiter Attempts = new();
 
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
         app.MapGet("/1.0/certificates", async ctx =>
         {
-            var certs = await daemon.Store.Certificates.ListAsync(ctx.RequestAborted);
+            var trust = ctx.Service<TrustStore>();
+            var certs = await trust.ListAsync(ctx.RequestAborted);
             await Collection.Write(ctx, certs, c => Url(c.Fingerprint), ApiJsonContext.Default.Certificate, ApiJsonContext.Default.ListCertificate);
         });
-        app.MapPost("/1.0/certificates", ctx => CreateAsync(ctx, daemon));
+        app.MapPost("/1.0/certificates", ctx => CreateAsync(ctx));
         app.MapGet("/1.0/certificates/{fingerprint}", async ctx =>
         {
-            var c = await daemon.Store.Certificates.GetAsync(Fp(ctx), ctx.RequestAborted);
+            var trust = ctx.Service<TrustStore>();
+            var c = await trust.GetAsync(Fp(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, c, ApiJsonContext.Default.Certificate, ETagOf(c));
         });
-        app.MapPut("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: false));
-        app.MapPatch("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: true));
+        app.MapPut("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, patch: false));
+        app.MapPatch("/1.0/certificates/{fingerprint}", ctx => UpdateAsync(ctx, patch: true));
         app.MapDelete("/1.0/certificates/{fingerprint}", async ctx =>
         {
-            var c = await daemon.Store.Certificates.DeleteAsync(Fp(ctx), ctx.RequestAborted);
-            daemon.Untrust(c.Fingerprint);
-            daemon.Events.PublishLifecycle("certificate-deleted", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+            var trust = ctx.Service<TrustStore>();
+            var events = ctx.Service<EventHub>();
+            var c = await trust.DeleteAsync(Fp(ctx), ctx.RequestAborted);
+            events.PublishLifecycle("certificate-deleted", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
             await Respond.Empty(ctx);
         });
     }
@@ -60,7 +64,7 @@ public static class CertificateEndpoints
         ETag.Compute(new CertificatePut { Name = c.Name, Type = c.Type, Restricted = c.Restricted, Projects = c.Projects, Certificate = c.Pem },
             ApiJsonContext.Default.CertificatePut);
 
-    private static async Task CreateAsync(HttpContext ctx, Daemon daemon)
+    private static async Task CreateAsync(HttpContext ctx)
     {
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.CertificatesPost);
         var caller = Caller.Of(ctx);
@@ -80,13 +84,13 @@ public static class CertificateEndpoints
             {
                 throw new ForbiddenException("not authorized: only unrestricted clients can issue tokens");
             }
-            await Respond.Async(ctx, IssueToken(daemon, req));
+            await Respond.Async(ctx, IssueToken(ctx.Service<Daemon>(), ctx.Service<OperationManager>(), req));
             return;
         }
 
         if (!caller.Trusted)
         {
-            await TrustCallerAsync(ctx, daemon, req, caller.Certificate);
+            await TrustCallerAsync(ctx, req, caller.Certificate);
             return;
         }
         if (!caller.IsAdmin)
@@ -100,7 +104,7 @@ public static class CertificateEndpoints
             {
                 throw new ForbiddenException("not authorized: a restricted certificate cannot add certificates");
             }
-            await TrustCallerAsync(ctx, daemon, req, ParseCertificate(req.Certificate));
+            await TrustCallerAsync(ctx, req, ParseCertificate(req.Certificate));
             return;
         }
 
@@ -113,7 +117,7 @@ public static class CertificateEndpoints
         {
             cert = caller.Certificate ?? throw new BadRequestException("No certificate given, and this connection carries none (use HTTPS or pass \"certificate\")");
         }
-        await AddAsync(ctx, daemon, cert, req.Name, type, req.Restricted, req.Projects);
+        await AddAsync(ctx, cert, req.Name, type, req.Restricted, req.Projects);
         await Respond.Empty(ctx);
     }
 
@@ -121,8 +125,10 @@ public static class CertificateEndpoints
     /// An untrusted TLS client proves itself with the trust password or a pending token. A token's
     /// own request (name, type, restricted, projects) decides what is trusted: the redeemer overrides nothing.
     /// </summary>
-    private static async Task TrustCallerAsync(HttpContext ctx, Daemon daemon, CertificatesPost req, X509Certificate2? cert)
+    private static async Task TrustCallerAsync(HttpContext ctx, CertificatesPost req, X509Certificate2? cert)
     {
+        var daemon = ctx.Service<Daemon>();
+        var operations = ctx.Service<OperationManager>();
         if (cert is null)
         {
             throw new ForbiddenException("A client certificate is required");
@@ -145,7 +151,7 @@ public static class CertificateEndpoints
         using (attempt)
         {
             var grant = new CertificatesPost { Name = req.Name, Type = "client", Restricted = req.Restricted, Projects = req.Projects };
-            var token = FindToken(daemon, req.Password);
+            var token = FindToken(ctx.Service<OperationManager>(), req.Password);
             if (token?.GetMetadata("request") is CertificatesPost issued)
             {
                 grant = new CertificatesPost { Name = issued.Name, Type = string.IsNullOrEmpty(issued.Type) ? "client" : issued.Type, Restricted = issued.Restricted, Projects = issued.Projects };
@@ -156,17 +162,19 @@ public static class CertificateEndpoints
                 throw new ForbiddenException("not authorized: wrong trust password or invalid token");
             }
             attempt!.Succeeded();
-            await AddAsync(ctx, daemon, cert, grant.Name, grant.Type!, grant.Restricted, grant.Projects);
+            await AddAsync(ctx, cert, grant.Name, grant.Type!, grant.Restricted, grant.Projects);
             if (token is not null)
             {
-                daemon.Operations.Complete(token);
+                operations.Complete(token);
             }
         }
         await Respond.Empty(ctx);
     }
 
-    private static async Task AddAsync(HttpContext ctx, Daemon daemon, X509Certificate2 cert, string? name, string type, bool restricted, List<string>? projects)
+    private static async Task AddAsync(HttpContext ctx, X509Certificate2 cert, string? name, string type, bool restricted, List<string>? projects)
     {
+        var trust = ctx.Service<TrustStore>();
+        var events = ctx.Service<EventHub>();
         var c = new Certificate
         {
             Fingerprint = Fingerprints.Of(cert),
@@ -176,9 +184,8 @@ public static class CertificateEndpoints
             Projects = projects ?? new(),
             Pem = cert.ExportCertificatePem() + "\n",
         };
-        await daemon.Store.Certificates.AddAsync(c, ctx.RequestAborted);
-        daemon.Trust(c);
-        daemon.Events.PublishLifecycle("certificate-created", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+        await trust.AddAsync(c, ctx.RequestAborted);
+        events.PublishLifecycle("certificate-created", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
     }
 
     /// <summary>Accepts base64 DER (what LXD clients send) or PEM.</summary>
@@ -200,7 +207,7 @@ public static class CertificateEndpoints
     /// A token is a pending operation of class "token"; the secret travels inside the base64 JSON the
     /// client is given. Using it (or cancelling the operation) ends it.
     /// </summary>
-    private static Operation IssueToken(Daemon daemon, CertificatesPost req)
+    private static Operation IssueToken(Daemon daemon, OperationManager operations, CertificatesPost req)
     {
         var addresses = daemon.HttpsAddresses;
         if (addresses.Count == 0)
@@ -213,7 +220,7 @@ public static class CertificateEndpoints
         }
         var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         req.Password = null;
-        return daemon.Operations.Start(OperationClass.Token, "Certificate add token", run: null,
+        return operations.Start(OperationClass.Token, "Certificate add token", run: null,
             resources: null,
             metadata: new Dictionary<string, object?>
             {
@@ -225,7 +232,7 @@ public static class CertificateEndpoints
             mayCancel: true);
     }
 
-    private static Operation? FindToken(Daemon daemon, string password)
+    private static Operation? FindToken(OperationManager operations, string password)
     {
         CertificateAddToken? token;
         try
@@ -240,14 +247,16 @@ public static class CertificateEndpoints
         {
             return null;
         }
-        return daemon.Operations.List().FirstOrDefault(op =>
+        return operations.List().FirstOrDefault(op =>
             op.Class == OperationClass.Token && !op.Status.IsFinal()
             && op.GetMetadata("secret") is string s
             && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(s), Encoding.UTF8.GetBytes(token.Secret)));
     }
 
-    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
+    private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
+        var trust = ctx.Service<TrustStore>();
+        var events = ctx.Service<EventHub>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.CertificatePut);
         if (req.Type is { Length: > 0 } t && !Types.Contains(t))
         {
@@ -258,7 +267,7 @@ public static class CertificateEndpoints
             throw new BadRequestException($"Project \"{projects.First(p => p != "default")}\" not found");
         }
         var caller = Caller.Of(ctx);
-        var c = await daemon.Store.Certificates.UpdateAsync(Fp(ctx), c =>
+        var c = await trust.UpdateAsync(Fp(ctx), c =>
         {
             Collection.CheckETag(ctx, ETagOf(c));
             if (!caller.IsAdmin)
@@ -274,8 +283,7 @@ public static class CertificateEndpoints
             c.Restricted = req.Restricted ?? (patch && c.Restricted);
             c.Projects = req.Projects ?? (patch ? c.Projects : new());
         }, ctx.RequestAborted);
-        daemon.Trust(c);
-        daemon.Events.PublishLifecycle("certificate-updated", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
+        events.PublishLifecycle("certificate-updated", Url(c.Fingerprint), null, Caller.Of(ctx).Requestor);
         await Respond.Empty(ctx);
     }
 

@@ -1,6 +1,9 @@
 using System.Net.WebSockets;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Events;
+using Hyperlxd.Core.Operations;
+using Hyperlxd.Daemon.Http;
+using Hyperlxd.Daemon.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,13 +16,14 @@ public static class EventEndpoints
 {
     private static readonly string[] AllTypes = { EventHub.Operation, EventHub.Lifecycle, EventHub.Logging };
 
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
-        app.MapGet("/1.0/events", ctx => StreamAsync(ctx, daemon));
+        app.MapGet("/1.0/events", ctx => StreamAsync(ctx));
     }
 
-    private static async Task StreamAsync(HttpContext ctx, Daemon daemon)
+    private static async Task StreamAsync(HttpContext ctx)
     {
+        var events = ctx.Service<EventHub>();
         if (!ctx.WebSockets.IsWebSocketRequest)
         {
             throw new BadRequestException("/1.0/events needs a websocket upgrade");
@@ -36,7 +40,7 @@ public static class EventEndpoints
         {
             throw new ForbiddenException("not authorized: logging events are for unrestricted clients only");
         }
-        using var listener = daemon.Events.Subscribe(types.Length > 0 ? types : AllTypes.Where(t => admin || t != EventHub.Logging).ToArray());
+        using var listener = events.Subscribe(types.Length > 0 ? types : AllTypes.Where(t => admin || t != EventHub.Logging).ToArray());
         using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
         var stopping = ctx.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);

@@ -1,11 +1,13 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Core.Query;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.Images;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
@@ -20,24 +22,25 @@ namespace Hyperlxd.Daemon.Endpoints;
 /// </summary>
 public static class ImageEndpoints
 {
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
         app.MapGet("/1.0/images", async ctx =>
         {
-            var images = await daemon.Images.ListAsync(ctx.RequestAborted);
-            await Collection.Write(ctx, images, i => Url(i.Fingerprint), ApiJsonContext.Default.Image, ApiJsonContext.Default.ListImage);
+            var list = await ctx.Service<ImageStore>().ListAsync(ctx.RequestAborted);
+            await Collection.Write(ctx, list, i => Url(i.Fingerprint), ApiJsonContext.Default.Image, ApiJsonContext.Default.ListImage);
         });
-        app.MapPost("/1.0/images", ctx => CreateAsync(ctx, daemon));
-        ImageAliasEndpoints.Map(app, daemon);
+        app.MapPost("/1.0/images", ctx => CreateAsync(ctx));
+        ImageAliasEndpoints.Map(app);
         app.MapGet("/1.0/images/{fingerprint}", async ctx =>
         {
-            var image = await daemon.Images.GetAsync(Fp(ctx), ctx.RequestAborted);
+            var images = ctx.Service<ImageStore>();
+            var image = await images.GetAsync(Fp(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, image, ApiJsonContext.Default.Image, ETagOf(image));
         });
-        app.MapPut("/1.0/images/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: false));
-        app.MapPatch("/1.0/images/{fingerprint}", ctx => UpdateAsync(ctx, daemon, patch: true));
-        app.MapDelete("/1.0/images/{fingerprint}", ctx => DeleteAsync(ctx, daemon));
-        app.MapGet("/1.0/images/{fingerprint}/export", ctx => ExportAsync(ctx, daemon));
+        app.MapPut("/1.0/images/{fingerprint}", ctx => UpdateAsync(ctx, patch: false));
+        app.MapPatch("/1.0/images/{fingerprint}", ctx => UpdateAsync(ctx, patch: true));
+        app.MapDelete("/1.0/images/{fingerprint}", ctx => DeleteAsync(ctx));
+        app.MapGet("/1.0/images/{fingerprint}/export", ctx => ExportAsync(ctx));
     }
 
     private static string Fp(HttpContext ctx) => (string)ctx.Request.RouteValues["fingerprint"]!;
@@ -57,15 +60,17 @@ public static class ImageEndpoints
         daemon.Config.GetValueOrDefault(ServerConfig.ImagesMaxUploadSize) is { Length: > 0 } v && Validators.ParseSize(v) is { } size
             ? size : ImageStore.DefaultMaxUploadSize;
 
-    private static async Task CreateAsync(HttpContext ctx, Daemon daemon)
+    private static async Task CreateAsync(HttpContext ctx)
     {
+        var profileService = ctx.Service<ProfileService>();
+        var images = ctx.Service<ImageStore>();
         var contentType = ctx.Request.ContentType ?? "";
         if (contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
         {
-            await PullAsync(ctx, daemon);
+            await PullAsync(ctx);
             return;
         }
-        var limit = MaxUploadSize(daemon);
+        var limit = MaxUploadSize(ctx.Service<Daemon>());
         if (ctx.Request.ContentLength > limit)
         {
             throw new PayloadTooLargeException($"Image too large: {ctx.Request.ContentLength} bytes, images.max_upload_size is {limit}");
@@ -74,7 +79,7 @@ public static class ImageEndpoints
         var opts = new ImportOptions
         {
             Filename = Path.GetFileName(headers["X-LXD-filename"].ToString()),
-            Public = IsTrue(headers["X-LXD-public"].ToString()),
+            Public = LxdBool.IsTrue(headers["X-LXD-public"].ToString()),
             Properties = QueryHelpers.ParseQuery(headers["X-LXD-properties"].ToString()).ToDictionary(kv => kv.Key, kv => kv.Value.ToString()),
             Profiles = headers.TryGetValue("X-LXD-profiles", out var profiles)
                 ? QueryHelpers.ParseQuery(profiles.ToString()).GetValueOrDefault("profile").Select(p => p!).ToList()
@@ -85,10 +90,10 @@ public static class ImageEndpoints
         };
         foreach (var profile in opts.Profiles ?? new())
         {
-            await daemon.Store.Profiles.GetAsync(profile, ctx.RequestAborted);
+            await profileService.GetAsync(profile, ctx.RequestAborted, usedBy: false);
         }
         Image image;
-        await using (var upload = daemon.Images.BeginUpload(limit))
+        await using (var upload = images.BeginUpload(limit))
         {
             if (contentType.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             {
@@ -98,22 +103,21 @@ public static class ImageEndpoints
             {
                 await upload.AddPartAsync("metadata", ctx.Request.Body, ctx.RequestAborted);
             }
-            image = await daemon.Images.ImportAsync(upload, opts, ctx.RequestAborted);
+            image = await images.ImportAsync(upload, opts, ctx.RequestAborted);
         }
-        Lifecycle(ctx, daemon, "image-created", image.Fingerprint);
+        Lifecycle(ctx, "image-created", image.Fingerprint);
         // The work is done: the operation only carries the result (the CLI reads metadata.fingerprint),
         // and it is final in the 202 itself, so clients need no event to finish waiting.
-        await RespondDone(ctx, daemon, "Downloading image", image.Fingerprint, new() { ["fingerprint"] = image.Fingerprint, ["size"] = image.Size });
+        await RespondDone(ctx, "Downloading image", image.Fingerprint, new() { ["fingerprint"] = image.Fingerprint, ["size"] = image.Size });
     }
 
-    private static async Task RespondDone(HttpContext ctx, Daemon daemon, string description, string fp, Dictionary<string, object?> metadata)
+    private static async Task RespondDone(HttpContext ctx, string description, string fp, Dictionary<string, object?> metadata)
     {
-        var op = daemon.Operations.Start(OperationClass.Task, description, run: null, new() { ["images"] = new() { Url(fp) } }, metadata);
-        daemon.Operations.Complete(op);
+        var operations = ctx.Service<OperationManager>();
+        var op = operations.Start(OperationClass.Task, description, run: null, new() { ["images"] = new() { Url(fp) } }, metadata);
+        operations.Complete(op);
         await Respond.Async(ctx, op);
     }
-
-    private static bool IsTrue(string v) => v is "1" or "true" or "True" or "yes";
 
     /// <summary>Parts <c>metadata</c> then <c>rootfs</c> or <c>rootfs.img</c>, each streamed to disk.</summary>
     private static async Task ReadMultipartAsync(HttpContext ctx, Upload upload)
@@ -150,8 +154,11 @@ public static class ImageEndpoints
     }
 
     /// <summary>JSON body: a remote source, pulled inside the operation (downloads take time).</summary>
-    private static async Task PullAsync(HttpContext ctx, Daemon daemon)
+    private static async Task PullAsync(HttpContext ctx)
     {
+        var operations = ctx.Service<OperationManager>();
+        var images = ctx.Service<ImageStore>();
+        var events = ctx.Service<EventHub>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImagesPost);
         var source = req.Source ?? throw new BadRequestException("source is required");
         if (source.Type is not ("url" or "image"))
@@ -169,7 +176,7 @@ public static class ImageEndpoints
                 throw new BadRequestException("Alias name is required");
             }
         }
-        var limit = MaxUploadSize(daemon);
+        var limit = MaxUploadSize(ctx.Service<Daemon>());
         var opts = new ImportOptions
         {
             Filename = req.Filename ?? "",
@@ -180,10 +187,10 @@ public static class ImageEndpoints
             Aliases = req.Aliases ?? new(),
         };
         var requestor = Caller.Of(ctx).Requestor;
-        var op = daemon.Operations.Start(OperationClass.Task, "Downloading image", async (o, ct) =>
+        var op = operations.Start(OperationClass.Task, "Downloading image", async (o, ct) =>
         {
             var last = -1L;
-            var image = await daemon.Images.PullAsync(source, opts, limit, (done, total) =>
+            var image = await images.PullAsync(source, opts, limit, (done, total) =>
             {
                 var pct = total > 0 ? done * 100 / total : -1;
                 if (pct != last && pct >= 0)
@@ -194,37 +201,41 @@ public static class ImageEndpoints
             }, ct);
             o.SetMetadata("fingerprint", image.Fingerprint);
             o.SetMetadata("size", image.Size);
-            daemon.Events.PublishLifecycle("image-created", Url(image.Fingerprint), null, requestor);
+            events.PublishLifecycle("image-created", Url(image.Fingerprint), null, requestor);
         });
         await Respond.Async(ctx, op);
     }
 
-    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
+    private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
+        var images = ctx.Service<ImageStore>();
+        var profiles = ctx.Service<ProfileService>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImagePut);
-        var fp = await daemon.Images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
+        var fp = await images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
         foreach (var profile in req.Profiles ?? new())
         {
-            await daemon.Store.Profiles.GetAsync(profile, ctx.RequestAborted);
+            await profiles.GetAsync(profile, ctx.RequestAborted, usedBy: false);
         }
-        await daemon.Images.UpdateAsync(fp, req, patch, i => Collection.CheckETag(ctx, ETagOf(i)), ctx.RequestAborted);
-        Lifecycle(ctx, daemon, "image-updated", fp);
+        await images.UpdateAsync(fp, req, patch, i => Collection.CheckETag(ctx, ETagOf(i)), ctx.RequestAborted);
+        Lifecycle(ctx, "image-updated", fp);
         await Respond.Empty(ctx);
     }
 
-    private static async Task DeleteAsync(HttpContext ctx, Daemon daemon)
+    private static async Task DeleteAsync(HttpContext ctx)
     {
-        var fp = await daemon.Images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
+        var images = ctx.Service<ImageStore>();
+        var fp = await images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
         // Deleting is quick (a row and a few files): done before the reply, like an upload.
-        await daemon.Images.DeleteAsync(fp, ctx.RequestAborted);
-        Lifecycle(ctx, daemon, "image-deleted", fp);
-        await RespondDone(ctx, daemon, "Deleting image", fp, new());
+        await images.DeleteAsync(fp, ctx.RequestAborted);
+        Lifecycle(ctx, "image-deleted", fp);
+        await RespondDone(ctx, "Deleting image", fp, new());
     }
 
     /// <summary>Unified: the raw tarball. Split: multipart/form-data with "metadata" and "rootfs"(.img), as LXD sends it.</summary>
-    private static async Task ExportAsync(HttpContext ctx, Daemon daemon)
+    private static async Task ExportAsync(HttpContext ctx)
     {
-        var files = await daemon.Images.ExportAsync(Fp(ctx), ctx.RequestAborted);
+        var images = ctx.Service<ImageStore>();
+        var files = await images.ExportAsync(Fp(ctx), ctx.RequestAborted);
         if (files.Count == 1)
         {
             ctx.Response.ContentType = "application/octet-stream";
@@ -249,6 +260,6 @@ public static class ImageEndpoints
         await body.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"--{boundary}--\r\n"), ctx.RequestAborted);
     }
 
-    private static void Lifecycle(HttpContext ctx, Daemon daemon, string action, string fp) =>
-        daemon.Events.PublishLifecycle(action, Url(fp), null, Caller.Of(ctx).Requestor);
+    private static void Lifecycle(HttpContext ctx, string action, string fp) =>
+        ctx.Service<EventHub>().PublishLifecycle(action, Url(fp), null, Caller.Of(ctx).Requestor);
 }

@@ -4,6 +4,7 @@ using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Websockets;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -14,44 +15,41 @@ public static partial class InstanceEndpoints
     private static readonly string[] ConsoleFds = { "0", "control" };
     private static readonly string[] ConsoleData = { "0" };
 
-    private static void MapConsole(WebApplication app, Daemon daemon, string prefix, InstanceType? only)
+    private static void MapConsole(WebApplication app, string prefix, InstanceType? only)
     {
         // lxc console --show-log: the raw ring-buffer bytes, not JSON.
         app.MapGet(prefix + "/{name}/console", async ctx =>
         {
-            var e = await LoadAsync(ctx, daemon, only);
-            daemon.Instances.RequireFeature(e, DriverFeatures.Console);
-            var log = await daemon.Instances.DriverOf(e).ConsoleLogAsync(daemon.Instances.SpecOf(e), ctx.RequestAborted);
+            var instances = ctx.Service<InstanceManager>();
+            var e = await LoadAsync(ctx, only);
+            var log = await instances.ConsoleLogAsync(e, ctx.RequestAborted);
             ctx.Response.ContentType = "application/octet-stream";
             ctx.Response.ContentLength = log.Length;
             await ctx.Response.Body.WriteAsync(log, ctx.RequestAborted);
         });
-        app.MapPost(prefix + "/{name}/console", ctx => ConsoleAsync(ctx, daemon, only));
+        app.MapPost(prefix + "/{name}/console", ctx => ConsoleAsync(ctx, only));
     }
 
     /// <summary>An operation with fds 0 (two-way console bytes) and control; it ends when the client closes fd 0.</summary>
-    private static async Task ConsoleAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task ConsoleAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
-        daemon.Instances.RequireFeature(e, DriverFeatures.Console);
+        var instances = ctx.Service<InstanceManager>();
+        var operations = ctx.Service<OperationManager>();
+        var sessions = ctx.Service<StreamSessions>();
+        var e = await LoadAsync(ctx, only);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceConsolePost);
         if (req.Type is { Length: > 0 } type && type != "console")
         {
             throw new BadRequestException($"Console type \"{type}\" is not supported for this instance");
         }
-        if ((await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted)).Status != InstanceStatus.Running)
-        {
-            throw new BadRequestException("The instance isn't running");
-        }
-        var driver = daemon.Instances.DriverOf(e);
-        var spec = daemon.Instances.SpecOf(e);
+        var prepared = await instances.PrepareConsoleAsync(e, ctx.RequestAborted);
         var session = new StreamSession(ConsoleFds);
-        var op = daemon.Operations.Start(OperationClass.Websocket, "Showing console", async (op, ct) =>
+        var op = operations.Start(OperationClass.Websocket, "Showing console", async (op, ct) =>
         {
             try
             {
                 await session.WaitAsync(ConsoleData, ConnectTimeout, ct);
-                await using var console = await driver.ConsoleAsync(spec, ct);
+                await using var console = await prepared.AttachAsync(ct);
                 var ws = session.Socket("0")!;
                 using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var output = Pump.StreamToSocketAsync(console, ws, done.Token);
@@ -62,10 +60,10 @@ public static partial class InstanceEndpoints
             finally
             {
                 await session.FinishAsync();
-                daemon.Sessions.Remove(op.Id);
+                sessions.Remove(op.Id);
             }
         }, Resources(e.Record.Name), new Dictionary<string, object?> { ["fds"] = session.Fds });
-        daemon.Sessions.Add(op.Id, session);
+        sessions.Add(op.Id, session);
         await Respond.Async(ctx, op);
     }
 }

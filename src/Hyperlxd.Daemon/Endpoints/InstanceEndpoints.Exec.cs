@@ -7,6 +7,7 @@ using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Websockets;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -16,17 +17,20 @@ public static partial class InstanceEndpoints
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
-    private static void MapExec(WebApplication app, Daemon daemon, string prefix, InstanceType? only) =>
-        app.MapPost(prefix + "/{name}/exec", ctx => ExecAsync(ctx, daemon, only));
+    private static void MapExec(WebApplication app, string prefix, InstanceType? only) =>
+        app.MapPost(prefix + "/{name}/exec", ctx => ExecAsync(ctx, only));
 
     /// <summary>
     /// The LXD exec protocol (lxd-api-5.0.2.md §2 "lxc exec"): fds 0/1/2 (or one pty on fd 0) and a
     /// control socket; the command starts once the data sockets are connected (control is optional:
     /// pylxd never opens it) and its exit code becomes <c>metadata.return</c>.
     /// </summary>
-    private static async Task ExecAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task ExecAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
+        var instances = ctx.Service<InstanceManager>();
+        var operations = ctx.Service<OperationManager>();
+        var sessions = ctx.Service<StreamSessions>();
+        var e = await LoadAsync(ctx, only);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceExecPost);
         if (req.Command is not { Count: > 0 } command || command[0].Length == 0)
         {
@@ -36,23 +40,12 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException("\"record-output\" is not supported");
         }
-        if (req.Interactive)
-        {
-            daemon.Instances.RequireFeature(e, DriverFeatures.InteractiveExec);
-        }
-        var driver = daemon.Instances.DriverOf(e);
-        var spec = daemon.Instances.SpecOf(e);
-        var status = await driver.GetStatusAsync(spec, ctx.RequestAborted);
-        if (status != InstanceStatus.Running)
-        {
-            throw new BadRequestException(status == InstanceStatus.Frozen ? "The instance is frozen" : "The instance isn't running");
-        }
-        driver.ExpectExec(spec);
+        var prepared = await instances.PrepareExecAsync(e, req.Interactive, ctx.RequestAborted);
         var options = new ExecOptions(command, req.Environment ?? new(), req.Interactive, req.Width, req.Height, req.User, req.Group, req.Cwd ?? "");
         var data = req.Interactive ? new[] { "0" } : new[] { "0", "1", "2" };
         var session = new StreamSession(data.Append("control"));
         var metadata = new Dictionary<string, object?> { ["fds"] = session.Fds };
-        var op = daemon.Operations.Start(OperationClass.Websocket, "Executing command", async (op, ct) =>
+        var op = operations.Start(OperationClass.Websocket, "Executing command", async (op, ct) =>
         {
             IExecSession? exec = null;
             try
@@ -61,8 +54,8 @@ public static partial class InstanceEndpoints
                 {
                     await session.WaitAsync(data, ConnectTimeout, ct);
                 }
-                exec = await driver.ExecAsync(spec, options, ct);
-                var code = await RunExecAsync(exec, options, session, req.WaitForWebsocket, driver.Features, ct);
+                exec = await prepared.StartAsync(options, ct);
+                var code = await RunExecAsync(exec, options, session, req.WaitForWebsocket, prepared.Features, ct);
                 op.SetMetadata("return", code);
                 // As LXD (instance/drivers/driver_lxc_cmd.go): these statuses fail the operation, with
                 // the status still in metadata.return, so `lxc exec` says why and exits with it.
@@ -74,7 +67,7 @@ public static partial class InstanceEndpoints
             finally
             {
                 await session.FinishAsync();
-                daemon.Sessions.Remove(op.Id);
+                sessions.Remove(op.Id);
                 // Last: the driver's clean-up after an exec (a helper prepared for the next one) stays out of this one's way.
                 if (exec is not null)
                 {
@@ -82,7 +75,7 @@ public static partial class InstanceEndpoints
                 }
             }
         }, Resources(e.Record.Name), metadata);
-        daemon.Sessions.Add(op.Id, session);
+        sessions.Add(op.Id, session);
         await Respond.Async(ctx, op);
     }
 

@@ -3,6 +3,7 @@ using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Daemon.Http;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -10,15 +11,15 @@ namespace Hyperlxd.Daemon.Endpoints;
 
 public static partial class InstanceEndpoints
 {
-    private static void MapFiles(WebApplication app, Daemon daemon, string prefix, InstanceType? only)
+    private static void MapFiles(WebApplication app, string prefix, InstanceType? only)
     {
-        app.MapGet(prefix + "/{name}/files", ctx => PullAsync(ctx, daemon, only));
-        app.MapPost(prefix + "/{name}/files", ctx => PushAsync(ctx, daemon, only));
+        app.MapGet(prefix + "/{name}/files", ctx => PullAsync(ctx, only));
+        app.MapPost(prefix + "/{name}/files", ctx => PushAsync(ctx, only));
         app.MapDelete(prefix + "/{name}/files", async ctx =>
         {
-            var e = await LoadAsync(ctx, daemon, only);
-            daemon.Instances.RequireFeature(e, DriverFeatures.Files);
-            await daemon.Instances.DriverOf(e).DeleteFileAsync(daemon.Instances.SpecOf(e), FilePath(ctx), ctx.RequestAborted);
+            var instances = ctx.Service<InstanceManager>();
+            var e = await LoadAsync(ctx, only);
+            await instances.DeleteFileAsync(e, FilePath(ctx), ctx.RequestAborted);
             await Respond.Empty(ctx);
         });
     }
@@ -38,11 +39,11 @@ public static partial class InstanceEndpoints
         return path.StartsWith('/') ? path : "/" + path;
     }
 
-    private static async Task PullAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task PullAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
-        daemon.Instances.RequireFeature(e, DriverFeatures.Files);
-        await using var file = await daemon.Instances.DriverOf(e).GetFileAsync(daemon.Instances.SpecOf(e), FilePath(ctx), ctx.RequestAborted);
+        var instances = ctx.Service<InstanceManager>();
+        var e = await LoadAsync(ctx, only);
+        await using var file = await instances.GetFileAsync(e, FilePath(ctx), ctx.RequestAborted);
         var h = ctx.Response.Headers;
         h["X-LXD-uid"] = file.Uid.ToString(CultureInfo.InvariantCulture);
         h["X-LXD-gid"] = file.Gid.ToString(CultureInfo.InvariantCulture);
@@ -67,10 +68,10 @@ public static partial class InstanceEndpoints
     }
 
     /// <summary>X-LXD-uid/gid/mode/type/write headers as lxc and pylxd send them; missing ones mean LXD's defaults.</summary>
-    private static async Task PushAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task PushAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
-        daemon.Instances.RequireFeature(e, DriverFeatures.Files);
+        var instances = ctx.Service<InstanceManager>();
+        var e = await LoadAsync(ctx, only);
         var path = FilePath(ctx);
         var h = ctx.Request.Headers;
         var type = h["X-LXD-type"].ToString() switch
@@ -117,7 +118,7 @@ public static partial class InstanceEndpoints
             target = await reader.ReadToEndAsync(ctx.RequestAborted);
             body = Stream.Null;
         }
-        await daemon.Instances.DriverOf(e).PutFileAsync(daemon.Instances.SpecOf(e), path,
+        await instances.PutFileAsync(e, path,
             new FileWrite(type, Id("X-LXD-uid"), Id("X-LXD-gid"), mode, append, target), body, ctx.RequestAborted);
         await Respond.Empty(ctx);
     }

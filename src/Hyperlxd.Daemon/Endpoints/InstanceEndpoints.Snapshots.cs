@@ -3,7 +3,7 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Http;
-using Hyperlxd.Daemon.Instances;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -11,17 +11,20 @@ namespace Hyperlxd.Daemon.Endpoints;
 
 public static partial class InstanceEndpoints
 {
-    private static void MapSnapshots(WebApplication app, Daemon daemon, string prefix, InstanceType? only)
+    private static void MapSnapshots(WebApplication app, string prefix, InstanceType? only)
     {
         app.MapGet(prefix + "/{name}/snapshots", async ctx =>
         {
-            var e = await LoadAsync(ctx, daemon, only);
-            var snaps = (await daemon.Instances.ListSnapshotsAsync(e.Record.Name, ctx.RequestAborted)).Select(s => InstanceManager.RenderSnapshot(s, e));
+            var instances = ctx.Service<InstanceManager>();
+            var e = await LoadAsync(ctx, only);
+            var snaps = (await instances.ListSnapshotsAsync(e.Record.Name, ctx.RequestAborted)).Select(s => InstanceManager.RenderSnapshot(s, e));
             await Collection.Write(ctx, snaps, s => $"{prefix}/{e.Record.Name}/snapshots/{s.Name}", ApiJsonContext.Default.InstanceSnapshot, ApiJsonContext.Default.ListInstanceSnapshot);
         });
         app.MapPost(prefix + "/{name}/snapshots", async ctx =>
         {
-            var e = await LoadAsync(ctx, daemon, only);
+            var operations = ctx.Service<OperationManager>();
+            var instances = ctx.Service<InstanceManager>();
+            var e = await LoadAsync(ctx, only);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceSnapshotsPost);
             if (req.Stateful)
             {
@@ -32,19 +35,21 @@ public static partial class InstanceEndpoints
                 Names.ValidateEntityName("snapshot", req.Name);
             }
             var name = e.Record.Name;
-            var op = daemon.Operations.Start(OperationClass.Task, "Snapshotting instance",
-                async (_, ct) => await daemon.Instances.SnapshotAsync(name, req.Name, req.ExpiresAt, ct), Resources(name));
+            var op = operations.Start(OperationClass.Task, "Snapshotting instance",
+                async (_, ct) => await instances.SnapshotAsync(name, req.Name, req.ExpiresAt, ct), Resources(name));
             await Respond.Async(ctx, op);
         });
         app.MapGet(prefix + "/{name}/snapshots/{snapshot}", async ctx =>
         {
-            var e = await LoadAsync(ctx, daemon, only);
-            var s = await daemon.Store.Instances.GetSnapshotAsync(e.Record.Name, Snapshot(ctx), ctx.RequestAborted);
+            var e = await LoadAsync(ctx, only);
+            var s = await ctx.Service<InstanceManager>().GetSnapshotAsync(e.Record.Name, Snapshot(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, InstanceManager.RenderSnapshot(s, e), ApiJsonContext.Default.InstanceSnapshot);
         });
         app.MapPost(prefix + "/{name}/snapshots/{snapshot}", async ctx =>
         {
-            var e = await LoadAsync(ctx, daemon, only);
+            var operations = ctx.Service<OperationManager>();
+            var instances = ctx.Service<InstanceManager>();
+            var e = await LoadAsync(ctx, only);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceSnapshotPost);
             if (req.Migration || !string.IsNullOrEmpty(req.Target))
             {
@@ -52,18 +57,20 @@ public static partial class InstanceEndpoints
             }
             Names.ValidateEntityName("snapshot", req.Name);
             var (name, snapshot) = (e.Record.Name, Snapshot(ctx));
-            await daemon.Store.Instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
-            var op = daemon.Operations.Start(OperationClass.Task, "Renaming snapshot",
-                (_, ct) => daemon.Instances.RenameSnapshotAsync(name, snapshot, req.Name, ct), Resources(name));
+            await instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
+            var op = operations.Start(OperationClass.Task, "Renaming snapshot",
+                (_, ct) => instances.RenameSnapshotAsync(name, snapshot, req.Name, ct), Resources(name));
             await Respond.Async(ctx, op);
         });
         app.MapDelete(prefix + "/{name}/snapshots/{snapshot}", async ctx =>
         {
-            var e = await LoadAsync(ctx, daemon, only);
+            var operations = ctx.Service<OperationManager>();
+            var instances = ctx.Service<InstanceManager>();
+            var e = await LoadAsync(ctx, only);
             var (name, snapshot) = (e.Record.Name, Snapshot(ctx));
-            await daemon.Store.Instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
-            var op = daemon.Operations.Start(OperationClass.Task, "Deleting snapshot",
-                (_, ct) => daemon.Instances.DeleteSnapshotAsync(name, snapshot, ct), Resources(name));
+            await instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
+            var op = operations.Start(OperationClass.Task, "Deleting snapshot",
+                (_, ct) => instances.DeleteSnapshotAsync(name, snapshot, ct), Resources(name));
             await Respond.Async(ctx, op);
         });
     }

@@ -3,7 +3,7 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Http;
-using Hyperlxd.Daemon.Instances;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -17,44 +17,46 @@ public static partial class InstanceEndpoints
 {
     private static readonly (string Prefix, InstanceType? Only)[] Prefixes = { ("/1.0/instances", null), ("/1.0/containers", InstanceType.Container) };
 
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
         foreach (var (prefix, only) in Prefixes)
         {
-            app.MapGet(prefix, ctx => ListAsync(ctx, daemon, prefix, only));
-            app.MapPost(prefix, ctx => CreateAsync(ctx, daemon, prefix, only));
-            app.MapGet(prefix + "/{name}", ctx => GetAsync(ctx, daemon, only));
-            app.MapPut(prefix + "/{name}", ctx => UpdateAsync(ctx, daemon, only, patch: false));
-            app.MapPatch(prefix + "/{name}", ctx => UpdateAsync(ctx, daemon, only, patch: true));
-            app.MapPost(prefix + "/{name}", ctx => RenameAsync(ctx, daemon, only));
-            app.MapDelete(prefix + "/{name}", ctx => DeleteAsync(ctx, daemon, only));
-            app.MapGet(prefix + "/{name}/state", ctx => GetStateAsync(ctx, daemon, only));
-            app.MapPut(prefix + "/{name}/state", ctx => PutStateAsync(ctx, daemon, only));
-            MapExec(app, daemon, prefix, only);
-            MapConsole(app, daemon, prefix, only);
-            MapFiles(app, daemon, prefix, only);
-            MapSnapshots(app, daemon, prefix, only);
+            app.MapGet(prefix, ctx => ListAsync(ctx, prefix, only));
+            app.MapPost(prefix, ctx => CreateAsync(ctx, prefix, only));
+            app.MapGet(prefix + "/{name}", ctx => GetAsync(ctx, only));
+            app.MapPut(prefix + "/{name}", ctx => UpdateAsync(ctx, only, patch: false));
+            app.MapPatch(prefix + "/{name}", ctx => UpdateAsync(ctx, only, patch: true));
+            app.MapPost(prefix + "/{name}", ctx => RenameAsync(ctx, only));
+            app.MapDelete(prefix + "/{name}", ctx => DeleteAsync(ctx, only));
+            app.MapGet(prefix + "/{name}/state", ctx => GetStateAsync(ctx, only));
+            app.MapPut(prefix + "/{name}/state", ctx => PutStateAsync(ctx, only));
+            MapExec(app, prefix, only);
+            MapConsole(app, prefix, only);
+            MapFiles(app, prefix, only);
+            MapSnapshots(app, prefix, only);
         }
     }
 
     private static string Name(HttpContext ctx) => (string)ctx.Request.RouteValues["name"]!;
 
-    public static string Url(string name) => "/1.0/instances/" + name;
+    public static string Url(string name) => InstanceManager.Url(name);
 
     private static Dictionary<string, List<string>> Resources(string name) => new() { ["instances"] = new() { Url(name) } };
 
     /// <summary>Loads an instance, hiding virtual machines behind the container-only alias.</summary>
-    private static async Task<InstanceManager.Expanded> LoadAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task<InstanceManager.Expanded> LoadAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await daemon.Instances.LoadAsync(Name(ctx), ctx.RequestAborted);
+        var instances = ctx.Service<InstanceManager>();
+        var e = await instances.LoadAsync(Name(ctx), ctx.RequestAborted);
         return only is { } t && e.Type != t ? throw new NotFoundException("Instance not found") : e;
     }
 
-    private static async Task ListAsync(HttpContext ctx, Daemon daemon, string prefix, InstanceType? only)
+    private static async Task ListAsync(HttpContext ctx, string prefix, InstanceType? only)
     {
+        var instances = ctx.Service<InstanceManager>();
         var recursion = Collection.Recursion(ctx);
-        var records = (await daemon.Store.Instances.ListAsync(ctx.RequestAborted))
-            .Where(r => only is null || InstanceTypes.Parse(r.Type) == only).ToList();
+        var records = (await instances.ListAsync(ctx.RequestAborted))
+            .Where(r => only is null || r.Type == only).ToList();
         var filter = Core.Query.ApiFilter.Parse(ctx.Request.Query["filter"]);
         if (recursion == 0 && filter is null)
         {
@@ -62,9 +64,9 @@ public static partial class InstanceEndpoints
             return;
         }
         var rendered = new List<InstanceFull>();
-        foreach (var e in await daemon.Instances.ExpandAllAsync(records, ctx.RequestAborted))
+        foreach (var e in await instances.ExpandAllAsync(records, ctx.RequestAborted))
         {
-            rendered.Add(await daemon.Instances.RenderAsync(e, recursion > 1, ctx.RequestAborted));
+            rendered.Add(await instances.RenderAsync(e, recursion > 1, ctx.RequestAborted));
         }
         if (filter is not null)
         {
@@ -84,25 +86,28 @@ public static partial class InstanceEndpoints
         }
     }
 
-    private static async Task CreateAsync(HttpContext ctx, Daemon daemon, string prefix, InstanceType? only)
+    private static async Task CreateAsync(HttpContext ctx, string prefix, InstanceType? only)
     {
+        var instances = ctx.Service<InstanceManager>();
+        var operations = ctx.Service<OperationManager>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancesPost);
         if (only is not null && InstanceTypes.Parse(req.Type) != only)
         {
             throw new BadRequestException("Only containers can be created through /1.0/containers");
         }
-        var (record, fingerprint) = await daemon.Instances.PrepareCreateAsync(req, ctx.RequestAborted);
-        var op = daemon.Operations.Start(OperationClass.Task, "Creating instance",
-            (_, ct) => daemon.Instances.CreateAsync(record, fingerprint, ct), Resources(record.Name));
+        var (record, fingerprint) = await instances.PrepareCreateAsync(req, ctx.RequestAborted);
+        var op = operations.Start(OperationClass.Task, "Creating instance",
+            (_, ct) => instances.CreateAsync(record, fingerprint, ct), Resources(record.Name));
         ctx.Response.Headers.Location = prefix + "/" + record.Name;
         await Respond.Async(ctx, op);
     }
 
-    private static async Task GetAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task GetAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
+        var instances = ctx.Service<InstanceManager>();
+        var e = await LoadAsync(ctx, only);
         var full = Collection.Recursion(ctx) > 0;
-        var instance = await daemon.Instances.RenderAsync(e, full, ctx.RequestAborted);
+        var instance = await instances.RenderAsync(e, full, ctx.RequestAborted);
         var etag = InstanceManager.ETagOf(e.Record);
         if (full)
         {
@@ -115,29 +120,33 @@ public static partial class InstanceEndpoints
     }
 
     /// <summary>A PUT that names <c>restore</c> restores that snapshot and ignores the other fields (lxc restore sends them empty).</summary>
-    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, InstanceType? only, bool patch)
+    private static async Task UpdateAsync(HttpContext ctx, InstanceType? only, bool patch)
     {
-        var e = await LoadAsync(ctx, daemon, only);
+        var operations = ctx.Service<OperationManager>();
+        var instances = ctx.Service<InstanceManager>();
+        var e = await LoadAsync(ctx, only);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancePut);
         var name = e.Record.Name;
         Core.Operations.Operation op;
         if (!string.IsNullOrEmpty(req.Restore))
         {
-            await daemon.Store.Instances.GetSnapshotAsync(name, req.Restore.Contains('/') ? req.Restore[(req.Restore.IndexOf('/') + 1)..] : req.Restore, ctx.RequestAborted);
-            op = daemon.Operations.Start(OperationClass.Task, "Restoring snapshot", (_, ct) => daemon.Instances.RestoreAsync(name, req.Restore, ct), Resources(name));
+            await instances.GetSnapshotAsync(name, req.Restore.Contains('/') ? req.Restore[(req.Restore.IndexOf('/') + 1)..] : req.Restore, ctx.RequestAborted);
+            op = operations.Start(OperationClass.Task, "Restoring snapshot", (_, ct) => instances.RestoreAsync(name, req.Restore, ct), Resources(name));
         }
         else
         {
             // Validation and the ETag check happen before the 202, so that bad input is a 400/412 of the request itself.
-            await daemon.Instances.UpdateAsync(name, req, patch, r => Collection.CheckETag(ctx, InstanceManager.ETagOf(r)), ctx.RequestAborted);
-            op = daemon.Operations.Start(OperationClass.Task, "Updating instance", (_, _) => Task.CompletedTask, Resources(name));
+            await instances.UpdateAsync(name, req, patch, r => Collection.CheckETag(ctx, InstanceManager.ETagOf(r)), ctx.RequestAborted);
+            op = operations.Start(OperationClass.Task, "Updating instance", (_, _) => Task.CompletedTask, Resources(name));
         }
         await Respond.Async(ctx, op);
     }
 
-    private static async Task RenameAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task RenameAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
+        var operations = ctx.Service<OperationManager>();
+        var instances = ctx.Service<InstanceManager>();
+        var e = await LoadAsync(ctx, only);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancePost);
         if (req.Migration || !string.IsNullOrEmpty(req.Target) || !string.IsNullOrEmpty(req.Pool))
         {
@@ -145,32 +154,37 @@ public static partial class InstanceEndpoints
         }
         Names.ValidateInstanceName(req.Name);
         var name = e.Record.Name;
-        var op = daemon.Operations.Start(OperationClass.Task, "Renaming instance",
-            (_, ct) => daemon.Instances.RenameAsync(name, req.Name, ct), Resources(name));
+        var op = operations.Start(OperationClass.Task, "Renaming instance",
+            (_, ct) => instances.RenameAsync(name, req.Name, ct), Resources(name));
         await Respond.Async(ctx, op);
     }
 
-    private static async Task DeleteAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task DeleteAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
+        var instances = ctx.Service<InstanceManager>();
+        var operations = ctx.Service<OperationManager>();
+        var e = await LoadAsync(ctx, only);
         var name = e.Record.Name;
-        if ((await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted)).Status is InstanceStatus.Running or InstanceStatus.Frozen)
+        if ((await instances.SafeStateAsync(e, ctx.RequestAborted)).Status is InstanceStatus.Running or InstanceStatus.Frozen)
         {
             throw new BadRequestException("The instance is running: stop it first or use --force");
         }
-        var op = daemon.Operations.Start(OperationClass.Task, "Deleting instance", (_, ct) => daemon.Instances.DeleteAsync(name, ct), Resources(name));
+        var op = operations.Start(OperationClass.Task, "Deleting instance", (_, ct) => instances.DeleteAsync(name, ct), Resources(name));
         await Respond.Async(ctx, op);
     }
 
-    private static async Task GetStateAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task GetStateAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
-        await Respond.Sync(ctx, InstanceManager.ToApiState(await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted)), ApiJsonContext.Default.InstanceState);
+        var instances = ctx.Service<InstanceManager>();
+        var e = await LoadAsync(ctx, only);
+        await Respond.Sync(ctx, InstanceManager.ToApiState(await instances.SafeStateAsync(e, ctx.RequestAborted)), ApiJsonContext.Default.InstanceState);
     }
 
-    private static async Task PutStateAsync(HttpContext ctx, Daemon daemon, InstanceType? only)
+    private static async Task PutStateAsync(HttpContext ctx, InstanceType? only)
     {
-        var e = await LoadAsync(ctx, daemon, only);
+        var instances = ctx.Service<InstanceManager>();
+        var operations = ctx.Service<OperationManager>();
+        var e = await LoadAsync(ctx, only);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceStatePut);
         if (req.Stateful)
         {
@@ -181,7 +195,7 @@ public static partial class InstanceEndpoints
             throw new BadRequestException($"Unknown state action \"{req.Action}\": use start, stop, restart, freeze or unfreeze");
         }
         // Refuse obvious mismatches now (a 400 of the request, as lxc shows it), the rest in the operation.
-        var status = (await daemon.Instances.SafeStateAsync(e, ctx.RequestAborted)).Status;
+        var status = (await instances.SafeStateAsync(e, ctx.RequestAborted)).Status;
         if (req.Action == "start" && status == InstanceStatus.Running)
         {
             throw new BadRequestException("The instance is already running");
@@ -199,7 +213,7 @@ public static partial class InstanceEndpoints
             "freeze" => "Freezing instance",
             _ => "Unfreezing instance",
         };
-        var op = daemon.Operations.Start(OperationClass.Task, description, (_, ct) => daemon.Instances.ChangeStateAsync(name, req, ct), Resources(name));
+        var op = operations.Start(OperationClass.Task, description, (_, ct) => instances.ChangeStateAsync(name, req, ct), Resources(name));
         await Respond.Async(ctx, op);
     }
 }

@@ -8,10 +8,11 @@ namespace Hyperlxd.Daemon.Endpoints;
 /// <summary>Daemon-local calls (unix socket only): readiness for <c>hyperlxd waitready</c>.</summary>
 public static class InternalEndpoints
 {
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
         app.MapGet("/internal/ready", ctx =>
         {
+            var daemon = ctx.Service<Daemon>();
             if (!Caller.IsUnixSocket(ctx))
             {
                 throw new ForbiddenException();

@@ -3,6 +3,7 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
+using Hyperlxd.Daemon.Websockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -11,19 +12,21 @@ namespace Hyperlxd.Daemon.Endpoints;
 /// <summary><c>/1.0/operations</c>: list, show, cancel, wait and the websocket attach point.</summary>
 public static class OperationEndpoints
 {
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
-        app.MapGet("/1.0/operations", ctx => ListAsync(ctx, daemon));
+        app.MapGet("/1.0/operations", ctx => ListAsync(ctx));
         app.MapGet("/1.0/operations/{id}", ctx =>
-            Respond.Sync(ctx, Visible(ctx, daemon.Operations.Get(Id(ctx))).ToApi(), ApiJsonContext.Default.Operation));
+            Respond.Sync(ctx, Visible(ctx, ctx.Service<OperationManager>().Get(Id(ctx))).ToApi(), ApiJsonContext.Default.Operation));
         app.MapDelete("/1.0/operations/{id}", async ctx =>
         {
-            await daemon.Operations.CancelAsync(Visible(ctx, daemon.Operations.Get(Id(ctx))).Id);
+            var operations = ctx.Service<OperationManager>();
+            await operations.CancelAsync(Visible(ctx, operations.Get(Id(ctx))).Id);
             await Respond.Empty(ctx);
         });
         app.MapGet("/1.0/operations/{id}/wait", async ctx =>
         {
-            var op = Visible(ctx, daemon.Operations.Get(Id(ctx)));
+            var operations = ctx.Service<OperationManager>();
+            var op = Visible(ctx, operations.Get(Id(ctx)));
             var timeout = ctx.Request.Query["timeout"].ToString() switch
             {
                 "" => Timeout.InfiniteTimeSpan,
@@ -35,8 +38,10 @@ public static class OperationEndpoints
         });
         app.MapGet("/1.0/operations/{id}/websocket", async ctx =>
         {
-            var op = daemon.Operations.Get(Id(ctx));
-            var session = daemon.Sessions.Find(op.Id)
+            var operations = ctx.Service<OperationManager>();
+            var sessions = ctx.Service<StreamSessions>();
+            var op = operations.Get(Id(ctx));
+            var session = sessions.Find(op.Id)
                 ?? throw new BadRequestException(op.Class == OperationClass.Websocket ? "The operation's websockets are closed" : $"Operation {op.Id} is not a websocket operation");
             await session.ConnectAsync(ctx, ctx.Request.Query["secret"].ToString());
         });
@@ -49,10 +54,11 @@ public static class OperationEndpoints
         op.Class == OperationClass.Token && !Caller.Of(ctx).IsAdmin ? throw new NotFoundException("Operation not found") : op;
 
     /// <summary>Grouped by lowercase status name, URLs or (with recursion) objects, as LXD 5.0.2 answers.</summary>
-    private static Task ListAsync(HttpContext ctx, Daemon daemon)
+    private static Task ListAsync(HttpContext ctx)
     {
+        var operations = ctx.Service<OperationManager>();
         var admin = Caller.Of(ctx).IsAdmin;
-        var ops = daemon.Operations.List().Where(o => admin || o.Class != OperationClass.Token).Select(o => o.ToApi()).GroupBy(o => o.Status.ToLowerInvariant());
+        var ops = operations.List().Where(o => admin || o.Class != OperationClass.Token).Select(o => o.ToApi()).GroupBy(o => o.Status.ToLowerInvariant());
         if (Collection.Recursion(ctx) == 0)
         {
             var urls = ops.ToDictionary(g => g.Key, g => (object?)g.Select(o => "/1.0/operations/" + o.Id).ToList());

@@ -4,9 +4,13 @@ using System.Text.Json;
 using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Events;
+using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Query;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
+using Hyperlxd.Instances;
+using Hyperlxd.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -50,15 +54,16 @@ public static class ServerEndpoints
     public static string Version { get; } =
         typeof(ServerEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
-        app.MapGet("/1.0", ctx => GetAsync(ctx, daemon));
-        app.MapPut("/1.0", ctx => UpdateAsync(ctx, daemon, patch: false));
-        app.MapPatch("/1.0", ctx => UpdateAsync(ctx, daemon, patch: true));
+        app.MapGet("/1.0", ctx => GetAsync(ctx));
+        app.MapPut("/1.0", ctx => UpdateAsync(ctx, patch: false));
+        app.MapPatch("/1.0", ctx => UpdateAsync(ctx, patch: true));
     }
 
-    private static Task GetAsync(HttpContext ctx, Daemon daemon)
+    private static Task GetAsync(HttpContext ctx)
     {
+        var daemon = ctx.Service<Daemon>();
         var caller = Caller.Of(ctx);
         if (!caller.Trusted)
         {
@@ -70,7 +75,7 @@ public static class ServerEndpoints
             Auth = "trusted",
             // As LXD: the server config is for unrestricted clients only.
             Config = caller.IsAdmin ? VisibleConfig(daemon.Config) : new(),
-            Environment = Environment(daemon),
+            Environment = Environment(ctx),
         };
         return Respond.Sync(ctx, server, ApiJsonContext.Default.Server, ETagOf(daemon.Config));
     }
@@ -83,8 +88,10 @@ public static class ServerEndpoints
         ETag.Compute(new SortedDictionary<string, string>(VisibleConfig(config).ToDictionary(kv => kv.Key, kv => kv.Value.ToString()!))
             .ToDictionary(), ApiJsonContext.Default.DictionaryStringString);
 
-    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
+    private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
+        var daemon = ctx.Service<Daemon>();
+        var events = ctx.Service<EventHub>();
         var body = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.DictionaryStringObject);
         var requested = ParseConfig(body.GetValueOrDefault("config"));
         await daemon.UpdateConfigAsync(current =>
@@ -113,7 +120,7 @@ public static class ServerEndpoints
             }
             return next.Where(kv => kv.Value.Length > 0).ToDictionary();
         }, ctx.RequestAborted);
-        daemon.Events.PublishLifecycle("config-updated", "/1.0", null);
+        events.PublishLifecycle("config-updated", "/1.0", null);
         await Respond.Empty(ctx);
     }
 
@@ -153,15 +160,15 @@ public static class ServerEndpoints
         return (kernel, os.GetValueOrDefault("NAME", "Linux"), os.GetValueOrDefault("VERSION_ID", ""));
     });
 
-    private static ServerEnvironment Environment(Daemon daemon) => new()
+    private static ServerEnvironment Environment(HttpContext ctx) => new()
     {
-        Addresses = daemon.HttpsAddresses.ToList(),
+        Addresses = ctx.Service<Daemon>().HttpsAddresses.ToList(),
         Architectures = RuntimeInformation.OSArchitecture == Architecture.X64 ? new() { "x86_64", "i686" } : new() { RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant() },
-        Certificate = daemon.Certificate.Pem,
-        CertificateFingerprint = daemon.Certificate.Fingerprint,
+        Certificate = ctx.Service<Daemon>().Certificate.Pem,
+        CertificateFingerprint = ctx.Service<Daemon>().Certificate.Fingerprint,
         // LXD's "lxc | qemu": the instance drivers that can run here.
-        Driver = string.Join(" | ", daemon.Instances.Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Name)),
-        DriverVersion = string.Join(" | ", daemon.Instances.Drivers.All.Where(d => d.Info.Available).Select(d => d.Info.Version)),
+        Driver = string.Join(" | ", ctx.Service<InstanceDrivers>().All.Where(d => d.Info.Available).Select(d => d.Info.Name)),
+        DriverVersion = string.Join(" | ", ctx.Service<InstanceDrivers>().All.Where(d => d.Info.Available).Select(d => d.Info.Version)),
         Kernel = "Linux",
         KernelArchitecture = RuntimeInformation.OSArchitecture == Architecture.X64 ? "x86_64" : RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
         KernelVersion = Host.Value.Kernel,
@@ -171,8 +178,8 @@ public static class ServerEndpoints
         ServerName = System.Environment.MachineName,
         ServerPid = System.Environment.ProcessId,
         ServerVersion = Version,
-        Storage = string.Join(" | ", daemon.Storage.All.Select(p => p.Info.Name).Distinct()),
-        StorageVersion = string.Join(" | ", daemon.Storage.All.Select(p => p.Info.Version).Distinct()),
+        Storage = string.Join(" | ", ctx.Service<StoragePools>().All.Select(p => p.Info.Name).Distinct()),
+        StorageVersion = string.Join(" | ", ctx.Service<StoragePools>().All.Select(p => p.Info.Version).Distinct()),
         StorageSupportedDrivers = Hyperlxd.Storage.StoragePools.SupportedDrivers
             .Select(d => new StorageSupportedDriver { Name = d.Name, Version = d.Version, Remote = d.Remote }).ToList(),
     };

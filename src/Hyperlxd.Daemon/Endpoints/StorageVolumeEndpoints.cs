@@ -1,5 +1,6 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Core.Query;
 using Hyperlxd.Daemon.Http;
@@ -20,67 +21,67 @@ public static class StorageVolumeEndpoints
 {
     private const string Base = "/1.0/storage-pools/{pool}/volumes";
 
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
-        app.MapGet(Base, ctx => ListAsync(ctx, daemon, null));
-        app.MapGet(Base + "/{type}", ctx => ListAsync(ctx, daemon, (string)ctx.Request.RouteValues["type"]!));
-        app.MapPost(Base, ctx => CreateAsync(ctx, daemon, null));
-        app.MapPost(Base + "/{type}", ctx => CreateAsync(ctx, daemon, (string)ctx.Request.RouteValues["type"]!));
+        app.MapGet(Base, ctx => ListAsync(ctx, null));
+        app.MapGet(Base + "/{type}", ctx => ListAsync(ctx, (string)ctx.Request.RouteValues["type"]!));
+        app.MapPost(Base, ctx => CreateAsync(ctx, null));
+        app.MapPost(Base + "/{type}", ctx => CreateAsync(ctx, (string)ctx.Request.RouteValues["type"]!));
         app.MapGet(Base + "/{type}/{name}", async ctx =>
         {
-            var (pool, v) = await VolumeOf(ctx, daemon);
-            var api = await ToApiAsync(daemon, pool, v, ctx.RequestAborted);
+            var (pool, v) = await VolumeOf(ctx);
+            var api = await ToApiAsync(ctx.Service<StoragePools>(), pool, v, ctx.RequestAborted);
             await Respond.Sync(ctx, api, ApiJsonContext.Default.StorageVolume, ETagOf(v));
         });
-        app.MapPut(Base + "/{type}/{name}", ctx => UpdateAsync(ctx, daemon, patch: false));
-        app.MapPatch(Base + "/{type}/{name}", ctx => UpdateAsync(ctx, daemon, patch: true));
-        app.MapPost(Base + "/{type}/{name}", ctx => RenameAsync(ctx, daemon));
-        app.MapDelete(Base + "/{type}/{name}", ctx => DeleteAsync(ctx, daemon));
-        StorageVolumeSnapshotEndpoints.Map(app, daemon);
+        app.MapPut(Base + "/{type}/{name}", ctx => UpdateAsync(ctx, patch: false));
+        app.MapPatch(Base + "/{type}/{name}", ctx => UpdateAsync(ctx, patch: true));
+        app.MapPost(Base + "/{type}/{name}", ctx => RenameAsync(ctx));
+        app.MapDelete(Base + "/{type}/{name}", ctx => DeleteAsync(ctx));
+        StorageVolumeSnapshotEndpoints.Map(app);
     }
 
     internal static string Url(string pool, string type, string name) => StoragePools.VolumeUrl(pool, type, name);
 
-    internal static async Task<(Pool Pool, VolumeRecord Volume)> VolumeOf(HttpContext ctx, Daemon daemon)
+    internal static async Task<(Pool Pool, VolumeRecord Volume)> VolumeOf(HttpContext ctx)
     {
-        var pool = StoragePoolEndpoints.PoolOf(ctx, daemon);
+        var pool = StoragePoolEndpoints.PoolOf(ctx);
         var type = (string)ctx.Request.RouteValues["type"]!;
         Pool.ParseType(type);
-        var v = await daemon.Store.Storage.GetVolumeAsync(pool.Name, type, (string)ctx.Request.RouteValues["name"]!, ctx.RequestAborted);
+        var v = await pool.GetVolumeAsync(type, (string)ctx.Request.RouteValues["name"]!, ctx.RequestAborted);
         return (pool, v);
     }
 
     private static string ETagOf(VolumeRecord v) =>
         ETag.Compute(new StorageVolumePut { Description = v.Description, Config = v.Config }, ApiJsonContext.Default.StorageVolumePut);
 
-    private static async Task<StorageVolume> ToApiAsync(Daemon daemon, Pool pool, VolumeRecord v, CancellationToken ct) => new()
+    private static async Task<StorageVolume> ToApiAsync(StoragePools pools, Pool pool, VolumeRecord v, CancellationToken ct) => new()
     {
         Name = v.Name,
         Type = v.Type,
         Description = v.Description,
         Config = v.Config,
         ContentType = v.ContentType,
-        UsedBy = await daemon.Storage.VolumeUsedByAsync(pool.Name, v, ct),
+        UsedBy = await pools.VolumeUsedByAsync(pool.Name, v, ct),
     };
 
-    private static async Task ListAsync(HttpContext ctx, Daemon daemon, string? type)
+    private static async Task ListAsync(HttpContext ctx, string? type)
     {
-        var pool = StoragePoolEndpoints.PoolOf(ctx, daemon);
+        var pool = StoragePoolEndpoints.PoolOf(ctx);
         if (type is not null)
         {
             Pool.ParseType(type);
         }
         var list = new List<StorageVolume>();
-        foreach (var v in await daemon.Store.Storage.ListVolumesAsync(pool.Name, type, ctx.RequestAborted))
+        foreach (var v in await pool.ListVolumesAsync(type, ctx.RequestAborted))
         {
-            list.Add(await ToApiAsync(daemon, pool, v, ctx.RequestAborted));
+            list.Add(await ToApiAsync(ctx.Service<StoragePools>(), pool, v, ctx.RequestAborted));
         }
         await Collection.Write(ctx, list, v => Url(pool.Name, v.Type, v.Name), ApiJsonContext.Default.StorageVolume, ApiJsonContext.Default.ListStorageVolume);
     }
 
-    private static async Task CreateAsync(HttpContext ctx, Daemon daemon, string? routeType)
+    private static async Task CreateAsync(HttpContext ctx, string? routeType)
     {
-        var pool = StoragePoolEndpoints.PoolOf(ctx, daemon);
+        var pool = StoragePoolEndpoints.PoolOf(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumesPost);
         var type = routeType ?? req.Type ?? "custom";
         if (req.Type is { Length: > 0 } bodyType && bodyType != type)
@@ -96,21 +97,21 @@ public static class StorageVolumeEndpoints
             throw new BadRequestException("Copying volumes is not supported yet");
         }
         var v = await pool.CreateVolumeAsync(Pool.ParseType(type), req.Name ?? "", req.Description ?? "", req.Config ?? new(), req.ContentType ?? "filesystem", ctx.RequestAborted);
-        Lifecycle(ctx, daemon, "storage-volume-created", Url(pool.Name, v.Type, v.Name));
+        Lifecycle(ctx, "storage-volume-created", Url(pool.Name, v.Type, v.Name));
         ctx.Response.Headers.Location = Url(pool.Name, v.Type, v.Name);
         await Respond.Empty(ctx);
     }
 
     /// <summary>PUT replaces description and config; PATCH merges; <c>restore</c> rolls the volume back to a snapshot.</summary>
-    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon, bool patch)
+    private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
-        var (pool, v) = await VolumeOf(ctx, daemon);
+        var (pool, v) = await VolumeOf(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumePut);
         Collection.CheckETag(ctx, ETagOf(v));
         if (req.Restore is { Length: > 0 } snapshot)
         {
             await pool.RestoreSnapshotAsync(v, snapshot, ctx.RequestAborted);
-            Lifecycle(ctx, daemon, "storage-volume-restored", Url(pool.Name, v.Type, v.Name));
+            Lifecycle(ctx, "storage-volume-restored", Url(pool.Name, v.Type, v.Name));
             await Respond.Empty(ctx);
             return;
         }
@@ -123,13 +124,14 @@ public static class StorageVolumeEndpoints
             }
         }
         await pool.UpdateVolumeAsync(v, req.Description ?? (patch ? v.Description : ""), config, ctx.RequestAborted);
-        Lifecycle(ctx, daemon, "storage-volume-updated", Url(pool.Name, v.Type, v.Name));
+        Lifecycle(ctx, "storage-volume-updated", Url(pool.Name, v.Type, v.Name));
         await Respond.Empty(ctx);
     }
 
-    private static async Task RenameAsync(HttpContext ctx, Daemon daemon)
+    private static async Task RenameAsync(HttpContext ctx)
     {
-        var (pool, v) = await VolumeOf(ctx, daemon);
+        var pools = ctx.Service<StoragePools>();
+        var (pool, v) = await VolumeOf(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumePost);
         if (req.Pool is { Length: > 0 } target && target != pool.Name)
         {
@@ -143,32 +145,33 @@ public static class StorageVolumeEndpoints
         {
             throw new BadRequestException($"Volumes of type \"{v.Type}\" are renamed with their instance");
         }
-        if ((await daemon.Storage.VolumeUsedByAsync(pool.Name, v, ctx.RequestAborted)) is { Count: > 0 } users)
+        if ((await pools.VolumeUsedByAsync(pool.Name, v, ctx.RequestAborted)) is { Count: > 0 } users)
         {
             throw new ConflictException($"Volume is still in use by: {string.Join(", ", users)}");
         }
         await pool.RenameVolumeAsync(v, req.Name ?? "", ctx.RequestAborted);
-        Lifecycle(ctx, daemon, "storage-volume-renamed", Url(pool.Name, v.Type, req.Name!), new() { ["old_name"] = v.Name });
+        Lifecycle(ctx, "storage-volume-renamed", Url(pool.Name, v.Type, req.Name!), new() { ["old_name"] = v.Name });
         ctx.Response.Headers.Location = Url(pool.Name, v.Type, req.Name!);
         await Respond.Empty(ctx);
     }
 
-    private static async Task DeleteAsync(HttpContext ctx, Daemon daemon)
+    private static async Task DeleteAsync(HttpContext ctx)
     {
-        var (pool, v) = await VolumeOf(ctx, daemon);
+        var pools = ctx.Service<StoragePools>();
+        var (pool, v) = await VolumeOf(ctx);
         if (v.Type != "custom")
         {
             throw new BadRequestException($"Storage volumes of type \"{v.Type}\" cannot be deleted with the storage API");
         }
-        if ((await daemon.Storage.VolumeUsedByAsync(pool.Name, v, ctx.RequestAborted)) is { Count: > 0 } users)
+        if ((await pools.VolumeUsedByAsync(pool.Name, v, ctx.RequestAborted)) is { Count: > 0 } users)
         {
             throw new ConflictException($"The storage volume is still in use by: {string.Join(", ", users)}");
         }
         await pool.DeleteVolumeAsync(v, ctx.RequestAborted);
-        Lifecycle(ctx, daemon, "storage-volume-deleted", Url(pool.Name, v.Type, v.Name));
+        Lifecycle(ctx, "storage-volume-deleted", Url(pool.Name, v.Type, v.Name));
         await Respond.Empty(ctx);
     }
 
-    internal static void Lifecycle(HttpContext ctx, Daemon daemon, string action, string url, Dictionary<string, object?>? context = null) =>
-        daemon.Events.PublishLifecycle(action, url, context, Caller.Of(ctx).Requestor);
+    internal static void Lifecycle(HttpContext ctx, string action, string url, Dictionary<string, object?>? context = null) =>
+        ctx.Service<EventHub>().PublishLifecycle(action, url, context, Caller.Of(ctx).Requestor);
 }

@@ -1,9 +1,11 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.State.Repositories;
+using Hyperlxd.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -14,70 +16,76 @@ public static class StorageVolumeSnapshotEndpoints
 {
     private const string Base = "/1.0/storage-pools/{pool}/volumes/{type}/{name}/snapshots";
 
-    public static void Map(WebApplication app, Daemon daemon)
+    public static void Map(WebApplication app)
     {
         app.MapGet(Base, async ctx =>
         {
-            var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx, daemon);
-            var snaps = (await daemon.Store.Storage.ListSnapshotsAsync(v.Id, ctx.RequestAborted)).Select(s => ToApi(v, s)).ToList();
+            var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx);
+            var snaps = (await pool.ListSnapshotsAsync(v, ctx.RequestAborted)).Select(s => ToApi(v, s)).ToList();
             await Collection.Write(ctx, snaps, s => Url(pool.Name, v, s.Name), ApiJsonContext.Default.StorageVolumeSnapshot, ApiJsonContext.Default.ListStorageVolumeSnapshot);
         });
         app.MapPost(Base, async ctx =>
         {
-            var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx, daemon);
+            var operations = ctx.Service<OperationManager>();
+            var events = ctx.Service<EventHub>();
+            var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumeSnapshotsPost);
-            var name = req.Name is { Length: > 0 } n ? n : await NextNameAsync(daemon, v, ctx.RequestAborted);
+            var name = req.Name is { Length: > 0 } n ? n : await NextNameAsync(pool, v, ctx.RequestAborted);
             Names.ValidateEntityName("snapshot", name);
-            if ((await daemon.Store.Storage.ListSnapshotsAsync(v.Id, ctx.RequestAborted)).Any(s => s.Name == name))
+            if ((await pool.ListSnapshotsAsync(v, ctx.RequestAborted)).Any(s => s.Name == name))
             {
                 throw new ConflictException($"Snapshot \"{name}\" already exists");
             }
             var url = Url(pool.Name, v, name);
             var requestor = Caller.Of(ctx).Requestor;
-            var op = daemon.Operations.Start(OperationClass.Task, "Creating storage volume snapshot", async (_, ct) =>
+            var op = operations.Start(OperationClass.Task, "Creating storage volume snapshot", async (_, ct) =>
             {
                 await pool.CreateSnapshotAsync(v, name, req.ExpiresAt, ct);
-                daemon.Events.PublishLifecycle("storage-volume-snapshot-created", url, null, requestor);
+                events.PublishLifecycle("storage-volume-snapshot-created", url, null, requestor);
             }, Resources(pool.Name, v, url));
             await Respond.Async(ctx, op);
         });
         app.MapGet(Base + "/{snap}", async ctx =>
         {
-            var (_, v, s) = await SnapshotOf(ctx, daemon);
+            var (_, v, s) = await SnapshotOf(ctx);
             await Respond.Sync(ctx, ToApi(v, s), ApiJsonContext.Default.StorageVolumeSnapshot);
         });
-        app.MapPut(Base + "/{snap}", ctx => UpdateAsync(ctx, daemon));
-        app.MapPatch(Base + "/{snap}", ctx => UpdateAsync(ctx, daemon));
+        app.MapPut(Base + "/{snap}", ctx => UpdateAsync(ctx));
+        app.MapPatch(Base + "/{snap}", ctx => UpdateAsync(ctx));
         app.MapPost(Base + "/{snap}", async ctx =>
         {
-            var (pool, v, s) = await SnapshotOf(ctx, daemon);
+            var operations = ctx.Service<OperationManager>();
+            var events = ctx.Service<EventHub>();
+            var (pool, v, s) = await SnapshotOf(ctx);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumeSnapshotPost);
             if (req.Migration == true)
             {
                 throw new BadRequestException("Snapshot migration is not supported");
             }
             Names.ValidateEntityName("snapshot", req.Name);
-            if ((await daemon.Store.Storage.ListSnapshotsAsync(v.Id, ctx.RequestAborted)).Any(x => x.Name == req.Name))
+            if ((await pool.ListSnapshotsAsync(v, ctx.RequestAborted)).Any(x => x.Name == req.Name))
             {
                 throw new ConflictException($"Snapshot \"{req.Name}\" already exists");
             }
             var requestor = Caller.Of(ctx).Requestor;
-            var op = daemon.Operations.Start(OperationClass.Task, "Renaming storage volume snapshot", async (_, ct) =>
+            var op = operations.Start(OperationClass.Task, "Renaming storage volume snapshot", async (_, ct) =>
             {
                 await pool.RenameSnapshotAsync(v, s, req.Name!, ct);
-                daemon.Events.PublishLifecycle("storage-volume-snapshot-renamed", Url(pool.Name, v, req.Name!), new() { ["old_name"] = s.Name }, requestor);
+                events.PublishLifecycle("storage-volume-snapshot-renamed", Url(pool.Name, v, req.Name!), new() { ["old_name"] = s.Name }, requestor);
             }, Resources(pool.Name, v, Url(pool.Name, v, s.Name)));
             await Respond.Async(ctx, op);
         });
         app.MapDelete(Base + "/{snap}", async ctx =>
         {
-            var (pool, v, s) = await SnapshotOf(ctx, daemon);
+            var operations = ctx.Service<OperationManager>();
+            var events = ctx.Service<EventHub>();
+            var (pool, v, s) = await SnapshotOf(ctx);
             var url = Url(pool.Name, v, s.Name);
             var requestor = Caller.Of(ctx).Requestor;
-            var op = daemon.Operations.Start(OperationClass.Task, "Deleting storage volume snapshot", async (_, ct) =>
+            var op = operations.Start(OperationClass.Task, "Deleting storage volume snapshot", async (_, ct) =>
             {
                 await pool.DeleteSnapshotAsync(v, s, ct);
-                daemon.Events.PublishLifecycle("storage-volume-snapshot-deleted", url, null, requestor);
+                events.PublishLifecycle("storage-volume-snapshot-deleted", url, null, requestor);
             }, Resources(pool.Name, v, url));
             await Respond.Async(ctx, op);
         });
@@ -93,9 +101,9 @@ public static class StorageVolumeSnapshotEndpoints
         StorageVolumeEndpoints.Url(pool, v.Type, v.Name) + "/snapshots/" + Uri.EscapeDataString(snap);
 
     /// <summary>LXD's default snapshot names: snap0, snap1, ... (the first free one).</summary>
-    private static async Task<string> NextNameAsync(Daemon daemon, VolumeRecord v, CancellationToken ct)
+    private static async Task<string> NextNameAsync(Storage.StoragePool pool, VolumeRecord v, CancellationToken ct)
     {
-        var taken = (await daemon.Store.Storage.ListSnapshotsAsync(v.Id, ct)).Select(s => s.Name).ToHashSet();
+        var taken = (await pool.ListSnapshotsAsync(v, ct)).Select(s => s.Name).ToHashSet();
         var i = 0;
         while (taken.Contains("snap" + i))
         {
@@ -104,10 +112,10 @@ public static class StorageVolumeSnapshotEndpoints
         return "snap" + i;
     }
 
-    private static async Task<(Storage.StoragePool Pool, VolumeRecord Volume, VolumeSnapshotRecord Snapshot)> SnapshotOf(HttpContext ctx, Daemon daemon)
+    private static async Task<(Storage.StoragePool Pool, VolumeRecord Volume, VolumeSnapshotRecord Snapshot)> SnapshotOf(HttpContext ctx)
     {
-        var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx, daemon);
-        var s = await daemon.Store.Storage.GetSnapshotAsync(v.Id, (string)ctx.Request.RouteValues["snap"]!, ctx.RequestAborted);
+        var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx);
+        var s = await pool.GetSnapshotAsync(v, (string)ctx.Request.RouteValues["snap"]!, ctx.RequestAborted);
         return (pool, v, s);
     }
 
@@ -121,11 +129,11 @@ public static class StorageVolumeSnapshotEndpoints
         ExpiresAt = s.ExpiresAt,
     };
 
-    private static async Task UpdateAsync(HttpContext ctx, Daemon daemon)
+    private static async Task UpdateAsync(HttpContext ctx)
     {
-        var (_, _, s) = await SnapshotOf(ctx, daemon);
+        var (pool, _, s) = await SnapshotOf(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumeSnapshotPut);
-        await daemon.Store.Storage.UpdateSnapshotAsync(s.Id, req.Description ?? s.Description, req.ExpiresAt ?? s.ExpiresAt, ctx.RequestAborted);
+        await pool.UpdateSnapshotAsync(s, req.Description ?? s.Description, req.ExpiresAt ?? s.ExpiresAt, ctx.RequestAborted);
         await Respond.Empty(ctx);
     }
 }

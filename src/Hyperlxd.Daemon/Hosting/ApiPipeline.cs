@@ -12,28 +12,34 @@ namespace Hyperlxd.Daemon.Hosting;
 /// <summary>The request pipeline, identical on the unix socket and on HTTPS.</summary>
 public static class ApiPipeline
 {
-    public static void Configure(WebApplication app, Daemon daemon)
+    /// <param name="services">The daemon's container (the HTTPS apps have their own: requests resolve from this one).</param>
+    public static void Configure(WebApplication app, IServiceProvider services)
     {
-        var errors = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ErrorMapper));
+        var errors = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ErrorMapper));
+        app.Use((ctx, next) =>
+        {
+            DaemonServices.Attach(ctx, services);
+            return next(ctx);
+        });
         app.Use((ctx, next) => ErrorMapper.InvokeAsync(ctx, next, errors));
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
-        app.Use((ctx, next) => AuthenticateAsync(ctx, next, daemon));
+        app.Use(AuthenticateAsync);
 
         app.MapGet("/", ctx => Respond.Sync(ctx, new List<string> { "/1.0" }, Api.ApiJsonContext.Default.ListString));
-        ServerEndpoints.Map(app, daemon);
-        ProjectEndpoints.Map(app, daemon);
-        ProfileEndpoints.Map(app, daemon);
-        CertificateEndpoints.Map(app, daemon);
-        OperationEndpoints.Map(app, daemon);
-        InstanceEndpoints.Map(app, daemon);
-        EventEndpoints.Map(app, daemon);
-        ImageEndpoints.Map(app, daemon);
-        InternalEndpoints.Map(app, daemon);
-        StoragePoolEndpoints.Map(app, daemon);
-        StorageVolumeEndpoints.Map(app, daemon);
+        ServerEndpoints.Map(app);
+        ProjectEndpoints.Map(app);
+        ProfileEndpoints.Map(app);
+        CertificateEndpoints.Map(app);
+        OperationEndpoints.Map(app);
+        InstanceEndpoints.Map(app);
+        EventEndpoints.Map(app);
+        ImageEndpoints.Map(app);
+        InternalEndpoints.Map(app);
+        StoragePoolEndpoints.Map(app);
+        StorageVolumeEndpoints.Map(app);
     }
 
-    private static async Task AuthenticateAsync(HttpContext ctx, RequestDelegate next, Daemon daemon)
+    private static async Task AuthenticateAsync(HttpContext ctx, RequestDelegate next)
     {
         Caller caller;
         if (Caller.IsUnixSocket(ctx))
@@ -43,7 +49,7 @@ public static class ApiPipeline
         else
         {
             var cert = ctx.Connection.ClientCertificate ?? await ctx.Connection.GetClientCertificateAsync(ctx.RequestAborted);
-            var entry = cert is null ? null : await daemon.TrustedCertificateAsync(cert, ctx.RequestAborted);
+            var entry = cert is null ? null : await ctx.Service<TrustStore>().TrustedCertificateAsync(cert, ctx.RequestAborted);
             caller = new Caller(entry is not null, "tls", cert is null ? "" : Fingerprints.Of(cert), cert,
                 $"{ctx.Connection.RemoteIpAddress}:{ctx.Connection.RemotePort}",
                 entry?.Restricted ?? false, entry?.Projects.ToList());
@@ -60,7 +66,7 @@ public static class ApiPipeline
         {
             throw new NotFoundException($"Project \"{project}\" not found");
         }
-        await Authorization.CheckRestrictionsAsync(ctx, caller, daemon);
+        await Authorization.CheckRestrictionsAsync(ctx, caller);
         await next(ctx);
     }
 }

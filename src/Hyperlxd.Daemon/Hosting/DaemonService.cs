@@ -1,7 +1,11 @@
 using Hyperlxd.Core.Events;
+using Hyperlxd.Core.Operations;
+using Hyperlxd.Daemon.Security;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -10,28 +14,52 @@ namespace Hyperlxd.Daemon.Hosting;
 /// <summary>
 /// Opens the daemon's state before the unix socket starts accepting (hosted services start before
 /// the web server), opens the socket to its group once listening, and tears down in reverse on stop.
+/// Order: the server identity, the database, the server config, the instance layer (pools, images,
+/// instances), the trust store, HTTPS. The services that need the open database are resolved after it.
 /// </summary>
-public sealed class DaemonService(Daemon daemon, IHostApplicationLifetime lifetime, ILogger<DaemonService> logger) : IHostedService
+public sealed class DaemonService(
+    IServiceProvider services,
+    DaemonOptions options,
+    InstanceLayer layer,
+    EventHub events,
+    OperationManager operations,
+    IHostApplicationLifetime lifetime,
+    ILogger<DaemonService> logger) : IHostedService
 {
+    private Daemon? _daemon;
+
     public async Task StartAsync(CancellationToken ct)
     {
-        await daemon.StartAsync(ct);
+        services.GetRequiredService<ServerCertificate>();
+        await layer.OpenAsync(ct);
+        var daemon = services.GetRequiredService<Daemon>();
+        _daemon = daemon;
+        await daemon.LoadConfigAsync(ct);
+        await layer.StartAsync(ct);
+        await services.GetRequiredService<TrustStore>().LoadAsync(ct);
+        await daemon.StartHttpsAsync();
         lifetime.ApplicationStarted.Register(() =>
         {
-            UnixSocket.GrantGroup(daemon.Options.SocketPath, daemon.Options.SocketGroup);
+            UnixSocket.GrantGroup(options.SocketPath, options.SocketGroup);
             daemon.MarkReady();
-            daemon.Events.PublishLifecycle("server-started", "/1.0");
-            logger.LogInformation("Hyperlxd ready on {Socket}", daemon.Options.SocketPath);
+            events.PublishLifecycle("server-started", "/1.0");
+            logger.LogInformation("Hyperlxd ready on {Socket}", options.SocketPath);
         });
     }
 
     public async Task StopAsync(CancellationToken ct)
     {
         logger.LogInformation("Shutting down");
-        await daemon.StopAsync();
+        await operations.ShutdownAsync(_daemon?.ShutdownTimeout ?? TimeSpan.FromMinutes(5));
+        await layer.StopAsync();
+        if (_daemon is not null)
+        {
+            await services.GetRequiredService<HttpsListener>().DisposeAsync();
+        }
+        await layer.CloseAsync();
         try
         {
-            File.Delete(daemon.Options.SocketPath);
+            File.Delete(options.SocketPath);
         }
         catch (IOException)
         {

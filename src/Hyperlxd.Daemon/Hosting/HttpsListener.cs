@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Daemon.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
@@ -12,9 +13,10 @@ namespace Hyperlxd.Daemon.Hosting;
 
 /// <summary>
 /// The HTTPS endpoint on <c>core.https_address</c>. Kestrel cannot add listeners to a running
-/// server, so each address gets its own small web application over the same pipeline and daemon.
+/// server, so each address gets its own small web application over the same pipeline and the
+/// daemon's services (<paramref name="services"/>: requests resolve from them, not from this app's container).
 /// </summary>
-public sealed class HttpsListener(Daemon daemon, ILoggerFactory loggers) : IAsyncDisposable
+public sealed class HttpsListener(ServerCertificate certificate, IServiceProvider services, ILoggerFactory loggers) : IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger<HttpsListener>();
     private WebApplication? _app;
@@ -47,7 +49,7 @@ public sealed class HttpsListener(Daemon daemon, ILoggerFactory loggers) : IAsyn
             k.Limits.MaxRequestBodySize = null;
             k.Listen(endpoint, l => l.UseHttps(new HttpsConnectionAdapterOptions
             {
-                ServerCertificate = daemon.Certificate.Certificate,
+                ServerCertificate = certificate.Certificate,
                 // Clients present self-signed certificates: accept any at the TLS layer, then
                 // decide trust by fingerprint for each request.
                 ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate,
@@ -56,7 +58,7 @@ public sealed class HttpsListener(Daemon daemon, ILoggerFactory loggers) : IAsyn
             }));
         });
         var app = builder.Build();
-        ApiPipeline.Configure(app, daemon);
+        ApiPipeline.Configure(app, services);
         try
         {
             await app.StartAsync();

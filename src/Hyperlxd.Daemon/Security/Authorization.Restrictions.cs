@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
 using Hyperlxd.Daemon.Http;
+using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
@@ -41,7 +43,7 @@ public static partial class Authorization
     };
 
     /// <summary>Checks the config a restricted client asks for before its handler runs (the body stays readable).</summary>
-    public static async Task CheckRestrictionsAsync(HttpContext ctx, Caller caller, Daemon daemon)
+    public static async Task CheckRestrictionsAsync(HttpContext ctx, Caller caller)
     {
         if (!caller.Trusted || caller.IsAdmin || HttpMethods.IsGet(ctx.Request.Method) || HttpMethods.IsDelete(ctx.Request.Method)
             || (ctx.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText is not { } pattern)
@@ -82,7 +84,7 @@ public static partial class Authorization
             Api.Profile profile;
             try
             {
-                profile = await daemon.Store.Profiles.GetAsync(profileName, ctx.RequestAborted);
+                profile = await ctx.Service<ProfileService>().GetAsync(profileName, ctx.RequestAborted, usedBy: false);
             }
             catch (NotFoundException)
             {
@@ -98,7 +100,7 @@ public static partial class Authorization
             InstanceLoad? copied = null;
             try
             {
-                var e = await daemon.Instances.LoadAsync(from.GetString()!.Split('/')[0], ctx.RequestAborted);
+                var e = await ctx.Service<InstanceManager>().LoadAsync(from.GetString()!.Split('/')[0], ctx.RequestAborted);
                 copied = new InstanceLoad(e.Config, e.Devices);
             }
             catch (NotFoundException)
@@ -124,9 +126,9 @@ public static partial class Authorization
                 ? "low-level options are forbidden"
                 : key switch
                 {
-                    "security.privileged" when IsTrue(value) => "privileged containers are forbidden",
-                    "security.nesting" when IsTrue(value) => "container nesting is forbidden",
-                    _ when InterceptKeys.Contains(key) && IsTrue(value) => "container syscall interception is forbidden",
+                    "security.privileged" when LxdBool.IsTrue(value) => "privileged containers are forbidden",
+                    "security.nesting" when LxdBool.IsTrue(value) => "container nesting is forbidden",
+                    _ when InterceptKeys.Contains(key) && LxdBool.IsTrue(value) => "container syscall interception is forbidden",
                     _ => null,
                 };
             if (forbidden is not null)
@@ -157,8 +159,6 @@ public static partial class Authorization
             }
         }
     }
-
-    private static bool IsTrue(string value) => value.ToLowerInvariant() is "true" or "1" or "yes" or "on";
 
     private static async Task<JsonDocument?> PeekJsonAsync(HttpContext ctx)
     {

@@ -1,5 +1,6 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Instances;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -9,7 +10,7 @@ namespace Hyperlxd.State.Repositories;
 public sealed class InstanceRecord
 {
     public string Name { get; set; } = "";
-    public string Type { get; set; } = "container";
+    public InstanceType Type { get; set; } = InstanceType.Container;
     public string Architecture { get; set; } = "";
     public string Description { get; set; } = "";
     public Dictionary<string, string> Config { get; set; } = new();
@@ -25,7 +26,7 @@ public sealed class InstanceRecord
 public sealed class InstanceRepository(Database db)
 {
     private const string Columns = "name, type, architecture, description, config::text, devices::text, profiles::text, ephemeral, stateful, created_at, last_used_at";
-    private const string SnapshotColumns = "name, 'snapshot', architecture, '', config::text, devices::text, profiles::text, ephemeral, stateful, created_at, NULL::timestamptz, expires_at";
+    private const string SnapshotColumns = "name, (SELECT i.type FROM instances i WHERE i.name = instance_snapshots.instance), architecture, '', config::text, devices::text, profiles::text, ephemeral, stateful, created_at, NULL::timestamptz, expires_at";
 
     public Task<List<InstanceRecord>> ListAsync(CancellationToken ct) =>
         db.RunAsync((conn, token) => ReadAllAsync(conn.Command($"SELECT {Columns} FROM instances ORDER BY name", null), token), ct);
@@ -84,7 +85,7 @@ public sealed class InstanceRepository(Database db)
         {
             await using var cmd = conn.Command(
                 "INSERT INTO instances (name, type, architecture, description, config, devices, profiles, ephemeral, stateful, creating) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true)",
-                null, i.Name, i.Type, i.Architecture, i.Description);
+                null, i.Name, i.Type.ToApi(), i.Architecture, i.Description);
             cmd.Parameters.Add(Json.Param(i.Config));
             cmd.Parameters.Add(Json.Param(i.Devices));
             cmd.Parameters.Add(Json.Param(i.Profiles));
@@ -229,7 +230,7 @@ public sealed class InstanceRepository(Database db)
     private static InstanceRecord ReadRecord(NpgsqlDataReader r) => new()
     {
         Name = r.GetString(0),
-        Type = r.GetString(1),
+        Type = InstanceTypes.Parse(r.GetString(1)), // a snapshot has its instance's type
         Architecture = r.GetString(2),
         Description = r.GetString(3),
         Config = Json.Map(r.GetString(4)),

@@ -5,12 +5,13 @@ using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Instances;
-using Hyperlxd.Core.Operations;
-using Hyperlxd.Daemon.Hosting;
 using Hyperlxd.Images;
+using Hyperlxd.Instances;
+using Hyperlxd.Storage;
 using Hyperlxd.Tests.Images;
 using Hyperlxd.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
+using Hyperlxd.Tests.State;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Hyperlxd.Tests.Instances;
 
@@ -124,38 +125,53 @@ internal sealed class FakeVmDriver : IInstanceDriver
 /// the daemon's own object graph in-process (real state store on an embedded PostgreSQL, a dir pool,
 /// the image store), without HTTP, so the driver the test defines is the one the manager calls.
 /// </summary>
-public sealed class SecondDriverTests : IAsyncLifetime
+public sealed class SecondDriverTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IAsyncLifetime
 {
     private readonly string _dir = Repo.TempDir("hlx-vm-");
     private readonly FakeVmDriver _driver = new();
-    private Hyperlxd.Daemon.Daemon _daemon = null!;
+    private readonly string _pool = "p" + Guid.NewGuid().ToString("N")[..8];
+    private ServiceProvider _services = null!;
     private string _fingerprint = "";
 
     private static CancellationToken Ct => CancellationToken.None;
 
+    private InstanceManager Manager => _services.GetRequiredService<InstanceManager>();
+
+    private ImageStore Images => _services.GetRequiredService<ImageStore>();
+
     public async Task InitializeAsync()
     {
         await ImageFixture.EnsureImagesAsync();
-        HostAccounts.Ensure("hyperlxd", "hyperlxd-db");
-        var events = new EventHub();
-        _daemon = new Hyperlxd.Daemon.Daemon(new Hyperlxd.Daemon.DaemonOptions { StateDir = _dir }, events,
-            new OperationManager(events, NullLogger<OperationManager>.Instance), new InstanceDrivers([_driver]), NullLoggerFactory.Instance);
-        await _daemon.StartAsync(Ct);
-        await _daemon.Storage.CreateAsync("default", "dir", "", new(), Ct);
-        await _daemon.Store.Profiles.UpdateAsync("default", p => p.Devices["root"] = new() { ["type"] = "disk", ["path"] = "/", ["pool"] = "default" }, Ct);
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<EventHub>();
+        services.AddSingleton<IInstanceDriver>(_driver);
+        services.AddSingleton<InstanceDrivers>();
+        services.AddInstanceLayer(new InstanceLayerOptions(_dir, pg.Server.ConnectionString, "hyperlxd-db"));
+        _services = services.BuildServiceProvider();
+        var layer = _services.GetRequiredService<InstanceLayer>();
+        await layer.OpenAsync(Ct);
+        await layer.StartAsync(Ct);
+        await _services.GetRequiredService<StoragePools>().CreateAsync(_pool, "dir", "", new(), Ct);
+        await _services.GetRequiredService<ProfileService>().UpdateAsync("default", new ProfilePut
+        {
+            Devices = new() { ["root"] = new() { ["type"] = "disk", ["path"] = "/", ["pool"] = _pool } },
+        }, patch: true, _ => { }, null, Ct);
         _fingerprint = await ImportVmImageAsync();
     }
 
     public async Task DisposeAsync()
     {
-        await _daemon.StopAsync();
-        try
-        {
-            Directory.Delete(_dir, true);
-        }
-        catch (IOException)
-        {
-        }
+        await Images.DeleteAsync(_fingerprint, Ct);
+        await _services.GetRequiredService<ProfileService>().UpdateAsync("default", new ProfilePut(), patch: false, _ => { }, null, Ct);
+        var pools = _services.GetRequiredService<StoragePools>();
+        await pools.DeleteAsync(pools.Get(_pool), Ct);
+        var layer = _services.GetRequiredService<InstanceLayer>();
+        await layer.StopAsync();
+        await _services.GetRequiredService<StoragePools>().UnmountAllAsync();
+        await layer.CloseAsync();
+        await _services.DisposeAsync();
+        Directory.Delete(_dir, true);
     }
 
     /// <summary>A unified VM image: busybox's metadata and a (tiny) rootfs.img.</summary>
@@ -178,12 +194,12 @@ public sealed class SecondDriverTests : IAsyncLifetime
             await using var data = new MemoryStream(new byte[4096]);
             await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, "rootfs.img") { DataStream = data });
         }
-        await using var upload = _daemon.Images.BeginUpload(ImageStore.DefaultMaxUploadSize);
+        await using var upload = Images.BeginUpload(ImageStore.DefaultMaxUploadSize);
         await using (var s = File.OpenRead(tarball))
         {
             await upload.AddPartAsync("vm.tar.gz", s, Ct);
         }
-        var image = await _daemon.Images.ImportAsync(upload, new ImportOptions(), Ct);
+        var image = await Images.ImportAsync(upload, new ImportOptions(), Ct);
         Assert.Equal("virtual-machine", image.Type);
         return image.Fingerprint;
     }
@@ -201,7 +217,7 @@ public sealed class SecondDriverTests : IAsyncLifetime
     [Fact]
     public async Task The_manager_drives_a_second_driver_type_through_the_registry()
     {
-        var manager = _daemon.Instances;
+        var manager = Manager;
         var source = Repo.TempDir("hlx-vm-src-");
         try
         {
@@ -209,7 +225,7 @@ public sealed class SecondDriverTests : IAsyncLifetime
             var post = Post("vm1");
             post.Devices = new() { ["data"] = new() { ["type"] = "disk", ["source"] = source, ["path"] = "/mnt/data", ["readonly"] = "true" } };
             var (record, fp) = await manager.PrepareCreateAsync(post, Ct);
-            Assert.Equal("virtual-machine", record.Type);
+            Assert.Equal(InstanceType.VirtualMachine, record.Type);
             await manager.CreateAsync(record, fp, Ct);
             Assert.Contains("prepare vm1", Calls());
             Assert.Equal(InstanceType.VirtualMachine, (await manager.LoadAsync("vm1", Ct)).Type);
@@ -223,10 +239,12 @@ public sealed class SecondDriverTests : IAsyncLifetime
 
             // What the driver did not declare is a 400 naming the feature.
             var loaded = await manager.LoadAsync("vm1", Ct);
-            var refused = Assert.Throws<BadRequestException>(() => manager.RequireFeature(loaded, DriverFeatures.InteractiveExec));
+            var refused = await Assert.ThrowsAsync<BadRequestException>(() => manager.PrepareExecAsync(loaded, interactive: true, Ct));
             Assert.Contains("interactive exec", refused.Message);
-            refused = Assert.Throws<BadRequestException>(() => manager.RequireFeature(loaded, DriverFeatures.Console));
+            refused = await Assert.ThrowsAsync<BadRequestException>(() => manager.PrepareConsoleAsync(loaded, Ct));
             Assert.Contains("console", refused.Message);
+            refused = await Assert.ThrowsAsync<BadRequestException>(() => manager.GetFileAsync(loaded, "/etc/hostname", Ct));
+            Assert.Contains("file access", refused.Message);
 
             // Snapshot of the running instance: the hooks wrap the storage snapshot.
             Assert.Equal("snap0", await manager.SnapshotAsync("vm1", null, null, Ct));
@@ -259,7 +277,7 @@ public sealed class SecondDriverTests : IAsyncLifetime
     [Fact]
     public async Task Container_only_keys_and_devices_of_the_other_type_are_a_400_naming_the_key()
     {
-        var manager = _daemon.Instances;
+        var manager = Manager;
         var e = await Assert.ThrowsAsync<BadRequestException>(() => manager.PrepareCreateAsync(Post("vm-nest", new() { ["security.nesting"] = "true" }), Ct));
         Assert.Equal(400, e.StatusCode);
         Assert.Contains("\"security.nesting\"", e.Message);

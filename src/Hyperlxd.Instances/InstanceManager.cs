@@ -2,34 +2,47 @@ using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Devices;
+using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Images;
+using Hyperlxd.State;
 using Hyperlxd.State.Repositories;
 using Hyperlxd.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
+
+/// <summary>Where the instance layer keeps per-instance runtime files: <c>StateDir/instances/&lt;name&gt;</c>.</summary>
+public sealed record InstanceManagerOptions(string StateDir);
 
 /// <summary>
 /// The instance abstraction over both drivers: records and profile expansion, root volumes on
 /// pools, per-instance locking, and the calls into the driver. Endpoints stay thin and call here.
 /// Partial files: lifecycle (create/start/stop/delete), configuration, snapshots, rendering.
 /// </summary>
-public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drivers, StoragePools pools, ImageStore images, ILogger logger)
+public sealed partial class InstanceManager(
+    StateStore store,
+    InstanceDrivers drivers,
+    StoragePools pools,
+    ImageStore images,
+    EventHub events,
+    InstanceManagerOptions options,
+    ILogger<InstanceManager> logger)
 {
     private readonly KeyedLock _locks = new();
 
-    private InstanceRepository Repo => daemon.Store.Instances;
+    private InstanceRepository Repo => store.Instances;
 
-    public InstanceDrivers Drivers => drivers;
-
-    private string StateDirOf(string name) => Path.Combine(daemon.Options.StateDir, "instances", name);
+    private string StateDirOf(string name) => Path.Combine(options.StateDir, "instances", name);
 
     /// <summary>An instance with its profiles applied: profiles in order, then its own keys on top.</summary>
     public sealed record Expanded(InstanceRecord Record, Dictionary<string, string> Config, Dictionary<string, Dictionary<string, string>> Devices)
     {
-        public InstanceType Type => InstanceTypes.Parse(Record.Type);
+        public InstanceType Type => Record.Type;
     }
+
+    /// <summary>Every instance's record (unexpanded), by name.</summary>
+    public Task<List<InstanceRecord>> ListAsync(CancellationToken ct) => Repo.ListAsync(ct);
 
     public async Task<Expanded> LoadAsync(string name, CancellationToken ct)
     {
@@ -43,73 +56,32 @@ public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drive
     /// <summary>Expands many records with one read of the profiles (lists, start-up).</summary>
     public async Task<List<Expanded>> ExpandAllAsync(IEnumerable<InstanceRecord> records, CancellationToken ct)
     {
-        var profiles = (await daemon.Store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
+        var profiles = (await store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
         return records.Select(r => Expand(r, profiles)).ToList();
     }
 
     private static Expanded Expand(InstanceRecord record, IReadOnlyDictionary<string, Profile> profiles)
     {
-        var config = new Dictionary<string, string>();
-        var devices = new Dictionary<string, Dictionary<string, string>>();
-        foreach (var name in record.Profiles)
-        {
-            if (!profiles.TryGetValue(name, out var p))
-            {
-                continue;
-            }
-            foreach (var (k, v) in p.Config)
-            {
-                config[k] = v;
-            }
-            foreach (var (k, v) in p.Devices)
-            {
-                devices[k] = new Dictionary<string, string>(v);
-            }
-        }
-        foreach (var (k, v) in record.Config)
-        {
-            config[k] = v;
-        }
-        foreach (var (k, v) in record.Devices)
-        {
-            devices[k] = new Dictionary<string, string>(v);
-        }
+        var (config, devices) = ProfileExpansion.Expand(record.Profiles, profiles, record.Config, record.Devices);
         return new Expanded(record, config, devices);
     }
 
-    /// <summary>The root disk: the disk device mounted at "/", which names the pool of the root volume.</summary>
-    public static (string Device, string Pool) RootDisk(IReadOnlyDictionary<string, Dictionary<string, string>> devices)
+    internal InstanceSpec SpecOf(Expanded e)
     {
-        foreach (var (name, d) in devices)
-        {
-            if (d.GetValueOrDefault("type") == "disk" && d.GetValueOrDefault("path") == "/" && d.TryGetValue("pool", out var pool))
-            {
-                return (name, pool);
-            }
-        }
-        throw new BadRequestException("No root device could be found: add a disk device with path \"/\" and a \"pool\" (e.g. to the default profile)");
-    }
-
-    /// <summary>The root disk's <c>size</c> (LXD's root quota), "" when it has none.</summary>
-    public static string RootSize(IReadOnlyDictionary<string, Dictionary<string, string>> devices) =>
-        devices[RootDisk(devices).Device].GetValueOrDefault("size", "");
-
-    public InstanceSpec SpecOf(Expanded e)
-    {
-        var (_, poolName) = RootDisk(e.Devices);
+        var (_, poolName) = RootDisk.Find(e.Devices);
         var root = pools.Get(poolName).InstanceVolumePath(e.Record.Name, e.Record.Type);
         return new InstanceSpec(e.Record.Name, e.Type, e.Record.Architecture, e.Config, e.Devices, root, StateDirOf(e.Record.Name));
     }
 
-    public IInstanceDriver DriverOf(Expanded e) => drivers.For(e.Type);
+    internal IInstanceDriver DriverOf(Expanded e) => drivers.For(e.Type);
 
     /// <summary>Validates config, devices and the profile list as a whole (the expanded result must have a root disk on a known pool).</summary>
     private async Task ValidateAsync(InstanceRecord record, CancellationToken ct)
     {
-        var type = InstanceTypes.Parse(record.Type);
+        var type = record.Type;
         InstanceConfig.Validate(record.Config, type);
         DeviceTypes.Validate(record.Devices, type);
-        var profiles = (await daemon.Store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
+        var profiles = (await store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
         foreach (var name in record.Profiles)
         {
             if (!profiles.ContainsKey(name))
@@ -125,7 +97,7 @@ public sealed partial class InstanceManager(Daemon daemon, InstanceDrivers drive
         // Profiles were checked when written; the expansion is checked too (older rows, and what the spec is built from).
         InstanceConfig.Validate(expanded.Config, type);
         DeviceTypes.Validate(expanded.Devices, type);
-        var (_, pool) = RootDisk(expanded.Devices);
+        var (_, pool) = RootDisk.Find(expanded.Devices);
         pools.Get(pool);
     }
 }

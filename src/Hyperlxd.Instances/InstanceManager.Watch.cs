@@ -2,7 +2,7 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Microsoft.Extensions.Logging;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 /// <summary>
 /// Instances that end by themselves. A running instance has one watcher (the driver's

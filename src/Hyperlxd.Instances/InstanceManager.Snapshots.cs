@@ -2,13 +2,16 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.State.Repositories;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 public sealed partial class InstanceManager
 {
     private const string DiskIdmap = "volatile.last_state.idmap";
 
     public Task<List<InstanceRecord>> ListSnapshotsAsync(string name, CancellationToken ct) => Repo.ListSnapshotsAsync(name, ct);
+
+    /// <summary>One snapshot of <paramref name="name"/> (404 when there is none).</summary>
+    public Task<InstanceRecord> GetSnapshotAsync(string name, string snapshot, CancellationToken ct) => Repo.GetSnapshotAsync(name, snapshot, ct);
 
     /// <summary>Snapshot of the root volume plus the instance's config at that moment; an empty name picks snapN like LXD.</summary>
     public async Task<string> SnapshotAsync(string name, string? snapshot, DateTimeOffset? expiresAt, CancellationToken ct)
@@ -30,7 +33,7 @@ public sealed partial class InstanceManager
         {
             throw new ConflictException($"Snapshot \"{snapshot}\" already exists");
         }
-        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
         await using var revert = new Reverter();
         await Repo.CreateSnapshotAsync(name, new InstanceRecord
         {
@@ -65,7 +68,7 @@ public sealed partial class InstanceManager
         using var _ = await _locks.AcquireAsync(name, ct);
         var e = await LoadAsync(name, ct);
         await Repo.GetSnapshotAsync(name, snapshot, ct);
-        await pools.Get(RootDisk(e.Devices).Pool).DeleteInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
+        await pools.Get(RootDisk.Find(e.Devices).Pool).DeleteInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
         await Repo.DeleteSnapshotAsync(name, snapshot, ct);
         Lifecycle("instance-snapshot-deleted", $"{name}/snapshots/{snapshot}");
     }
@@ -76,7 +79,7 @@ public sealed partial class InstanceManager
         using var _ = await _locks.AcquireAsync(name, ct);
         var e = await LoadAsync(name, ct);
         await Repo.GetSnapshotAsync(name, snapshot, ct);
-        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
         await using var revert = new Reverter();
         await Repo.RenameSnapshotAsync(name, snapshot, newName!, ct);
         revert.Add(() => Repo.RenameSnapshotAsync(name, newName!, snapshot, CancellationToken.None));
@@ -106,7 +109,7 @@ public sealed partial class InstanceManager
             await driver.StopAsync(SpecOf(e), force: true, TimeSpan.Zero, ct);
             await CleanupAsync(e, ct);
         }
-        await pools.Get(RootDisk(e.Devices).Pool).RestoreInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
+        await pools.Get(RootDisk.Find(e.Devices).Pool).RestoreInstanceSnapshotAsync(name, e.Record.Type, snapshot, ct);
         var volatileKeys = e.Record.Config.Where(kv => kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToList();
         await Repo.UpdateAsync(name, r =>
         {
@@ -127,7 +130,7 @@ public sealed partial class InstanceManager
         await ReplanAsync(name, ct); // the restored config may isolate it (or not) as the snapshot did
         // The volume came back with the size it had; the restored devices say what it is now.
         var restored = await LoadAsync(name, ct);
-        await pools.Get(RootDisk(restored.Devices).Pool).SetInstanceVolumeSizeAsync(name, e.Record.Type, RootSize(restored.Devices), ct);
+        await pools.Get(RootDisk.Find(restored.Devices).Pool).SetInstanceVolumeSizeAsync(name, e.Record.Type, RootDisk.Size(restored.Devices), ct);
         if (wasRunning)
         {
             await StartLockedAsync(restored, ct);

@@ -3,7 +3,7 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.State.Repositories;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 public sealed partial class InstanceManager
 {
@@ -37,7 +37,7 @@ public sealed partial class InstanceManager
         {
             Name = r.Name,
             Description = r.Description,
-            Type = r.Type,
+            Type = r.Type.ToApi(),
             Architecture = r.Architecture,
             Config = r.Config,
             Devices = r.Devices,

@@ -2,7 +2,7 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Microsoft.Extensions.Logging;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 /// <summary>
 /// The <c>volatile.*</c> keys drivers decide: the plan (a container's id map, allocated against every

@@ -1,10 +1,11 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Query;
 using Hyperlxd.State.Repositories;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 public sealed partial class InstanceManager
 {
@@ -29,29 +30,8 @@ public sealed partial class InstanceManager
         var old = await LoadAsync(name, ct);
         checkETag(old.Record);
         var next = Clone(old.Record);
-        if (patch)
-        {
-            foreach (var (k, v) in req.Config ?? new())
-            {
-                if (v.Length == 0)
-                {
-                    next.Config.Remove(k);
-                }
-                else
-                {
-                    next.Config[k] = v;
-                }
-            }
-            foreach (var (k, v) in req.Devices ?? new())
-            {
-                next.Devices[k] = v;
-            }
-        }
-        else
-        {
-            next.Config = (req.Config ?? new()).Where(kv => kv.Value.Length > 0).ToDictionary();
-            next.Devices = req.Devices ?? new();
-        }
+        next.Config = ConfigPatch.Config(next.Config, req.Config, patch);
+        next.Devices = ConfigPatch.Devices(next.Devices, req.Devices, patch);
         foreach (var key in next.Config.Keys.Where(k => k.StartsWith("volatile.", StringComparison.Ordinal)).ToList())
         {
             next.Config.Remove(key);
@@ -70,7 +50,7 @@ public sealed partial class InstanceManager
         await ValidateAsync(next, ct);
 
         var updated = await ExpandAsync(next, ct);
-        if (RootDisk(updated.Devices).Pool != RootDisk(old.Devices).Pool)
+        if (RootDisk.Find(updated.Devices).Pool != RootDisk.Find(old.Devices).Pool)
         {
             throw new BadRequestException("The root disk's pool cannot be changed (moving instances between pools is not supported)");
         }
@@ -136,12 +116,12 @@ public sealed partial class InstanceManager
     /// </summary>
     private async Task ApplyRootSizeAsync(Expanded old, Expanded updated, Reverter revert, CancellationToken ct)
     {
-        var (before, after) = (RootSize(old.Devices), RootSize(updated.Devices));
+        var (before, after) = (RootDisk.Size(old.Devices), RootDisk.Size(updated.Devices));
         if (before == after)
         {
             return;
         }
-        var pool = pools.Get(RootDisk(updated.Devices).Pool);
+        var pool = pools.Get(RootDisk.Find(updated.Devices).Pool);
         var (name, type) = (old.Record.Name, old.Record.Type);
         await pool.SetInstanceVolumeSizeAsync(name, type, after, ct);
         revert.Add(() => pool.SetInstanceVolumeSizeAsync(name, type, before, CancellationToken.None));
@@ -150,7 +130,7 @@ public sealed partial class InstanceManager
     private static Dictionary<string, Dictionary<string, string>> WithoutRootSize(Dictionary<string, Dictionary<string, string>> devices)
     {
         var copy = devices.ToDictionary(kv => kv.Key, kv => new Dictionary<string, string>(kv.Value));
-        copy[RootDisk(devices).Device].Remove("size");
+        copy[RootDisk.Find(devices).Device].Remove("size");
         return copy;
     }
 
@@ -180,7 +160,7 @@ public sealed partial class InstanceManager
     /// </summary>
     public async Task ApplyProfileChangeAsync(Profile before, CancellationToken ct)
     {
-        var now = (await daemon.Store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
+        var now = (await store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
         var then = new Dictionary<string, Profile>(now) { [before.Name] = before };
         await using var revert = new Reverter();
         foreach (var name in await Repo.UsingProfileAsync(before.Name, ct))
@@ -192,13 +172,13 @@ public sealed partial class InstanceManager
             string newPool;
             try
             {
-                newPool = RootDisk(updated.Devices).Pool;
+                newPool = RootDisk.Find(updated.Devices).Pool;
             }
             catch (BadRequestException)
             {
                 throw new BadRequestException($"The change would leave instance \"{name}\" without a root disk");
             }
-            if (newPool != RootDisk(old.Devices).Pool)
+            if (newPool != RootDisk.Find(old.Devices).Pool)
             {
                 throw new BadRequestException($"The change would move the root disk of instance \"{name}\" to another pool");
             }

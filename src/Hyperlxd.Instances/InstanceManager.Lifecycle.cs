@@ -3,13 +3,16 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.State.Repositories;
 using Microsoft.Extensions.Logging;
+using Hyperlxd.Core.Config;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 public sealed partial class InstanceManager
 {
     private const string LastPower = "volatile.last_state.power";
     private const string BaseImage = "volatile.base_image";
+
+    public static string Url(string name) => "/1.0/instances/" + name;
 
     /// <summary>
     /// Checks a create request completely before anything is written, so that a bad request is a
@@ -60,10 +63,10 @@ public sealed partial class InstanceManager
         var record = new InstanceRecord
         {
             Name = req.Name!,
-            Type = type.ToApi(),
+            Type = type,
             Architecture = string.IsNullOrEmpty(req.Architecture) ? image.Architecture : req.Architecture,
             Description = req.Description ?? "",
-            Config = (req.Config ?? new()).Where(kv => kv.Value.Length > 0).ToDictionary(), // "" (or JSON null) sets nothing, as in LXD
+            Config = ConfigPatch.Set(req.Config), // "" (or JSON null) sets nothing, as in LXD
             Devices = req.Devices ?? new(),
             Profiles = req.Profiles ?? new List<string> { "default" },
             Ephemeral = req.Ephemeral,
@@ -101,9 +104,9 @@ public sealed partial class InstanceManager
             revert.Add(() => Repo.DeleteAsync(record.Name, CancellationToken.None));
         }
         var e = await ExpandAsync(record, ct);
-        var (_, poolName) = RootDisk(e.Devices);
+        var (_, poolName) = RootDisk.Find(e.Devices);
         var pool = pools.Get(poolName);
-        await pool.CreateInstanceVolumeFromImageAsync(record.Name, record.Type, fingerprint, RootSize(e.Devices), ct);
+        await pool.CreateInstanceVolumeFromImageAsync(record.Name, record.Type, fingerprint, RootDisk.Size(e.Devices), ct);
         revert.Add(() => pool.DeleteInstanceVolumeAsync(record.Name, record.Type, CancellationToken.None));
         var spec = SpecOf(e);
         Directory.CreateDirectory(spec.StateDir);
@@ -118,7 +121,7 @@ public sealed partial class InstanceManager
     public async Task<RuntimeState> StateAsync(Expanded e, CancellationToken ct)
     {
         var state = await DriverOf(e).GetStateAsync(SpecOf(e), ct); // SpecOf has checked the root disk
-        var (device, pool) = RootDisk(e.Devices);
+        var (device, pool) = RootDisk.Find(e.Devices);
         return pools.TryGet(pool)?.InstanceVolumeUsage(e.Record.Name, e.Record.Type) is { } used
             ? state with { DiskUsage = new Dictionary<string, long> { [device] = used } }
             : state;
@@ -220,7 +223,7 @@ public sealed partial class InstanceManager
     {
         using var _ = await _locks.AcquireAsync(name, ct);
         var e = await LoadAsync(name, ct);
-        if (e.Config.GetValueOrDefault("security.protection.delete") is "true" or "1" or "yes" or "on")
+        if (LxdBool.IsTrue(e.Config.GetValueOrDefault("security.protection.delete")))
         {
             throw new BadRequestException("The instance is protected from deletion (security.protection.delete)");
         }
@@ -238,7 +241,7 @@ public sealed partial class InstanceManager
         var spec = SpecOf(e);
         await CleanupAsync(e, ct);
         DriverOf(e).Forget(spec);
-        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
         foreach (var s in await Repo.ListSnapshotsAsync(e.Record.Name, ct))
         {
             await pool.DeleteInstanceSnapshotAsync(e.Record.Name, e.Record.Type, s.Name, ct);
@@ -268,7 +271,7 @@ public sealed partial class InstanceManager
         {
             throw new BadRequestException("Renaming a running instance is not allowed: stop it first");
         }
-        var pool = pools.Get(RootDisk(e.Devices).Pool);
+        var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
         await using var revert = new Reverter();
         await Repo.RenameAsync(name, newName!, ct);
         revert.Add(() => Repo.RenameAsync(newName!, name, CancellationToken.None));
@@ -363,7 +366,7 @@ public sealed partial class InstanceManager
         }
         var autostart = e.Config.GetValueOrDefault("boot.autostart");
         var wasRunning = e.Config.GetValueOrDefault(LastPower) == "RUNNING";
-        var wanted = autostart is "true" or "1" or "yes" or "on" || (autostart is null or "" && wasRunning && state.LastExit is null);
+        var wanted = LxdBool.IsTrue(autostart) || (autostart is null or "" && wasRunning && state.LastExit is null);
         using var _ = await _locks.AcquireAsync(e.Record.Name, ct);
         if (wanted)
         {
@@ -383,5 +386,5 @@ public sealed partial class InstanceManager
     }
 
     private void Lifecycle(string action, string name, Dictionary<string, object?>? context = null) =>
-        daemon.Events.PublishLifecycle(action, "/1.0/instances/" + name, context);
+        events.PublishLifecycle(action, Url(name), context);
 }

@@ -3,7 +3,7 @@ using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Storage;
 
-namespace Hyperlxd.Daemon.Instances;
+namespace Hyperlxd.Instances;
 
 /// <summary>
 /// The devices' lifecycle around the driver (<see cref="Device"/>): setup before every start (what the
@@ -22,8 +22,13 @@ public sealed partial class InstanceManager
 
     private IDeviceHost Host => _deviceHost ??= new DeviceHost(pools);
 
-    /// <summary>Throws a 400 naming <paramref name="feature"/> when the instance's driver lacks it.</summary>
-    public void RequireFeature(Expanded e, DriverFeatures feature) => DriverOf(e).Require(feature);
+    /// <summary>The instance's driver, when it offers <paramref name="feature"/> (else a 400 naming it).</summary>
+    private IInstanceDriver RequireFeature(Expanded e, DriverFeatures feature)
+    {
+        var driver = DriverOf(e);
+        driver.Require(feature);
+        return driver;
+    }
 
     private DeviceContext ContextOf(Expanded e, string name, Dictionary<string, string> device)
     {
