@@ -12,6 +12,7 @@ namespace Hyperlxd.Containers;
 /// </summary>
 internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended = null) : IExecSession
 {
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2213", Justification = "DisposeAsync disposes it through ProcessPipes.DisposeWithPipes, which closes its redirected pipes first")]
     private readonly Process _process = process;
     private readonly PtyStream? _pty = pty;
 
@@ -66,7 +67,8 @@ internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended
             Signal(9);
             try
             {
-                await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _process.WaitForExitAsync(grace.Token);
             }
             catch (OperationCanceledException)
             {
@@ -149,7 +151,7 @@ internal sealed class PtyStream(int fd) : Stream
         var fd = Interlocked.Exchange(ref _fd, -1);
         if (fd >= 0)
         {
-            Syscalls.Close(fd);
+            _ = Syscalls.Close(fd); // close(2) releases the fd even when it reports an error: nothing to retry
         }
         base.Dispose(disposing);
     }

@@ -94,7 +94,7 @@ internal sealed class ExecTerminal : IDisposable
             }
             if (fd >= 0)
             {
-                Syscalls.Close(fd);
+                _ = Syscalls.Close(fd); // close(2) releases the fd even when it reports an error: nothing to retry
                 throw new IOException("Failed receiving the exec terminal: not a pty master");
             }
             // EOF without a terminal: the helper's child failed and reported it to the helper.

@@ -45,12 +45,12 @@ internal sealed class FileBroker : IDisposable
         }
         catch
         {
-            Close(mine);
+            _ = Close(mine);
             throw;
         }
         finally
         {
-            Close(theirs);
+            _ = Close(theirs);
         }
         _sock = mine;
         // A cancelled request kills the broker: a blocked read then sees EOF.
@@ -168,7 +168,7 @@ internal sealed class FileBroker : IDisposable
         {
             if (fd >= 0)
             {
-                Close(fd);
+                _ = Close(fd);
             }
         }
     }
@@ -192,7 +192,7 @@ internal sealed class FileBroker : IDisposable
         }
         _disposed = true;
         _cancel.Dispose();
-        Close(_sock);
+        _ = Close(_sock);
         if (!_reaped)
         {
             Kill(_pid, 9);

@@ -19,7 +19,7 @@ namespace Hyperlxd.Daemon;
 /// What every request handler shares: the state store, operations, events, the server identity,
 /// the cached server config and the trust store. One instance serves the unix socket and HTTPS.
 /// </summary>
-public sealed class Daemon(DaemonOptions options, EventHub events, OperationManager operations, InstanceDrivers drivers, ILoggerFactory loggers)
+public sealed class Daemon(DaemonOptions options, EventHub events, OperationManager operations, InstanceDrivers drivers, ILoggerFactory loggers) : IAsyncDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger<Daemon>();
     private readonly ConcurrentDictionary<string, Api.Certificate> _trusted = new();
@@ -107,6 +107,18 @@ public sealed class Daemon(DaemonOptions options, EventHub events, OperationMana
         {
             await _store.DisposeAsync();
         }
+    }
+
+    /// <summary>The DI container disposes the daemon after <see cref="StopAsync"/>: release what it built.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_https is not null)
+        {
+            await _https.DisposeAsync(); // a no-op after StopAsync
+        }
+        _images?.Dispose();
+        _storage?.Dispose();
+        _configLock.Dispose();
     }
 
     /// <summary>The addresses clients can reach HTTPS on (for tokens and <c>environment.addresses</c>).</summary>

@@ -12,7 +12,7 @@ namespace Hyperlxd.Storage;
 /// The daemon's loaded pools: created, mounted at start, updated and deleted here, with the
 /// DB row and the host side kept together by a <see cref="Reverter"/>.
 /// </summary>
-public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger logger) : IImageCache
+public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger logger) : IImageCache, IDisposable
 {
     private readonly ConcurrentDictionary<string, StoragePool> _pools = new();
     private readonly SemaphoreSlim _poolLock = new(1, 1);
@@ -55,6 +55,8 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     }
 
     /// <summary>Lets background work on the pools (spare copies being made) finish: at daemon shutdown.</summary>
+    public void Dispose() => _poolLock.Dispose();
+
     public Task QuiesceAsync() => Task.WhenAll(_pools.Values.Select(p => p.WaitForSparesAsync()));
 
     /// <summary>Unmounts every pool (daemon shutdown in tests; LXD leaves pools mounted in production).</summary>

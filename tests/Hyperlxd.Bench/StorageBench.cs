@@ -35,7 +35,7 @@ internal static class StorageBench
         Console.WriteLine($"storage bench: image tree {tree} ({files} entries), {rounds} rounds");
         var ct = CancellationToken.None;
         await using var store = await StateStore.OpenAsync(dir, null, "hyperlxd", NullLoggerFactory.Instance, ct);
-        var pools = new StoragePools(store, new StoragePaths(dir), NullLogger.Instance) { ImageSource = new TreeImageSource(tree) };
+        using var pools = new StoragePools(store, new StoragePaths(dir), NullLogger.Instance) { ImageSource = new TreeImageSource(tree) };
         await pools.LoadAsync(ct);
         var rows = new List<(string Name, List<double> Ours, List<double> Raw, string Primitive)>();
         try

@@ -81,12 +81,18 @@ internal static unsafe partial class Syscalls
             argv[args.Count + 1] = null;
             var envp = stackalloc byte*[1];
             envp[0] = null;
-            FileActionsInit(fa);
-            SpawnAttrInit(attr);
+            Check(-FileActionsInit(fa), "posix_spawn_file_actions_init");
+            var attrRc = SpawnAttrInit(attr);
+            if (attrRc != 0)
+            {
+                _ = FileActionsDestroy(fa);
+                Check(-attrRc, "posix_spawnattr_init");
+            }
             try
             {
-                SigEmptySet(sets);
-                SigFillSet(sets + 128);
+                // sigemptyset/sigfillset only fail on an invalid signal number; they take none here.
+                _ = SigEmptySet(sets);
+                _ = SigFillSet(sets + 128);
                 int pid = 0, rc;
                 if ((rc = FileActionsAddDup2(fa, fd, childFd)) != 0
                     || (rc = SpawnAttrSetFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) != 0
@@ -100,8 +106,9 @@ internal static unsafe partial class Syscalls
             }
             finally
             {
-                FileActionsDestroy(fa);
-                SpawnAttrDestroy(attr);
+                // Destroy only frees what init allocated; it has nothing to report on Linux.
+                _ = FileActionsDestroy(fa);
+                _ = SpawnAttrDestroy(attr);
             }
         }
         finally
@@ -159,7 +166,7 @@ internal static unsafe partial class Syscalls
                 {
                     if (fd >= 0)
                     {
-                        Close(fd);
+                        _ = Close(fd); // a second SCM_RIGHTS fd: drop it
                     }
                     fd = *(int*)(c + 16);
                 }

@@ -63,7 +63,7 @@ public sealed partial class DaemonLock : IDisposable
         }
         catch
         {
-            close(fd);
+            _ = close(fd);
             throw;
         }
     }
@@ -134,7 +134,7 @@ public sealed partial class DaemonLock : IDisposable
     {
         if (_fd >= 0)
         {
-            close(_fd);
+            _ = close(_fd); // close(2) releases the fd even when it reports an error: nothing to retry
             _fd = -1;
         }
     }

@@ -41,7 +41,7 @@ internal sealed partial class IdleTrim(ILogger<IdleTrim> logger) : BackgroundSer
                 var before = Environment.WorkingSet;
                 GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                MallocTrim(0);
+                _ = MallocTrim(0); // 1 = memory released, 0 = none to release: both fine
                 logger.LogDebug("Idle after {Allocated} MB allocated: memory trimmed, RSS {Before} -> {After} MB",
                     sinceTrim >> 20, before >> 20, Environment.WorkingSet >> 20);
                 sinceTrim = 0;

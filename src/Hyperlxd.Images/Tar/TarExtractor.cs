@@ -130,7 +130,10 @@ public static class TarExtractor
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
         fixed (byte* p = bytes)
         {
-            lchown(p, (uint)uid, (uint)gid);
+            if (lchown(p, (uint)uid, (uint)gid) != 0)
+            {
+                throw new IOException($"lchown {path} failed (errno {Marshal.GetLastPInvokeError()})");
+            }
         }
     }
 
@@ -152,7 +155,10 @@ public static class TarExtractor
         var a = Encoding.UTF8.GetBytes(dest + "\0");
         fixed (byte* pa = a)
         {
-            mkfifo(pa, 0x1a4);
+            if (mkfifo(pa, 0x1a4) != 0)
+            {
+                throw new IOException($"mkfifo {dest} failed (errno {Marshal.GetLastPInvokeError()})");
+            }
         }
     }
 }

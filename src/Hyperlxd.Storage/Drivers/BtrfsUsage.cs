@@ -57,7 +57,7 @@ internal static unsafe class BtrfsUsage
         }
         finally
         {
-            close(fd);
+            _ = close(fd); // close(2) releases the fd even when it reports an error: nothing to retry
         }
     }
 }
