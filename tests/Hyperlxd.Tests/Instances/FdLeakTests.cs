@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Hyperlxd.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Hyperlxd.Tests.Instances;
 
@@ -9,7 +10,7 @@ namespace Hyperlxd.Tests.Instances;
 /// pty, pidfd and socket a request opens is closed when it ends (not when a GC finalizes it).
 /// </summary>
 [Collection(ContainerDaemonCollection.Name)]
-public sealed class FdLeakTests(ContainerDaemon fixture)
+public sealed class FdLeakTests(ContainerDaemon fixture, ITestOutputHelper output)
 {
     private const int Rounds = 50;
     // Pools, the HTTP server and the embedded database may open a few fds lazily; a leak grows by Rounds.
@@ -32,6 +33,7 @@ public sealed class FdLeakTests(ContainerDaemon fixture)
         }
 
         var after = await SettledFdsAsync(before.Count + Slack);
+        output.WriteLine($"daemon fds: {before.Count} before, {after.Count} after {Rounds} rounds");
         Assert.True(after.Count <= before.Count + Slack,
             $"daemon fds grew from {before.Count} to {after.Count} over {Rounds} rounds; new: {string.Join(", ", Grown(before, after))}");
     }
