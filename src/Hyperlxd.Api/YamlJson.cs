@@ -17,7 +17,7 @@ public static partial class YamlJson
     public static string ToYaml(JsonElement value)
     {
         var stream = new YamlStream(new YamlDocument(ToNode(value)));
-        var writer = new StringWriter(CultureInfo.InvariantCulture);
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
         stream.Save(writer, assignAnchors: false);
         var text = writer.ToString();
 

@@ -58,6 +58,7 @@ public sealed class CliContext
         if (!File.Exists(pinnedPath))
             throw new CliException($"No pinned certificate for remote \"{remoteName}\" ({pinnedPath}); remove and re-add the remote");
         var clientCert = Certificates.LoadOrCreateClientCertificate(Config.ClientCertPath, Config.ClientKeyPath);
-        return HyperlxdClient.ForHttps(address, clientCert, Certificates.LoadPem(pinnedPath));
+        using var pinned = Certificates.LoadPem(pinnedPath); // ForHttps keeps only its bytes
+        return HyperlxdClient.ForHttps(address, clientCert, pinned);
     }
 }

@@ -70,7 +70,9 @@ public sealed partial class ContainerDriver
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
         try
         {
+#pragma warning disable CA2000 // the session owns the pty stream and disposes it with the process
             return new ExecSession(process, new PtyStream(await terminal.ReceiveMasterAsync(process, stderr, ct)));
+#pragma warning restore CA2000
         }
         catch
         {

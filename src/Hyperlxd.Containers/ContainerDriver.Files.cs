@@ -31,7 +31,7 @@ public sealed partial class ContainerDriver
 
     public async Task PutFileAsync(InstanceSpec spec, string path, FileWrite write, Stream content, CancellationToken ct)
     {
-        var fd = await WithBrokerAsync(spec, (broker, map) =>
+        var reply = await WithBrokerAsync(spec, (broker, map) =>
         {
             var (uid, gid, mode) = (ToHost(map, write.Uid, true), ToHost(map, write.Gid, false), write.Mode ?? FileBroker.None);
             var (defUid, defGid) = map?.Root ?? (0, 0);
@@ -41,8 +41,8 @@ public sealed partial class ContainerDriver
                 FileType.Directory => broker.Call(FileOp.Mkdir, path, uid, gid, mode, defUid: defUid, defGid: defGid),
                 _ => broker.Call(FileOp.Put, path, uid, gid, mode, write.Append, defUid: defUid, defGid: defGid),
             };
-        }, ct) is { Fd: { } opened } ? opened : null;
-        if (fd is not null)
+        }, ct);
+        if (reply.Fd is { } fd)
         {
             // Created (or truncated) and owned by the broker; the content goes straight from the request.
             await using var fs = new FileStream(fd.ToFileHandle(), FileAccess.Write, 1);

@@ -11,6 +11,7 @@ namespace Hyperlxd.Containers;
 /// </summary>
 internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended = null) : IExecSession
 {
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2213", Justification = "DisposeAsync disposes it through HostCommand.DisposeWithPipes, which closes its redirected pipes first")]
     private readonly Process _process = process;
     private readonly PtyStream? _pty = pty;
 
@@ -79,7 +80,8 @@ internal sealed class ExecSession(Process process, PtyStream? pty, Action? ended
             Signal(9);
             try
             {
-                await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _process.WaitForExitAsync(grace.Token);
             }
             catch (OperationCanceledException)
             {

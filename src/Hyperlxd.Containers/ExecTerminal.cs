@@ -82,21 +82,29 @@ internal sealed class ExecTerminal : IDisposable
         {
             // Peek waits (asynchronously) for the one byte that carries the fd, or for EOF.
             await conn.ReceiveAsync(one, SocketFlags.Peek, ct);
-            if (!Syscalls.TryReceiveFd(sock, out _, out var fd))
+            SafeFdHandle? fd = null;
+            try
             {
-                continue;
+                if (!Syscalls.TryReceiveFd(sock, out _, out fd))
+                {
+                    continue;
+                }
+                if (fd is null)
+                {
+                    // EOF without a terminal: the helper's child failed and reported it to the helper.
+                    throw await FailureAsync(helper, helperStderr, "no terminal was sent", ct);
+                }
+                if (!Syscalls.IsPtyMaster(fd))
+                {
+                    throw new IOException("Failed receiving the exec terminal: not a pty master");
+                }
+                (var master, fd) = (fd, null);
+                return master;
             }
-            if (fd is not null && Syscalls.IsPtyMaster(fd))
+            finally
             {
-                return fd;
+                fd?.Dispose();
             }
-            if (fd is not null)
-            {
-                fd.Dispose();
-                throw new IOException("Failed receiving the exec terminal: not a pty master");
-            }
-            // EOF without a terminal: the helper's child failed and reported it to the helper.
-            throw await FailureAsync(helper, helperStderr, "no terminal was sent", ct);
         }
     }
 

@@ -13,12 +13,14 @@ namespace Hyperlxd.Images;
 /// tarball, plus <c>&lt;fp&gt;.rootfs</c> for a split image) and their rows in the database.
 /// Split by concern into partials: Upload, Validate, Aliases, Export, Unpack, Remote.
 /// </summary>
-public sealed partial class ImageStore : IImageSource
+public sealed partial class ImageStore : IImageSource, IDisposable
 {
     private const string TempPrefix = ".upload-";
     private readonly ImageRepository _repo;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _commitLock = new(1, 1);
+
+    public void Dispose() => _commitLock.Dispose();
 
     /// <param name="cache">The storage tier's per-pool cache; null until a storage tier is registered.</param>
     public ImageStore(string imagesDir, ImageRepository repo, IImageCache? cache, ILogger<ImageStore> logger)

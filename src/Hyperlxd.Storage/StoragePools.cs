@@ -17,7 +17,7 @@ namespace Hyperlxd.Storage;
 /// (<see cref="IImageCache"/>). Lazy, so that DI can build the two without a cycle; read only when an
 /// image is first unpacked on a pool.
 /// </param>
-public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger logger, Lazy<IImageSource>? images = null) : IImageCache
+public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger logger, Lazy<IImageSource>? images = null) : IImageCache, IDisposable
 {
     private readonly ConcurrentDictionary<string, StoragePool> _pools = new();
     private readonly SemaphoreSlim _poolLock = new(1, 1);
@@ -45,6 +45,8 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     }
 
     /// <summary>Lets background work on the pools (spare copies being made) finish: at daemon shutdown.</summary>
+    public void Dispose() => _poolLock.Dispose();
+
     public Task QuiesceAsync() => Task.WhenAll(_pools.Values.Select(p => p.WaitForSparesAsync()));
 
     /// <summary>Unmounts every pool (daemon shutdown in tests; LXD leaves pools mounted in production).</summary>

@@ -93,7 +93,8 @@ internal sealed class ApiShare(string socketPath) : IDisposable
             {
                 var ws = new ClientWebSocket();
                 sockets.Add(ws);
-                await ws.ConnectAsync(new Uri($"ws://unix.socket{id}/websocket?secret={fds.GetProperty(fd).GetString()}"), new HttpMessageInvoker(_handler, false), default);
+                using var invoker = new HttpMessageInvoker(_handler, false); // the handshake's; the shared handler stays
+                await ws.ConnectAsync(new Uri($"ws://unix.socket{id}/websocket?secret={fds.GetProperty(fd).GetString()}"), invoker, default);
             }
             // stdin: nothing to send (the command may already be gone); stdout/stderr: read until the server closes them.
             try

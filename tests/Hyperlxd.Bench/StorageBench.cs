@@ -36,7 +36,7 @@ internal static class StorageBench
         Console.WriteLine($"storage bench: image tree {tree} ({files} entries), {rounds} rounds");
         var ct = CancellationToken.None;
         await using var store = await StateStore.OpenAsync(dir, null, "hyperlxd", NullLoggerFactory.Instance, ct);
-        var pools = new StoragePools(store, new StoragePaths(dir), NullLogger.Instance, new Lazy<IImageSource>(new TreeImageSource(tree)));
+        using var pools = new StoragePools(store, new StoragePaths(dir), NullLogger.Instance, new Lazy<IImageSource>(new TreeImageSource(tree)));
         await pools.LoadAsync(ct);
         var rows = new List<(string Name, List<double> Ours, List<double> Raw, string Primitive)>();
         try

@@ -98,7 +98,7 @@ public class FormatterTests
     [Fact]
     public void JsonIsCompactOneLine()
     {
-        var output = new StringWriter();
+        using var output = new StringWriter();
         Formatter.Write(output, Json("""{ "a" : [1, "b"] }"""), OutputFormat.Json);
         Assert.Equal("{\"a\":[1,\"b\"]}\n", output.ToString().Replace("\r\n", "\n"));
     }

@@ -13,7 +13,7 @@ namespace Hyperlxd.Cli.Tests;
 /// The 5.0.2 <c>remote add</c> trust flows against an HTTPS stub that, like LXD, requests any
 /// client certificate and trusts it after a correct password or token.
 /// </summary>
-public sealed class HttpsRemoteTests : IAsyncLifetime
+public sealed class HttpsRemoteTests : IAsyncLifetime, IDisposable
 {
     private readonly TestCli _cli = new();
     private readonly X509Certificate2 _serverCert = StubServer.SelfSignedServerCert();
@@ -54,6 +54,10 @@ public sealed class HttpsRemoteTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _stub.DisposeAsync();
+    }
+
+    public void Dispose()
+    {
         _serverCert.Dispose();
         _cli.Dispose();
     }
@@ -83,7 +87,7 @@ public sealed class HttpsRemoteTests : IAsyncLifetime
         // GET /1.0 (untrusted) → POST /1.0/certificates → GET /1.0 (trusted), all with our client cert.
         var requests = _stub.Requests;
         Assert.Equal(["GET /1.0", "POST /1.0/certificates", "GET /1.0"], requests.Select(r => $"{r.Method} {r.PathAndQuery}"));
-        var clientCert = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_cli.ConfDir, "client.crt")));
+        using var clientCert = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_cli.ConfDir, "client.crt")));
         Assert.All(requests, r => Assert.Equal(StubServer.Fingerprint(clientCert), r.ClientFingerprint));
         var post = JsonDocument.Parse(requests[1].Body).RootElement;
         Assert.Equal("client", post.GetProperty("type").GetString());
@@ -97,7 +101,7 @@ public sealed class HttpsRemoteTests : IAsyncLifetime
         var eku = clientCert.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single();
         Assert.Contains(eku.EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>(), o => o.Value == "1.3.6.1.5.5.7.3.2");
 
-        var pinned = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_cli.ConfDir, "servercerts", "r.crt")));
+        using var pinned = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_cli.ConfDir, "servercerts", "r.crt")));
         Assert.Equal(_serverCert.RawData, pinned.RawData);
         Assert.Equal($"https://{Addr}", RemoteConfig.Load(_cli.ConfDir).Remotes["r"].Addr);
 

@@ -98,7 +98,9 @@ public static class Certificates
             throw new CliException($"Failed to connect to {address.Authority}: {e.Message}", e);
         }
 
+#pragma warning disable CA1508 // false positive: the validation callback above assigns it
         return captured ?? throw new CliException($"The server at {address.Authority} presented no certificate");
+#pragma warning restore CA1508
     }
 
     private static void WritePrivate(string path, string content)

@@ -146,9 +146,11 @@ public sealed class HyperlxdClient : IDisposable
         var ws = new UriBuilder(http) { Scheme = http.Scheme == "https" ? "wss" : "ws" }.Uri;
         var socket = new System.Net.WebSockets.ClientWebSocket();
         socket.Options.SetRequestHeader("User-Agent", "hlx/0.1");
+        // Only the handshake goes through the invoker; the shared handler stays ours.
+        using var invoker = new HttpMessageInvoker(_handler, disposeHandler: false);
         try
         {
-            await socket.ConnectAsync(ws, new HttpMessageInvoker(_handler, disposeHandler: false), ct);
+            await socket.ConnectAsync(ws, invoker, ct);
         }
         catch (System.Net.WebSockets.WebSocketException e)
         {

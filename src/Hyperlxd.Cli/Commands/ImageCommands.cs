@@ -65,6 +65,9 @@ public static class ImageCommands
         var headers = new Dictionary<string, string>();
         if (call.Parsed.Has("public"))
             headers["X-LXD-public"] = "true";
+        // Each FileStream is owned by its ProgressStream, that by its FileContent, that by the form:
+        // `using (content)` below disposes the chain.
+#pragma warning disable CA2000
         HttpContent content;
         if (files.Count == 1)
         {
@@ -81,6 +84,7 @@ public static class ImageCommands
             form.Add(new FileContent(progress.Wrap(File.OpenRead(files[1]), metaLength), new FileInfo(files[1]).Length), rootfsPart, Path.GetFileName(files[1]));
             content = form;
         }
+#pragma warning restore CA2000
         ApiResult result;
         using (content)
         {
@@ -147,7 +151,9 @@ public static class ImageCommands
         foreach (var arg in call.Args)
         {
             var (remote, name) = Target(call, arg);
+            #pragma warning disable CA2000 // false positive: a using declaration in a loop of an async method
             using var client = call.Ctx.Connect(remote);
+            #pragma warning restore CA2000
             var fp = await ResolveAsync(client, name);
             await client.QueryAsync(HttpMethod.Delete, "/1.0/images/" + fp, null, null);
         }
@@ -243,7 +249,7 @@ public static class MultipartSplitter
 {
     public static async Task SplitAsync(Stream body, string boundary, Func<string, Stream> open)
     {
-        var input = new BufferedStream(body, 1 << 16);
+        await using var input = new BufferedStream(body, 1 << 16); // disposes body too: the caller is done with it
         var first = Encoding.ASCII.GetBytes("--" + boundary);
         var delimiter = Encoding.ASCII.GetBytes("\r\n--" + boundary);
         // Preamble up to the first boundary line.

@@ -121,7 +121,9 @@ public static partial class InstanceCommands
         foreach (var arg in call.Args)
         {
             var (remote, name) = Target(call, arg);
+            #pragma warning disable CA2000 // false positive: a using declaration in a loop of an async method
             using var client = call.Ctx.Connect(remote);
+            #pragma warning restore CA2000
             var effective = action;
             // As lxc does: "start" on a frozen instance thaws it.
             if (action == "start")
@@ -142,7 +144,9 @@ public static partial class InstanceCommands
         foreach (var arg in call.Args)
         {
             var (remote, name) = Target(call, arg);
+            #pragma warning disable CA2000 // false positive: a using declaration in a loop of an async method
             using var client = call.Ctx.Connect(remote);
+            #pragma warning restore CA2000
             var instance = await client.GetAsync(InstancePath(name), ApiJsonContext.Default.Instance);
             if (instance.StatusCode != (int)StatusCode.Stopped)
             {

@@ -14,7 +14,7 @@ public enum OperationClass
 /// One background operation. Status moves Running → Success | Failure | Cancelled and every change
 /// is published as an <c>operation</c> event, which is how the 5.0.2 client learns that it finished.
 /// </summary>
-public sealed class Operation
+public sealed class Operation : IDisposable
 {
     private readonly object _lock = new();
     private readonly EventHub _events;
@@ -37,7 +37,11 @@ public sealed class Operation
         MayCancel = mayCancel;
         OnCancel = onCancel;
         CreatedAt = _updatedAt = DateTimeOffset.UtcNow;
+        CancellationToken = _cts.Token;
     }
+
+    /// <summary>Called by the manager when it forgets a finished operation.</summary>
+    public void Dispose() => _cts.Dispose();
 
     public string Id { get; } = Guid.NewGuid().ToString();
     public OperationClass Class { get; }
@@ -47,7 +51,8 @@ public sealed class Operation
     public bool MayCancel { get; }
     internal Func<Operation, Task>? OnCancel { get; }
     public string Url => "/1.0/operations/" + Id;
-    public CancellationToken CancellationToken => _cts.Token;
+    /// <summary>Read once, so it stays usable after the operation is disposed (its manager forgets it).</summary>
+    public CancellationToken CancellationToken { get; }
     public Task Completion => _done.Task;
     internal DateTimeOffset? FinishedAt { get; private set; }
 

@@ -71,7 +71,13 @@ public sealed class OperationManager(EventHub events, ILogger<OperationManager> 
     }
 
     private void Forget(Operation op) =>
-        _ = Task.Delay(Linger).ContinueWith(_ => _ops.TryRemove(op.Id, out Operation? _), TaskScheduler.Default);
+        _ = Task.Delay(Linger).ContinueWith(_ =>
+        {
+            if (_ops.TryRemove(op.Id, out var gone))
+            {
+                gone.Dispose();
+            }
+        }, TaskScheduler.Default);
 
     public Operation Get(string id) =>
         _ops.TryGetValue(id, out var op) ? op : throw new NotFoundException("Operation not found");

@@ -104,14 +104,17 @@ public static class CertificateEndpoints
             {
                 throw new ForbiddenException("not authorized: a restricted certificate cannot add certificates");
             }
-            await TrustCallerAsync(ctx, req, ParseCertificate(req.Certificate));
+            using var offered = ParseCertificate(req.Certificate);
+            await TrustCallerAsync(ctx, req, offered);
             return;
         }
 
+        // A certificate parsed here is ours to dispose; the connection's belongs to the connection.
+        using var parsed = string.IsNullOrEmpty(req.Certificate) ? null : ParseCertificate(req.Certificate);
         X509Certificate2 cert;
-        if (!string.IsNullOrEmpty(req.Certificate))
+        if (parsed is not null)
         {
-            cert = ParseCertificate(req.Certificate);
+            cert = parsed;
         }
         else
         {

@@ -66,7 +66,8 @@ public sealed class DaemonLock : IDisposable
     {
         try
         {
-            return Syscalls.OpenOrCreate(path, 0b110_000_000).ToFileHandle();
+            using var fd = Syscalls.OpenOrCreate(path, 0b110_000_000);
+            return fd.ToFileHandle(); // takes the descriptor over: disposing fd afterwards closes nothing
         }
         catch (ErrnoException e)
         {

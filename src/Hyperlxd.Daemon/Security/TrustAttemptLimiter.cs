@@ -8,13 +8,15 @@ namespace Hyperlxd.Daemon.Security;
 /// being evaluated at once. Excess attempts are refused at once, never queued, so parallel requests
 /// buy an attacker nothing.
 /// </summary>
-public sealed class TrustAttemptLimiter(int burst = 5, TimeSpan? refill = null, int concurrent = 2, TimeProvider? clock = null)
+public sealed class TrustAttemptLimiter(int burst = 5, TimeSpan? refill = null, int concurrent = 2, TimeProvider? clock = null) : IDisposable
 {
     private readonly TimeSpan _refill = refill ?? TimeSpan.FromSeconds(2);
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly SemaphoreSlim _inFlight = new(concurrent, concurrent);
     private readonly Dictionary<IPAddress, Bucket> _buckets = new();
     private readonly object _lock = new();
+
+    public void Dispose() => _inFlight.Dispose();
 
     private sealed class Bucket(double tokens, DateTimeOffset at)
     {

@@ -63,6 +63,7 @@ public static class Compression
     /// <summary>stdout of <c>tool -dc file</c>; reading past the end checks the exit code.</summary>
     private sealed class ToolStream : ReadOnlyStream
     {
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2213", Justification = "Dispose disposes it through HostCommand.DisposeWithPipes, which closes its redirected pipes first")]
         private readonly Process _process;
         private readonly Stream _out;
         private readonly string _tool;

@@ -279,6 +279,8 @@ public sealed partial class EmbeddedPostgres : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
+        _process?.Dispose(); // null after StopAsync; says who owns it
+        _stopping.Dispose();
         _log?.Dispose();
     }
 }

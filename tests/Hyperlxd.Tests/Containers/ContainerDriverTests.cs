@@ -211,7 +211,8 @@ public sealed class ContainerDriverTests
         await using (var f = await c.Driver.GetFileAsync(c.Spec, "/root/a.txt", None))
         {
             Assert.Equal((FileType.File, 1000u, 1001u, 0x1C0u), (f.Type, f.Uid, f.Gid, f.Mode));
-            Assert.Equal("content", await new StreamReader(f.Content!).ReadToEndAsync());
+            using var reader = new StreamReader(f.Content!);
+            Assert.Equal("content", await reader.ReadToEndAsync());
         }
         await c.Driver.PutFileAsync(c.Spec, "/root/d", new FileWrite(FileType.Directory, null, null, null, false, null), Stream.Null, None);
         await c.Driver.PutFileAsync(c.Spec, "/root/l", new FileWrite(FileType.Symlink, null, null, null, false, "a.txt"), Stream.Null, None);

@@ -16,7 +16,11 @@ public sealed class ContainerFileTests
     private static FileWrite File_(uint? uid = null, uint? gid = null, uint? mode = null, bool append = false) =>
         new(FileType.File, uid, gid, mode, append, null);
 
-    private static async Task<string> ReadAsync(InstanceFile f) => await new StreamReader(f.Content!).ReadToEndAsync();
+    private static async Task<string> ReadAsync(InstanceFile f)
+    {
+        using var reader = new StreamReader(f.Content!);
+        return await reader.ReadToEndAsync();
+    }
 
     [Theory]
     [InlineData(false)]

@@ -54,7 +54,8 @@ public sealed class ExecSpareTests
         await using var s = await c.Driver.ExecAsync(c.Spec, options, None);
         await s.Stdin!.WriteAsync(Encoding.UTF8.GetBytes(stdin));
         s.Stdin.Close();
-        var output = new StreamReader(s.Stdout!).ReadToEndAsync();
+        using var stdout = new StreamReader(s.Stdout!);
+        var output = stdout.ReadToEndAsync();
         var code = await s.WaitAsync(None);
         return (code, await output);
     }

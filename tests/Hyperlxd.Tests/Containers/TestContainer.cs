@@ -110,8 +110,10 @@ public sealed class TestContainer : IAsyncDisposable
     {
         await using var s = await Driver.ExecAsync(Spec, options, CancellationToken.None);
         s.Stdin!.Close();
-        var o = new StreamReader(s.Stdout!).ReadToEndAsync();
-        var e = new StreamReader(s.Stderr!).ReadToEndAsync();
+        using var stdout = new StreamReader(s.Stdout!);
+        using var stderr = new StreamReader(s.Stderr!);
+        var o = stdout.ReadToEndAsync();
+        var e = stderr.ReadToEndAsync();
         var code = await s.WaitAsync(CancellationToken.None);
         return (code, await o, await e);
     }
@@ -188,7 +190,7 @@ public sealed class TestContainer : IAsyncDisposable
             }
             foreach (var pid in File.ReadAllLines(Path.Combine(group, "cgroup.procs")))
             {
-                Tmds.Linux.LibC.kill(int.Parse(pid), Tmds.Linux.LibC.SIGKILL);
+                _ = Tmds.Linux.LibC.kill(int.Parse(pid), Tmds.Linux.LibC.SIGKILL);
             }
         }
         catch (IOException)

@@ -36,7 +36,7 @@ public sealed class DaemonLifecycleTests
         {
             if (i == 30)
             {
-                Tmds.Linux.LibC.kill(oldPostgres, Tmds.Linux.LibC.SIGKILL);
+                Assert.Equal(0, Tmds.Linux.LibC.kill(oldPostgres, Tmds.Linux.LibC.SIGKILL));
             }
             var name = $"w{i:000}";
             var r = await d.Api.PostAsync("/1.0/profiles", $$"""{"name":"{{name}}"}""");

@@ -16,7 +16,9 @@ public sealed class OperationEventTests(SharedDaemon fixture)
     {
         var ws = new ClientWebSocket();
         var handler = Hyperlxd.Api.UnixSocketTransport.CreateHandler(fixture.Daemon.Socket);
+#pragma warning disable CA2000 // the returned websocket's connection came from this handler: it lives as long as the socket
         await ws.ConnectAsync(new Uri("ws://unix.socket/1.0/events" + query), new HttpMessageInvoker(handler), CancellationToken.None);
+#pragma warning restore CA2000
         return ws;
     }
 

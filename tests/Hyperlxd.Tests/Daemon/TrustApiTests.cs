@@ -13,7 +13,8 @@ public sealed class TrustApiTests(SharedDaemon fixture)
     [Fact]
     public async Task Untrusted_tls_callers_see_only_the_untrusted_server_object()
     {
-        using var client = ApiClient.Https(fixture.HttpsPort, TestCertificates.CreateClient("stranger"));
+        using var clientCert = TestCertificates.CreateClient("stranger");
+        using var client = ApiClient.Https(fixture.HttpsPort, clientCert);
         var r = await client.GetAsync("/1.0");
         Assert.Equal(HttpStatusCode.OK, r.Status);
         Assert.Equal("untrusted", r.Metadata.GetProperty("auth").GetString());
@@ -33,7 +34,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
     [Fact]
     public async Task A_wrong_trust_password_is_refused_and_trusts_nothing()
     {
-        var cert = TestCertificates.CreateClient("guesser");
+        using var cert = TestCertificates.CreateClient("guesser");
         using var client = ApiClient.Https(fixture.HttpsPort, cert);
         var r = await client.PostAsync("/1.0/certificates", """{"type":"client","password":"wrong"}""");
         Assert.Equal(HttpStatusCode.Forbidden, r.Status);
@@ -45,7 +46,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
     [Fact]
     public async Task The_trust_password_trusts_the_connection_certificate()
     {
-        var cert = TestCertificates.CreateClient("pw-client");
+        using var cert = TestCertificates.CreateClient("pw-client");
         using var client = ApiClient.Https(fixture.HttpsPort, cert);
         var r = await client.PostAsync("/1.0/certificates", """{"type":"client","password":"s3cret","certificate":"","name":"","token":false}""");
         Assert.Equal(HttpStatusCode.OK, r.Status);
@@ -82,7 +83,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
         var listed = await Api.GetAsync("/1.0/operations?recursion=1");
         Assert.Contains(op.GetProperty("id").GetString(), listed.Metadata.GetProperty("running").EnumerateArray().Select(o => o.GetProperty("id").GetString()));
 
-        var cert = TestCertificates.CreateClient("tok");
+        using var cert = TestCertificates.CreateClient("tok");
         using var client = ApiClient.Https(fixture.HttpsPort, cert);
         r = await client.PostAsync("/1.0/certificates", $$"""{"type":"","password":"{{token}}"}""");
         Assert.Equal(HttpStatusCode.OK, r.Status);
@@ -91,7 +92,8 @@ public sealed class TrustApiTests(SharedDaemon fixture)
         Assert.Equal("tok-client", stored.Metadata.GetProperty("name").GetString());
 
         // Used once: a second client cannot reuse it.
-        using var other = ApiClient.Https(fixture.HttpsPort, TestCertificates.CreateClient("tok2"));
+        using var otherCert = TestCertificates.CreateClient("tok2");
+        using var other = ApiClient.Https(fixture.HttpsPort, otherCert);
         r = await other.PostAsync("/1.0/certificates", $$"""{"type":"","password":"{{token}}"}""");
         Assert.Equal(HttpStatusCode.Forbidden, r.Status);
         await Api.DeleteAsync("/1.0/certificates/" + TestCertificates.Fingerprint(cert));
@@ -105,7 +107,8 @@ public sealed class TrustApiTests(SharedDaemon fixture)
         var secret = r.Metadata.GetProperty("metadata").GetProperty("secret").GetString();
         Assert.Equal(HttpStatusCode.OK, (await Api.DeleteAsync("/1.0/operations/" + id)).Status);
         var token = Convert.ToBase64String(Encoding.UTF8.GetBytes($$"""{"client_name":"revoked","secret":"{{secret}}"}"""));
-        using var client = ApiClient.Https(fixture.HttpsPort, TestCertificates.CreateClient("late"));
+        using var clientCert = TestCertificates.CreateClient("late");
+        using var client = ApiClient.Https(fixture.HttpsPort, clientCert);
         r = await client.PostAsync("/1.0/certificates", $$"""{"password":"{{token}}"}""");
         Assert.Equal(HttpStatusCode.Forbidden, r.Status);
     }
@@ -113,7 +116,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
     [Fact]
     public async Task Certificates_can_be_added_listed_updated_and_removed_over_the_socket()
     {
-        var cert = TestCertificates.CreateClient("added");
+        using var cert = TestCertificates.CreateClient("added");
         var fp = TestCertificates.Fingerprint(cert);
         var r = await Api.PostAsync("/1.0/certificates", $$"""{"name":"added","type":"client","certificate":"{{Convert.ToBase64String(cert.RawData)}}"}""");
         Assert.Equal(HttpStatusCode.OK, r.Status);

@@ -231,8 +231,10 @@ public sealed class BuiltImageTests(ContainerDaemon fixture) : IAsyncLifetime
             }
             else
             {
+#pragma warning disable CA2000 // the form owns its parts and disposes them
                 form.Add(new ByteArrayContent(await File.ReadAllBytesAsync(files[0])), "metadata", "meta.tar.gz");
                 form.Add(new ByteArrayContent(await File.ReadAllBytesAsync(files[1])), "rootfs", "rootfs");
+#pragma warning restore CA2000
             }
             var r = await D.Api.SendContentAsync(HttpMethod.Post, "/1.0/images", body, null);
             Assert.True(r.Status == HttpStatusCode.RequestEntityTooLarge, r.ToString());

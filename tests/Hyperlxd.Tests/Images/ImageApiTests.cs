@@ -298,10 +298,9 @@ public sealed class ImageApiTests(ImageFixture fixture)
             Assert.Contains("images.max_upload_size", r.Error);
 
             // Chunked (no length): refused while streaming, the partial temp file removed.
-            var content = new StreamContent(new MemoryStream(data));
-            content.Headers.ContentType = new("application/octet-stream");
             var req = new Dictionary<string, string> { ["Transfer-Encoding"] = "chunked" };
-            r = await Api.SendContentAsync(HttpMethod.Post, "/1.0/images", new ChunkedContent(data), req);
+            using var chunked = new ChunkedContent(data);
+            r = await Api.SendContentAsync(HttpMethod.Post, "/1.0/images", chunked, req);
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r.Status);
         }
         finally

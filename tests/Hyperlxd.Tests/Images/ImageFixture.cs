@@ -67,12 +67,14 @@ public sealed class ImageFixture : IAsyncLifetime
         return Daemon.Api.SendContentAsync(HttpMethod.Post, "/1.0/images", content, h);
     }
 
-    public Task<ApiResponse> UploadSplitAsync(byte[] meta, byte[] rootfs, string rootfsPart = "rootfs", Dictionary<string, string>? headers = null)
+    public async Task<ApiResponse> UploadSplitAsync(byte[] meta, byte[] rootfs, string rootfsPart = "rootfs", Dictionary<string, string>? headers = null)
     {
-        var form = new MultipartFormDataContent();
+        using var form = new MultipartFormDataContent();
+#pragma warning disable CA2000 // the form owns its parts and disposes them
         form.Add(new ByteArrayContent(meta), "metadata", "meta.tar.gz");
         form.Add(new ByteArrayContent(rootfs), rootfsPart, "rootfs");
-        return Daemon.Api.SendContentAsync(HttpMethod.Post, "/1.0/images", form, headers);
+#pragma warning restore CA2000
+        return await Daemon.Api.SendContentAsync(HttpMethod.Post, "/1.0/images", form, headers);
     }
 
     public async Task DeleteAllAsync()

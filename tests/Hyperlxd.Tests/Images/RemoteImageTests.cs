@@ -72,8 +72,8 @@ public sealed class RemoteImageTests(ImageFixture fixture)
     {
         await using var server = await SimplestreamsServer.StartAsync(dropOnce: false);
         using var ws = new System.Net.WebSockets.ClientWebSocket();
-        await ws.ConnectAsync(new Uri("ws://unix.socket/1.0/events?type=operation"),
-            new HttpMessageInvoker(Hyperlxd.Api.UnixSocketTransport.CreateHandler(fixture.Daemon.Socket)), CancellationToken.None);
+        using var invoker = new HttpMessageInvoker(Hyperlxd.Api.UnixSocketTransport.CreateHandler(fixture.Daemon.Socket));
+        await ws.ConnectAsync(new Uri("ws://unix.socket/1.0/events?type=operation"), invoker, CancellationToken.None);
         var r = await Api.PostAsync("/1.0/images", $$$"""{"source":{"type":"image","server":"{{{server.Url}}}","protocol":"simplestreams","alias":"busybox/combined"}}""");
         var id = r.Headers.Location!.ToString().Split('/')[^1];
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));

@@ -12,7 +12,7 @@ namespace Hyperlxd.Tests.Images;
 /// <see cref="IImageSource.UnpackAsync"/> (what the storage tier calls to fill a pool's cache) and
 /// <see cref="IImageCache.EvictAsync"/> on delete, in process over a real PostgreSQL.
 /// </summary>
-public sealed class UnpackTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IAsyncLifetime
+public sealed class UnpackTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IAsyncLifetime, IDisposable
 {
     private readonly string _dir = Repo.TempDir("hlx-unpack-");
     private ImageStore _store = null!;
@@ -34,6 +34,8 @@ public sealed class UnpackTests(PostgresFixture pg) : IClassFixture<PostgresFixt
         await ImageFixture.EnsureImagesAsync();
         _store = new ImageStore(Path.Combine(_dir, "images"), new ImageRepository(pg.Db), _cache, NullLogger<ImageStore>.Instance);
     }
+
+    public void Dispose() => _store?.Dispose();
 
     public Task DisposeAsync()
     {

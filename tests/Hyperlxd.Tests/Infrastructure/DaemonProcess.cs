@@ -99,7 +99,7 @@ public sealed class DaemonProcess : IAsyncDisposable
     {
         if (_process is { HasExited: false } p)
         {
-            Tmds.Linux.LibC.kill(p.Id, Tmds.Linux.LibC.SIGTERM);
+            _ = Tmds.Linux.LibC.kill(p.Id, Tmds.Linux.LibC.SIGTERM);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await p.WaitForExitAsync(cts.Token);
         }

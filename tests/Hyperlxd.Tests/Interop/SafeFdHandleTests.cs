@@ -29,9 +29,16 @@ public sealed class SafeFdHandleTests
         {
             Assert.Equal(1, Syscalls.Write(a, "x"u8));
             Assert.True(Syscalls.TryReceiveFd(b, out var n, out var fd));
-            Assert.Equal(1, n);
-            Assert.Null(fd); // no SCM_RIGHTS with these bytes
-            Assert.False(Syscalls.TryReceiveFd(b, out _, out _)); // EAGAIN: nothing more yet
+            using (fd)
+            {
+                Assert.Equal(1, n);
+                Assert.Null(fd); // no SCM_RIGHTS with these bytes
+            }
+            Assert.False(Syscalls.TryReceiveFd(b, out _, out var none)); // EAGAIN: nothing more yet
+            using (none)
+            {
+                Assert.Null(none);
+            }
         }
     }
 

@@ -17,7 +17,9 @@ public sealed class RestrictedCertificateTests(RestrictedDaemon fixture)
 
     private async Task<(ApiClient Client, string Fingerprint)> RestrictedAsync(string name)
     {
+#pragma warning disable CA2000 // the returned client's TLS handler presents it for the rest of the test
         var cert = TestCertificates.CreateClient(name);
+#pragma warning restore CA2000
         await fixture.TrustAsync(cert, name, restricted: true, "default");
         return (ApiClient.Https(fixture.HttpsPort, cert), TestCertificates.Fingerprint(cert));
     }
@@ -158,7 +160,7 @@ public sealed class RestrictedCertificateTests(RestrictedDaemon fixture)
         }
 
         // The redeemer asks for an unrestricted certificate: the token decides.
-        var cert = TestCertificates.CreateClient("tok-redeemer");
+        using var cert = TestCertificates.CreateClient("tok-redeemer");
         using var client = ApiClient.Https(fixture.HttpsPort, cert);
         r = await client.PostAsync("/1.0/certificates", $$"""{"type":"client","password":"{{token}}","restricted":false,"projects":[],"name":"i-am-admin"}""");
         Assert.True(r.Status == HttpStatusCode.OK, r.ToString());
@@ -193,7 +195,7 @@ public sealed class RestrictedCertificateTests(RestrictedDaemon fixture)
         Assert.True(list.ExitCode == 0, list.ToString());
 
         // `lxc config trust add cert.crt --restricted --projects default` stores the restriction too.
-        var cert = TestCertificates.CreateClient("file-restricted");
+        using var cert = TestCertificates.CreateClient("file-restricted");
         var file = Path.Combine(conf, "other.crt");
         await File.WriteAllTextAsync(file, cert.ExportCertificatePem());
         var byFile = await ProcessRunner.RunAsync("lxc", new[] { "config", "trust", "add", file, "--restricted", "--projects", "default" }, env);
@@ -204,6 +206,9 @@ public sealed class RestrictedCertificateTests(RestrictedDaemon fixture)
     }
 
     /// <summary>The fingerprint of the client certificate lxc generated in <paramref name="conf"/>.</summary>
-    private static string FingerprintOf(string conf) =>
-        TestCertificates.Fingerprint(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(conf, "client.crt"))));
+    private static string FingerprintOf(string conf)
+    {
+        using var cert = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(conf, "client.crt")));
+        return TestCertificates.Fingerprint(cert);
+    }
 }

@@ -74,7 +74,7 @@ public sealed class StateTests(PostgresFixture pg) : IClassFixture<PostgresFixtu
         var old = pg.Server.Pid!.Value;
         var restarted = new TaskCompletionSource();
         pg.Server.Restarted += () => restarted.TrySetResult();
-        Tmds.Linux.LibC.kill(old, Tmds.Linux.LibC.SIGKILL);
+        Assert.Equal(0, Tmds.Linux.LibC.kill(old, Tmds.Linux.LibC.SIGKILL));
         // The first call after the crash meets dead pooled connections; Polly retries it.
         Assert.Equal("default", (await repo.GetAsync("default", default)).Name);
         await restarted.Task.WaitAsync(TimeSpan.FromSeconds(60));
