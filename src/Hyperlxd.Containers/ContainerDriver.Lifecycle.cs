@@ -114,7 +114,14 @@ public sealed partial class ContainerDriver
 
     public async Task StopAsync(InstanceSpec spec, bool force, TimeSpan timeout, CancellationToken ct)
     {
-        _spares.Drop(spec.Name);
+        try
+        {
+            await _spares.DropAsync(spec.Name).WaitAsync(TimeSpan.FromSeconds(5), ct);
+        }
+        catch (TimeoutException)
+        {
+            // a helper that will not exit: the stop goes on (the namespace's teardown then waits for it)
+        }
         var socket = SocketPath(spec.Name);
         // cgroup2: cgroup.kill ends every process of the group at once, frozen or not, exec'd ones too.
         var killed = force && _cgroups.Kill(spec.Name);

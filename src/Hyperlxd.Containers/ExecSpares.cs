@@ -50,7 +50,7 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
             {
                 return spare;
             }
-            End(spare.Helper);
+            _ = End(spare.Helper);
             return null;
         }
     }
@@ -105,21 +105,26 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
             _starting.Remove(spec.Name);
             if (helper is not null && (DropsOf(spec.Name) != drops || !_ready.TryAdd(spec.Name, (initPid, helper))))
             {
-                End(helper);
+                _ = End(helper);
             }
         }
     }
 
     /// <summary>Ends the container's prepared helper (stop, delete: its cgroups must empty).</summary>
-    public void Drop(string name)
+    public void Drop(string name) => _ = DropAsync(name);
+
+    /// <summary>
+    /// Ends the ready helper and completes when it has exited. A stop waits for that: the helper's
+    /// forked child lives in the container's pid namespace, and only once the helper is gone is that
+    /// child reparented to the container's init, which reaps it. Killed together, the namespace's
+    /// teardown waited (1-2 s) for a zombie whose parent was outside it.
+    /// </summary>
+    public Task DropAsync(string name)
     {
         lock (_gate)
         {
             _drops[name] = DropsOf(name) + 1;
-            if (_ready.Remove(name, out var spare))
-            {
-                End(spare.Helper);
-            }
+            return _ready.Remove(name, out var spare) ? End(spare.Helper) : Task.CompletedTask;
         }
     }
 
@@ -208,17 +213,33 @@ internal sealed class ExecSpares(Func<InstanceSpec, int, Process> start)
     /// all spares): a helper of a frozen container dies only when it is thawed, which a stop does
     /// after dropping its spare (waiting cost every frozen stop 1 s and ran them one at a time).
     /// </summary>
-    private static void End(Process helper)
+    /// <summary>
+    /// Ends a helper by closing its stdin: its child (in the container's pid namespace) reads EOF
+    /// instead of a command and exits, and the helper reaps it and exits too. A SIGKILL would orphan
+    /// that child to the host's init, and a stop's namespace teardown would wait for its reaping.
+    /// </summary>
+    private static Task End(Process helper) => Task.Run(async () =>
     {
         try
         {
-            helper.Kill();
+            helper.StandardInput.Close();
         }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception e) when (e is IOException or InvalidOperationException)
         {
             // exited meanwhile
         }
-        _ = helper.WaitForExitAsync().ContinueWith(_ => helper.DisposeWithPipes(), CancellationToken.None,
-            TaskContinuationOptions.None, TaskScheduler.Default);
-    }
+        using (var patience = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+        {
+            try
+            {
+                await helper.WaitForExitAsync(patience.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                HostCommand.Kill(helper);
+                await helper.WaitForExitAsync();
+            }
+        }
+        helper.DisposeWithPipes();
+    });
 }
