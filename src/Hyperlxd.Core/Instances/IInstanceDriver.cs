@@ -102,6 +102,20 @@ public interface IInstanceDriver
     /// <summary>Only whether it runs (or is frozen): for checks on a request path, where usage figures are not needed.</summary>
     async Task<InstanceStatus> GetStatusAsync(InstanceSpec spec, CancellationToken ct) => (await GetStateAsync(spec, ct)).Status;
 
+    /// <summary>
+    /// Hot-plug of a nic into the running instance: the network host has made <paramref name="nic"/>; the
+    /// driver moves its peer in, named <see cref="Networks.NicPlan.Name"/> and up. Its removal is the
+    /// network host's (deleting the host end removes the peer).
+    /// </summary>
+    Task AttachNicAsync(InstanceSpec spec, Networks.NicPlan nic, CancellationToken ct) =>
+        throw new BadRequestException($"The {Type.ToApi()} driver \"{Info.Name}\" cannot add a nic to a running instance");
+
+    /// <summary>
+    /// The running instance's network namespace as a path another process can open (<c>/proc/PID/ns/net</c>),
+    /// for a proxy device's forwarder; null when it is not running or the driver has none (a VM).
+    /// </summary>
+    Task<string?> NetworkNamespaceAsync(InstanceSpec spec, CancellationToken ct) => Task.FromResult<string?>(null);
+
     /// <summary>Applies changed keys to a running instance (limits); throws <see cref="BadRequestException"/> for keys that cannot change live.</summary>
     Task ApplyConfigAsync(InstanceSpec spec, IReadOnlyDictionary<string, string> changed, CancellationToken ct);
 

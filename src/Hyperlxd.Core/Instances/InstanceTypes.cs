@@ -33,6 +33,9 @@ public sealed record InstanceSpec(
 {
     /// <summary>Host paths the driver mounts, from the devices' setup before a start (empty otherwise).</summary>
     public IReadOnlyList<Devices.DeviceMount> Mounts { get; init; } = [];
+
+    /// <summary>The nics the devices' setup made before a start (empty otherwise): the driver moves each peer in.</summary>
+    public IReadOnlyList<Networks.NicPlan> Nics { get; init; } = [];
 }
 
 public sealed record DriverInfo(string Name, string Version, bool Available, string? Reason);
