@@ -226,14 +226,14 @@ internal static class InstanceBench
         }
     }
 
-    private static async Task<(int Rc, string Output)> LxcRaw(Server server, params string[] args)
+    internal static async Task<(int Rc, string Output)> LxcRaw(Server server, params string[] args)
     {
         var (code, stdout, stderr) = await BenchProcess.RunAsync("lxc", args,
             new Dictionary<string, string> { ["LXD_DIR"] = server.Dir, ["LXD_CONF"] = server.LxcConf });
         return (code, stdout + stderr);
     }
 
-    private static async Task Must(string program, string[] args, Dictionary<string, string> env, string? stdin, string what)
+    internal static async Task Must(string program, string[] args, Dictionary<string, string> env, string? stdin, string what)
     {
         var (code, stdout, stderr) = await BenchProcess.RunAsync(program, args, env, stdin);
         if (code != 0)

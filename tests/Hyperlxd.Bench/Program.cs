@@ -14,6 +14,7 @@ namespace Hyperlxd.Bench;
 /// --imports N (`lxc image import` of the busybox image per server, 10; artifacts/images from `cake --target=Images`);
 /// --storage alone runs the instance-volume preparation comparison (--volumes N (10));
 /// --instances alone runs the container comparison (--launches N (10), --running N (50)), which the default run also does;
+/// --network alone runs the nic comparison (--launches N (10)): `lxc launch` with one nic on lxdbr0 against none, on both servers;
 /// --soak alone runs the soak (--execs N (10000), --cycles N (1000)): daemon descriptors and RSS before, after and idle.
 /// Environment: HYPERLXD_BIN (default: artifacts/bin/hyperlxd of this checkout),
 /// BENCH_LXD_DIR (use an already running LXD instead of starting a private one).
@@ -36,6 +37,10 @@ internal static class Program
         if (args.Contains("--storage"))
         {
             return await StorageBench.RunAsync(IntOption(args, "--volumes", 10));
+        }
+        if (args.Contains("--network"))
+        {
+            return await NetworkBench.RunAsync(IntOption(args, "--launches", 10));
         }
         if (args.Contains("--instances"))
         {
