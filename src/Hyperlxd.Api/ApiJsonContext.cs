@@ -57,7 +57,7 @@ namespace Hyperlxd.Api;
 [JsonSerializable(typeof(NetworksPost))]
 [JsonSerializable(typeof(NetworkPut))]
 [JsonSerializable(typeof(NetworkPost))]
-[JsonSerializable(typeof(NetworkState))]
+[JsonSerializable(typeof(NetworkLinkState))]
 [JsonSerializable(typeof(List<NetworkLease>))]
 [JsonSerializable(typeof(StoragePool))]
 [JsonSerializable(typeof(List<StoragePool>))]

@@ -47,8 +47,8 @@ public sealed class NetworkPost
     public string? Name { get; set; }
 }
 
-/// <summary><c>GET /1.0/networks/{name}/state</c>.</summary>
-public sealed class NetworkState
+/// <summary><c>GET /1.0/networks/{name}/state</c> (LXD's NetworkState; named apart from Core's instance NetworkState).</summary>
+public sealed class NetworkLinkState
 {
     public List<NetworkStateAddress> Addresses { get; set; } = new();
     public NetworkStateCounters Counters { get; set; } = new();

@@ -83,7 +83,15 @@ public sealed partial class NetworkManager
         }
         try
         {
-            await Netns.RunAsync("nft", ["-f", "-"], NftRuleset.Render(networks, nats, macs), ct);
+            // Reading the table list first (only when some table may go) keeps a namespace without networks untouched.
+            var existing = (networks.Count > 0 || nats.Count > 0) && macs.Count > 0
+                ? new HashSet<string>()
+                : NftRuleset.ExistingTables(await Netns.RunAsync("nft", ["list", "tables"], ct: ct));
+            var script = NftRuleset.Render(networks, nats, macs, existing);
+            if (script.Length > 0)
+            {
+                await Netns.RunAsync("nft", ["-f", "-"], script, ct);
+            }
         }
         catch (HostCommandFailedException e)
         {

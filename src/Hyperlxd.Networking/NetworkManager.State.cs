@@ -122,11 +122,11 @@ public sealed partial class NetworkManager
     };
 
     /// <summary><c>/state</c> of any link in the namespace.</summary>
-    public Task<NetworkState> StateAsync(string name, CancellationToken ct)
+    public Task<NetworkLinkState> StateAsync(string name, CancellationToken ct)
     {
         var rt = Netlink;
         var link = rt.GetLink(name) ?? throw new NotFoundException("Network interface not found");
-        var state = new NetworkState
+        var state = new NetworkLinkState
         {
             Addresses = rt.GetAddresses(name).Select(a => new NetworkStateAddress
             {

@@ -21,18 +21,20 @@ public static class NftRuleset
 {
     public const string Table = "hyperlxd";
 
-    public static string Render(IReadOnlyList<FirewallNetwork> networks, IReadOnlyList<Core.Networks.ProxyNat> nats, IReadOnlyList<MacFilter> macs)
+    /// <param name="existing">Families ("inet", "bridge") whose hyperlxd table exists now: a table nothing needs is
+    /// deleted only then, so a namespace without networks never sees one (not even briefly).</param>
+    /// <returns>The nft script; "" when there is nothing to do.</returns>
+    public static string Render(IReadOnlyList<FirewallNetwork> networks, IReadOnlyList<Core.Networks.ProxyNat> nats, IReadOnlyList<MacFilter> macs,
+        IReadOnlySet<string> existing)
     {
         var sb = new StringBuilder();
-        // "table X" alone adds it if missing, so the delete that follows never fails.
-        sb.Append("table inet ").Append(Table).Append('\n');
-        sb.Append("delete table inet ").Append(Table).Append('\n');
-        if (networks.Count > 0 || nats.Count > 0)
+        var inet = networks.Count > 0 || nats.Count > 0;
+        Replace(sb, "inet", inet, existing);
+        if (inet)
         {
             RenderInet(sb, networks, nats);
         }
-        sb.Append("table bridge ").Append(Table).Append('\n');
-        sb.Append("delete table bridge ").Append(Table).Append('\n');
+        Replace(sb, "bridge", macs.Count > 0, existing);
         if (macs.Count > 0)
         {
             sb.Append("table bridge ").Append(Table).Append(" {\n");
@@ -45,6 +47,27 @@ public static class NftRuleset
         }
         return sb.ToString();
     }
+
+    /// <summary>Clears the family's table: declared first when it is to be re-added ("table X" alone adds it if missing, so the delete never fails).</summary>
+    private static void Replace(StringBuilder sb, string family, bool needed, IReadOnlySet<string> existing)
+    {
+        if (needed)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"table {family} {Table}\n");
+        }
+        if (needed || existing.Contains(family))
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"delete table {family} {Table}\n");
+        }
+    }
+
+    /// <summary>The families of the hyperlxd tables in <c>nft list tables</c> output.</summary>
+    public static HashSet<string> ExistingTables(string listTables) =>
+        listTables.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Split(' '))
+            .Where(f => f.Length == 3 && f[0] == "table" && f[2] == Table)
+            .Select(f => f[1])
+            .ToHashSet();
 
     /// <summary>True when some network needs IPv4/IPv6 forwarding in the namespace.</summary>
     public static (bool V4, bool V6) NeedsForwarding(IReadOnlyList<FirewallNetwork> networks, IReadOnlyList<Core.Networks.ProxyNat> nats) =>

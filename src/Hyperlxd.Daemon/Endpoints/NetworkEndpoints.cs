@@ -44,7 +44,7 @@ public static class NetworkEndpoints
         app.MapGet("/1.0/networks/{name}/state", async ctx =>
         {
             var state = await ctx.Service<NetworkManager>().StateAsync(Name(ctx), ctx.RequestAborted);
-            await Respond.Sync(ctx, state, ApiJsonContext.Default.NetworkState);
+            await Respond.Sync(ctx, state, ApiJsonContext.Default.NetworkLinkState);
         });
         app.MapGet("/1.0/networks/{name}/leases", async ctx =>
         {
