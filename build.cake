@@ -50,6 +50,39 @@ void Run(string program, string args, IDictionary<string, string> env = null, Di
 
 string HyperlxdDir() => EnvironmentVariable("HYPERLXD_DIR") ?? "/var/lib/hyperlxd";
 
+// A program's exit code and stdout (for the Run job's checks), stdout not echoed.
+(int Code, string Stdout) Capture(string program, string args, IDictionary<string, string> env = null)
+{
+    var code = StartProcess(program, new ProcessSettings
+    {
+        Arguments = args,
+        WorkingDirectory = root,
+        EnvironmentVariables = env,
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+    }, out var stdout);
+    return (code, string.Join("\n", stdout));
+}
+
+// The Run job's daemon lives in a network namespace of its own, so its default bridge, DHCP and
+// container traffic stay there: no packet of the job leaves loopback or namespaces it made.
+const string RunNetns = "hyperlxd-run";
+
+void KillNetnsProcesses(string netns)
+{
+    for (var attempt = 0; attempt < 100; attempt++)
+    {
+        var pids = Capture("ip", $"netns pids {netns}").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (pids.Length == 0)
+        {
+            return;
+        }
+        Information($"killing what is left in network namespace {netns}: {string.Join(' ', pids)}");
+        StartProcess("kill", $"-KILL {string.Join(' ', pids)}");
+        System.Threading.Thread.Sleep(100);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tasks
 
@@ -193,11 +226,24 @@ Task("Run")
     System.IO.Directory.CreateDirectory(dir);
     var logPath = System.IO.Path.Combine(dir, "hyperlxd.log");
 
-    Information($"Starting {hyperlxdBin} daemon (HYPERLXD_DIR={dir}, log {logPath})");
+    if (System.IO.File.Exists($"/run/netns/{RunNetns}"))
+    {
+        if (Capture("ip", $"netns pids {RunNetns}").Stdout.Trim().Length > 0)
+        {
+            throw new CakeException($"network namespace {RunNetns} is in use (a daemon left by --keep-running?): stop it, then `ip netns delete {RunNetns}`");
+        }
+        Run("ip", $"netns delete {RunNetns}");
+    }
+    Run("ip", $"netns add {RunNetns}");
+    Run("ip", $"-n {RunNetns} link set lo up");
+    var netnsKept = false;
+
+    Information($"Starting {hyperlxdBin} daemon (HYPERLXD_DIR={dir}, log {logPath}) in network namespace {RunNetns}");
     // Through `sh -c exec` so the daemon writes its log straight to the file: it may outlive this
-    // script (--keep-running), and the pid is the daemon's own.
+    // script (--keep-running), and the pid is the daemon's own (nsenter execs it too; not
+    // `ip netns exec`, which would also give it a mount namespace of its own).
     var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-    foreach (var a in new[] { "-c", "exec \"$0\" daemon >>\"$1\" 2>&1", hyperlxdBin.FullPath, logPath })
+    foreach (var a in new[] { "-c", "exec nsenter --net=\"$2\" -- \"$0\" daemon >>\"$1\" 2>&1", hyperlxdBin.FullPath, logPath, $"/run/netns/{RunNetns}" })
     {
         psi.ArgumentList.Add(a);
     }
@@ -244,13 +290,42 @@ Task("Run")
         Run(binDir.CombineWithFilePath("hlx").FullPath, "info --format json", hlxEnv);
         Run(binDir.CombineWithFilePath("hlx").FullPath, "profile list", hlxEnv);
 
-        // A container from the busybox image: storage and a root disk first (idempotent, like lxd init --auto).
+        // A container from the busybox image: storage, a root disk and the default bridge with eth0 on
+        // it first (idempotent, like lxd init --auto; the bridge is in the job's network namespace).
         Run(hyperlxdBin.FullPath, "init --auto", env);
+        Run("lxc", "network list", lxcEnv);
         var image = artifacts.Combine("images").CombineWithFilePath("busybox.tar.gz").FullPath;
         StartProcess("lxc", new ProcessSettings { Arguments = $"image import \"{image}\" --alias busybox", EnvironmentVariables = lxcEnv, RedirectStandardError = true });
         StartProcess("lxc", new ProcessSettings { Arguments = "delete --force run-c1", EnvironmentVariables = lxcEnv, RedirectStandardError = true });
         Run("lxc", "launch busybox run-c1", lxcEnv);
+        // The image's init asks for a DHCP lease on eth0 in the background: wait for the address.
+        var hasNic = Capture("lxc", "profile device list default", lxcEnv).Stdout.Contains("eth0");
+        var ipv4 = "";
+        for (var waited = 0; hasNic && ipv4.Length == 0 && waited < 600; waited++)
+        {
+            ipv4 = Capture("lxc", "list run-c1 --format csv -c 4", lxcEnv).Stdout.Trim();
+            if (ipv4.Length == 0)
+            {
+                System.Threading.Thread.Sleep(100);
+            }
+        }
         Run("lxc", "list", lxcEnv);
+        if (hasNic)
+        {
+            if (ipv4.Length == 0)
+            {
+                throw new CakeException("run-c1 got no DHCP lease on eth0 within 60 s");
+            }
+            Information($"run-c1 eth0: {ipv4}");
+            var network = Capture("lxc", "profile device get default eth0 network", lxcEnv).Stdout.Trim();
+            Run("lxc", $"network list-leases {network}", lxcEnv);
+            var gateway = Capture("lxc", $"network get {network} ipv4.address", lxcEnv).Stdout.Trim().Split('/')[0];
+            Run("lxc", $"exec run-c1 -- ping -c 1 -W 2 {gateway}", lxcEnv);
+        }
+        else
+        {
+            Warning("the default profile has no eth0: the container has loopback only");
+        }
         Run("lxc", "exec run-c1 -- sh -c \"echo hello from run-c1; cat /proc/self/uid_map\"", lxcEnv);
         Run("lxc", "delete --force run-c1", lxcEnv);
         // Virtual machines come with the VM driver issue: nothing to launch yet.
@@ -258,8 +333,10 @@ Task("Run")
 
         if (keepRunning)
         {
-            Information($"--keep-running: daemon left running as pid {daemon.Id}; stop it with `kill -TERM {daemon.Id}`");
+            Information($"--keep-running: daemon left running as pid {daemon.Id} in network namespace {RunNetns}; stop it with " +
+                $"`kill -TERM {daemon.Id}`, then `ip netns pids {RunNetns} | xargs -r kill; ip netns delete {RunNetns}`");
             stopped = true;
+            netnsKept = true;
         }
     }
     catch
@@ -272,6 +349,12 @@ Task("Run")
         if (!stopped)
         {
             Stop();
+        }
+        if (!netnsKept)
+        {
+            // dnsmasq and proxy forwarders outlive the daemon by design; the namespace goes with them.
+            KillNetnsProcesses(RunNetns);
+            Run("ip", $"netns delete {RunNetns}");
         }
     }
 });

@@ -31,14 +31,50 @@ cp "$bb" "$root/bin/busybox"
 done
 ln -sf /bin/busybox "$root/sbin/init"
 
+# eth0-dhcp is a `once` entry: init starts it and goes on, so a container without eth0 (or without a
+# DHCP server) starts as fast as before.
 cat >"$root/etc/inittab" <<'INITTAB'
 ::sysinit:/bin/mount -t proc proc /proc
 ::sysinit:/bin/mount -t sysfs sysfs /sys
 ::sysinit:/bin/hostname -F /etc/hostname
+::once:/etc/init.d/eth0-dhcp
 ::respawn:-/bin/sh
 ::ctrlaltdel:/sbin/reboot
 ::shutdown:/bin/umount -a -r
 INITTAB
+mkdir -p "$root/etc/init.d" "$root/usr/share/udhcpc"
+# When the container has an eth0 (a nic device), ask for a DHCP lease on it; udhcpc goes to the
+# background at once when no lease comes, and keeps renewing the one it gets.
+cat >"$root/etc/init.d/eth0-dhcp" <<'SCRIPT'
+#!/bin/sh
+[ -e /sys/class/net/eth0 ] || exit 0
+ip link set eth0 up
+exec udhcpc -i eth0 -b -t 10 -T 1 -A 5 -s /usr/share/udhcpc/default.script -p /run/udhcpc.eth0.pid >>/var/log/udhcpc.log 2>&1
+SCRIPT
+# udhcpc's hook (as busybox's simple.script): address, default route and resolv.conf from the lease.
+cat >"$root/usr/share/udhcpc/default.script" <<'SCRIPT'
+#!/bin/sh
+case "$1" in
+deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+bound|renew)
+    ip -4 addr flush dev "$interface" scope global
+    ip addr add "$ip/${mask:-24}" ${broadcast:+broadcast "$broadcast"} dev "$interface"
+    while ip route del default dev "$interface" 2>/dev/null; do :; done
+    for r in $router; do
+        ip route add default via "$r" dev "$interface" && break
+    done
+    {
+        [ -n "$domain" ] && echo "search $domain"
+        for s in $dns; do echo "nameserver $s"; done
+    } >/etc/resolv.conf
+    ;;
+esac
+exit 0
+SCRIPT
+chmod 0755 "$root/etc/init.d/eth0-dhcp" "$root/usr/share/udhcpc/default.script"
 echo busybox >"$root/etc/hostname"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 echo 'root:x:0:' >"$root/etc/group"

@@ -12,7 +12,18 @@ namespace Hyperlxd.Bench;
 /// </summary>
 internal static class InstanceBench
 {
-    private const string LxdPreseed = """
+    /// <summary>
+    /// What `lxd init --auto` makes (and `hyperlxd init --auto` alike): a dir pool and a managed bridge
+    /// with eth0 on it in the default profile. The bridge lives in LXD's own network namespace.
+    /// </summary>
+    internal const string LxdPreseed = """
+        networks:
+        - name: lxdbr0
+          type: bridge
+          config:
+            ipv4.address: 10.218.40.1/24
+            ipv4.nat: "true"
+            ipv6.address: none
         storage_pools:
         - name: default
           driver: dir
@@ -23,6 +34,10 @@ internal static class InstanceBench
               path: /
               pool: default
               type: disk
+            eth0:
+              name: eth0
+              network: lxdbr0
+              type: nic
         """;
 
     private sealed class Side(Server server)

@@ -226,10 +226,11 @@ internal sealed class Server : IDisposable
     private readonly HttpClient _http;
     private readonly string _lxcConf;
 
-    public Server(string name, string dir, string lxcConf)
+    public Server(string name, string dir, string lxcConf, string? netns = null)
     {
         Name = name;
         Dir = dir;
+        Netns = netns;
         _lxcConf = lxcConf;
         var socketPath = Path.Combine(dir, "unix.socket");
         var handler = Hyperlxd.Api.UnixSocketTransport.CreateHandler(socketPath);
@@ -240,6 +241,9 @@ internal sealed class Server : IDisposable
     public string Name { get; }
 
     public string Dir { get; }
+
+    /// <summary>The network namespace the server runs in (null: an attached LXD on the host's network).</summary>
+    public string? Netns { get; }
 
     public string LxcConf => _lxcConf;
 
@@ -400,23 +404,60 @@ internal sealed class Server : IDisposable
 }
 
 /// <summary>Starts (and always stops) the daemons of the run; owns their temporary directories.</summary>
+/// <summary>
+/// The servers of a run, each started in a network namespace of its own (<c>hlxb-…</c>): their
+/// bridges, DHCP and container traffic stay there (no packet of a bench may leave loopback or
+/// namespaces it made). Disposal stops them, kills what is left in their namespaces (dnsmasq,
+/// forwarders) and deletes the namespaces.
+/// </summary>
 internal sealed class ServerSet : IAsyncDisposable
 {
     private readonly List<(Process Process, string Name, Func<Task> Stop)> _started = new();
     private readonly List<string> _tempDirs = new();
     private readonly List<Server> _servers = new();
+    private readonly List<string> _netns = new();
 
     public string LxdAbsentReason { get; private set; } = "LXD not installed";
 
     public async Task<Server> StartHyperlxdAsync(string bin)
     {
         var dir = TempDir("hyperlxd-bench-");
-        Console.WriteLine($"bench: starting {bin} daemon with HYPERLXD_DIR={dir}");
+        var netns = await NewNetnsAsync();
+        Console.WriteLine($"bench: starting {bin} daemon with HYPERLXD_DIR={dir} in network namespace {netns}");
         var env = new Dictionary<string, string> { ["HYPERLXD_DIR"] = dir };
-        var process = StartLogged(bin, new[] { "daemon" }, env, Path.Combine(dir, "hyperlxd.log"));
+        var process = StartLogged("nsenter", [$"--net=/run/netns/{netns}", "--", bin, "daemon"], env, Path.Combine(dir, "hyperlxd.log"));
         _started.Add((process, "hyperlxd", () => TerminateAsync(process, "hyperlxd")));
         await RunToEndAsync(bin, new[] { "waitready", "--timeout", "120" }, env, "hyperlxd waitready", dir);
-        return Add(new Server("Hyperlxd", dir, TempDir("hyperlxd-bench-lxc-conf-")));
+        return Add(new Server("Hyperlxd", dir, TempDir("hyperlxd-bench-lxc-conf-"), netns));
+    }
+
+    private async Task<string> NewNetnsAsync()
+    {
+        var name = "hlxb-" + Guid.NewGuid().ToString("N")[..10];
+        await RunToEndAsync("ip", ["netns", "add", name], new(), "ip netns add", "/tmp");
+        _netns.Add(name);
+        await RunToEndAsync("ip", ["-n", name, "link", "set", "lo", "up"], new(), "ip link set lo up", "/tmp");
+        return name;
+    }
+
+    private static async Task RemoveNetnsAsync(string name)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var (_, pids, _) = await BenchProcess.RunAsync("ip", ["netns", "pids", name]);
+            var left = pids.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            if (left.Length == 0)
+            {
+                break;
+            }
+            foreach (var pid in left)
+            {
+                using var kill = Process.Start("kill", ["-KILL", pid.Trim()]);
+                await kill.WaitForExitAsync();
+            }
+            await Task.Delay(100);
+        }
+        await BenchProcess.RunAsync("ip", ["netns", "delete", name]);
     }
 
     /// <summary>An LXD to compare with: BENCH_LXD_DIR if set, else a private one when `lxd` is installed, else null.</summary>
@@ -435,11 +476,11 @@ internal sealed class ServerSet : IAsyncDisposable
             return null;
         }
         var dir = TempDir("lxd-bench-");
-        Console.WriteLine($"bench: starting a private LXD ({lxd}) with LXD_DIR={dir} (no storage or network needed)");
+        var netns = await NewNetnsAsync();
+        Console.WriteLine($"bench: starting a private LXD ({lxd}) with LXD_DIR={dir} in network namespace {netns}");
         var env = new Dictionary<string, string> { ["LXD_DIR"] = dir };
-        var args = new List<string> { "--logfile", Path.Combine(dir, "lxd.log") };
-        args.InsertRange(0, new[] { "--group", GroupExists("lxd") ? "lxd" : "root" });
-        var process = StartLogged(lxd, args, env, Path.Combine(dir, "lxd.stdout.log"));
+        var args = new List<string> { $"--net=/run/netns/{netns}", "--", lxd, "--group", GroupExists("lxd") ? "lxd" : "root", "--logfile", Path.Combine(dir, "lxd.log") };
+        var process = StartLogged("nsenter", args, env, Path.Combine(dir, "lxd.stdout.log"));
         _started.Add((process, "lxd", async () =>
         {
             // `lxd shutdown` unmounts what LXD mounted under its dir; SIGTERM is the fallback.
@@ -463,7 +504,7 @@ internal sealed class ServerSet : IAsyncDisposable
             Console.Error.WriteLine($"bench: {e.Message}; LXD columns are n/a");
             return null;
         }
-        return Add(new Server("LXD", dir, conf));
+        return Add(new Server("LXD", dir, conf, netns));
     }
 
     public async ValueTask DisposeAsync()
@@ -475,6 +516,10 @@ internal sealed class ServerSet : IAsyncDisposable
         foreach (var (_, _, stop) in Enumerable.Reverse(_started))
         {
             await stop();
+        }
+        foreach (var netns in _netns)
+        {
+            await RemoveNetnsAsync(netns);
         }
         foreach (var dir in _tempDirs)
         {

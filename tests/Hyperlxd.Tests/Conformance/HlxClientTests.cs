@@ -9,7 +9,7 @@ public sealed class HlxClientTests(SharedDaemon fixture)
     private static string Hlx => Path.Combine(Path.GetDirectoryName(Repo.DaemonBinary)!, "hlx");
 
     private Task<ProcessResult> RunAsync(string conf, params string[] args) =>
-        ProcessRunner.RunAsync(Hlx, args, new Dictionary<string, string>(fixture.Daemon.Env) { ["HLX_CONF"] = conf });
+        fixture.Daemon.RunInNetnsAsync(Hlx, args, new Dictionary<string, string>(fixture.Daemon.Env) { ["HLX_CONF"] = conf });
 
     [Fact]
     public async Task Hlx_manages_profiles_on_the_local_daemon()

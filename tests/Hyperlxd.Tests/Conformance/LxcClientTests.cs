@@ -61,16 +61,16 @@ public sealed class LxcClientTests(SharedDaemon fixture)
     {
         var conf = Repo.TempDir("hlx-remote-pw-");
         var env = new Dictionary<string, string>(D.Env) { ["LXD_CONF"] = conf, ["HOME"] = conf };
-        var wrong = await ProcessRunner.RunAsync("lxc", new[] { "remote", "add", "r", $"https://127.0.0.1:{fixture.HttpsPort}", "--accept-certificate", "--password", "nope" }, env);
+        var wrong = await D.RunInNetnsAsync("lxc", new[] { "remote", "add", "r", $"https://127.0.0.1:{fixture.HttpsPort}", "--accept-certificate", "--password", "nope" }, env);
         Assert.NotEqual(0, wrong.ExitCode);
         Assert.Contains("password", wrong.Stderr);
 
-        var add = await ProcessRunner.RunAsync("lxc", new[] { "remote", "add", "r", $"https://127.0.0.1:{fixture.HttpsPort}", "--accept-certificate", "--password", "s3cret" }, env);
+        var add = await D.RunInNetnsAsync("lxc", new[] { "remote", "add", "r", $"https://127.0.0.1:{fixture.HttpsPort}", "--accept-certificate", "--password", "s3cret" }, env);
         Assert.True(add.ExitCode == 0, add.ToString());
-        var info = await ProcessRunner.RunAsync("lxc", new[] { "info", "r:" }, env);
+        var info = await D.RunInNetnsAsync("lxc", new[] { "info", "r:" }, env);
         Assert.True(info.ExitCode == 0, info.ToString());
         Assert.Contains("auth: trusted", info.Stdout);
-        var profiles = await ProcessRunner.RunAsync("lxc", new[] { "profile", "list", "r:" }, env);
+        var profiles = await D.RunInNetnsAsync("lxc", new[] { "profile", "list", "r:" }, env);
         Assert.Contains("default", profiles.Stdout);
     }
 
@@ -81,9 +81,9 @@ public sealed class LxcClientTests(SharedDaemon fixture)
         var token = issued.Trim().Split('\n')[^1].Trim();
         var conf = Repo.TempDir("hlx-remote-tok-");
         var env = new Dictionary<string, string>(D.Env) { ["LXD_CONF"] = conf, ["HOME"] = conf };
-        var add = await ProcessRunner.RunAsync("lxc", new[] { "remote", "add", "t", token }, env);
+        var add = await D.RunInNetnsAsync("lxc", new[] { "remote", "add", "t", token }, env);
         Assert.True(add.ExitCode == 0, add.ToString());
-        var info = await ProcessRunner.RunAsync("lxc", new[] { "info", "t:" }, env);
+        var info = await D.RunInNetnsAsync("lxc", new[] { "info", "t:" }, env);
         Assert.True(info.ExitCode == 0, info.ToString());
         Assert.Contains("auth: trusted", info.Stdout);
         Assert.Contains("token-remote", await LxcOkAsync("config", "trust", "list"));

@@ -185,7 +185,8 @@ public sealed class DaemonLifecycleTests
     [Fact]
     public async Task Https_listener_follows_the_config_and_a_busy_port_is_refused()
     {
-        await using var d = await DaemonProcess.StartAsync();
+        // On the host's network: the port is made busy by this process's own listener.
+        await using var d = await DaemonProcess.StartAsync(hostNetwork: true);
         using var blocker = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         blocker.Start();
         var busy = ((IPEndPoint)blocker.LocalEndpoint).Port;

@@ -14,7 +14,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
     public async Task Untrusted_tls_callers_see_only_the_untrusted_server_object()
     {
         using var clientCert = TestCertificates.CreateClient("stranger");
-        using var client = ApiClient.Https(fixture.HttpsPort, clientCert);
+        using var client = ApiClient.Https(fixture.HttpsPort, clientCert, fixture.Daemon.NetnsName);
         var r = await client.GetAsync("/1.0");
         Assert.Equal(HttpStatusCode.OK, r.Status);
         Assert.Equal("untrusted", r.Metadata.GetProperty("auth").GetString());
@@ -27,7 +27,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
             Assert.Equal(HttpStatusCode.Forbidden, r.Status);
             Assert.Equal("error", r.Type);
         }
-        using var anonymous = ApiClient.Https(fixture.HttpsPort);
+        using var anonymous = ApiClient.Https(fixture.HttpsPort, netns: fixture.Daemon.NetnsName);
         Assert.Equal(HttpStatusCode.Forbidden, (await anonymous.GetAsync("/1.0/profiles")).Status);
     }
 
@@ -35,7 +35,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
     public async Task A_wrong_trust_password_is_refused_and_trusts_nothing()
     {
         using var cert = TestCertificates.CreateClient("guesser");
-        using var client = ApiClient.Https(fixture.HttpsPort, cert);
+        using var client = ApiClient.Https(fixture.HttpsPort, cert, fixture.Daemon.NetnsName);
         var r = await client.PostAsync("/1.0/certificates", """{"type":"client","password":"wrong"}""");
         Assert.Equal(HttpStatusCode.Forbidden, r.Status);
         Assert.Contains("password", r.Error);
@@ -47,7 +47,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
     public async Task The_trust_password_trusts_the_connection_certificate()
     {
         using var cert = TestCertificates.CreateClient("pw-client");
-        using var client = ApiClient.Https(fixture.HttpsPort, cert);
+        using var client = ApiClient.Https(fixture.HttpsPort, cert, fixture.Daemon.NetnsName);
         var r = await client.PostAsync("/1.0/certificates", """{"type":"client","password":"s3cret","certificate":"","name":"","token":false}""");
         Assert.Equal(HttpStatusCode.OK, r.Status);
         Assert.Equal("trusted", (await client.GetAsync("/1.0")).Metadata.GetProperty("auth").GetString());
@@ -84,7 +84,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
         Assert.Contains(op.GetProperty("id").GetString(), listed.Metadata.GetProperty("running").EnumerateArray().Select(o => o.GetProperty("id").GetString()));
 
         using var cert = TestCertificates.CreateClient("tok");
-        using var client = ApiClient.Https(fixture.HttpsPort, cert);
+        using var client = ApiClient.Https(fixture.HttpsPort, cert, fixture.Daemon.NetnsName);
         r = await client.PostAsync("/1.0/certificates", $$"""{"type":"","password":"{{token}}"}""");
         Assert.Equal(HttpStatusCode.OK, r.Status);
         Assert.Equal("trusted", (await client.GetAsync("/1.0")).Metadata.GetProperty("auth").GetString());
@@ -93,7 +93,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
 
         // Used once: a second client cannot reuse it.
         using var otherCert = TestCertificates.CreateClient("tok2");
-        using var other = ApiClient.Https(fixture.HttpsPort, otherCert);
+        using var other = ApiClient.Https(fixture.HttpsPort, otherCert, fixture.Daemon.NetnsName);
         r = await other.PostAsync("/1.0/certificates", $$"""{"type":"","password":"{{token}}"}""");
         Assert.Equal(HttpStatusCode.Forbidden, r.Status);
         await Api.DeleteAsync("/1.0/certificates/" + TestCertificates.Fingerprint(cert));
@@ -108,7 +108,7 @@ public sealed class TrustApiTests(SharedDaemon fixture)
         Assert.Equal(HttpStatusCode.OK, (await Api.DeleteAsync("/1.0/operations/" + id)).Status);
         var token = Convert.ToBase64String(Encoding.UTF8.GetBytes($$"""{"client_name":"revoked","secret":"{{secret}}"}"""));
         using var clientCert = TestCertificates.CreateClient("late");
-        using var client = ApiClient.Https(fixture.HttpsPort, clientCert);
+        using var client = ApiClient.Https(fixture.HttpsPort, clientCert, fixture.Daemon.NetnsName);
         r = await client.PostAsync("/1.0/certificates", $$"""{"password":"{{token}}"}""");
         Assert.Equal(HttpStatusCode.Forbidden, r.Status);
     }

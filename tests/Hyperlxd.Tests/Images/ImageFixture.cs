@@ -45,7 +45,8 @@ public sealed class ImageFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await EnsureImagesAsync();
-        Daemon = await DaemonProcess.StartAsync();
+        // On the host's network: RemoteImageTests' simplestreams server listens on this process's 127.0.0.1.
+        Daemon = await DaemonProcess.StartAsync(hostNetwork: true);
     }
 
     public async Task DisposeAsync() => await Daemon.DisposeAsync();

@@ -23,9 +23,10 @@ public sealed class ApiClient : IDisposable
     public static ApiClient Unix(string socketPath) =>
         new(new HttpClient(Hyperlxd.Api.UnixSocketTransport.CreateHandler(socketPath)) { BaseAddress = Hyperlxd.Api.UnixSocketTransport.BaseAddress, Timeout = TimeSpan.FromSeconds(100) });
 
-    public static ApiClient Https(int port, System.Security.Cryptography.X509Certificates.X509Certificate2? clientCert = null)
+    /// <summary>HTTPS on 127.0.0.1:<paramref name="port"/>, connecting from inside <paramref name="netns"/> when given (a test daemon's namespace).</summary>
+    public static ApiClient Https(int port, System.Security.Cryptography.X509Certificates.X509Certificate2? clientCert = null, string? netns = null)
     {
-        var handler = new SocketsHttpHandler();
+        var handler = new SocketsHttpHandler().ConnectingIn(netns);
         handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
         if (clientCert is not null)
         {

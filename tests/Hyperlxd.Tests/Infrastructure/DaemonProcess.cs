@@ -7,16 +7,34 @@ namespace Hyperlxd.Tests.Infrastructure;
 /// A real <c>hyperlxd daemon</c> on a private state directory with its embedded PostgreSQL, started
 /// from the published binary. Disposal stops it and removes the directory.
 /// </summary>
+/// <remarks>
+/// By default the daemon runs in a network namespace of its own (<see cref="NetnsName"/>), created at
+/// its first start and rejoined by restarts: the bridges, nftables table, dnsmasq and container
+/// traffic of its managed networks stay there, never on the host (these machines allow no packet
+/// outside loopback and namespaces a run made). Its clients (<see cref="LxcAsync"/>,
+/// <see cref="RunInNetnsAsync"/>, <see cref="ApiClient.Https"/> with the name) run there too, so
+/// HTTPS on 127.0.0.1 is the daemon's loopback. Disposal kills what is left in the namespace
+/// (dnsmasq and proxy forwarders outlive the daemon by design) and deletes it. A host-network
+/// daemon is for tests that need the test process's own loopback; it refuses <c>init</c>, which
+/// would make a bridge on the host.
+/// </remarks>
 public sealed class DaemonProcess : IAsyncDisposable
 {
     private readonly StringBuilder _log = new();
     private Process? _process;
+    private bool _netnsCreated;
 
-    private DaemonProcess(string dir)
+    private DaemonProcess(string dir, bool hostNetwork)
     {
         Dir = dir;
         LxdConf = Repo.TempDir("hlx-lxdconf-");
+        NetnsName = hostNetwork ? null : "hlxd-" + Guid.NewGuid().ToString("N")[..10];
     }
+
+    /// <summary>The daemon's network namespace (<c>/run/netns/NAME</c>), or null for a host-network daemon.</summary>
+    public string? NetnsName { get; }
+
+    public bool HostNetwork => NetnsName is null;
 
     public string Dir { get; }
     public string LxdConf { get; }
@@ -41,27 +59,42 @@ public sealed class DaemonProcess : IAsyncDisposable
     /// <summary>Extra environment of the daemon process (e.g. HYPERLXD_CGROUP_BACKEND), kept across restarts.</summary>
     public Dictionary<string, string> DaemonEnv { get; } = new();
 
-    public static async Task<DaemonProcess> StartAsync(string? dir = null, IReadOnlyDictionary<string, string>? daemonEnv = null)
+    public static async Task<DaemonProcess> StartAsync(string? dir = null, IReadOnlyDictionary<string, string>? daemonEnv = null, bool hostNetwork = false)
     {
-        var d = new DaemonProcess(dir ?? Repo.TempDir("hlxd-test-"));
+        var d = new DaemonProcess(dir ?? Repo.TempDir("hlxd-test-"), hostNetwork);
         foreach (var (k, v) in daemonEnv ?? new Dictionary<string, string>())
         {
             d.DaemonEnv[k] = v;
         }
-        await d.StartAsync();
+        try
+        {
+            await d.StartAsync();
+        }
+        catch
+        {
+            await d.DisposeAsync();
+            throw;
+        }
         return d;
     }
 
     /// <summary>A daemon not started yet (a test that watches its start calls <see cref="StartAsync()"/> itself).</summary>
-    public static DaemonProcess Create(string? dir = null) => new(dir ?? Repo.TempDir("hlxd-test-"));
+    public static DaemonProcess Create(string? dir = null, bool hostNetwork = false) => new(dir ?? Repo.TempDir("hlxd-test-"), hostNetwork);
 
     public async Task StartAsync()
     {
-        var psi = new ProcessStartInfo(Repo.DaemonBinary, "daemon")
+        await EnsureNetnsAsync();
+        // nsenter execs the daemon: the Process's pid is the daemon's own (kill -9 tests signal it).
+        // Not `ip netns exec`, which also unshares the mount namespace.
+        var psi = new ProcessStartInfo(NetnsName is null ? Repo.DaemonBinary : "nsenter")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var a in InNetns(Repo.DaemonBinary, ["daemon"]).Args)
+        {
+            psi.ArgumentList.Add(a);
+        }
         psi.Environment["HYPERLXD_DIR"] = Dir;
         psi.Environment.Remove("HYPERLXD_DATABASE_URL");
         foreach (var (k, v) in DaemonEnv)
@@ -81,6 +114,76 @@ public sealed class DaemonProcess : IAsyncDisposable
         }
         Api?.Dispose();
         Api = ApiClient.Unix(Socket);
+    }
+
+    private async Task EnsureNetnsAsync()
+    {
+        if (NetnsName is null || _netnsCreated)
+        {
+            return;
+        }
+        await MustAsync("ip", "netns", "add", NetnsName);
+        _netnsCreated = true;
+        await MustAsync("ip", "-n", NetnsName, "link", "set", "lo", "up");
+    }
+
+    private static async Task MustAsync(string program, params string[] args)
+    {
+        var r = await ProcessRunner.RunAsync(program, args);
+        if (r.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', args)}: {r}");
+        }
+    }
+
+    /// <summary>The command line that runs <paramref name="program"/> in the daemon's network namespace.</summary>
+    private (string Program, string[] Args) InNetns(string program, IEnumerable<string> args) =>
+        NetnsName is null ? (program, args.ToArray()) : ("nsenter", [$"--net=/run/netns/{NetnsName}", "--", program, .. args]);
+
+    /// <summary>
+    /// Runs a program in the daemon's network namespace (the "host side" of its bridges: ping, curl,
+    /// nft list, a client over HTTPS), or plainly for a host-network daemon.
+    /// </summary>
+    public Task<ProcessResult> RunInNetnsAsync(string program, IEnumerable<string> args, IDictionary<string, string>? env = null,
+        string? stdin = null, TimeSpan? timeout = null)
+    {
+        var (p, a) = InNetns(program, args);
+        return ProcessRunner.RunAsync(p, a, env, stdin, timeout);
+    }
+
+    /// <summary>Pids of every process in the daemon's network namespace (the daemon, dnsmasq, forwarders).</summary>
+    public async Task<IReadOnlyList<int>> NetnsPidsAsync()
+    {
+        if (NetnsName is null)
+        {
+            throw new InvalidOperationException("a host-network daemon has no namespace of its own");
+        }
+        var r = await ProcessRunner.RunAsync("ip", ["netns", "pids", NetnsName]);
+        return r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+    }
+
+    /// <summary>Kills what is left in the namespace (after the daemon stopped) and deletes it.</summary>
+    private async Task RemoveNetnsAsync()
+    {
+        if (NetnsName is null || !_netnsCreated)
+        {
+            return;
+        }
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var pids = await NetnsPidsAsync();
+            if (pids.Count == 0)
+            {
+                break;
+            }
+            foreach (var pid in pids)
+            {
+                _ = Tmds.Linux.LibC.kill(pid, Tmds.Linux.LibC.SIGKILL);
+            }
+            await Task.Delay(100);
+        }
+        await MustAsync("ip", "netns", "delete", NetnsName);
+        _netnsCreated = false;
     }
 
     private void Append(string? line)
@@ -195,12 +298,19 @@ public sealed class DaemonProcess : IAsyncDisposable
         }
     }
 
-    public Task<ProcessResult> LxcAsync(params string[] args) => ProcessRunner.RunAsync("lxc", args, Env);
+    public Task<ProcessResult> LxcAsync(params string[] args) => RunInNetnsAsync("lxc", args, Env);
 
-    public Task<ProcessResult> HyperlxdAsync(string? stdin, params string[] args) => ProcessRunner.RunAsync(Repo.DaemonBinary, args, Env, stdin);
+    public Task<ProcessResult> HyperlxdAsync(string? stdin, params string[] args)
+    {
+        if (HostNetwork && args.FirstOrDefault() == "init")
+        {
+            throw new InvalidOperationException("hyperlxd init on a host-network test daemon would create its default bridge on the host");
+        }
+        return RunInNetnsAsync(Repo.DaemonBinary, args, Env, stdin);
+    }
 
     /// <summary>Runs a script with Debian's python3 (the one with pylxd 2.2.10).</summary>
-    public Task<ProcessResult> PythonAsync(string script) => ProcessRunner.RunAsync("/usr/bin/python3", new[] { "-c", script }, Env);
+    public Task<ProcessResult> PythonAsync(string script) => RunInNetnsAsync("/usr/bin/python3", new[] { "-c", script }, Env);
 
     /// <summary>
     /// The daemon's (empty) cgroup parent in every hierarchy, named as DaemonOptions.CgroupParent
@@ -234,6 +344,7 @@ public sealed class DaemonProcess : IAsyncDisposable
             _process?.Kill(true);
         }
         _process?.Dispose();
+        await RemoveNetnsAsync();
         RemoveCgroupParents();
         foreach (var dir in new[] { Dir, LxdConf })
         {

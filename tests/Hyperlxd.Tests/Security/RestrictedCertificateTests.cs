@@ -21,7 +21,7 @@ public sealed class RestrictedCertificateTests(RestrictedDaemon fixture)
         var cert = TestCertificates.CreateClient(name);
 #pragma warning restore CA2000
         await fixture.TrustAsync(cert, name, restricted: true, "default");
-        return (ApiClient.Https(fixture.HttpsPort, cert), TestCertificates.Fingerprint(cert));
+        return (ApiClient.Https(fixture.HttpsPort, cert, fixture.Daemon.NetnsName), TestCertificates.Fingerprint(cert));
     }
 
     private static void Refused(ApiResponse r, string? mentions = null)
@@ -161,7 +161,7 @@ public sealed class RestrictedCertificateTests(RestrictedDaemon fixture)
 
         // The redeemer asks for an unrestricted certificate: the token decides.
         using var cert = TestCertificates.CreateClient("tok-redeemer");
-        using var client = ApiClient.Https(fixture.HttpsPort, cert);
+        using var client = ApiClient.Https(fixture.HttpsPort, cert, fixture.Daemon.NetnsName);
         r = await client.PostAsync("/1.0/certificates", $$"""{"type":"client","password":"{{token}}","restricted":false,"projects":[],"name":"i-am-admin"}""");
         Assert.True(r.Status == HttpStatusCode.OK, r.ToString());
         var stored = (await Admin.GetAsync("/1.0/certificates/" + TestCertificates.Fingerprint(cert))).Metadata;
@@ -176,29 +176,29 @@ public sealed class RestrictedCertificateTests(RestrictedDaemon fixture)
     public async Task Stock_lxc_with_a_restricted_token_cannot_set_server_config()
     {
         var env = fixture.Daemon.Env;
-        var issued = await ProcessRunner.RunAsync("lxc", new[] { "config", "trust", "add", "--name", "lxc-restricted", "--restricted", "--projects", "default" }, env);
+        var issued = await fixture.Daemon.RunInNetnsAsync("lxc", new[] { "config", "trust", "add", "--name", "lxc-restricted", "--restricted", "--projects", "default" }, env);
         Assert.True(issued.ExitCode == 0, issued.ToString());
         var token = issued.Stdout.Trim().Split('\n')[^1].Trim();
 
         var conf = Repo.TempDir("hlx-restricted-");
         var mine = new Dictionary<string, string>(env) { ["LXD_CONF"] = conf, ["HOME"] = conf };
-        var add = await ProcessRunner.RunAsync("lxc", new[] { "remote", "add", "rem", token }, mine);
+        var add = await fixture.Daemon.RunInNetnsAsync("lxc", new[] { "remote", "add", "rem", token }, mine);
         Assert.True(add.ExitCode == 0, add.ToString());
         var redeemed = (await Admin.GetAsync("/1.0/certificates/" + FingerprintOf(conf))).Metadata;
         Assert.True(redeemed.GetProperty("restricted").GetBoolean(), redeemed.ToString());
         Assert.Equal("""["default"]""", redeemed.GetProperty("projects").GetRawText());
 
-        var set = await ProcessRunner.RunAsync("lxc", new[] { "config", "set", "rem:", "core.trust_password", "x" }, mine);
+        var set = await fixture.Daemon.RunInNetnsAsync("lxc", new[] { "config", "set", "rem:", "core.trust_password", "x" }, mine);
         Assert.NotEqual(0, set.ExitCode);
         Assert.Contains("restricted", set.Stderr);
-        var list = await ProcessRunner.RunAsync("lxc", new[] { "list", "rem:", "--format", "csv" }, mine);
+        var list = await fixture.Daemon.RunInNetnsAsync("lxc", new[] { "list", "rem:", "--format", "csv" }, mine);
         Assert.True(list.ExitCode == 0, list.ToString());
 
         // `lxc config trust add cert.crt --restricted --projects default` stores the restriction too.
         using var cert = TestCertificates.CreateClient("file-restricted");
         var file = Path.Combine(conf, "other.crt");
         await File.WriteAllTextAsync(file, cert.ExportCertificatePem());
-        var byFile = await ProcessRunner.RunAsync("lxc", new[] { "config", "trust", "add", file, "--restricted", "--projects", "default" }, env);
+        var byFile = await fixture.Daemon.RunInNetnsAsync("lxc", new[] { "config", "trust", "add", file, "--restricted", "--projects", "default" }, env);
         Assert.True(byFile.ExitCode == 0, byFile.ToString());
         var stored = (await Admin.GetAsync("/1.0/certificates/" + TestCertificates.Fingerprint(cert))).Metadata;
         Assert.True(stored.GetProperty("restricted").GetBoolean());

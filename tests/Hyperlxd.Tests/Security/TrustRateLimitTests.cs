@@ -29,10 +29,10 @@ public sealed class TrustRateLimitTests : IAsyncLifetime
     public async Task Parallel_wrong_passwords_are_refused_before_hashing_and_the_right_one_works_afterwards()
     {
         var cert = TestCertificates.CreateClient("guesser");
-        using var client = ApiClient.Https(_port, cert);
+        using var client = ApiClient.Https(_port, cert, _daemon.NetnsName);
         // HTTP/2 over one TLS connection: 300 requests in flight without 300 handshakes, whose cost on a
         // loaded machine would only measure the TLS stack.
-        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = false };
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = false }.ConnectingIn(_daemon.NetnsName);
         handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
         handler.SslOptions.ClientCertificates = new() { cert };
         using var h2 = new HttpClient(handler)
