@@ -85,19 +85,23 @@ public sealed partial class ProxyForwarders : IProxyForwarders, IDisposable
         try
         {
             var key = Key(forward.Instance, forward.Device);
-            if (_running.TryGetValue(key, out var known) && known.Forward == forward && Alive(known.Pid, Args(forward)))
-            {
-                return;
-            }
-            await StopLockedAsync(forward.Instance, forward.Device);
             var pidFile = PidFile(forward.Instance, forward.Device);
-            // A forwarder that outlived the previous daemon with the same arguments is adopted, not doubled.
-            if (ReadPid(pidFile) is { } pid && Alive(pid, Args(forward)))
+            if (_running.TryGetValue(key, out var known))
             {
+                if (known.Forward == forward && Alive(known.Pid, Args(forward)))
+                {
+                    return;
+                }
+            }
+            else if (ReadPid(pidFile) is { } pid && Alive(pid, Args(forward)))
+            {
+                // It outlived the previous daemon with the same arguments: adopted, not doubled.
                 Watch(new Supervised(forward, pid));
                 _logger.LogInformation("Proxy {Instance}/{Device}: adopted forwarder {Pid}", forward.Instance, forward.Device, pid);
                 return;
             }
+            // Whatever runs for the device with other arguments (the instance restarted, the config changed) ends first.
+            await StopLockedAsync(forward.Instance, forward.Device);
             var child = Spawn(forward);
             var supervised = new Supervised(forward, child.Id) { Child = child };
             try
@@ -154,7 +158,10 @@ public sealed partial class ProxyForwarders : IProxyForwarders, IDisposable
             }
         }
         supervised?.Dispose();
-        File.Delete(pidFile);
+        if (File.Exists(pidFile))
+        {
+            File.Delete(pidFile);
+        }
     }
 
     /// <summary>
