@@ -5,6 +5,7 @@
 #include "errpipe.h"
 #include "idmap.h"
 #include "mounts.h"
+#include "netlink.h"
 #include "seccomp_policy.h"
 
 #include <errno.h>
@@ -116,7 +117,7 @@ static void __attribute__((noreturn)) child_main(const struct hlx_start *st, int
     int userns = spec->n_uidmap > 0, rootfd, idmapfd;
 
     hlx_reset_signals();
-    /* Wait for GO: maps written, cgroups joined, devices moved in (and the idmapped rootfs
+    /* Wait for GO: maps written, cgroups joined, nics moved in (and the idmapped rootfs
      * attached to it with rootfs-idmap). EOF: the parent gave up. */
     if (recv_go(fd, &idmapfd) < 0)
         _exit(1);
@@ -238,6 +239,9 @@ int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, str
     close(sv[1]);
 
     if ((spec->n_uidmap && hlx_idmap_write(pid, spec, er) < 0) || hlx_cgroups_join(spec, pid, into_cgroup, er) < 0)
+        goto kill;
+    /* The daemon's veth ends, into the child's netns (it exists since clone3), renamed and up. */
+    if (hlx_nics_move(spec, pid, er) < 0)
         goto kill;
     /* The unshifted rootfs, idmapped to the child's user namespace (its maps are written now);
      * made here with host credentials, attached by the child in its own mount namespace. */

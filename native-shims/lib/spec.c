@@ -227,6 +227,17 @@ int hlx_dev_rule_parse(const char *s, struct hlx_dev_rule *r)
     return r->access ? 0 : -1;
 }
 
+int hlx_valid_ifname(const char *s)
+{
+    size_t l = strlen(s);
+    if (l == 0 || l > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return 0;
+    for (; *s; s++)
+        if (*s == '/' || *s == ':' || *s == ' ' || (*s >= '\t' && *s <= '\r'))
+            return 0;
+    return 1;
+}
+
 /* Absolute and without ".." components: the daemon never needs them and they hide escapes. */
 static int abs_path(const char *p)
 {
@@ -384,6 +395,21 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
         d[spec->n_devices++] = r;
         return 0;
     }
+    if (strcmp(key, "nic") == 0) {
+        struct hlx_nic *c;
+        n = fields(val, f, 2, 2);
+        if (n != 2 || !hlx_valid_ifname(f[0]) || !hlx_valid_ifname(f[1]))
+            return hlx_fail(er, EINVAL, "nic wants \"PEER NAME\": two interface names (1-15 bytes, no '/', ':' or space)");
+        if (spec->n_nics >= HLX_MAX_NICS)
+            return hlx_fail(er, EINVAL, "too many nic lines (max %d)", HLX_MAX_NICS);
+        for (int i = 0; i < spec->n_nics; i++)
+            if (strcmp(spec->nics[i].name, f[1]) == 0 || strcmp(spec->nics[i].peer, f[0]) == 0)
+                return hlx_fail(er, EINVAL, "nic %s %s repeats a peer or a name", f[0], f[1]);
+        c = &spec->nics[spec->n_nics++];
+        strcpy(c->peer, f[0]);
+        strcpy(c->name, f[1]);
+        return 0;
+    }
     if (strcmp(key, "rootfs-idmap") == 0) {
         if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0)
             return hlx_fail(er, EINVAL, "rootfs-idmap wants \"yes\" or \"no\"");
@@ -449,6 +475,10 @@ int hlx_spec_parse(FILE *f, const char *name, struct hlx_spec *spec, struct hlx_
     if ((spec->n_uidmap && (hlx_idmap_outside(spec->uidmap, spec->n_uidmap, 0) < 0 ||
                             hlx_idmap_outside(spec->gidmap, spec->n_gidmap, 0) < 0))) {
         hlx_fail(er, EINVAL, "%s: the id maps must map root (0) inside the container", name);
+        goto fail;
+    }
+    if (spec->n_nics && spec->host_netns) {
+        hlx_fail(er, EINVAL, "%s: nic needs \"netns new\"", name);
         goto fail;
     }
     if (spec->rootfs_idmap && !spec->n_uidmap) {

@@ -37,6 +37,13 @@ struct hlx_dev_rule {
 
 #define HLX_MAX_DEV_RULES 128
 
+/* One "nic PEER NAME": the daemon's veth end PEER, moved into the container's netns as NAME. */
+struct hlx_nic {
+    char peer[16], name[16]; /* IFNAMSIZ */
+};
+
+#define HLX_MAX_NICS 32
+
 /* NULL-terminated growable string vector. */
 struct hlx_strv {
     char **v;
@@ -66,6 +73,8 @@ struct hlx_spec {
     int nesting;          /* "nesting yes": proc and sys unmasked and writable, so nested containers can mount them */
     struct hlx_dev_rule *devices; /* "device-allow": enforced by an eBPF program on the cgroup2 dir */
     int n_devices;
+    struct hlx_nic nics[HLX_MAX_NICS]; /* moved in by the parent before GO (README.md, "Start protocol") */
+    int n_nics;
 };
 
 /* Undoes a field's escapes in place (\\ is a backslash, \xHH a byte other than 00); 0, or -1 on a bad escape. */
@@ -81,6 +90,10 @@ void hlx_spec_free(struct hlx_spec *spec);
 int hlx_spec_seccomp_defaults(struct hlx_spec *spec);
 /* LXD's default container capability drops (sys_time sys_module sys_rawio mac_admin mac_override). */
 unsigned long long hlx_default_cap_drop(void);
+
+/* Whether the kernel would take s as an interface name (dev_valid_name): 1-15 bytes, not "." or
+ * "..", no '/', ':' or whitespace. */
+int hlx_valid_ifname(const char *s);
 
 /* Parses a device rule ("c 1:3 rwm", "b *:* m", "a"); 0 or -1. */
 int hlx_dev_rule_parse(const char *s, struct hlx_dev_rule *r);

@@ -4,6 +4,7 @@
 #include "attach_file.h"
 #include "idmap.h"
 #include "nsexec.h"
+#include "proxy.h"
 #include "spec.h"
 
 #include <errno.h>
@@ -23,7 +24,8 @@ static void usage(void)
           "       hyperlxd-nsexec attach --pid PID [--spec FILE] --deferred   (the rest on stdin, see README)\n"
           "       hyperlxd-nsexec attach --pid PID --file-broker FD\n"
           "       hyperlxd-nsexec file-broker --root DIR --fd FD\n"
-          "       hyperlxd-nsexec idmap-probe DIR\n",
+          "       hyperlxd-nsexec idmap-probe DIR\n"
+          "       hyperlxd-nsexec proxy --netns PATH --listen PROTO:ADDR:PORTS --connect PROTO:ADDR:PORTS [--uid U] [--gid G]\n",
           stderr);
     exit(2);
 }
@@ -275,5 +277,7 @@ int main(int argc, char **argv)
         return cmd_file_broker(argc - 2, argv + 2);
     if (strcmp(argv[1], "idmap-probe") == 0)
         return cmd_idmap_probe(argc - 2, argv + 2);
+    if (strcmp(argv[1], "proxy") == 0)
+        return hlx_proxy_main(argc - 2, argv + 2);
     usage();
 }

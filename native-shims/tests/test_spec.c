@@ -94,6 +94,28 @@ static void test_defaults(void)
     hlx_spec_free(&s);
 }
 
+/* "nic PEER NAME": repeatable, both interface names as the kernel takes them. */
+static void test_nics(void)
+{
+    struct hlx_spec s;
+    struct hlx_err er = {0};
+    char text[32 * 40 + 64], *w = text;
+    CHECK(parse("rootfs /r\nnic veth1234567890a eth0\nnic vethb eth\\x2d1\n", &s, &er) == 0);
+    CHECK(s.n_nics == 2);
+    CHECK(strcmp(s.nics[0].peer, "veth1234567890a") == 0 && strcmp(s.nics[0].name, "eth0") == 0);
+    CHECK(strcmp(s.nics[1].peer, "vethb") == 0 && strcmp(s.nics[1].name, "eth-1") == 0);
+    hlx_spec_free(&s);
+    CHECK(hlx_valid_ifname("eth0") && !hlx_valid_ifname("") && !hlx_valid_ifname("..") &&
+          !hlx_valid_ifname("a\tb") && !hlx_valid_ifname("1234567890123456"));
+    w += sprintf(w, "rootfs /r\n");
+    for (int i = 0; i < HLX_MAX_NICS; i++)
+        w += sprintf(w, "nic p%d e%d\n", i, i);
+    CHECK(parse(text, &s, &er) == 0 && s.n_nics == HLX_MAX_NICS);
+    hlx_spec_free(&s);
+    sprintf(w, "nic p99 e99\n");
+    CHECK(parse(text, &s, &er) == -1 && strstr(er.msg, "too many nic lines"));
+}
+
 static void test_errors(void)
 {
     static const struct {
@@ -122,6 +144,17 @@ static void test_errors(void)
         {"rootfs /r\nseccomp-deny mount EWHAT\n", "line 2: seccomp-deny wants"},
         {"rootfs /r\nenv NOEQUALS\n", "line 2: env wants"},
         {"rootfs /r\nnetns other\n", "line 2: netns wants"},
+        {"rootfs /r\nnic veth0\n", "line 2: nic wants"},
+        {"rootfs /r\nnic veth0 eth0 extra\n", "line 2: nic wants"},
+        {"rootfs /r\nnic veth0 1234567890123456\n", "line 2: nic wants"},
+        {"rootfs /r\nnic veth0 eth/0\n", "line 2: nic wants"},
+        {"rootfs /r\nnic veth0 eth:0\n", "line 2: nic wants"},
+        {"rootfs /r\nnic veth0 eth\\x200\n", "line 2: nic wants"},
+        {"rootfs /r\nnic veth0 eth\\x090\n", "line 2: nic wants"},
+        {"rootfs /r\nnic .. eth0\n", "line 2: nic wants"},
+        {"rootfs /r\nnic veth0 .\n", "line 2: nic wants"},
+        {"rootfs /r\nnic veth0 eth0\nnic veth1 eth0\n", "line 3: nic veth1 eth0 repeats"},
+        {"rootfs /r\nnic veth0 eth0\nnetns host\n", "nic needs \"netns new\""},
         {"rootfs /r\nrootfs-idmap maybe\n", "line 2: rootfs-idmap wants"},
         {"rootfs /r\nrootfs-idmap yes\n", "rootfs-idmap needs uidmap and gidmap"},
         {"rootfs /r\ndevice-allow x 1:3 rwm\n", "line 2: device-allow wants"},
@@ -180,6 +213,7 @@ int main(void)
     test_full_spec();
     test_escapes();
     test_defaults();
+    test_nics();
     test_errors();
     test_ring();
     CHECK(hlx_cap_number("CAP_MAC_ADMIN") == 33 && hlx_cap_number("nope") == -1);

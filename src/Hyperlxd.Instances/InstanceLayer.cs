@@ -1,4 +1,5 @@
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Images;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Images;
@@ -44,6 +45,7 @@ public static class InstanceLayerServices
         });
         services.AddSingleton<IImageSource>(sp => sp.GetRequiredService<ImageStore>());
         services.AddSingleton(new InstanceManagerOptions(options.StateDir));
+        services.AddSingleton<IProxyForwarders, Proxy.ProxyForwarders>();
         services.AddSingleton<InstanceManager>();
         services.AddSingleton<ProfileService>();
         services.AddSingleton<InstanceLayer>();

@@ -22,7 +22,8 @@ public sealed partial class InstanceManager
     /// <summary>
     /// PUT replaces the writable fields, PATCH merges config keys and devices. <c>volatile.*</c>
     /// keys are the server's: they are kept whatever the request says (clients echo them back).
-    /// On a running instance changed limits are applied live first and undone if the write fails.
+    /// On a running instance nics and proxies are hot-plugged and changed limits applied live first, all
+    /// undone if a later step or the write fails.
     /// </summary>
     public async Task UpdateAsync(string name, InstancePut req, bool patch, Action<InstanceRecord> checkETag, CancellationToken ct)
     {
@@ -54,6 +55,7 @@ public sealed partial class InstanceManager
         {
             throw new BadRequestException("The root disk's pool cannot be changed (moving instances between pools is not supported)");
         }
+        await CheckDevicesAsync(updated, ct); // a nic on a missing network, a taken address: this request's 4xx
         var driver = DriverOf(old);
         var spec = SpecOf(old);
         // The id map follows the config (volatile.idmap.next); the disk follows at the next start.
@@ -65,10 +67,8 @@ public sealed partial class InstanceManager
         await using var revert = new Reverter();
         if ((await driver.GetStateAsync(spec, ct)).Status != InstanceStatus.Stopped)
         {
-            if (!SameDevices(WithoutRootSize(old.Devices), WithoutRootSize(updated.Devices)))
-            {
-                throw new BadRequestException("Device changes on a running instance are not supported yet: stop it first");
-            }
+            // Nics and proxies are plugged in and out now (their volatile keys land in next.Config, written below).
+            await HotplugAsync(old, updated, revert, ct);
             var changed = Diff(old.Config, updated.Config);
             if (changed.Count > 0)
             {
@@ -155,7 +155,8 @@ public sealed partial class InstanceManager
     /// <summary>
     /// After a profile changed (<paramref name="before"/> is its old content), brings every
     /// instance that uses it in line, as LXD does: each expansion must still have its root disk on
-    /// the same pool, and running instances get changed limits applied live. Any failure undoes
+    /// the same pool, its devices pass the host checks, and running instances get changed limits
+    /// applied live and nics and proxies plugged in or out. Any failure undoes
     /// what was applied and throws, so that the caller can put the old profile back.
     /// </summary>
     public async Task ApplyProfileChangeAsync(Profile before, CancellationToken ct)
@@ -182,6 +183,10 @@ public sealed partial class InstanceManager
             {
                 throw new BadRequestException($"The change would move the root disk of instance \"{name}\" to another pool");
             }
+            if (!SameDevices(old.Devices, updated.Devices))
+            {
+                await CheckDevicesAsync(updated, ct);
+            }
             await ApplyRootSizeAsync(old, updated, revert, ct);
             var driver = DriverOf(old);
             if ((await driver.GetStateAsync(SpecOf(old), ct)).Status == InstanceStatus.Stopped)
@@ -194,9 +199,13 @@ public sealed partial class InstanceManager
                 }
                 continue;
             }
-            if (!SameDevices(WithoutRootSize(old.Devices), WithoutRootSize(updated.Devices)))
+            var recorded = new Dictionary<string, string>(record.Config);
+            var plugged = await HotplugAsync(old, updated, revert, ct);
+            if (plugged.Count > 0)
             {
-                throw new BadRequestException($"Device changes on a running instance (\"{name}\") are not supported yet: stop it first");
+                await SetVolatileAsync(name, plugged, ct);
+                var previous = plugged.ToDictionary(kv => kv.Key, kv => recorded.GetValueOrDefault(kv.Key, ""));
+                revert.Add(() => SetVolatileAsync(name, previous, CancellationToken.None));
             }
             var changed = Diff(old.Config, updated.Config);
             if (changed.Count > 0)

@@ -76,7 +76,9 @@ public sealed partial class InstanceManager
             throw new BadRequestException($"Invalid config key \"{key}\": volatile keys are set by the server");
         }
         await ValidateAsync(record, ct);
-        await CheckPlanAsync(await ExpandAsync(record, ct), ct);
+        var expanded = await ExpandAsync(record, ct);
+        await CheckPlanAsync(expanded, ct);
+        await CheckDevicesAsync(expanded, ct);
         record.Config[BaseImage] = image.Fingerprint;
         foreach (var (k, v) in image.Properties)
         {
@@ -361,6 +363,17 @@ public sealed partial class InstanceManager
         var state = await driver.GetStateAsync(spec, ct);
         if (state.Status != InstanceStatus.Stopped)
         {
+            using (await _locks.AcquireAsync(e.Record.Name, ct))
+            {
+                try
+                {
+                    await StartedDevicesAsync(e, spec, ct); // proxies: the forwarders that survived are adopted, the others started again
+                }
+                catch (HyperlxdException ex)
+                {
+                    logger.LogError("Instance {Name}: its devices could not be resumed: {Error}", e.Record.Name, ex.Message);
+                }
+            }
             Watch(e); // kept running while the daemon was away
             return;
         }

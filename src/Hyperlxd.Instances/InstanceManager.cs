@@ -4,6 +4,7 @@ using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Instances;
+using Hyperlxd.Core.Networks;
 using Hyperlxd.Images;
 using Hyperlxd.State;
 using Hyperlxd.State.Repositories;
@@ -13,7 +14,11 @@ using Microsoft.Extensions.Logging;
 namespace Hyperlxd.Instances;
 
 /// <summary>Where the instance layer keeps per-instance runtime files: <c>StateDir/instances/&lt;name&gt;</c>.</summary>
-public sealed record InstanceManagerOptions(string StateDir);
+public sealed record InstanceManagerOptions(string StateDir)
+{
+    /// <summary>Where hyperlxd-nsexec is (proxy forwarders); default: $HYPERLXD_HELPERS_DIR, else next to the executable.</summary>
+    public string? HelpersDir { get; init; }
+}
 
 /// <summary>
 /// The instance abstraction over both drivers: records and profile expansion, root volumes on
@@ -27,8 +32,13 @@ public sealed partial class InstanceManager(
     ImageStore images,
     EventHub events,
     InstanceManagerOptions options,
-    ILogger<InstanceManager> logger)
+    ILogger<InstanceManager> logger,
+    IProxyForwarders forwarders,
+    INetworkHost? networks = null)
 {
+    /// <summary>The networking layer, or a stand-in refusing nics when the host registered none.</summary>
+    private readonly INetworkHost _networks = networks ?? new NoNetworkHost();
+
     private readonly KeyedLock _locks = new();
 
     private InstanceRepository Repo => store.Instances;

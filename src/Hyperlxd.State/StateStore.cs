@@ -20,6 +20,7 @@ public sealed class StateStore : IAsyncDisposable
         Instances = new InstanceRepository(db);
         Storage = new StorageRepository(db);
         Images = new ImageRepository(db);
+        Networks = new NetworkRepository(db);
     }
 
     public Database Database { get; }
@@ -30,6 +31,7 @@ public sealed class StateStore : IAsyncDisposable
     public InstanceRepository Instances { get; }
     public StorageRepository Storage { get; }
     public ImageRepository Images { get; }
+    public NetworkRepository Networks { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
     /// <param name="timeout">The budget of one unit of work (null: <see cref="Database.DefaultTimeout"/>).</param>

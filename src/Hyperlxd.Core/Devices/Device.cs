@@ -1,5 +1,6 @@
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Instances;
+using Hyperlxd.Core.Networks;
 
 namespace Hyperlxd.Core.Devices;
 
@@ -9,11 +10,17 @@ public sealed record DeviceKey(string Name, InstanceType? Only = null);
 /// <summary>A host path the driver mounts into the instance (a disk device's bind mount for a container).</summary>
 public sealed record DeviceMount(string Device, string Source, string Target, bool ReadOnly);
 
-/// <summary>What the host offers a device's setup: the storage it may reference.</summary>
+/// <summary>What the host offers a device's setup: the storage it may reference, the networks, the proxy forwarders.</summary>
 public interface IDeviceHost
 {
     /// <summary>The host path of custom volume <paramref name="volume"/> on <paramref name="pool"/>; a 400 naming them when it does not exist.</summary>
     string VolumePath(string pool, string volume);
+
+    /// <summary>The networking layer (a no-networking stand-in that refuses nics when none is registered).</summary>
+    INetworkHost Networks { get; }
+
+    /// <summary>The supervised forwarding processes of non-NAT proxy devices.</summary>
+    IProxyForwarders Forwarders { get; }
 }
 
 /// <summary>One device of one instance, as its lifecycle hooks see it.</summary>
@@ -24,7 +31,14 @@ public sealed record DeviceContext(
     string Name,
     IReadOnlyDictionary<string, string> Config,
     IReadOnlyDictionary<string, string> Volatile,
-    IDeviceHost Host);
+    IDeviceHost Host)
+{
+    /// <summary>Every device of the instance, expanded (a NAT proxy looks for the nic holding its connect address).</summary>
+    public IReadOnlyDictionary<string, Dictionary<string, string>> Devices { get; init; } = new Dictionary<string, Dictionary<string, string>>();
+
+    /// <summary>The instance's expanded config (a nic's host name lives in <c>volatile.&lt;nic&gt;.host_name</c>).</summary>
+    public IReadOnlyDictionary<string, string> InstanceConfig { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>
 /// What a device's setup hands the driver, and the <c>volatile.&lt;device&gt;.*</c> keys (without that
@@ -33,13 +47,19 @@ public sealed record DeviceContext(
 public sealed record DeviceSetup(IReadOnlyList<DeviceMount> Mounts, IReadOnlyDictionary<string, string> Volatile)
 {
     public static readonly DeviceSetup Nothing = new([], new Dictionary<string, string>());
+
+    /// <summary>The nics the setup made (host side ready, peer to be moved into the instance by the driver).</summary>
+    public IReadOnlyList<NicPlan> Nics { get; init; } = [];
 }
 
 /// <summary>
 /// One LXD device type: the keys it accepts per instance type, and its host-side lifecycle around the
-/// driver. The manager calls <see cref="SetupAsync"/> before every start and <see cref="TeardownAsync"/>
-/// after every stop, after an instance ended by itself and, at daemon start, for an instance that died
-/// while the daemon was down. Both must be safe to repeat. Types are named once, in <see cref="DeviceTypes"/>.
+/// driver. The manager calls <see cref="CheckAsync"/> when an instance's config is written,
+/// <see cref="SetupAsync"/> before every start, <see cref="StartedAsync"/> once the driver runs the
+/// instance (and at daemon start for one still running), and <see cref="TeardownAsync"/> after every
+/// stop, after an instance ended by itself and, at daemon start, for an instance that died while the
+/// daemon was down. All must be safe to repeat. A <see cref="HotPluggable"/> type goes through the same
+/// hooks when it is added to or removed from a running instance. Types are named once, in <see cref="DeviceTypes"/>.
 /// </summary>
 public abstract class Device
 {
@@ -63,6 +83,12 @@ public abstract class Device
 
     /// <summary>False for a type whose keys are known but which does nothing yet: it is refused rather than accepted and ignored.</summary>
     public virtual bool Implemented => true;
+
+    /// <summary>Whether the device may be added to, removed from or changed on a running instance.</summary>
+    public virtual bool HotPluggable => false;
+
+    /// <summary>Whether <see cref="StartedAsync"/> does anything (the manager asks the driver for the network namespace only then).</summary>
+    public virtual bool RunsAfterStart => false;
 
     /// <summary>
     /// Checks one device's keys; <paramref name="instanceType"/> is null for a profile (which may serve
@@ -92,7 +118,7 @@ public abstract class Device
                 throw new BadRequestException($"Device \"{name}\": missing required key \"{key}\"");
             }
         }
-        Check(name, device);
+        Check(name, device, instanceType);
     }
 
     /// <summary>The type's own rules, after the key names are known good.</summary>
@@ -100,8 +126,25 @@ public abstract class Device
     {
     }
 
+    /// <summary>The type's own rules that depend on the instance type (null: a profile, either type).</summary>
+    protected virtual void Check(string name, IReadOnlyDictionary<string, string> device, InstanceType? instanceType) => Check(name, device);
+
+    /// <summary>
+    /// Checks a valid device of one instance against the host, changing nothing (a nic's network exists,
+    /// its address is free): called when an instance's config is written, so a conflict is the request's 4xx.
+    /// </summary>
+    public virtual Task CheckAsync(DeviceContext device, CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>Host-side setup before a start; returns what the driver needs.</summary>
     public virtual Task<DeviceSetup> SetupAsync(DeviceContext device, CancellationToken ct) => Task.FromResult(DeviceSetup.Nothing);
+
+    /// <summary>
+    /// After the driver started the instance (or hot-plugged the device, or at daemon start for an instance
+    /// that kept running): <paramref name="netns"/> is its network namespace (<c>/proc/PID/ns/net</c>; null
+    /// when the driver has none). Returns volatile keys to change ("" removes).
+    /// </summary>
+    public virtual Task<IReadOnlyDictionary<string, string>> StartedAsync(DeviceContext device, string? netns, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string>());
 
     /// <summary>Undoes <see cref="SetupAsync"/> once the instance has stopped (or crashed); returns volatile keys to change ("" removes).</summary>
     public virtual Task<IReadOnlyDictionary<string, string>> TeardownAsync(DeviceContext device, CancellationToken ct) =>
@@ -114,6 +157,10 @@ public abstract class Device
 
     protected static void BadValue(string name, string key, string problem) =>
         throw new BadRequestException($"Device \"{name}\": invalid value for \"{key}\": {problem}");
+
+    /// <summary>The key's value when set to something other than "" (LXD's optional keys take "" as unset).</summary>
+    protected static string? Value(IReadOnlyDictionary<string, string> device, string key) =>
+        device.TryGetValue(key, out var v) && v.Length > 0 ? v : null;
 
     protected static void CheckBool(string name, IReadOnlyDictionary<string, string> device, string key)
     {

@@ -14,7 +14,7 @@ public static class DeviceTypes
         new NoneDevice(),
         new DiskDevice(),
         new NicDevice(),
-        new PlannedDevice("proxy", new[] { "listen", "connect", "bind", "nat", "proxy_protocol", "security.uid", "security.gid", "uid", "gid", "mode" }, "listen", "connect"),
+        new ProxyDevice(),
         new UnixDevice("unix-char"),
         new UnixDevice("unix-block"),
         new PlannedDevice("unix-hotplug", new[] { "vendorid", "productid", "uid", "gid", "mode", "required" }),
@@ -67,6 +67,12 @@ public static class DeviceTypes
             {
                 throw new BadRequestException($"Device \"{name}\": type \"{type}\" is not supported yet");
             }
+        }
+        // LXD's nicCheckNamesUnique: two nics cannot both be eth0 inside the instance.
+        if (devices.Where(d => d.Value?.GetValueOrDefault("type") == "nic" && d.Value.GetValueOrDefault("name") is { Length: > 0 })
+                .GroupBy(d => d.Value["name"]).FirstOrDefault(g => g.Count() > 1) is { } dup)
+        {
+            throw new BadRequestException($"Device \"{dup.OrderBy(d => d.Key, StringComparer.Ordinal).Last().Key}\": Duplicate NIC name detected \"{dup.Key}\"");
         }
     }
 }

@@ -7,6 +7,7 @@ using Hyperlxd.Daemon.Hosting;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.Daemon.Websockets;
 using Hyperlxd.Instances;
+using Hyperlxd.Networking;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,6 +43,7 @@ public static class DaemonCommand
         builder.Services.AddSingleton<EventHub>();
         builder.Services.AddSingleton<OperationManager>();
         builder.Services.AddInstanceLayer(new InstanceLayerOptions(options.StateDir, options.DatabaseUrl, options.DatabaseUser, options.DatabaseTimeout));
+        builder.Services.AddNetworking(new NetworkManagerOptions(options.StateDir));
         // The server: its identity, config and HTTPS; trust; websocket sessions.
         builder.Services.AddSingleton(_ => ServerCertificate.LoadOrCreate(options.StateDir));
         builder.Services.AddSingleton<HttpsListener>();

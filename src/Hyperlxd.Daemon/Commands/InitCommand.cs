@@ -6,13 +6,13 @@ namespace Hyperlxd.Daemon.Commands;
 
 /// <summary>
 /// <c>hyperlxd init</c>: configures a running daemon through its own API, like <c>lxd init</c>.
-/// A preseed is applied all or nothing: profiles first (each undone on failure), the server config
-/// last in one request.
+/// A preseed is applied all or nothing: storage pools, then networks, then profiles (which may use
+/// both; each step undone on failure), the server config last in one request.
 /// </summary>
 public static class InitCommand
 {
-    private static readonly string[] Supported = { "config", "profiles", "storage_pools" };
-    private static readonly string[] NotYet = { "networks", "cluster", "projects" };
+    private static readonly string[] Supported = { "config", "networks", "profiles", "storage_pools" };
+    private static readonly string[] NotYet = { "cluster", "projects" };
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -34,7 +34,7 @@ public static class InitCommand
         return 0;
     }
 
-    /// <summary>Marks an --auto run: like lxd init --auto, a "default" dir pool and a root disk when there are none.</summary>
+    /// <summary>Marks an --auto run: like lxd init --auto, a "default" dir pool and a root disk when there are none, and lxdbr0 with eth0 when no managed network exists.</summary>
     private const string AutoStorage = "_auto_storage";
 
     private static JsonObject AutoPreseed(string[] args)
@@ -101,9 +101,16 @@ public static class InitCommand
         return root;
     }
 
-    /// <summary>Adds a "default" dir pool when no pool exists, and a root disk on it when the default profile has none.</summary>
-    private static void AddDefaultStorage(JsonObject preseed, System.Text.Json.JsonElement pools, System.Text.Json.JsonElement defaultProfile)
+    /// <summary>
+    /// What --auto adds, as lxd init --auto: a "default" dir pool when no pool exists and a root disk on it
+    /// when the default profile has none; a managed bridge lxdbr0 (auto IPv4 and IPv6) when no managed
+    /// network exists, with an eth0 nic on it in the default profile.
+    /// </summary>
+    private static void AddAutoDefaults(JsonObject preseed, JsonElement pools, JsonElement networks, JsonElement defaultProfile)
     {
+        var profile = JsonNode.Parse(defaultProfile.GetRawText())!.AsObject();
+        var devices = profile["devices"]!.AsObject();
+        var changed = false;
         var poolName = "default";
         if (pools.GetArrayLength() == 0)
         {
@@ -113,28 +120,46 @@ public static class InitCommand
         {
             poolName = pools[0].GetString()!.Split('/')[^1];
         }
-        var devices = defaultProfile.GetProperty("devices");
-        if (devices.EnumerateObject().Any(d => d.Value.TryGetProperty("path", out var p) && p.GetString() == "/"))
+        if (!devices.Any(d => d.Value?["path"]?.GetValue<string>() == "/"))
         {
-            return;
+            devices["root"] = new JsonObject { ["type"] = "disk", ["path"] = "/", ["pool"] = poolName };
+            changed = true;
         }
-        var profile = JsonNode.Parse(defaultProfile.GetRawText())!.AsObject();
-        profile["devices"]!.AsObject()["root"] = new JsonObject { ["type"] = "disk", ["path"] = "/", ["pool"] = poolName };
-        preseed["profiles"] = new JsonArray(new JsonObject
+        if (!networks.EnumerateArray().Any(n => n.GetProperty("managed").GetBoolean()))
         {
-            ["name"] = "default",
-            ["description"] = profile["description"]?.DeepClone(),
-            ["config"] = profile["config"]?.DeepClone(),
-            ["devices"] = profile["devices"]!.DeepClone(),
-        });
+            preseed["networks"] = new JsonArray(new JsonObject
+            {
+                ["name"] = DefaultBridge,
+                ["type"] = "bridge",
+                ["config"] = new JsonObject { ["ipv4.address"] = "auto", ["ipv6.address"] = "auto" },
+            });
+            if (!devices.ContainsKey("eth0"))
+            {
+                devices["eth0"] = new JsonObject { ["type"] = "nic", ["name"] = "eth0", ["network"] = DefaultBridge };
+                changed = true;
+            }
+        }
+        if (changed)
+        {
+            preseed["profiles"] = new JsonArray(new JsonObject
+            {
+                ["name"] = "default",
+                ["description"] = profile["description"]?.DeepClone(),
+                ["config"] = profile["config"]?.DeepClone(),
+                ["devices"] = devices.DeepClone(),
+            });
+        }
     }
+
+    private const string DefaultBridge = "lxdbr0";
 
     private static async Task ApplyAsync(LocalClient client, JsonObject preseed)
     {
         await using var revert = new Reverter();
         if (preseed[AutoStorage] is not null)
         {
-            AddDefaultStorage(preseed, await client.SendAsync(HttpMethod.Get, "/1.0/storage-pools"),
+            AddAutoDefaults(preseed, await client.SendAsync(HttpMethod.Get, "/1.0/storage-pools"),
+                await client.SendAsync(HttpMethod.Get, "/1.0/networks?recursion=1"),
                 await client.SendAsync(HttpMethod.Get, "/1.0/profiles/default"));
         }
         foreach (var node in preseed["storage_pools"] as JsonArray ?? new JsonArray())
@@ -145,6 +170,10 @@ public static class InitCommand
             }
             await client.SendAsync(HttpMethod.Post, "/1.0/storage-pools", pool.ToJsonString());
             revert.Add(() => client.SendAsync(HttpMethod.Delete, "/1.0/storage-pools/" + Uri.EscapeDataString(name)));
+        }
+        foreach (var node in preseed["networks"] as JsonArray ?? new JsonArray())
+        {
+            await ApplyNetworkAsync(client, revert, node);
         }
         foreach (var node in preseed["profiles"] as JsonArray ?? new JsonArray())
         {
@@ -189,5 +218,50 @@ public static class InitCommand
             await client.SendAsync(HttpMethod.Patch, "/1.0", new JsonObject { ["config"] = config.DeepClone() }.ToJsonString());
         }
         revert.Success();
+    }
+
+    /// <summary>A preseed network: created, or (when it exists, as lxd init does) its config and description replaced; undone on a later failure.</summary>
+    private static async Task ApplyNetworkAsync(LocalClient client, Reverter revert, JsonNode? node)
+    {
+        if (node is not JsonObject network || network["name"]?.GetValue<string>() is not { Length: > 0 } name)
+        {
+            throw new CommandException("invalid preseed: every network needs a \"name\"");
+        }
+        var url = "/1.0/networks/" + Uri.EscapeDataString(name);
+        JsonElement? old = null;
+        try
+        {
+            old = await client.SendAsync(HttpMethod.Get, url);
+        }
+        catch (CommandException)
+        {
+        }
+        if (old is { } current && current.GetProperty("managed").GetBoolean())
+        {
+            var body = new JsonObject
+            {
+                ["description"] = network["description"]?.DeepClone() ?? current.GetProperty("description").GetString(),
+                ["config"] = network["config"]?.DeepClone() ?? new JsonObject(),
+            };
+            await client.SendAsync(HttpMethod.Put, url, body.ToJsonString());
+            var previous = new JsonObject
+            {
+                ["description"] = current.GetProperty("description").GetString(),
+                ["config"] = JsonNode.Parse(current.GetProperty("config").GetRawText()),
+            }.ToJsonString();
+            revert.Add(() => client.SendAsync(HttpMethod.Put, url, previous));
+        }
+        else
+        {
+            var body = new JsonObject
+            {
+                ["name"] = name,
+                ["type"] = network["type"]?.DeepClone() ?? "bridge",
+                ["description"] = network["description"]?.DeepClone() ?? "",
+                ["config"] = network["config"]?.DeepClone() ?? new JsonObject(),
+            };
+            await client.SendAsync(HttpMethod.Post, "/1.0/networks", body.ToJsonString());
+            revert.Add(() => client.SendAsync(HttpMethod.Delete, url));
+        }
     }
 }

@@ -37,6 +37,7 @@ public static class ApiPipeline
         InternalEndpoints.Map(app);
         StoragePoolEndpoints.Map(app);
         StorageVolumeEndpoints.Map(app);
+        NetworkEndpoints.Map(app);
     }
 
     private static async Task AuthenticateAsync(HttpContext ctx, RequestDelegate next)

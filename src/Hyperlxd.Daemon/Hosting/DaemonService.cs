@@ -2,6 +2,7 @@ using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.Instances;
+using Hyperlxd.Networking;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -35,6 +36,8 @@ public sealed class DaemonService(
         var daemon = services.GetRequiredService<Daemon>();
         _daemon = daemon;
         await daemon.LoadConfigAsync(ct);
+        // Networks first: instances re-attach to (and autostart on) bridges that are up.
+        await services.GetRequiredService<NetworkManager>().StartupAsync(ct);
         await layer.StartAsync(ct);
         await services.GetRequiredService<TrustStore>().LoadAsync(ct);
         await daemon.StartHttpsAsync();

@@ -1,5 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace Hyperlxd.Interop.Linux.Netlink;
 
@@ -7,91 +6,187 @@ namespace Hyperlxd.Interop.Linux.Netlink;
 /// An rtnetlink (NETLINK_ROUTE) socket: links, addresses and routes without an <c>ip</c> process (which
 /// costs ~10 ms a call here). One request at a time per instance (requests are serialised inside); every
 /// failing request throws <see cref="ErrnoException"/> naming the operation and the link.
-/// CONTRACT: the public surface below is what other projects code against; the bodies are filled in by
-/// the netlink work of issue 11.
+/// Partial by concern: the socket and its request/reply exchange here; links, addresses and routes in
+/// their own files.
 /// </summary>
-public sealed class RtNetlink : IDisposable
+public sealed partial class RtNetlink : IDisposable
 {
-    private RtNetlink()
-    {
-    }
+    // <linux/netlink.h>
+    private const ushort NLMSG_NOOP = 1, NLMSG_ERROR = 2, NLMSG_DONE = 3;
+    private const ushort NLM_F_REQUEST = 0x1, NLM_F_MULTI = 0x2, NLM_F_ACK = 0x4, NLM_F_DUMP_INTR = 0x10;
+    private const ushort NLM_F_DUMP = 0x300, NLM_F_REPLACE = 0x100, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
+    private const ushort NLM_F_CAPPED = 0x100, NLM_F_ACK_TLVS = 0x200; // on NLMSG_ERROR replies
+    private const ushort NLMSGERR_ATTR_MSG = 1;
+
+    // A dump datagram is at most ~32 KiB (the kernel sizes them from the reader's buffer, capped).
+    private const int ReceiveBufferSize = 64 * 1024;
+
+    private readonly SafeFdHandle _socket;
+    private readonly Lock _gate = new();
+    private readonly byte[] _receive = GC.AllocateUninitializedArray<byte>(ReceiveBufferSize);
+    private uint _seq = (uint)Environment.TickCount;
+
+    private RtNetlink(SafeFdHandle socket) => _socket = socket;
+
+    /// <summary>What a reply message (other than an ack) is handed to: its type and body (after the nlmsghdr).</summary>
+    private delegate void ReplyHandler(ushort type, ReadOnlySpan<byte> body);
 
     /// <summary>A socket in the calling process's network namespace.</summary>
-    public static RtNetlink Open() => throw new NotImplementedException();
+    public static RtNetlink Open() => new(Syscalls.NetlinkRouteSocket());
 
     /// <summary>
     /// A socket bound to the network namespace at <paramref name="netnsPath"/> (e.g. <c>/proc/PID/ns/net</c>,
     /// <c>/run/netns/NAME</c>): made on a short-lived dedicated thread that setns()es there, so no other
     /// thread of this process ever changes namespace.
     /// </summary>
-    public static RtNetlink OpenIn(string netnsPath) => throw new NotImplementedException();
-
-    public IReadOnlyList<LinkInfo> GetLinks() => throw new NotImplementedException();
-
-    /// <summary>The link named <paramref name="name"/>, or null.</summary>
-    public LinkInfo? GetLink(string name) => throw new NotImplementedException();
-
-    /// <summary>A bridge (down); <paramref name="hwaddr"/> null lets the kernel choose.</summary>
-    public void CreateBridge(string name, int? mtu = null, PhysicalAddress? hwaddr = null) => throw new NotImplementedException();
-
-    /// <summary>A veth pair <paramref name="name"/> ↔ <paramref name="peer"/> (both down); <paramref name="peerHwaddr"/> and <paramref name="mtu"/> apply to the peer (and mtu to both).</summary>
-    public void CreateVeth(string name, string peer, int? mtu = null, PhysicalAddress? peerHwaddr = null) => throw new NotImplementedException();
-
-    /// <summary>Deletes a link; false when it did not exist (ENODEV), so teardown can repeat.</summary>
-    public bool DeleteLink(string name) => throw new NotImplementedException();
-
-    /// <summary>Enslaves <paramref name="name"/> to bridge <paramref name="master"/> (null: releases it).</summary>
-    public void SetMaster(string name, string? master) => throw new NotImplementedException();
-
-    public void SetUp(string name, bool up = true) => throw new NotImplementedException();
-
-    public void SetMtu(string name, int mtu) => throw new NotImplementedException();
-
-    public void SetHwAddr(string name, PhysicalAddress hwaddr) => throw new NotImplementedException();
-
-    public void Rename(string name, string newName) => throw new NotImplementedException();
-
-    /// <summary>
-    /// Moves <paramref name="name"/> into the network namespace <paramref name="netns"/> (an open
-    /// <c>/proc/PID/ns/net</c>), renamed to <paramref name="newName"/> and, when <paramref name="up"/>, up —
-    /// in one RTM_NEWLINK, so it never appears there half-configured.
-    /// </summary>
-    public void MoveToNamespace(string name, SafeFdHandle netns, string newName, bool up) => throw new NotImplementedException();
-
-    public IReadOnlyList<AddressInfo> GetAddresses(string? link = null) => throw new NotImplementedException();
-
-    /// <summary>Adds an address (idempotent: EEXIST is success).</summary>
-    public void AddAddress(string link, IPAddress address, int prefixLength) => throw new NotImplementedException();
-
-    /// <summary>Removes an address; false when it was not there.</summary>
-    public bool DeleteAddress(string link, IPAddress address, int prefixLength) => throw new NotImplementedException();
-
-    /// <summary>The main table's routes of <paramref name="family"/> (InterNetwork or InterNetworkV6).</summary>
-    public IReadOnlyList<RouteInfo> GetRoutes(AddressFamily family) => throw new NotImplementedException();
-
-    public void Dispose()
+    public static RtNetlink OpenIn(string netnsPath)
     {
+        SafeFdHandle? socket = null;
+        Exception? error = null;
+        // The thread ends in the other namespace and dies with it: it is never a pool thread, and nothing
+        // else runs on it.
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var ns = Syscalls.Open(netnsPath, Tmds.Linux.LibC.O_RDONLY);
+                Syscalls.SetNetworkNamespace(ns, netnsPath);
+                socket = Syscalls.NetlinkRouteSocket();
+            }
+#pragma warning disable CA1031 // handed to the caller's thread below
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                error = e;
+            }
+        }, maxStackSize: 256 * 1024)
+        {
+            IsBackground = true,
+            Name = "hyperlxd netns",
+        };
+        thread.Start();
+        thread.Join();
+        return socket is not null ? new RtNetlink(socket) : throw error ?? new InvalidOperationException("netns thread ended without a socket");
     }
+
+    public void Dispose() => _socket.Dispose();
+
+    /// <summary>The kernel's answer to a request: 0 or an errno, with the kernel's explanation when it gave one (extended ack).</summary>
+    private readonly record struct Ack(int Errno, string? Message)
+    {
+        public bool Ok => Errno == 0;
+
+        /// <summary>Throws unless the request succeeded, naming <paramref name="what"/> (operation and link).</summary>
+        public void Check(string what)
+        {
+            if (Errno != 0)
+            {
+                throw Fail(what);
+            }
+        }
+
+        public ErrnoException Fail(string what) => Linux.Errno.Exception(Errno, Message is null ? what : $"{what} ({Message})");
+    }
+
+    /// <summary>Sends a request with NLM_F_ACK and reads up to its ack; replies before it go to <paramref name="onReply"/>.</summary>
+    private Ack Request(NetlinkMessage message, string what, ReplyHandler? onReply = null) =>
+        Exchange(message, what, onReply);
+
+    /// <summary>A dump (NLM_F_DUMP): every reply to <paramref name="onReply"/>; restarted (after <paramref name="reset"/>) when the kernel says the set changed meanwhile.</summary>
+    private void Dump(Func<NetlinkMessage> request, string what, Action reset, ReplyHandler onReply)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var ack = Exchange(request(), what, onReply);
+            if (ack.Ok)
+            {
+                return;
+            }
+            if (ack.Errno != Tmds.Linux.LibC.EINTR || attempt >= 10)
+            {
+                throw ack.Fail(what);
+            }
+            reset();
+        }
+    }
+
+    private Ack Exchange(NetlinkMessage message, string what, ReplyHandler? onReply)
+    {
+        lock (_gate)
+        {
+            var seq = ++_seq;
+            Syscalls.SendDatagram(_socket, message.Finish(seq), what);
+            var interrupted = false;
+            while (true)
+            {
+                var n = Syscalls.ReceiveDatagram(_socket, _receive, what);
+                var rest = _receive.AsSpan(0, n);
+                while (rest.Length >= NetlinkMessage.HeaderLength)
+                {
+                    var len = (int)MemoryMarshal.Read<uint>(rest);
+                    if (len < NetlinkMessage.HeaderLength || len > rest.Length)
+                    {
+                        throw Errno.Exception(Tmds.Linux.LibC.EIO, what + ": malformed netlink reply");
+                    }
+                    var type = MemoryMarshal.Read<ushort>(rest[4..]);
+                    var flags = MemoryMarshal.Read<ushort>(rest[6..]);
+                    var replySeq = MemoryMarshal.Read<uint>(rest[8..]);
+                    var body = rest[NetlinkMessage.HeaderLength..len];
+                    var next = NetlinkMessage.Align(len);
+                    rest = next >= rest.Length ? default : rest[next..];
+                    if (replySeq != seq)
+                    {
+                        continue; // the rest of an earlier exchange that threw midway
+                    }
+                    interrupted |= (flags & NLM_F_DUMP_INTR) != 0;
+                    switch (type)
+                    {
+                        case NLMSG_ERROR:
+                            var errno = -MemoryMarshal.Read<int>(body);
+                            return new Ack(errno, errno != 0 ? Explanation(flags, body) : null);
+                        case NLMSG_DONE:
+                            var status = body.Length >= 4 ? -MemoryMarshal.Read<int>(body) : 0;
+                            return new Ack(status != 0 ? status : interrupted ? Tmds.Linux.LibC.EINTR : 0, null);
+                        case NLMSG_NOOP:
+                            break;
+                        default:
+                            onReply?.Invoke(type, body);
+                            break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The kernel's words for an error (extended ack NLMSGERR_ATTR_MSG), or null.</summary>
+    private static string? Explanation(ushort flags, ReadOnlySpan<byte> body)
+    {
+        if ((flags & NLM_F_ACK_TLVS) == 0 || body.Length < 4 + NetlinkMessage.HeaderLength)
+        {
+            return null;
+        }
+        // After the error code: the request's header (all of the request unless capped), then the TLVs.
+        var offset = (flags & NLM_F_CAPPED) != 0
+            ? 4 + NetlinkMessage.HeaderLength
+            : 4 + NetlinkMessage.Align((int)MemoryMarshal.Read<uint>(body[4..]));
+        if (offset >= body.Length)
+        {
+            return null;
+        }
+        var a = new NetlinkAttributes(body[offset..]);
+        while (a.Next())
+        {
+            if (a.Type == NLMSGERR_ATTR_MSG)
+            {
+                return a.String;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>A request expecting an ack, creating (exclusively) when asked.</summary>
+    private static NetlinkMessage NewRequest(ushort type, bool create = false) =>
+        new(type, (ushort)(NLM_F_REQUEST | NLM_F_ACK | (create ? NLM_F_CREATE | NLM_F_EXCL : 0)));
+
+    private static NetlinkMessage NewDump(ushort type) => new(type, NLM_F_REQUEST | NLM_F_DUMP);
 }
-
-/// <summary>A MAC address (6 bytes), as LXD writes it: lower-case, colon-separated.</summary>
-public sealed record PhysicalAddress(byte[] Bytes)
-{
-    public static PhysicalAddress Parse(string s) => throw new NotImplementedException();
-
-    public override string ToString() => string.Join(':', Bytes.Select(b => b.ToString("x2")));
-}
-
-/// <summary>Interface counters (IFLA_STATS64).</summary>
-public sealed record LinkStats(long RxBytes, long TxBytes, long RxPackets, long TxPackets, long RxErrors, long TxErrors, long RxDropped, long TxDropped);
-
-/// <param name="Kind">IFLA_INFO_KIND ("bridge", "veth"; "" for a physical link or loopback).</param>
-/// <param name="Type">ARPHRD type (1 ether, 772 loopback).</param>
-/// <param name="OperState">"up", "down", "unknown", ...</param>
-public sealed record LinkInfo(int Index, string Name, string Kind, int Type, int Mtu, PhysicalAddress? HwAddr, bool Up, string OperState, int? MasterIndex, LinkStats Stats);
-
-/// <param name="Scope">"global", "link", "host".</param>
-public sealed record AddressInfo(int LinkIndex, IPAddress Address, int PrefixLength, string Scope);
-
-/// <param name="Destination">Null with prefix 0: the default route.</param>
-public sealed record RouteInfo(IPAddress? Destination, int PrefixLength, IPAddress? Gateway, int? OutputLinkIndex);

@@ -134,9 +134,10 @@ public sealed class ConfigValidationTests
     public void Devices_are_checked_by_type()
     {
         DeviceTypes.Validate(new Dictionary<string, Dictionary<string, string>> { ["root"] = new() { ["type"] = "disk", ["path"] = "/", ["pool"] = "default" } });
-        // A well-formed nic passes the key checks and is then refused until nic devices are implemented (issue 10).
-        var e = Assert.Throws<BadRequestException>(() => DeviceTypes.Validate(new Dictionary<string, Dictionary<string, string>> { ["eth0"] = new() { ["type"] = "nic", ["network"] = "br0", ["name"] = "eth0" } }));
-        Assert.Equal("Device \"eth0\": type \"nic\" is not supported yet", e.Message);
+        // nic devices are implemented (issue 11): a managed-network nic passes; a nictype not done yet is refused after its keys are checked.
+        DeviceTypes.Validate(new Dictionary<string, Dictionary<string, string>> { ["eth0"] = new() { ["type"] = "nic", ["network"] = "br0", ["name"] = "eth0" } });
+        var e = Assert.Throws<BadRequestException>(() => DeviceTypes.Validate(new Dictionary<string, Dictionary<string, string>> { ["eth0"] = new() { ["type"] = "nic", ["nictype"] = "macvlan", ["parent"] = "eth0" } }));
+        Assert.StartsWith("Device \"eth0\": nictype \"macvlan\" is not supported yet", e.Message);
         e = Assert.Throws<BadRequestException>(() => DeviceTypes.Validate(new Dictionary<string, Dictionary<string, string>> { ["eth0"] = new() { ["type"] = "nic", ["nictype"] = "wormhole" } }));
         Assert.Contains("wormhole", e.Message);
         e = Assert.Throws<BadRequestException>(() => DeviceTypes.Validate(new Dictionary<string, Dictionary<string, string>> { ["p"] = new() { ["type"] = "proxy", ["listen"] = "tcp:0.0.0.0:80" } }));
