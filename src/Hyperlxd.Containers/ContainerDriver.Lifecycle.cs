@@ -70,8 +70,10 @@ public sealed partial class ContainerDriver
         await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name), cgroupfs, idmapRootfs: disk is null,
             deviceAllow: _cgroups.MonitorDeviceRules(limits)), ct);
 
-        var (code, _, err) = await RunAsync(_monitor,
-            new[] { "start", "--name", spec.Name, "--spec", specFile, "--socket", socket, "--log", LogPath(spec) }, CancellationToken.None);
+        string[] start = ["start", "--name", spec.Name, "--spec", specFile, "--socket", socket, "--log", LogPath(spec)];
+        var (code, _, err) = _options.NicNamespace is { } netns && spec.Nics.Count > 0
+            ? await RunAsync("nsenter", ["--net=" + netns, "--", _monitor, .. start], CancellationToken.None)
+            : await RunAsync(_monitor, start, CancellationToken.None);
         if (code != 0)
         {
             throw new InvalidOperationException($"Failed starting instance \"{spec.Name}\": {MonitorError(err)}");

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Hyperlxd.Containers.Cgroups;
 using Hyperlxd.Containers.Monitor;
 using Hyperlxd.Core.Instances;
@@ -17,7 +16,7 @@ public sealed partial class ContainerDriver
         var stats = _cgroups.Stats(spec.Name);
         var state = _cgroups.IsFrozen(spec.Name) ? InstanceStatus.Frozen : InstanceStatus.Running;
         return new RuntimeState(state, status.InitPid, stats.Processes - _spares.Waiting(spec.Name), stats.CpuNanoseconds, stats.MemoryBytes,
-            stats.MemoryPeakBytes, Network(status.InitPid), null);
+            stats.MemoryPeakBytes, Network(spec, status.InitPid), null);
     }
 
     public async Task<InstanceStatus> GetStatusAsync(InstanceSpec spec, CancellationToken ct) =>
@@ -40,36 +39,6 @@ public sealed partial class ContainerDriver
         {
             return null;
         }
-    }
-
-    /// <summary>The container's own network namespace has loopback only (for now): counters from its /proc view.</summary>
-    private static Dictionary<string, NetworkState> Network(int pid)
-    {
-        var result = new Dictionary<string, NetworkState>();
-        try
-        {
-            foreach (var line in File.ReadLines($"/proc/{pid}/net/dev").Skip(2))
-            {
-                var colon = line.IndexOf(':');
-                var name = line[..colon].Trim();
-                var f = line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (name != "lo")
-                {
-                    continue;
-                }
-                var addrs = new List<NetworkAddress>
-                {
-                    new("inet", "127.0.0.1", "8", "local"),
-                    new("inet6", "::1", "128", "local"),
-                };
-                result[name] = new NetworkState("loopback", "up", "", 65536, addrs,
-                    long.Parse(f[0], CultureInfo.InvariantCulture), long.Parse(f[8], CultureInfo.InvariantCulture));
-            }
-        }
-        catch (IOException)
-        {
-        }
-        return result;
     }
 
     /// <summary>

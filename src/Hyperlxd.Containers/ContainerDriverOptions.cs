@@ -46,6 +46,14 @@ public sealed class ContainerDriverOptions
     /// (probed once per filesystem); false: always chown-shift them into the id range.
     /// </summary>
     public bool IdmappedMounts { get; init; } = true;
+
+    /// <summary>
+    /// The network namespace the nics' host sides are in (a path such as <c>/run/netns/NAME</c>); null: the
+    /// daemon's own. Set, the monitor is started there (<c>nsenter --net</c>) to move the peers in, and
+    /// hot-plug moves them from there: for a daemon whose networks live in a namespace of their own, and
+    /// for tests, which never touch the host's.
+    /// </summary>
+    public string? NicNamespace { get; init; }
 }
 
 public enum CgroupBackendKind

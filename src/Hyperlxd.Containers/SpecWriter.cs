@@ -75,6 +75,11 @@ internal static class SpecWriter
             Line("env", k + "=" + v);
         }
         Line("netns", "new");
+        // The nics' setup made these veth peers in the daemon's namespace: the monitor moves each in, renamed and up, before GO.
+        foreach (var nic in spec.Nics)
+        {
+            Line("nic", nic.PeerName, nic.Name);
+        }
         // The devices' setup produced these (disk devices today), in device-name order.
         foreach (var mount in spec.Mounts.OrderBy(m => m.Device, StringComparer.Ordinal))
         {

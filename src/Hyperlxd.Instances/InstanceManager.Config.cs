@@ -1,6 +1,7 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Query;
 using Hyperlxd.State.Repositories;
@@ -56,6 +57,14 @@ public sealed partial class InstanceManager
             throw new BadRequestException("The root disk's pool cannot be changed (moving instances between pools is not supported)");
         }
         await CheckDevicesAsync(updated, ct); // a nic on a missing network, a taken address: this request's 4xx
+        foreach (var gone in old.Devices.Where(d => !updated.Devices.ContainsKey(d.Key) && DeviceTypes.Of(d.Value) is NicDevice).Select(d => $"volatile.{d.Key}."))
+        {
+            // A nic gone from the config takes its generated MAC with it (LXD): re-adding one makes a new one.
+            foreach (var key in next.Config.Keys.Where(k => k.StartsWith(gone, StringComparison.Ordinal)).ToList())
+            {
+                next.Config.Remove(key);
+            }
+        }
         var driver = DriverOf(old);
         var spec = SpecOf(old);
         // The id map follows the config (volatile.idmap.next); the disk follows at the next start.

@@ -77,8 +77,15 @@ public sealed partial class InstanceManager
                 State = kv.Value.State,
                 Hwaddr = kv.Value.HwAddr,
                 Mtu = kv.Value.Mtu,
+                HostName = kv.Value.HostName,
                 Addresses = kv.Value.Addresses.Select(a => new InstanceStateNetworkAddress { Family = a.Family, Address = a.Address, Netmask = a.Netmask, Scope = a.Scope }).ToList(),
-                Counters = new InstanceStateNetworkCounters { BytesReceived = kv.Value.BytesReceived, BytesSent = kv.Value.BytesSent },
+                Counters = new InstanceStateNetworkCounters
+                {
+                    BytesReceived = kv.Value.BytesReceived,
+                    BytesSent = kv.Value.BytesSent,
+                    PacketsReceived = kv.Value.PacketsReceived,
+                    PacketsSent = kv.Value.PacketsSent,
+                },
             }),
         };
     }

@@ -57,7 +57,8 @@ public sealed class Dnsmasq : IDisposable
             "--keep-in-foreground", "--no-resolv", "--no-hosts", "--strict-order", "--bind-interfaces", "--except-interface=lo",
             "--interface=" + bridge, "--conf-file=/dev/null", "--pid-file=" + paths.PidFile, "--log-facility=" + paths.LogFile,
             "--dhcp-leasefile=" + paths.LeaseFile, "--dhcp-hostsdir=" + paths.HostsDir, "--dhcp-authoritative", "--dhcp-no-override",
-            "--user=nobody",
+            // root: the state dir (0711) and test dirs (0700) stay closed to other users; it binds only the gateway.
+            "--user=root",
         };
         if (v4 is { } a)
         {
@@ -183,8 +184,15 @@ public sealed class Dnsmasq : IDisposable
         var stderr = p.StandardError.ReadToEndAsync(CancellationToken.None);
         _ = p.StandardOutput.ReadToEndAsync(CancellationToken.None);
         p.StandardInput.Close();
+        // dnsmasq binds in well under a second; one that neither binds nor fails in 30 s is broken.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
+            if (DateTime.UtcNow > deadline && !p.HasExited)
+            {
+                HostCommand.Kill(p);
+                await p.WaitForExitAsync(CancellationToken.None);
+            }
             if (p.HasExited)
             {
                 var error = (await stderr).Trim();

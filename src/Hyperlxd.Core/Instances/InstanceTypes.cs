@@ -53,7 +53,11 @@ public sealed record ExitInfo(int Code, int Signal, string Reason, DateTimeOffse
 
 public sealed record NetworkAddress(string Family, string Address, string Netmask, string Scope);
 
-public sealed record NetworkState(string Type, string State, string HwAddr, int Mtu, IReadOnlyList<NetworkAddress> Addresses, long BytesReceived, long BytesSent);
+/// <summary>One interface of a running instance, as LXD's state reports it.</summary>
+/// <param name="Type">"broadcast", "loopback" or "point-to-point".</param>
+/// <param name="HostName">The host-side end of a nic (its veth on the bridge); "" for others.</param>
+public sealed record NetworkState(string Type, string State, string HwAddr, int Mtu, IReadOnlyList<NetworkAddress> Addresses, long BytesReceived, long BytesSent,
+    long PacketsReceived = 0, long PacketsSent = 0, string HostName = "");
 
 public sealed record RuntimeState(
     InstanceStatus Status,

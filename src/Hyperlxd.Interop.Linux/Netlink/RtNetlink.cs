@@ -36,38 +36,10 @@ public sealed partial class RtNetlink : IDisposable
 
     /// <summary>
     /// A socket bound to the network namespace at <paramref name="netnsPath"/> (e.g. <c>/proc/PID/ns/net</c>,
-    /// <c>/run/netns/NAME</c>): made on a short-lived dedicated thread that setns()es there, so no other
-    /// thread of this process ever changes namespace.
+    /// <c>/run/netns/NAME</c>): made on a dedicated thread that setns()es there and back (<see cref="NetnsOpener"/>),
+    /// so no other thread of this process ever changes namespace.
     /// </summary>
-    public static RtNetlink OpenIn(string netnsPath)
-    {
-        SafeFdHandle? socket = null;
-        Exception? error = null;
-        // The thread ends in the other namespace and dies with it: it is never a pool thread, and nothing
-        // else runs on it.
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using var ns = Syscalls.Open(netnsPath, Tmds.Linux.LibC.O_RDONLY);
-                Syscalls.SetNetworkNamespace(ns, netnsPath);
-                socket = Syscalls.NetlinkRouteSocket();
-            }
-#pragma warning disable CA1031 // handed to the caller's thread below
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                error = e;
-            }
-        }, maxStackSize: 256 * 1024)
-        {
-            IsBackground = true,
-            Name = "hyperlxd netns",
-        };
-        thread.Start();
-        thread.Join();
-        return socket is not null ? new RtNetlink(socket) : throw error ?? new InvalidOperationException("netns thread ended without a socket");
-    }
+    public static RtNetlink OpenIn(string netnsPath) => new(NetnsOpener.Open(netnsPath, Syscalls.NetlinkRouteSocket));
 
     public void Dispose() => _socket.Dispose();
 

@@ -29,8 +29,9 @@ public sealed class TestContainer : IAsyncDisposable
     /// </summary>
     public string CgroupParent { get; }
 
-    private TestContainer(string dir, Dictionary<string, string> config, bool idmappedMounts, CgroupBackendKind backend)
+    private TestContainer(string dir, Dictionary<string, string> config, bool idmappedMounts, CgroupBackendKind backend, string? nicNamespace = null)
     {
+        NicNamespace = nicNamespace;
         Dir = dir;
         RuntimeDir = Path.Combine(dir, "run");
         Backend = backend;
@@ -41,6 +42,9 @@ public sealed class TestContainer : IAsyncDisposable
             Path.Combine(dir, "root"), Path.Combine(dir, "state"));
     }
 
+    /// <summary>The test network namespace the driver takes nic peers from (never the host's), or null.</summary>
+    public string? NicNamespace { get; }
+
     /// <param name="idmappedMounts">false: the driver chown-shifts unprivileged roots (as on filesystems without idmapped mounts).</param>
     public ContainerDriver NewDriver(bool idmappedMounts = true) =>
         new(new ContainerDriverOptions
@@ -50,7 +54,11 @@ public sealed class TestContainer : IAsyncDisposable
             IdmappedMounts = idmappedMounts,
             CgroupBackend = Backend,
             CgroupParent = CgroupParent,
+            NicNamespace = NicNamespace,
         });
+
+    /// <summary>Replaces the spec (as the daemon's device changes do).</summary>
+    public void UseSpec(InstanceSpec spec) => Spec = spec;
 
     /// <summary>Replaces the driver (a restarted daemon, possibly with other options).</summary>
     public void UseDriver(ContainerDriver driver) => Driver = driver;
@@ -59,18 +67,24 @@ public sealed class TestContainer : IAsyncDisposable
 
     public string Name => Spec.Name;
 
+    /// <param name="shape">Changes to the spec before Prepare (devices, nics).</param>
+    /// <param name="nicNamespace">See <see cref="NicNamespace"/>.</param>
     public static async Task<TestContainer> CreateAsync(Dictionary<string, string>? config = null, bool start = true, bool idmappedMounts = true,
-        CgroupBackendKind backend = CgroupBackendKind.Auto)
+        CgroupBackendKind backend = CgroupBackendKind.Auto, Func<InstanceSpec, InstanceSpec>? shape = null, string? nicNamespace = null)
     {
         var dir = Repo.TempDir("hlx-ct-");
-        var c = new TestContainer(dir, config ?? new Dictionary<string, string>(), idmappedMounts, backend);
+        var c = new TestContainer(dir, config ?? new Dictionary<string, string>(), idmappedMounts, backend, nicNamespace);
+        if (shape is not null)
+        {
+            c.Spec = shape(c.Spec);
+        }
         var rootfs = Path.Combine(c.Spec.RootPath, "rootfs");
         foreach (var d in new[] { "bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root" })
         {
             Directory.CreateDirectory(Path.Combine(rootfs, d));
         }
         File.Copy("/bin/busybox", Path.Combine(rootfs, "bin", "busybox"));
-        foreach (var cmd in new[] { "sh", "echo", "sleep", "cat", "id", "ls", "pwd", "true", "head", "stat", "dd", "mount", "tr", "tty", "stty", "umount" })
+        foreach (var cmd in new[] { "sh", "echo", "sleep", "cat", "id", "ls", "pwd", "true", "head", "stat", "dd", "mount", "tr", "tty", "stty", "umount", "ip" })
         {
             File.CreateSymbolicLink(Path.Combine(rootfs, "bin", cmd), "busybox");
         }

@@ -169,9 +169,12 @@ public sealed class DaemonLifecycleTests
         Assert.Contains("nope", r.Stderr);
         Assert.Equal(HttpStatusCode.NotFound, (await d.Api.GetAsync("/1.0/storage-pools/pp")).Status);
 
-        r = await d.HyperlxdAsync("networks:\n- name: br0\n", "init", "--preseed");
+        // Networks are supported now (the daemon runs in its own network namespace): a network created by
+        // the preseed is removed again when a later step fails, as pools are.
+        r = await d.HyperlxdAsync("networks:\n- name: br0\n  config:\n    ipv6.address: none\nprofiles:\n- name: bad\n  config:\n    nope: x\n", "init", "--preseed");
         Assert.NotEqual(0, r.ExitCode);
-        Assert.Contains("networks", r.Stderr);
+        Assert.Contains("nope", r.Stderr);
+        Assert.Equal(HttpStatusCode.NotFound, (await d.Api.GetAsync("/1.0/networks/br0")).Status);
 
         // --auto: like lxd init --auto, a default dir pool and a root disk in the default profile.
         r = await d.HyperlxdAsync(null, "init", "--auto", "--trust-password", "pw");
@@ -180,6 +183,10 @@ public sealed class DaemonLifecycleTests
         Assert.Equal("dir", (await d.Api.GetAsync("/1.0/storage-pools/default")).Metadata.GetProperty("driver").GetString());
         var root = (await d.Api.GetAsync("/1.0/profiles/default")).Metadata.GetProperty("devices").GetProperty("root");
         Assert.Equal("default", root.GetProperty("pool").GetString());
+        // ... and lxdbr0 with eth0 on it, as lxd init --auto does when no managed network exists.
+        Assert.True((await d.Api.GetAsync("/1.0/networks/lxdbr0")).Metadata.GetProperty("managed").GetBoolean());
+        var eth0 = (await d.Api.GetAsync("/1.0/profiles/default")).Metadata.GetProperty("devices").GetProperty("eth0");
+        Assert.Equal("lxdbr0", eth0.GetProperty("network").GetString());
     }
 
     [Fact]
