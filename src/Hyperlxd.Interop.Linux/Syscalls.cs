@@ -45,7 +45,8 @@ public readonly record struct FileStatus(ulong Device, ulong Inode, ulong Links,
 /// sockets (pty masters, broker files, peers), locks, signals, helper spawn. Every call checks its result:
 /// failures throw <see cref="ErrnoException"/> (<see cref="Errno"/>); the conditions a caller expects
 /// (a missing node, nothing to read yet, a busy lock) are return values of the <c>Try</c> calls.
-/// Everything namespace-related is in the C helpers (a multi-threaded process cannot setns into mount/user namespaces).
+/// Everything namespace-related is in the C helpers (a multi-threaded process cannot setns into mount/user namespaces),
+/// except a network namespace entered by one dedicated thread to make a netlink socket there (Syscalls.Netns.cs).
 /// </summary>
 public static unsafe partial class Syscalls
 {

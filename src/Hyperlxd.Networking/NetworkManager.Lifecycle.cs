@@ -27,6 +27,8 @@ public sealed partial class NetworkManager
             var full = await ResolveAddressesAsync(name!, BridgeConfig.WithDefaults(config), ct);
             var record = new NetworkRecord(name!, "bridge", description, full);
             await using var revert = new Reverter();
+            // Undone in reverse: dnsmasq, bridge, files, row, and last the rules rendered without the row.
+            revert.Add(() => ApplyFirewallAsync(CancellationToken.None));
             await Repo.CreateAsync(record, ct);
             revert.Add(() => Repo.DeleteAsync(name!, CancellationToken.None));
             var paths = PathsOf(name!);
@@ -34,7 +36,6 @@ public sealed partial class NetworkManager
             revert.Add(() => Directory.Delete(paths.Dir, recursive: true));
             revert.Add(() => Netlink.DeleteLink(name!));
             revert.Add(() => StopDnsmasq(name!));
-            revert.Add(() => ApplyFirewallAsync(CancellationToken.None));
             await BringUpAsync(record, ct);
             await ApplyFirewallAsync(ct);
             revert.Success();
@@ -100,9 +101,9 @@ public sealed partial class NetworkManager
                 Directory.Move(from, to);
                 revert.Add(() => Directory.Move(to, from));
             }
+            revert.Add(() => ApplyFirewallAsync(CancellationToken.None));
             await Repo.RenameAsync(name, newName!, ct);
             revert.Add(() => Repo.RenameAsync(newName!, name, CancellationToken.None));
-            revert.Add(() => ApplyFirewallAsync(CancellationToken.None));
             await BringUpAsync(n with { Name = newName! }, ct);
             await ApplyFirewallAsync(ct);
             revert.Success();

@@ -107,7 +107,7 @@ public static class NftRuleset
         sb.Append("\t}\n");
         foreach (var (chain, hook) in new[] { ("prerouting", "prerouting"), ("output", "output") })
         {
-            sb.Append(CultureInfo.InvariantCulture, $"\tchain {chain} {{\n\t\ttype nat hook {hook} priority dstnat; policy accept;\n");
+            sb.Append(CultureInfo.InvariantCulture, $"\tchain {chain} {{\n\t\ttype nat hook {hook} priority -100; policy accept;\n");
             foreach (var r in nats)
             {
                 sb.Append("\t\t").Append(DnatRule(r)).Append('\n');

