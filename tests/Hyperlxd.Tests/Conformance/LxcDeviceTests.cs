@@ -5,8 +5,9 @@ using Hyperlxd.Tests.Instances;
 namespace Hyperlxd.Tests.Conformance;
 
 /// <summary>
-/// Issue 10: device types that are not implemented yet are refused with a 400 naming the device and
-/// its type, on instances and on profiles, through the stock lxc client; disk devices work as before.
+/// Issue 10: device types (and, since issue 11, nic types and proxy modes) that are not implemented yet
+/// are refused with a 400 naming the device and what is missing, on instances and on profiles, through
+/// the stock lxc client; disk devices work as before.
 /// </summary>
 [Collection(ContainerDaemonCollection.Name)]
 public sealed class LxcDeviceTests(ContainerDaemon fixture)
@@ -16,20 +17,20 @@ public sealed class LxcDeviceTests(ContainerDaemon fixture)
     private async Task<string> DevicesAsync(string path) => (await D.Api.GetAsync(path)).Metadata.GetProperty("devices").GetRawText();
 
     [Fact]
-    public async Task Lxc_refuses_a_nic_on_an_instance_and_a_proxy_on_a_profile_naming_the_type()
+    public async Task Lxc_refuses_an_unsupported_nictype_on_an_instance_and_a_unix_proxy_on_a_profile_naming_them()
     {
         await fixture.LxcOkAsync("init", "busybox", "dev-nic");
         await using var c = new LaunchedContainer(fixture, "dev-nic");
         var before = await DevicesAsync("/1.0/instances/dev-nic");
-        var nic = await D.LxcAsync("config", "device", "add", "dev-nic", "eth0", "nic", "nictype=p2p");
+        var nic = await D.LxcAsync("config", "device", "add", "dev-nic", "eth0", "nic", "nictype=macvlan", "parent=lo");
         Assert.True(nic.ExitCode != 0, nic.ToString());
-        Assert.Contains("Device \"eth0\": type \"nic\" is not supported yet", nic.Stderr);
+        Assert.Contains("Device \"eth0\": nictype \"macvlan\" is not supported yet", nic.Stderr);
         Assert.Equal(before, await DevicesAsync("/1.0/instances/dev-nic"));
 
         var profileBefore = await DevicesAsync("/1.0/profiles/default");
-        var proxy = await D.LxcAsync("profile", "device", "add", "default", "x", "proxy", "listen=tcp:0.0.0.0:80", "connect=tcp:127.0.0.1:80");
+        var proxy = await D.LxcAsync("profile", "device", "add", "default", "x", "proxy", "listen=unix:/run/x.sock", "connect=tcp:127.0.0.1:80");
         Assert.True(proxy.ExitCode != 0, proxy.ToString());
-        Assert.Contains("Device \"x\": type \"proxy\" is not supported yet", proxy.Stderr);
+        Assert.Contains("Device \"x\": proxy device \"listen\": unix sockets are not supported yet", proxy.Stderr);
         Assert.Equal(profileBefore, await DevicesAsync("/1.0/profiles/default"));
     }
 
