@@ -217,6 +217,7 @@ public sealed partial class NetworkManager
                 _logger.LogError("Network {Network} could not be brought up: {Error}", n.Name, e.Message);
             }
         }
+        await RestoreMacFiltersAsync(ct);
         try
         {
             await ApplyFirewallAsync(ct);
@@ -226,4 +227,25 @@ public sealed partial class NetworkManager
             _logger.LogError("The network firewall could not be applied: {Error}", e.Message);
         }
     }, ct);
+
+    /// <summary>
+    /// The MAC filters of nics that still run (their host-side veth exists): they live in the firewall,
+    /// which startup renders whole, so they are re-derived from the instances' config rather than lost
+    /// until the nic is plugged again.
+    /// </summary>
+    private async Task RestoreMacFiltersAsync(CancellationToken ct)
+    {
+        foreach (var nic in await InstanceNicsAsync(ct))
+        {
+            if (Core.Config.LxdBool.IsTrue(nic.Config.GetValueOrDefault("security.mac_filtering")) && nic.VolatileHostName is { Length: > 0 } host
+                && (nic.Config.GetValueOrDefault("hwaddr") is { Length: > 0 } mac ? mac : nic.VolatileHwAddr) is { Length: > 0 } hwaddr
+                && Netlink.GetLink(host) is not null)
+            {
+                lock (_macFilters)
+                {
+                    _macFilters[host] = new MacFilter(host, hwaddr);
+                }
+            }
+        }
+    }
 }

@@ -8,7 +8,8 @@ using Hyperlxd.State.Repositories;
 namespace Hyperlxd.Networking;
 
 /// <summary>One instance nic with its profiles applied: what used_by, duplicate checks and leases read.</summary>
-public sealed record InstanceNic(string Instance, string Device, IReadOnlyDictionary<string, string> Config, string? VolatileHwAddr)
+/// <param name="VolatileHostName">The host-side veth while the instance runs (its device's setup records it, teardown clears it).</param>
+public sealed record InstanceNic(string Instance, string Device, IReadOnlyDictionary<string, string> Config, string? VolatileHwAddr, string? VolatileHostName = null)
 {
     /// <summary>The network or parent link this nic is on ("" for p2p).</summary>
     public string Link => Config.GetValueOrDefault("network") is { Length: > 0 } n ? n : Config.GetValueOrDefault("parent", "");
@@ -38,7 +39,7 @@ public sealed partial class NetworkManager
             }
             foreach (var (dev, cfg) in devices.Where(d => d.Value.GetValueOrDefault("type") == "nic"))
             {
-                nics.Add(new InstanceNic(i.Name, dev, cfg, i.Config.GetValueOrDefault($"volatile.{dev}.hwaddr")));
+                nics.Add(new InstanceNic(i.Name, dev, cfg, i.Config.GetValueOrDefault($"volatile.{dev}.hwaddr"), i.Config.GetValueOrDefault($"volatile.{dev}.host_name")));
             }
         }
         return nics;

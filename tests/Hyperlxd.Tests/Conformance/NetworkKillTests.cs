@@ -24,7 +24,13 @@ public sealed class NetworkKillTests
             foreach (var n in names)
             {
                 await NetworkDaemon.LxcOkAsync(d, "init", "busybox", n);
-                await NetworkDaemon.LxcOkAsync(d, "config", "device", "add", n, "eth0", "nic", "network=hn-kill", "name=eth0");
+                // nk-c's MAC filter lives in the firewall, which the restarted daemon renders whole: it must survive.
+                var nic = new List<string> { "config", "device", "add", n, "eth0", "nic", "network=hn-kill", "name=eth0" };
+                if (n == "nk-c")
+                {
+                    nic.Add("security.mac_filtering=true");
+                }
+                await NetworkDaemon.LxcOkAsync(d, nic.ToArray());
                 await NetworkDaemon.LxcOkAsync(d, "start", n);
             }
             foreach (var n in names)
@@ -35,6 +41,7 @@ public sealed class NetworkKillTests
             Assert.Equal(names.Length, ports.Count);
             var dnsmasqBefore = await NetworkDaemon.DnsmasqAsync(d);
             var hostBefore = await NetworkDaemon.HostStateAsync(d);
+            Assert.Contains("bridge hyperlxd", await NetworkDaemon.HostSideOkAsync(d, "nft", "list", "tables"));
 
             await d.KillAsync();
             await d.StartAsync();
