@@ -484,8 +484,11 @@ internal sealed class ServerSet : IAsyncDisposable
         var netns = await NewNetnsAsync();
         Console.WriteLine($"bench: starting a private LXD ({lxd}) with LXD_DIR={dir} in network namespace {netns}");
         var env = new Dictionary<string, string> { ["LXD_DIR"] = dir };
-        var args = new List<string> { $"--net=/run/netns/{netns}", "--", lxd, "--group", GroupExists("lxd") ? "lxd" : "root", "--logfile", Path.Combine(dir, "lxd.log") };
-        var process = StartLogged("nsenter", args, env, Path.Combine(dir, "lxd.stdout.log"));
+        // `ip netns exec`, not nsenter: LXD looks its bridge up in /sys/class/net, which shows the netns of
+        // whoever mounted sysfs, so it needs the fresh sysfs that `ip netns exec` mounts in a mount namespace
+        // of its own (under nsenter it creates lxdbr0 and then reports "Parent device lxdbr0 doesn't exist").
+        var args = new List<string> { "netns", "exec", netns, lxd, "--group", GroupExists("lxd") ? "lxd" : "root", "--logfile", Path.Combine(dir, "lxd.log") };
+        var process = StartLogged("ip", args, env, Path.Combine(dir, "lxd.stdout.log"));
         _started.Add((process, "lxd", async () =>
         {
             // `lxd shutdown` unmounts what LXD mounted under its dir; SIGTERM is the fallback.
