@@ -19,6 +19,9 @@ public sealed class NetworkHost(NetworkManager networks) : INetworkHost
     /// <summary>Where a nic plugs in: the bridge (null for p2p) and the managed network's config (null when unmanaged).</summary>
     private sealed record Target(string? Bridge, NetworkRecord? Network);
 
+    /// <summary>The nic keys whose values two instances on one network must not share.</summary>
+    private static readonly string[] StaticKeys = { "ipv4.address", "ipv6.address" };
+
     public async Task CheckNicAsync(NicRequest nic, CancellationToken ct)
     {
         var target = await ResolveAsync(nic, ct);
@@ -36,6 +39,11 @@ public sealed class NetworkHost(NetworkManager networks) : INetworkHost
         {
             throw new BadRequestException($"Invalid value for device \"{nic.Device}\" option \"hwaddr\": \"{hwaddr}\" is not a MAC address");
         }
+        if (hwaddr is null && !StaticKeys.Any(k => cfg.GetValueOrDefault(k) is { Length: > 0 }))
+        {
+            // Nothing another nic could hold: no need to read every instance (the usual nic at create).
+            return;
+        }
         foreach (var other in await networks.InstanceNicsAsync(ct))
         {
             if (other.Instance == nic.Instance)
@@ -47,7 +55,7 @@ public sealed class NetworkHost(NetworkManager networks) : INetworkHost
             {
                 throw new ConflictException($"MAC address \"{hwaddr}\" of device \"{nic.Device}\" is already used by instance \"{other.Instance}\" device \"{other.Device}\"");
             }
-            foreach (var key in new[] { "ipv4.address", "ipv6.address" })
+            foreach (var key in StaticKeys)
             {
                 if (cfg.GetValueOrDefault(key) is { Length: > 0 } mine && other.Link == (target.Network?.Name ?? target.Bridge)
                     && other.Config.GetValueOrDefault(key) is { Length: > 0 } theirs && IPAddress.Parse(theirs).Equals(IPAddress.Parse(mine)))

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using Hyperlxd.Api;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Instances;
 using Hyperlxd.Interop.Linux.Netlink;
 using Hyperlxd.State.Repositories;
 
@@ -25,18 +26,7 @@ public sealed partial class NetworkManager
         var nics = new List<InstanceNic>();
         foreach (var i in await Store.Instances.ListAsync(ct))
         {
-            var devices = new Dictionary<string, Dictionary<string, string>>();
-            foreach (var p in i.Profiles)
-            {
-                foreach (var (dev, cfg) in profiles.GetValueOrDefault(p)?.Devices ?? new())
-                {
-                    devices[dev] = cfg;
-                }
-            }
-            foreach (var (dev, cfg) in i.Devices)
-            {
-                devices[dev] = cfg;
-            }
+            var devices = ProfileExpansion.Expand(i.Profiles, profiles, i.Config, i.Devices).Devices;
             foreach (var (dev, cfg) in devices.Where(d => d.Value.GetValueOrDefault("type") == "nic"))
             {
                 nics.Add(new InstanceNic(i.Name, dev, cfg, i.Config.GetValueOrDefault($"volatile.{dev}.hwaddr"), i.Config.GetValueOrDefault($"volatile.{dev}.host_name")));
