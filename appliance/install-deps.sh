@@ -33,6 +33,7 @@ packages=(
     nftables            # managed networks: the daemon's own `inet hyperlxd` table (NAT, forward, proxy DNAT) via `nft -f -`
     dnsmasq-base        # managed networks: one dnsmasq per bridge for DHCP and DNS (the binary only, no system service)
     ansible             # conformance test: community.general.lxd inventory plugin against the daemon's socket
+    curl                # network tests: reach a proxy device from the daemon's network namespace
 )
 packages+=("$@")
 
