@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Networks;
 
 namespace Hyperlxd.Core.Devices;
@@ -100,6 +101,16 @@ public sealed partial class NicDevice() : Device("nic", KeyList)
         }
     }
 
+    /// <summary>A VM's nic is a tap that the hypervisor puts on a bridge: a p2p nic (a tap on no bridge) is not built for VMs yet.</summary>
+    protected override void Check(string name, IReadOnlyDictionary<string, string> device, InstanceType? instanceType)
+    {
+        Check(name, device);
+        if (instanceType == InstanceType.VirtualMachine && Value(device, "nictype") == "p2p")
+        {
+            throw new BadRequestException($"Device \"{name}\": nictype \"p2p\" is not supported for virtual machines yet (supported: network=<managed network>, nictype=bridged)");
+        }
+    }
+
     /// <summary>"none" or an address of <paramref name="family"/> (LXD's bridged rule; a p2p nic has no such key).</summary>
     private static void CheckAddress(string name, IReadOnlyDictionary<string, string> device, string key, AddressFamily family)
     {
@@ -122,7 +133,7 @@ public sealed partial class NicDevice() : Device("nic", KeyList)
     [GeneratedRegex("^[-_a-zA-Z0-9.]{2,15}$")]
     private static partial Regex LxdInterfaceName();
 
-    private static NicRequest Request(DeviceContext d) => new(d.Instance, d.Name, d.Config, d.Volatile);
+    private static NicRequest Request(DeviceContext d) => new(d.Instance, d.Name, d.Config, d.Volatile) { Tap = d.Type == InstanceType.VirtualMachine };
 
     public override Task CheckAsync(DeviceContext device, CancellationToken ct) => device.Host.Networks.CheckNicAsync(Request(device), ct);
 

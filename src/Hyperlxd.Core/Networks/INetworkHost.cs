@@ -35,14 +35,27 @@ public interface INetworkHost
 }
 
 /// <summary>One nic of one instance: its expanded device keys and its <c>volatile.&lt;device&gt;.*</c> keys (without that prefix).</summary>
-public sealed record NicRequest(string Instance, string Device, IReadOnlyDictionary<string, string> Config, IReadOnlyDictionary<string, string> Volatile);
+public sealed record NicRequest(string Instance, string Device, IReadOnlyDictionary<string, string> Config, IReadOnlyDictionary<string, string> Volatile)
+{
+    /// <summary>
+    /// A virtual machine's nic: the hypervisor makes the tap device and attaches it to
+    /// <see cref="NicPlan.Bridge"/>, so the network host makes no veth (it still names the host end,
+    /// generates the hwaddr and writes the DHCP identity); unplug removes the tap if it is still there.
+    /// </summary>
+    public bool Tap { get; init; }
+}
 
 /// <summary>
 /// The host side of a nic: <paramref name="HostName"/> on the bridge; <paramref name="PeerName"/> (in the
 /// host namespace) to be moved into the instance and renamed <paramref name="Name"/>; the volatile keys
-/// to record (<c>hwaddr</c>, <c>host_name</c>, …; "" removes one).
+/// to record (<c>hwaddr</c>, <c>host_name</c>, …; "" removes one). For a <see cref="NicRequest.Tap"/> nic,
+/// <paramref name="HostName"/> is the tap name the hypervisor is to create and <paramref name="PeerName"/> is "".
 /// </summary>
-public sealed record NicPlan(string Device, string HostName, string PeerName, string Name, string HwAddr, int Mtu, IReadOnlyDictionary<string, string> Volatile);
+public sealed record NicPlan(string Device, string HostName, string PeerName, string Name, string HwAddr, int Mtu, IReadOnlyDictionary<string, string> Volatile)
+{
+    /// <summary>The bridge the host end is (or, for a tap, is to be) attached to.</summary>
+    public string Bridge { get; init; } = "";
+}
 
 /// <param name="Protocol">"tcp" or "udp".</param>
 public sealed record ProxyNat(string Instance, string Device, string Protocol, string ListenAddress, int ListenPort, string TargetAddress, int TargetPort);
