@@ -1,11 +1,12 @@
-/* The one rtnetlink request the start path needs, in plain C over a NETLINK_ROUTE socket. */
+/* The one rtnetlink request per nic the start path needs, in plain C over a NETLINK_ROUTE socket. */
 #ifndef HLX_NETLINK_H
 #define HLX_NETLINK_H
 
 #include "spec.h"
 
-/* Moves each of the spec's nics (a link of the caller's netns) into the netns of pid, renamed and up,
- * one RTM_NEWLINK each. 0, or -1 with er = "nic PEER: ...". */
-int hlx_nics_move(const struct hlx_spec *spec, pid_t pid, struct hlx_err *er);
+/* Creates each of the spec's nics as a veth pair: the host end in the caller's netns (on its bridge, up),
+ * the other end born in the netns of pid, named, addressed and up; two RTM_NEWLINKs each. 0, or -1 with
+ * er = "nic NAME: ...". A pair made before a failure dies with pid's netns (a veth takes its peer along). */
+int hlx_nics_create(const struct hlx_spec *spec, pid_t pid, struct hlx_err *er);
 
 #endif

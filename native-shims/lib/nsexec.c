@@ -241,7 +241,7 @@ int hlx_container_start(const struct hlx_start *st, struct hlx_started *out, str
     if ((spec->n_uidmap && hlx_idmap_write(pid, spec, er) < 0) || hlx_cgroups_join(spec, pid, into_cgroup, er) < 0)
         goto kill;
     /* The daemon's veth ends, into the child's netns (it exists since clone3), renamed and up. */
-    if (hlx_nics_move(spec, pid, er) < 0)
+    if (hlx_nics_create(spec, pid, er) < 0)
         goto kill;
     /* The unshifted rootfs, idmapped to the child's user namespace (its maps are written now);
      * made here with host credentials, attached by the child in its own mount namespace. */

@@ -227,6 +227,28 @@ int hlx_dev_rule_parse(const char *s, struct hlx_dev_rule *r)
     return r->access ? 0 : -1;
 }
 
+/* "xx:xx:xx:xx:xx:xx" (hex, either case) into 6 bytes; 1 when it is one. */
+int hlx_parse_mac(const char *s, unsigned char mac[6])
+{
+    for (int i = 0; i < 6; i++) {
+        unsigned v = 0;
+        for (int j = 0; j < 2; j++) {
+            char ch = *s++;
+            unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
+                       : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                       : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10) : 16u;
+            if (d > 15)
+                return 0;
+            v = v * 16 + d;
+        }
+        mac[i] = (unsigned char)v;
+        if (*s != (i < 5 ? ':' : '\0'))
+            return 0;
+        s++;
+    }
+    return 1;
+}
+
 int hlx_valid_ifname(const char *s)
 {
     size_t l = strlen(s);
@@ -255,7 +277,7 @@ static int set_str(char **dst, const char *v)
 /* Handles one line; returns 0, or -1 with er->msg set (without the line prefix). */
 static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_err *er)
 {
-    char *f[4] = {0};
+    char *f[5] = {0};
     int n;
 
     static const char *const single[] = {"rootfs", "hostname", "cwd", "cgroup", "cap-drop", "seccomp",
@@ -396,18 +418,33 @@ static int parse_line(struct hlx_spec *spec, char *key, char *val, struct hlx_er
         return 0;
     }
     if (strcmp(key, "nic") == 0) {
-        struct hlx_nic *c;
-        n = fields(val, f, 2, 2);
-        if (n != 2 || !hlx_valid_ifname(f[0]) || !hlx_valid_ifname(f[1]))
-            return hlx_fail(er, EINVAL, "nic wants \"PEER NAME\": two interface names (1-15 bytes, no '/', ':' or space)");
+        struct hlx_nic c = {0};
+        char *end;
+        unsigned long mtu;
+        n = fields(val, f, 5, 5);
+        if (n != 5 || !hlx_valid_ifname(f[0]) || !hlx_valid_ifname(f[1]) || (strcmp(f[4], "-") != 0 && !hlx_valid_ifname(f[4])))
+            return hlx_fail(er, EINVAL, "nic wants \"HOST NAME HWADDR MTU BRIDGE\": interface names of 1-15 bytes (no '/', ':' or "
+                                        "space), a MAC address or \"-\", an MTU (0: default), a bridge or \"-\"");
+        if (strcmp(f[2], "-") != 0) {
+            if (!hlx_parse_mac(f[2], c.hwaddr))
+                return hlx_fail(er, EINVAL, "nic %s: \"%s\" is not a MAC address", f[1], f[2]);
+            c.has_hwaddr = 1;
+        }
+        errno = 0;
+        mtu = strtoul(f[3], &end, 10);
+        if (errno || *end || end == f[3] || mtu > 65535 || (mtu != 0 && mtu < 68))
+            return hlx_fail(er, EINVAL, "nic %s: \"%s\" is not an MTU (0, or 68-65535)", f[1], f[3]);
+        c.mtu = (unsigned)mtu;
         if (spec->n_nics >= HLX_MAX_NICS)
             return hlx_fail(er, EINVAL, "too many nic lines (max %d)", HLX_MAX_NICS);
         for (int i = 0; i < spec->n_nics; i++)
-            if (strcmp(spec->nics[i].name, f[1]) == 0 || strcmp(spec->nics[i].peer, f[0]) == 0)
-                return hlx_fail(er, EINVAL, "nic %s %s repeats a peer or a name", f[0], f[1]);
-        c = &spec->nics[spec->n_nics++];
-        strcpy(c->peer, f[0]);
-        strcpy(c->name, f[1]);
+            if (strcmp(spec->nics[i].name, f[1]) == 0 || strcmp(spec->nics[i].host, f[0]) == 0)
+                return hlx_fail(er, EINVAL, "nic %s %s repeats a host end or a name", f[0], f[1]);
+        strcpy(c.host, f[0]);
+        strcpy(c.name, f[1]);
+        if (strcmp(f[4], "-") != 0)
+            strcpy(c.bridge, f[4]);
+        spec->nics[spec->n_nics++] = c;
         return 0;
     }
     if (strcmp(key, "rootfs-idmap") == 0) {

@@ -37,9 +37,13 @@ struct hlx_dev_rule {
 
 #define HLX_MAX_DEV_RULES 128
 
-/* One "nic PEER NAME": the daemon's veth end PEER, moved into the container's netns as NAME. */
+/* One "nic HOST NAME HWADDR MTU BRIDGE": a veth pair made at the sync step, HOST in P's netns (on BRIDGE
+ * unless it is "-"), NAME born in the container's netns with HWADDR (or "-": the kernel's) and MTU (0: default). */
 struct hlx_nic {
-    char peer[16], name[16]; /* IFNAMSIZ */
+    char host[16], name[16], bridge[16]; /* IFNAMSIZ; bridge "" for none */
+    unsigned char hwaddr[6];
+    int has_hwaddr;
+    unsigned mtu;
 };
 
 #define HLX_MAX_NICS 32
@@ -94,6 +98,9 @@ unsigned long long hlx_default_cap_drop(void);
 /* Whether the kernel would take s as an interface name (dev_valid_name): 1-15 bytes, not "." or
  * "..", no '/', ':' or whitespace. */
 int hlx_valid_ifname(const char *s);
+
+/* "xx:xx:xx:xx:xx:xx" into 6 bytes: 1 when it is one. */
+int hlx_parse_mac(const char *s, unsigned char mac[6]);
 
 /* Parses a device rule ("c 1:3 rwm", "b *:* m", "a"); 0 or -1. */
 int hlx_dev_rule_parse(const char *s, struct hlx_dev_rule *r);

@@ -94,25 +94,33 @@ static void test_defaults(void)
     hlx_spec_free(&s);
 }
 
-/* "nic PEER NAME": repeatable, both interface names as the kernel takes them. */
+/* "nic HOST NAME HWADDR MTU BRIDGE": repeatable, interface names as the kernel takes them. */
 static void test_nics(void)
 {
     struct hlx_spec s;
     struct hlx_err er = {0};
     char text[32 * 40 + 64], *w = text;
-    CHECK(parse("rootfs /r\nnic veth1234567890a eth0\nnic vethb eth\\x2d1\n", &s, &er) == 0);
+    CHECK(parse("rootfs /r\nnic veth1234567890a eth0 00:16:3E:0a:0b:0c 1400 lxdbr0\nnic vethb eth\\x2d1 - 0 -\n", &s, &er) == 0);
     CHECK(s.n_nics == 2);
-    CHECK(strcmp(s.nics[0].peer, "veth1234567890a") == 0 && strcmp(s.nics[0].name, "eth0") == 0);
-    CHECK(strcmp(s.nics[1].peer, "vethb") == 0 && strcmp(s.nics[1].name, "eth-1") == 0);
+    CHECK(strcmp(s.nics[0].host, "veth1234567890a") == 0 && strcmp(s.nics[0].name, "eth0") == 0);
+    CHECK(s.nics[0].has_hwaddr && s.nics[0].hwaddr[0] == 0 && s.nics[0].hwaddr[2] == 0x3e && s.nics[0].hwaddr[5] == 0x0c);
+    CHECK(s.nics[0].mtu == 1400 && strcmp(s.nics[0].bridge, "lxdbr0") == 0);
+    CHECK(strcmp(s.nics[1].host, "vethb") == 0 && strcmp(s.nics[1].name, "eth-1") == 0);
+    CHECK(!s.nics[1].has_hwaddr && s.nics[1].mtu == 0 && s.nics[1].bridge[0] == 0);
     hlx_spec_free(&s);
     CHECK(hlx_valid_ifname("eth0") && !hlx_valid_ifname("") && !hlx_valid_ifname("..") &&
           !hlx_valid_ifname("a\tb") && !hlx_valid_ifname("1234567890123456"));
+    CHECK(parse("rootfs /r\nnic h e 00:16:3e:0a:0b nope -\n", &s, &er) == -1 && strstr(er.msg, "is not a MAC address"));
+    CHECK(parse("rootfs /r\nnic h e - 70000 -\n", &s, &er) == -1 && strstr(er.msg, "is not an MTU"));
+    CHECK(parse("rootfs /r\nnic h e - 0 a/b\n", &s, &er) == -1 && strstr(er.msg, "nic wants"));
+    CHECK(parse("rootfs /r\nnic h e\n", &s, &er) == -1 && strstr(er.msg, "nic wants"));
+    CHECK(parse("rootfs /r\nnic h e - 0 -\nnic h f - 0 -\n", &s, &er) == -1 && strstr(er.msg, "repeats"));
     w += sprintf(w, "rootfs /r\n");
     for (int i = 0; i < HLX_MAX_NICS; i++)
-        w += sprintf(w, "nic p%d e%d\n", i, i);
+        w += sprintf(w, "nic p%d e%d - 0 -\n", i, i);
     CHECK(parse(text, &s, &er) == 0 && s.n_nics == HLX_MAX_NICS);
     hlx_spec_free(&s);
-    sprintf(w, "nic p99 e99\n");
+    sprintf(w, "nic p99 e99 - 0 -\n");
     CHECK(parse(text, &s, &er) == -1 && strstr(er.msg, "too many nic lines"));
 }
 
@@ -153,8 +161,8 @@ static void test_errors(void)
         {"rootfs /r\nnic veth0 eth\\x090\n", "line 2: nic wants"},
         {"rootfs /r\nnic .. eth0\n", "line 2: nic wants"},
         {"rootfs /r\nnic veth0 .\n", "line 2: nic wants"},
-        {"rootfs /r\nnic veth0 eth0\nnic veth1 eth0\n", "line 3: nic veth1 eth0 repeats"},
-        {"rootfs /r\nnic veth0 eth0\nnetns host\n", "nic needs \"netns new\""},
+        {"rootfs /r\nnic veth0 eth0 - 0 -\nnic veth1 eth0 - 0 -\n", "line 3: nic veth1 eth0 repeats"},
+        {"rootfs /r\nnic veth0 eth0 - 0 -\nnetns host\n", "nic needs \"netns new\""},
         {"rootfs /r\nrootfs-idmap maybe\n", "line 2: rootfs-idmap wants"},
         {"rootfs /r\nrootfs-idmap yes\n", "rootfs-idmap needs uidmap and gidmap"},
         {"rootfs /r\ndevice-allow x 1:3 rwm\n", "line 2: device-allow wants"},

@@ -16,15 +16,30 @@ public sealed partial class ContainerDriver
         var netnsPath = $"/proc/{pid}/ns/net";
         using (var inside = RtNetlink.OpenIn(netnsPath))
         {
-            // The kernel moves the link before it renames it: a taken name would leave it inside under the peer's name.
+            // A clear 409 rather than the kernel's EEXIST for the inside name.
             if (inside.GetLink(nic.Name) is not null)
             {
                 throw new ConflictException($"Instance \"{spec.Name}\" already has an interface named \"{nic.Name}\" (nic \"{nic.Device}\")");
             }
         }
         using var netlink = _options.NicNamespace is { } ns ? RtNetlink.OpenIn(ns) : RtNetlink.Open();
-        using var target = Syscalls.Open(netnsPath, Tmds.Linux.LibC.O_RDONLY);
-        netlink.MoveToNamespace(nic.PeerName, target, nic.Name, up: true);
+        using (var target = Syscalls.Open(netnsPath, Tmds.Linux.LibC.O_RDONLY))
+        {
+            netlink.CreateVethInto(target, nic.Name, nic.HostName, nic.Mtu, PhysicalAddress.Parse(nic.HwAddr));
+        }
+        try
+        {
+            if (nic.Bridge.Length > 0)
+            {
+                netlink.SetMaster(nic.HostName, nic.Bridge);
+            }
+            netlink.SetUp(nic.HostName);
+        }
+        catch (IOException)
+        {
+            netlink.DeleteLink(nic.HostName); // the inside end goes with it
+            throw;
+        }
     }
 
     public async Task<string?> NetworkNamespaceAsync(InstanceSpec spec, CancellationToken ct) =>

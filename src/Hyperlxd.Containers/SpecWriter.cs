@@ -75,10 +75,11 @@ internal static class SpecWriter
             Line("env", k + "=" + v);
         }
         Line("netns", "new");
-        // The nics' setup made these veth peers in the daemon's namespace: the monitor moves each in, renamed and up, before GO.
+        // The monitor makes each nic's veth pair before GO: the host end here (on its bridge), the other born inside.
         foreach (var nic in spec.Nics)
         {
-            Line("nic", nic.PeerName, nic.Name);
+            Line("nic", nic.HostName, nic.Name, nic.HwAddr.Length > 0 ? nic.HwAddr : "-", nic.Mtu.ToString(CultureInfo.InvariantCulture),
+                nic.Bridge.Length > 0 ? nic.Bridge : "-");
         }
         // The devices' setup produced these (disk devices today), in device-name order.
         foreach (var mount in spec.Mounts.OrderBy(m => m.Device, StringComparer.Ordinal))

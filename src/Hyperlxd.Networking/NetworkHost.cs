@@ -127,28 +127,12 @@ public sealed class NetworkHost(NetworkManager networks) : INetworkHost
         {
             throw new BadRequestException($"Device \"{nic.Device}\": a virtual machine's nic needs a bridge (network= or nictype=bridged)");
         }
-        var peer = "";
-        while (!nic.Tap && (peer.Length == 0 || rt.GetLink(peer) is not null))
-        {
-            peer = "hlx" + RandomHex(4);
-        }
         var mtu = nic.Config.GetValueOrDefault("mtu") is { Length: > 0 } m ? int.Parse(m, CultureInfo.InvariantCulture)
             : target.Network is { } net ? new BridgeConfig(net.Config).Mtu
             : target.Bridge is { } b && rt.GetLink(b) is { } bl ? bl.Mtu : 1500;
         await using var revert = new Reverter();
-        // A repeated plug (a start after a crash) replaces what an earlier one left.
+        // A repeated plug (a start after a crash) replaces what an earlier one left; the driver makes the link.
         rt.DeleteLink(host);
-        if (!nic.Tap)
-        {
-            // A VM's tap is made and put on the bridge by the hypervisor at start.
-            rt.CreateVeth(host, peer, mtu, new PhysicalAddress(BridgeConfig.TryParseMac(hwaddr)!));
-            revert.Add(() => rt.DeleteLink(host));
-            if (target.Bridge is { } bridge)
-            {
-                rt.SetMaster(host, bridge);
-            }
-            rt.SetUp(host);
-        }
         if (target.Network is { } managed)
         {
             await WriteIdentityAsync(managed, nic, hwaddr, ct);
@@ -161,7 +145,7 @@ public sealed class NetworkHost(NetworkManager networks) : INetworkHost
         }
         revert.Success();
         var name = nic.Config.GetValueOrDefault("name") is { Length: > 0 } n ? n : nic.Device;
-        return new NicPlan(nic.Device, host, peer, name, hwaddr, mtu, new Dictionary<string, string> { ["hwaddr"] = hwaddr, ["host_name"] = host })
+        return new NicPlan(nic.Device, host, name, hwaddr, mtu, new Dictionary<string, string> { ["hwaddr"] = hwaddr, ["host_name"] = host })
         {
             Bridge = target.Bridge ?? "",
         };

@@ -16,13 +16,15 @@ public interface INetworkHost
     Task CheckNicAsync(NicRequest nic, CancellationToken ct);
 
     /// <summary>
-    /// Makes the host side of a nic for a start or a hot-plug: a veth pair, the host end attached to the
-    /// bridge and up, the instance end left in the host namespace for the driver to move in; and, on a
-    /// managed network, the DHCP identity (hwaddr, static address, the instance name for DNS).
+    /// Readies the host side of a nic for a start or a hot-plug: its host-end name, hwaddr, mtu and bridge
+    /// (the plan), a leftover link of that name removed, the MAC filter and, on a managed network, the DHCP
+    /// identity (hwaddr, static address, the instance name for DNS). The driver makes the link itself from
+    /// the plan (a container's veth pair, created with its other end inside; a VM's tap), because only the
+    /// driver can make it in place, and puts it on <see cref="NicPlan.Bridge"/>.
     /// </summary>
     Task<NicPlan> PlugNicAsync(NicRequest nic, CancellationToken ct);
 
-    /// <summary>Removes the host end (the instance end goes with it) and the runtime part of the DHCP identity.</summary>
+    /// <summary>Removes the host end if it is still there (a veth's other end goes with it) and the runtime part of the DHCP identity.</summary>
     Task UnplugNicAsync(NicRequest nic, CancellationToken ct);
 
     /// <summary>
@@ -37,23 +39,19 @@ public interface INetworkHost
 /// <summary>One nic of one instance: its expanded device keys and its <c>volatile.&lt;device&gt;.*</c> keys (without that prefix).</summary>
 public sealed record NicRequest(string Instance, string Device, IReadOnlyDictionary<string, string> Config, IReadOnlyDictionary<string, string> Volatile)
 {
-    /// <summary>
-    /// A virtual machine's nic: the hypervisor makes the tap device and attaches it to
-    /// <see cref="NicPlan.Bridge"/>, so the network host makes no veth (it still names the host end,
-    /// generates the hwaddr and writes the DHCP identity); unplug removes the tap if it is still there.
-    /// </summary>
+    /// <summary>A virtual machine's nic: the host end is a tap the hypervisor makes (named <c>tap…</c>), and it needs a bridge.</summary>
     public bool Tap { get; init; }
 }
 
 /// <summary>
-/// The host side of a nic: <paramref name="HostName"/> on the bridge; <paramref name="PeerName"/> (in the
-/// host namespace) to be moved into the instance and renamed <paramref name="Name"/>; the volatile keys
-/// to record (<c>hwaddr</c>, <c>host_name</c>, …; "" removes one). For a <see cref="NicRequest.Tap"/> nic,
-/// <paramref name="HostName"/> is the tap name the hypervisor is to create and <paramref name="PeerName"/> is "".
+/// The host side of a nic, for the driver to make: a link named <paramref name="HostName"/> on
+/// <see cref="Bridge"/> (none for a p2p nic), its instance end named <paramref name="Name"/> with
+/// <paramref name="HwAddr"/> and <paramref name="Mtu"/>; the volatile keys to record (<c>hwaddr</c>,
+/// <c>host_name</c>, …; "" removes one).
 /// </summary>
-public sealed record NicPlan(string Device, string HostName, string PeerName, string Name, string HwAddr, int Mtu, IReadOnlyDictionary<string, string> Volatile)
+public sealed record NicPlan(string Device, string HostName, string Name, string HwAddr, int Mtu, IReadOnlyDictionary<string, string> Volatile)
 {
-    /// <summary>The bridge the host end is (or, for a tap, is to be) attached to.</summary>
+    /// <summary>The bridge the host end goes on; "" for none.</summary>
     public string Bridge { get; init; } = "";
 }
 

@@ -71,6 +71,30 @@ public sealed partial class RtNetlink
         Request(m, $"create veth {name} (peer {peer})").Check($"create veth {name} (peer {peer})");
     }
 
+    /// <summary>
+    /// A veth pair for a running namespace: <paramref name="name"/> is born in <paramref name="netns"/> (an open
+    /// <c>/proc/PID/ns/net</c>) with <paramref name="hwaddr"/> and up, its peer <paramref name="hostName"/> here
+    /// (down). Born there rather than moved there: a move between namespaces costs the kernel an RCU barrier
+    /// (tens of milliseconds on a loaded host). The new link is the inside end because the kernel opens a veth
+    /// only once its peer exists, which the peer half of a create is not yet.
+    /// </summary>
+    public void CreateVethInto(SafeFdHandle netns, string name, string hostName, int? mtu = null, PhysicalAddress? hwaddr = null)
+    {
+        var what = $"create veth {hostName} (peer {name} in a namespace)";
+        using var use = new FdUse(netns);
+        var m = NewRequest(RTM_NEWLINK, create: true).IfInfo(0, IFF_UP, IFF_UP);
+        LinkAttributes(m, Checked(name), mtu, hwaddr);
+        m.U32(IFLA_NET_NS_FD, use.Fd);
+        var info = m.BeginNested(IFLA_LINKINFO);
+        m.String(IFLA_INFO_KIND, "veth");
+        var data = m.BeginNested(IFLA_INFO_DATA);
+        var peerInfo = m.BeginNested(VETH_INFO_PEER);
+        m.IfInfo();
+        LinkAttributes(m, Checked(hostName), mtu, null);
+        m.EndNested(peerInfo).EndNested(data).EndNested(info);
+        Request(m, what).Check(what);
+    }
+
     /// <summary>Deletes a link; false when it did not exist (ENODEV), so teardown can repeat.</summary>
     public bool DeleteLink(string name)
     {
@@ -103,23 +127,6 @@ public sealed partial class RtNetlink
     {
         var what = $"rename link {name} to {newName}";
         var m = NewRequest(RTM_NEWLINK).IfInfo(IndexOf(name, what)).String(IFLA_IFNAME, Checked(newName));
-        Request(m, what).Check(what);
-    }
-
-    /// <summary>
-    /// Moves <paramref name="name"/> into the network namespace <paramref name="netns"/> (an open
-    /// <c>/proc/PID/ns/net</c>), renamed to <paramref name="newName"/> and, when <paramref name="up"/>, up —
-    /// in one RTM_NEWLINK, so it never appears there half-configured.
-    /// </summary>
-    public void MoveToNamespace(string name, SafeFdHandle netns, string newName, bool up)
-    {
-        // The kernel's do_setlink moves the link first, then (the link given by index) renames it in the
-        // new namespace, then changes its flags.
-        var what = $"move link {name} into a namespace as {newName}";
-        using var use = new FdUse(netns);
-        var m = NewRequest(RTM_NEWLINK).IfInfo(IndexOf(name, what), up ? IFF_UP : 0, up ? IFF_UP : 0)
-            .U32(IFLA_NET_NS_FD, use.Fd)
-            .String(IFLA_IFNAME, Checked(newName));
         Request(m, what).Check(what);
     }
 

@@ -10,9 +10,9 @@ namespace Hyperlxd.Tests.Containers;
 
 /// <summary>
 /// Nics of real containers through the driver, with the host side in a network namespace the test makes
-/// (the driver's NicNamespace: the monitor is started there and does the real native move; hot-plug
-/// moves from there), so nothing is created in the host's namespace. The veth pairs are made the way the
-/// network host makes them (RtNetlink), the container is a real unprivileged busybox one.
+/// (the driver's NicNamespace: the monitor is started there and makes the pairs natively; hot-plug makes
+/// them from there), so nothing is created in the host's namespace. The plans name a bridge the test
+/// makes there, as the network host's would; the container is a real unprivileged busybox one.
 /// </summary>
 [Collection("containers")]
 public sealed class ContainerNicTests : IAsyncLifetime
@@ -34,14 +34,23 @@ public sealed class ContainerNicTests : IAsyncLifetime
         await _ns.DisposeAsync();
     }
 
-    /// <summary>A veth pair in the test namespace, the host end up with an address: what PlugNic would make.</summary>
+    /// <summary>A bridge in the test namespace with an address, and a plan onto it: what PlugNic would hand the driver.</summary>
     private NicPlan Plug(string device, string name, string hwaddr, string hostAddress)
     {
-        var plan = new NicPlan(device, $"hlxh{device}{_id}", $"hlxp{device}{_id}", name, hwaddr, 1400, new Dictionary<string, string>());
-        _host.CreateVeth(plan.HostName, plan.PeerName, plan.Mtu, PhysicalAddress.Parse(hwaddr));
-        _host.SetUp(plan.HostName);
-        _host.AddAddress(plan.HostName, IPAddress.Parse(hostAddress), 24);
-        return plan;
+        var bridge = $"hlxb{device}{_id}";
+        _host.CreateBridge(bridge);
+        _host.SetUp(bridge);
+        _host.AddAddress(bridge, IPAddress.Parse(hostAddress), 24);
+        return new NicPlan(device, $"hlxh{device}{_id}", name, hwaddr, 1400, new Dictionary<string, string>()) { Bridge = bridge };
+    }
+
+    /// <summary>The host end exists in the test namespace, up, on the plan's bridge.</summary>
+    private void AssertHostEnd(NicPlan plan)
+    {
+        var link = _host.GetLink(plan.HostName);
+        Assert.NotNull(link);
+        Assert.True(link.Up, plan.HostName + " is up");
+        Assert.Equal(_host.GetLink(plan.Bridge)!.Index, link.MasterIndex);
     }
 
     private static InstanceSpec WithNic(InstanceSpec spec, NicPlan plan, Dictionary<string, string>? keys = null)
@@ -58,8 +67,8 @@ public sealed class ContainerNicTests : IAsyncLifetime
         var eth0 = Plug("e0", "eth0", "00:16:3e:aa:00:01", "10.211.20.1");
         await using var c = await TestContainer.CreateAsync(shape: s => WithNic(s, eth0), nicNamespace: _ns.Path);
 
-        Assert.Contains($"\nnic {eth0.PeerName} eth0\n", await File.ReadAllTextAsync(Path.Combine(c.Spec.StateDir, "container.spec")));
-        Assert.Null(_host.GetLink(eth0.PeerName)); // moved in
+        Assert.Contains($"\nnic {eth0.HostName} eth0 00:16:3e:aa:00:01 1400 {eth0.Bridge}\n", await File.ReadAllTextAsync(Path.Combine(c.Spec.StateDir, "container.spec")));
+        AssertHostEnd(eth0);
         Assert.Equal(0, (await c.ExecAsync("ip", "addr", "add", "10.211.20.2/24", "dev", "eth0")).Code);
         // Traffic from the test namespace: a TCP connect to a closed port (ARP + SYN in, ARP reply + RST out).
         var r = await HostCommand.RunUncheckedAsync("ip", ["netns", "exec", _ns.Name, "bash", "-c", "exec 3<>/dev/tcp/10.211.20.2/9"]);
@@ -97,32 +106,35 @@ public sealed class ContainerNicTests : IAsyncLifetime
         c.UseSpec(WithNic(c.Spec, net1) with { Nics = [] });
         await c.Driver.AttachNicAsync(c.Spec, net1, None);
 
-        Assert.Null(_host.GetLink(net1.PeerName));
+        AssertHostEnd(net1);
         Assert.Equal("0x1003", (await c.ExecAsync("cat", "/sys/class/net/net1/flags")).Out.Trim());
         var nic = (await c.Driver.GetStateAsync(c.Spec, None)).Network["net1"];
         Assert.Equal(("up", "00:16:3e:aa:00:02", net1.HostName), (nic.State, nic.HwAddr, nic.HostName));
 
-        // A name the container already has: refused before anything moves.
+        // A name the container already has: refused before anything is made.
         var dup = Plug("n2", "net1", "00:16:3e:aa:00:03", "10.211.22.1");
         await Assert.ThrowsAsync<ConflictException>(() => c.Driver.AttachNicAsync(c.Spec, dup, None));
-        Assert.NotNull(_host.GetLink(dup.PeerName));
+        Assert.Null(_host.GetLink(dup.HostName));
 
-        // A peer that is not there: the netlink error names it.
-        var missing = dup with { PeerName = "hlxnope" + _id, Name = "net2" };
+        // A bridge that is not there: the netlink error names it, and the pair made for it is gone.
+        var missing = dup with { Bridge = "hlxnope" + _id, Name = "net2" };
         var e = await Assert.ThrowsAsync<ErrnoException>(() => c.Driver.AttachNicAsync(c.Spec, missing, None));
-        Assert.Contains(missing.PeerName, e.Message, StringComparison.Ordinal);
+        Assert.Contains(missing.Bridge, e.Message, StringComparison.Ordinal);
+        Assert.Null(_host.GetLink(missing.HostName));
+        Assert.DoesNotContain("net2", (await c.ExecAsync("ls", "/sys/class/net")).Out);
 
         await c.Driver.StopAsync(c.Spec, true, TimeSpan.Zero, None);
         await Assert.ThrowsAsync<BadRequestException>(() => c.Driver.AttachNicAsync(c.Spec, dup, None));
     }
 
     [Fact]
-    public async Task A_missing_peer_fails_the_start_naming_it_and_nothing_runs()
+    public async Task A_missing_bridge_fails_the_start_naming_it_and_nothing_runs()
     {
-        var ghost = new NicPlan("eth0", "hlxhg" + _id, "hlxpg" + _id, "eth0", "00:16:3e:aa:00:04", 1500, new Dictionary<string, string>());
+        var ghost = new NicPlan("eth0", "hlxhg" + _id, "eth0", "00:16:3e:aa:00:04", 1500, new Dictionary<string, string>()) { Bridge = "hlxbg" + _id };
         await using var c = await TestContainer.CreateAsync(start: false, shape: s => WithNic(s, ghost), nicNamespace: _ns.Path);
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => c.Driver.StartAsync(c.Spec, None));
-        Assert.Contains($"nic {ghost.PeerName}: No such device", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"nic eth0: bridge {ghost.Bridge}: No such device", e.Message, StringComparison.Ordinal);
+        Assert.Null(_host.GetLink(ghost.HostName));
         Assert.Equal(InstanceStatus.Stopped, (await c.Driver.GetStateAsync(c.Spec, None)).Status);
     }
 }

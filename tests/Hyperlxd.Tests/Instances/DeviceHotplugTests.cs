@@ -41,7 +41,7 @@ internal sealed class RecordingNetworkHost(ConcurrentQueue<string> log) : INetwo
         }
         var hwaddr = nic.Volatile.GetValueOrDefault("hwaddr") ?? "00:16:3e:00:00:" + (nic.Device.Length % 100).ToString("d2");
         var host = "veth" + nic.Device;
-        return Task.FromResult(new NicPlan(nic.Device, host, host + "p", nic.Config.GetValueOrDefault("name", nic.Device), hwaddr, 1500,
+        return Task.FromResult(new NicPlan(nic.Device, host, nic.Config.GetValueOrDefault("name", nic.Device), hwaddr, 1500,
             new Dictionary<string, string> { ["hwaddr"] = hwaddr, ["host_name"] = host }));
     }
 
@@ -102,7 +102,7 @@ internal sealed class RecordingContainerDriver(ConcurrentQueue<string> log) : II
 
     public Task StartAsync(InstanceSpec spec, CancellationToken ct)
     {
-        log.Enqueue($"start {string.Join(",", spec.Nics.Select(n => n.Device + "=" + n.PeerName))}");
+        log.Enqueue($"start {string.Join(",", spec.Nics.Select(n => n.Device + "=" + n.HostName))}");
         Started = spec;
         _running[spec.Name] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         return Task.CompletedTask;
@@ -129,7 +129,7 @@ internal sealed class RecordingContainerDriver(ConcurrentQueue<string> log) : II
 
     public Task AttachNicAsync(InstanceSpec spec, NicPlan nic, CancellationToken ct)
     {
-        log.Enqueue($"attach {nic.Device} {nic.PeerName}->{nic.Name}");
+        log.Enqueue($"attach {nic.Device} {nic.HostName}->{nic.Name}");
         return nic.Device == FailAttach ? throw new BadRequestException($"attach of {nic.Device} refused by the test") : Task.CompletedTask;
     }
 
@@ -285,7 +285,7 @@ public sealed class DeviceHotplugTests(PostgresFixture pg) : IClassFixture<Postg
         Assert.Equal(["check eth0"], Drain()); // the host checks ran at create
 
         await StartAsync("hp-start");
-        Assert.Equal(["plug eth0", "start eth0=vetheth0p", "forward web /proc/4242/ns/net tcp:127.0.0.1:8080 tcp:127.0.0.1:80"], Drain());
+        Assert.Equal(["plug eth0", "start eth0=vetheth0", "forward web /proc/4242/ns/net tcp:127.0.0.1:8080 tcp:127.0.0.1:80"], Drain());
         var plan = Assert.Single(_driver.Started!.Nics);
         Assert.Equal(("eth0", "vetheth0"), (plan.Name, plan.HostName));
         Assert.Equal(new Dictionary<string, string> { ["hwaddr"] = "00:16:3e:00:00:04", ["host_name"] = "vetheth0" }, await VolatileAsync("hp-start", "eth0"));
@@ -330,13 +330,13 @@ public sealed class DeviceHotplugTests(PostgresFixture pg) : IClassFixture<Postg
 
         await PatchDevicesAsync("hp-live", new() { ["eth1"] = Nic(name: "eth1") });
         // Checked with the config (every nic), checked as an addition, plugged, moved in by the driver.
-        Assert.Equal(["check eth1", "check eth1", "plug eth1", "attach eth1 vetheth1p->eth1"], Drain());
+        Assert.Equal(["check eth1", "check eth1", "plug eth1", "attach eth1 vetheth1->eth1"], Drain());
         Assert.Equal("vetheth1", (await VolatileAsync("hp-live", "eth1"))["host_name"]);
 
         // A change is a removal then an addition; the generated MAC is kept.
         var mac = (await VolatileAsync("hp-live", "eth1"))["hwaddr"];
         await PatchDevicesAsync("hp-live", new() { ["eth1"] = Nic(name: "eth9") });
-        Assert.Equal(["check eth1", "check eth1", "unplug eth1 vetheth1", "plug eth1", "attach eth1 vetheth1p->eth9"], Drain());
+        Assert.Equal(["check eth1", "check eth1", "unplug eth1 vetheth1", "plug eth1", "attach eth1 vetheth1->eth9"], Drain());
         Assert.Equal(mac, (await VolatileAsync("hp-live", "eth1"))["hwaddr"]);
 
         await PatchDevicesAsync("hp-live", new() { ["web"] = Proxy() });
@@ -369,7 +369,7 @@ public sealed class DeviceHotplugTests(PostgresFixture pg) : IClassFixture<Postg
         var e = await Assert.ThrowsAsync<ConflictException>(() => PatchDevicesAsync("hp-fail", new() { ["eth1"] = Nic(name: "eth1"), ["zz"] = Nic(name: "eth2") }));
         Assert.Contains("zz", e.Message);
         var calls = Drain();
-        Assert.True(calls.IndexOf("unplug eth1 vetheth1") > calls.IndexOf("attach eth1 vetheth1p->eth1"), string.Join(", ", calls));
+        Assert.True(calls.IndexOf("unplug eth1 vetheth1") > calls.IndexOf("attach eth1 vetheth1->eth1"), string.Join(", ", calls));
         _net.FailPlug = null;
 
         // The driver refuses the attach: the nic's host side goes.
@@ -384,7 +384,7 @@ public sealed class DeviceHotplugTests(PostgresFixture pg) : IClassFixture<Postg
             new InstancePut { Devices = new() { ["web"] = Proxy() } }, patch: false, _ => { }, Ct));
         calls = Drain();
         Assert.True(calls.IndexOf("plug eth0") > calls.IndexOf("unplug eth0 vetheth0"), string.Join(", ", calls));
-        Assert.Contains("attach eth0 vetheth0p->eth0", calls);
+        Assert.Contains("attach eth0 vetheth0->eth0", calls);
         _forwarders.Fail = null;
 
         var after = (await Manager.LoadAsync("hp-fail", Ct)).Record;
@@ -402,7 +402,7 @@ public sealed class DeviceHotplugTests(PostgresFixture pg) : IClassFixture<Postg
         await Assert.ThrowsAsync<ConflictException>(() => StartAsync("hp-poststart"));
         _forwarders.Fail = null;
         var calls = Drain();
-        Assert.Equal(["plug eth0", "start eth0=vetheth0p", "forward web /proc/4242/ns/net tcp:127.0.0.1:8080 tcp:127.0.0.1:80", "stop", "unforward web", "unnat web", "unplug eth0 vetheth0"], calls);
+        Assert.Equal(["plug eth0", "start eth0=vetheth0", "forward web /proc/4242/ns/net tcp:127.0.0.1:8080 tcp:127.0.0.1:80", "stop", "unforward web", "unnat web", "unplug eth0 vetheth0"], calls);
         Assert.Equal(InstanceStatus.Stopped, (await _driver.GetStateAsync(Manager.SpecOf(await Manager.LoadAsync("hp-poststart", Ct)), Ct)).Status);
     }
 

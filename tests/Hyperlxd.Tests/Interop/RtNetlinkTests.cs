@@ -128,18 +128,19 @@ public sealed class RtNetlinkTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task MoveToNamespace_moves_renames_and_brings_up_in_one_step()
+    public async Task CreateVethInto_makes_the_inside_end_named_addressed_and_up_in_the_other_namespace()
     {
         await using var other = await TestNetns.CreateAsync();
-        _nl.CreateVeth("hlxhost0", "hlxpeer0", peerHwaddr: PhysicalAddress.Parse("00:16:3e:01:02:03"));
         using (var fd = Syscalls.Open(other.Path, Tmds.Linux.LibC.O_RDONLY))
         {
-            _nl.MoveToNamespace("hlxpeer0", fd, "eth0", up: true);
+            _nl.CreateVethInto(fd, "eth0", "hlxhost0", mtu: 1400, hwaddr: PhysicalAddress.Parse("00:16:3e:01:02:03"));
         }
-        Assert.Null(_nl.GetLink("hlxpeer0"));
+        Assert.Null(_nl.GetLink("eth0"));
+        Assert.Equal(1400, _nl.GetLink("hlxhost0")!.Mtu);
         using var there = RtNetlink.OpenIn(other.Path);
         var eth0 = there.GetLink("eth0")!;
         Assert.True(eth0.Up);
+        Assert.Equal(1400, eth0.Mtu);
         Assert.Equal("veth", eth0.Kind);
         Assert.Equal("00:16:3e:01:02:03", eth0.HwAddr!.ToString());
         Assert.Equal(["eth0", "lo"], there.GetLinks().Select(l => l.Name).Order().ToArray());
