@@ -122,7 +122,8 @@ public sealed class NetworkHost(NetworkManager networks) : INetworkHost
         var target = await ResolveAsync(nic, ct);
         var rt = networks.Netlink;
         var hwaddr = HwAddrOf(nic) ?? "00:16:3e:" + string.Join(':', RandomNumberGenerator.GetBytes(3).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
-        var host = HostNameOf(nic) is { Length: > 0 } h ? h : (nic.Tap ? "tap" : "veth") + RandomHex(4);
+        var recorded = HostNameOf(nic);
+        var host = recorded.Length > 0 ? recorded : (nic.Tap ? "tap" : "veth") + RandomHex(4);
         if (nic.Tap && target.Bridge is null)
         {
             throw new BadRequestException($"Device \"{nic.Device}\": a virtual machine's nic needs a bridge (network= or nictype=bridged)");
@@ -131,8 +132,13 @@ public sealed class NetworkHost(NetworkManager networks) : INetworkHost
             : target.Network is { } net ? new BridgeConfig(net.Config).Mtu
             : target.Bridge is { } b && rt.GetLink(b) is { } bl ? bl.Mtu : 1500;
         await using var revert = new Reverter();
-        // A repeated plug (a start after a crash) replaces what an earlier one left; the driver makes the link.
-        rt.DeleteLink(host);
+        // A repeated plug (a start after a crash) replaces what an earlier one left under the recorded name (a
+        // fresh random name is never deleted: a collision must fail the create, not remove another's link).
+        // The driver makes the link.
+        if (recorded.Length > 0)
+        {
+            rt.DeleteLink(recorded);
+        }
         if (target.Network is { } managed)
         {
             await WriteIdentityAsync(managed, nic, hwaddr, ct);
