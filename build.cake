@@ -4,7 +4,8 @@
 //   Build   native helpers (NativeHelpers: Native without ctest), dotnet build of the solution (Release),
 //           then publish hyperlxd and hlx: a complete artifacts/bin (default)
 //   Test    Deps, Native, Build, then dotnet test with trx results in artifacts/test-results
-//   Images  builds the test images into artifacts/images (images/busybox/build.sh: unified + split busybox)
+//   Images  builds the test images into artifacts/images (images/busybox/build.sh: unified + split busybox;
+//           images/vm/build.sh: the VM test image, its Debian packages cached in artifacts/cache/vm)
 //   Run     main job: start the daemon, show it working through the stock `lxc` client, stop it
 //   Bench   Hyperlxd vs LXD side by side (tests/Hyperlxd.Bench)
 // Usage: dotnet tool restore && dotnet cake --target=<Target> [--configuration=Release] [--keep-running]
@@ -205,12 +206,14 @@ Task("Test")
 });
 
 Task("Images")
-    .Description("Build the busybox image (unified and split) into artifacts/images, offline, in seconds")
+    .Description("Build the busybox image and the VM test image (unified and split) into artifacts/images")
     .Does(() =>
 {
     var imagesDir = artifacts.Combine("images");
     EnsureDirectoryExists(imagesDir);
     Run("bash", $"\"{root.CombineWithFilePath("images/busybox/build.sh")}\" \"{imagesDir}\"");
+    // The kernel and qemu-guest-agent .debs are downloaded once into the cache; later builds are offline.
+    Run("bash", $"\"{root.CombineWithFilePath("images/vm/build.sh")}\" \"{imagesDir}\" \"{artifacts.Combine("cache/vm")}\"");
 });
 
 Task("Run")
