@@ -347,7 +347,8 @@ internal static class VmBench
 
         /// <summary>
         /// One connection to the agent socket; a guest-sync with a fresh id every 100 ms until a reply with
-        /// one of those ids arrives (writes before the guest opens its port wait in QEMU; qemu-ga answers them).
+        /// one of those ids arrives (what is written before the guest opens its port waits in the socket, and
+        /// qemu-ga answers it as soon as it starts).
         /// </summary>
         private static async Task<bool> WaitForAgentAsync(Process qemu, string socketPath, int run)
         {
@@ -371,9 +372,13 @@ internal static class VmBench
             var sent = new HashSet<long>();
             while (!qemu.HasExited && Stopwatch.GetTimestamp() < deadline)
             {
-                id++;
-                sent.Add(id);
-                await socket.SendAsync(Encoding.ASCII.GetBytes($"{{\"execute\":\"guest-sync\",\"arguments\":{{\"id\":{id}}}}}\n"));
+                // Until the guest opens its port QEMU leaves the bytes in the socket: send only while there is room.
+                if (socket.Poll(0, SelectMode.SelectWrite))
+                {
+                    id++;
+                    sent.Add(id);
+                    socket.Send(Encoding.ASCII.GetBytes($"{{\"execute\":\"guest-sync\",\"arguments\":{{\"id\":{id}}}}}\n"));
+                }
                 var until = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10;
                 while (Stopwatch.GetTimestamp() < until)
                 {
