@@ -65,6 +65,20 @@ public sealed class LibvirtBindingTests : IDisposable
         Assert.True(Libvirt.Version >= new Version(6, 0), Libvirt.Version.ToString());
     }
 
+    /// <summary>What TryLoad does on a host without libvirt: a reason naming the library, no exception.</summary>
+    [Fact]
+    public void A_missing_library_is_a_reason_not_an_exception()
+    {
+        var reason = Libvirt.TryOpen("libhyperlxd-no-such-libvirt.so.0", "libvirt-qemu.so.0", out var h, out var q);
+        Assert.Contains("libhyperlxd-no-such-libvirt.so.0", reason);
+        Assert.Equal(0, h);
+        Assert.Equal(0, q);
+
+        reason = Libvirt.TryOpen("libvirt.so.0", "libhyperlxd-no-such-libvirt-qemu.so.0", out h, out q);
+        Assert.Contains("libhyperlxd-no-such-libvirt-qemu.so.0", reason);
+        Assert.Equal(0, h);
+    }
+
     [Fact]
     public void Open_reports_the_uri_and_the_default_domain()
     {
