@@ -122,26 +122,33 @@ public sealed class NetworkHost(NetworkManager networks) : INetworkHost
         var target = await ResolveAsync(nic, ct);
         var rt = networks.Netlink;
         var hwaddr = HwAddrOf(nic) ?? "00:16:3e:" + string.Join(':', RandomNumberGenerator.GetBytes(3).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
-        var host = HostNameOf(nic) is { Length: > 0 } h ? h : "veth" + RandomHex(4);
-        string peer;
-        do
+        var host = HostNameOf(nic) is { Length: > 0 } h ? h : (nic.Tap ? "tap" : "veth") + RandomHex(4);
+        if (nic.Tap && target.Bridge is null)
+        {
+            throw new BadRequestException($"Device \"{nic.Device}\": a virtual machine's nic needs a bridge (network= or nictype=bridged)");
+        }
+        var peer = "";
+        while (!nic.Tap && (peer.Length == 0 || rt.GetLink(peer) is not null))
         {
             peer = "hlx" + RandomHex(4);
         }
-        while (rt.GetLink(peer) is not null);
         var mtu = nic.Config.GetValueOrDefault("mtu") is { Length: > 0 } m ? int.Parse(m, CultureInfo.InvariantCulture)
             : target.Network is { } net ? new BridgeConfig(net.Config).Mtu
             : target.Bridge is { } b && rt.GetLink(b) is { } bl ? bl.Mtu : 1500;
         await using var revert = new Reverter();
         // A repeated plug (a start after a crash) replaces what an earlier one left.
         rt.DeleteLink(host);
-        rt.CreateVeth(host, peer, mtu, new PhysicalAddress(BridgeConfig.TryParseMac(hwaddr)!));
-        revert.Add(() => rt.DeleteLink(host));
-        if (target.Bridge is { } bridge)
+        if (!nic.Tap)
         {
-            rt.SetMaster(host, bridge);
+            // A VM's tap is made and put on the bridge by the hypervisor at start.
+            rt.CreateVeth(host, peer, mtu, new PhysicalAddress(BridgeConfig.TryParseMac(hwaddr)!));
+            revert.Add(() => rt.DeleteLink(host));
+            if (target.Bridge is { } bridge)
+            {
+                rt.SetMaster(host, bridge);
+            }
+            rt.SetUp(host);
         }
-        rt.SetUp(host);
         if (target.Network is { } managed)
         {
             await WriteIdentityAsync(managed, nic, hwaddr, ct);
@@ -154,7 +161,10 @@ public sealed class NetworkHost(NetworkManager networks) : INetworkHost
         }
         revert.Success();
         var name = nic.Config.GetValueOrDefault("name") is { Length: > 0 } n ? n : nic.Device;
-        return new NicPlan(nic.Device, host, peer, name, hwaddr, mtu, new Dictionary<string, string> { ["hwaddr"] = hwaddr, ["host_name"] = host });
+        return new NicPlan(nic.Device, host, peer, name, hwaddr, mtu, new Dictionary<string, string> { ["hwaddr"] = hwaddr, ["host_name"] = host })
+        {
+            Bridge = target.Bridge ?? "",
+        };
     }
 
     public async Task UnplugNicAsync(NicRequest nic, CancellationToken ct)

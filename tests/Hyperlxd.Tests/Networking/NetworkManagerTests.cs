@@ -198,4 +198,34 @@ public sealed class NetworkManagerTests : IAsyncLifetime
         Assert.Null(Link(plan.PeerName));
         Assert.Empty(await _manager.LeasesAsync("hlxn", ct));
     }
+
+    [Fact]
+    public async Task A_tap_nic_for_a_vm_makes_no_link_but_names_the_tap_the_bridge_and_the_dhcp_identity()
+    {
+        var ct = CancellationToken.None;
+        await _manager.CreateAsync("hlxt", "", "", new() { ["ipv4.address"] = "10.83.0.1/24", ["ipv6.address"] = "none" }, ct);
+        var host = new NetworkHost(_manager);
+        var before = (await _netns.RunAsync("ip", "-o", "link")).Split('\n').Length;
+        var nic = new NicRequest("vm1", "eth0", new Dictionary<string, string> { ["type"] = "nic", ["network"] = "hlxt", ["ipv4.address"] = "10.83.0.20" },
+            new Dictionary<string, string>()) { Tap = true };
+        var plan = await host.PlugNicAsync(nic, ct);
+        Assert.StartsWith("tap", plan.HostName);
+        Assert.Equal("", plan.PeerName);
+        Assert.Equal("hlxt", plan.Bridge);
+        Assert.Equal(plan.HostName, plan.Volatile["host_name"]);
+        Assert.Null(Link(plan.HostName));
+        Assert.Equal(before, (await _netns.RunAsync("ip", "-o", "link")).Split('\n').Length);
+        Assert.Contains(await _manager.LeasesAsync("hlxt", ct), l => l.Hostname == "vm1" && l.Address == "10.83.0.20" && l.Hwaddr == plan.HwAddr);
+
+        // What the hypervisor made (a tap on the bridge) goes at unplug, with the identity.
+        await _netns.RunAsync("ip", "tuntap", "add", "dev", plan.HostName, "mode", "tap");
+        await host.UnplugNicAsync(nic with { Volatile = plan.Volatile }, ct);
+        Assert.Null(Link(plan.HostName));
+        Assert.Empty(await _manager.LeasesAsync("hlxt", ct));
+
+        // A tap has no bridge to go on without one.
+        var p2p = await Assert.ThrowsAsync<BadRequestException>(() => host.PlugNicAsync(
+            new NicRequest("vm1", "eth1", new Dictionary<string, string> { ["type"] = "nic", ["nictype"] = "p2p" }, new Dictionary<string, string>()) { Tap = true }, ct));
+        Assert.Contains("eth1", p2p.Message);
+    }
 }

@@ -35,6 +35,13 @@ public sealed class NicDeviceTests
         DeviceTypes.Validate(Devices(["type=nic", "network=lxdbr0"]));
     }
 
+    [Fact]
+    public void A_p2p_nic_is_refused_for_a_vm_only()
+    {
+        Assert.Contains("virtual machines", Refused(InstanceType.VirtualMachine, "type=nic", "nictype=p2p"));
+        DeviceTypes.Validate(Devices(["type=nic", "nictype=p2p"]), null);
+    }
+
     [Theory]
     [InlineData("macvlan")]
     [InlineData("physical")]
