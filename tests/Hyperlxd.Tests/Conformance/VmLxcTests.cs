@@ -74,8 +74,7 @@ public sealed class VmLxcTests(SharedVmFixture fixture) : IClassFixture<SharedVm
         Assert.Contains("err-side", failing.Stderr);
 
         Assert.NotEqual(0, (await D.LxcAsync("exec", Vm, "--", "cat", "/no/such/file")).ExitCode);
-        // The guest's own hostname and kernel: this ran inside the VM, not on the host.
-        Assert.Equal(Vm, (await LxcOkAsync("exec", Vm, "--", "hostname")).Trim());
+        // The guest's own kernel: this ran inside the VM, not on the host.
         Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim(),
             (await LxcOkAsync("exec", Vm, "--", "cat", "/proc/sys/kernel/random/boot_id")).Trim());
         Assert.Equal("a=1 b=two", (await LxcOkAsync("exec", Vm, "--env", "A=1", "--env", "B=two", "--", "sh", "-c", "echo a=$A b=$B")).Trim());

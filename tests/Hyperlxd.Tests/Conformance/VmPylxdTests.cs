@@ -40,7 +40,7 @@ public sealed class VmPylxdTests(VmDaemon fixture) : IClassFixture<VmDaemon>
                 print('exec', res.exit_code, res.stdout.strip(), res.stderr.strip())
                 cpu = vm.execute(['cat', '/proc/cpuinfo'])
                 print('cpuinfo', cpu.exit_code, 'processor' in cpu.stdout)
-                print('hostname', vm.execute(['hostname']).stdout.strip())
+                print('guest kernel', vm.execute(['cat', '/proc/sys/kernel/random/boot_id']).stdout.strip() != open('/proc/sys/kernel/random/boot_id').read().strip())
                 vm.stop(wait=True)
                 vm.sync()
                 print('stopped', vm.status)
@@ -54,7 +54,7 @@ public sealed class VmPylxdTests(VmDaemon fixture) : IClassFixture<VmDaemon>
                 "started Running",
                 "exec 5 out-42 err",
                 "cpuinfo 0 True",
-                "hostname py-vm",
+                "guest kernel True",
                 "stopped Stopped",
                 "exists False",
             }, r.Stdout.Trim().Split('\n'));
