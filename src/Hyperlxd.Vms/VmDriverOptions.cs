@@ -4,10 +4,10 @@ namespace Hyperlxd.Vms;
 public sealed class VmDriverOptions
 {
     /// <summary>The server config key naming the libvirt URI (default: the embedded driver in the state directory). Read at daemon start.</summary>
-    public const string UriKey = "vms.libvirt.uri";
+    public const string UriKey = Core.Config.ServerConfig.VmsLibvirtUri;
 
     /// <summary>The server config key forcing the accelerator: <c>auto</c> (probe), <c>kvm</c> or <c>tcg</c>. Read at daemon start.</summary>
-    public const string AcceleratorKey = "vms.accelerator";
+    public const string AcceleratorKey = Core.Config.ServerConfig.VmsAccelerator;
 
     /// <summary>The daemon's state directory: the embedded libvirt root is <c>{StateDir}/libvirt</c>, the probe's cache <c>{StateDir}/vms</c>.</summary>
     public required string StateDir { get; init; }
