@@ -36,6 +36,12 @@ internal sealed class DomainHandle : SafeHandle
         return h;
     }
 
+    /// <summary>A pointer libvirt lends for the length of a callback: used, never freed.</summary>
+    internal static DomainHandle Borrow(nint domain) => new(domain);
+
+    private DomainHandle(nint borrowed)
+        : base(0, ownsHandle: false) => SetHandle(borrowed);
+
     public override bool IsInvalid => handle == 0;
 
     protected override bool ReleaseHandle() => Native.virDomainFree(handle) == 0;

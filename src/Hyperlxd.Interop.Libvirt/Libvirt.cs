@@ -55,13 +55,9 @@ public static unsafe class Libvirt
     // Null on success, else why not.
     private static string? Load()
     {
-        if (!NativeLibrary.TryLoad(Native.Lib, out _libvirt))
+        if (TryOpen(Native.Lib, Native.QemuLib, out _libvirt, out _libvirtQemu) is { } missing)
         {
-            return $"{Native.Lib} not found (install libvirt0)";
-        }
-        if (!NativeLibrary.TryLoad(Native.QemuLib, out _libvirtQemu))
-        {
-            return $"{Native.QemuLib} not found (install libvirt0)";
+            return missing;
         }
         NativeLibrary.SetDllImportResolver(typeof(Libvirt).Assembly, Resolve);
 
@@ -83,6 +79,23 @@ public static unsafe class Libvirt
             return "virEventRegisterDefaultImpl failed: " + LibvirtError.Last("virEventRegisterDefaultImpl").LibvirtMessage;
         }
         new Thread(RunEventLoop) { IsBackground = true, Name = "libvirt events" }.Start();
+        return null;
+    }
+
+    /// <summary>dlopen of both libraries by name: null, or why not (and nothing stays loaded).</summary>
+    internal static string? TryOpen(string libvirt, string libvirtQemu, out nint libvirtHandle, out nint libvirtQemuHandle)
+    {
+        libvirtQemuHandle = 0;
+        if (!NativeLibrary.TryLoad(libvirt, out libvirtHandle))
+        {
+            return $"{libvirt} cannot be loaded (package libvirt0 missing?)";
+        }
+        if (!NativeLibrary.TryLoad(libvirtQemu, out libvirtQemuHandle))
+        {
+            NativeLibrary.Free(libvirtHandle);
+            libvirtHandle = 0;
+            return $"{libvirtQemu} cannot be loaded (package libvirt0 missing?)";
+        }
         return null;
     }
 

@@ -57,7 +57,7 @@ public sealed unsafe partial class LibvirtDomain : IDisposable
     public void Undefine(DomainUndefineFlags flags = DomainUndefineFlags.None) =>
         LibvirtError.Check(Native.virDomainUndefineFlags(_handle, (uint)flags), "virDomainUndefineFlags");
 
-    /// <summary>virDomainRename: only for a defined domain that is not running (55 otherwise).</summary>
+    /// <summary>virDomainRename: only for a defined domain that is not running (55 otherwise). This object keeps the uuid; its <see cref="Name"/> may still say the old name (drivers differ): look the domain up again by the new name.</summary>
     public void Rename(string newName) =>
         LibvirtError.Check(Native.virDomainRename(_handle, newName, 0), "virDomainRename");
 

@@ -50,19 +50,67 @@ public sealed partial class LibvirtStream : Stream
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override int Read(Span<byte> buffer) => throw new NotImplementedException();
+    public override int Read(Span<byte> buffer)
+    {
+        while (true)
+        {
+            var n = TryRecv(buffer);
+            if (n != WouldBlock)
+            {
+                return n;
+            }
+            WaitAsync(Native.VIR_STREAM_EVENT_READABLE, CancellationToken.None).GetAwaiter().GetResult();
+        }
+    }
 
-    public override void Write(ReadOnlySpan<byte> buffer) => throw new NotImplementedException();
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var n = TryRecv(buffer.Span);
+            if (n != WouldBlock)
+            {
+                return n;
+            }
+            await WaitAsync(Native.VIR_STREAM_EVENT_READABLE, cancellationToken);
+        }
+    }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var n = TrySend(buffer);
+            if (n == WouldBlock)
+            {
+                WaitAsync(Native.VIR_STREAM_EVENT_WRITABLE, CancellationToken.None).GetAwaiter().GetResult();
+                continue;
+            }
+            buffer = buffer[n..];
+        }
+    }
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (!buffer.IsEmpty)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var n = TrySend(buffer.Span);
+            if (n == WouldBlock)
+            {
+                await WaitAsync(Native.VIR_STREAM_EVENT_WRITABLE, cancellationToken);
+                continue;
+            }
+            buffer = buffer[n..];
+        }
+    }
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _handle.Dispose();
+            Release();
         }
         base.Dispose(disposing);
     }
