@@ -50,9 +50,9 @@ public sealed partial class StoragePool
     /// <summary>Replaces description and config; a changed <c>size</c> is applied live before the row is written.</summary>
     public async Task UpdateVolumeAsync(VolumeRecord v, string description, Dictionary<string, string> config, CancellationToken ct)
     {
-        ValidateVolumeConfig(config);
-        using var _ = await _locks.AcquireAsync(Key(v), ct);
         var vol = new Volume(ParseType(v.Type), v.Name);
+        ValidateVolumeConfig(config, vol.Type);
+        using var _ = await _locks.AcquireAsync(Key(v), ct);
         var oldSize = v.Config.GetValueOrDefault("size", "");
         var newSize = config.GetValueOrDefault("size", "");
         await using var revert = new Reverter();
