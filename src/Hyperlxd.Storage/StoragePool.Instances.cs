@@ -147,7 +147,10 @@ public sealed partial class StoragePool
         var path = Driver.VolumePath(vol);
         if (record is not null && Directory.Exists(path))
         {
-            File.Delete(EvictedMarker(path)); // an image imported again takes its kept volume back
+            if (File.Exists(EvictedMarker(path)))
+            {
+                File.Delete(EvictedMarker(path)); // an image imported again takes its kept volume back
+            }
             return vol;
         }
         var source = ImageSource?.Value ?? throw new InvalidOperationException("No image source is configured for the storage tier");
