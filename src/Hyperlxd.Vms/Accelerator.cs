@@ -95,7 +95,9 @@ internal static class Accelerator
         try
         {
             var r = await HostCommand.RunUncheckedAsync(qemu,
-                ["-accel", "kvm", "-machine", "pc", "-nodefaults", "-display", "none", "-no-reboot", "-m", "16", "-nic", "none",
+                // -cpu host as the domain's host-passthrough: a PVM-nested host runs real-mode code under KVM but
+                // aborts setting the host CPU's MSRs ("failed to set MSR 0x10a"), as every real guest does there.
+                ["-accel", "kvm", "-cpu", "host", "-machine", "pc", "-nodefaults", "-display", "none", "-no-reboot", "-m", "16", "-nic", "none",
                  "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-drive", $"file={image},format=raw,if=ide"],
                 HostCommandOptions.Default with { Timeout = ProbeTimeout }, ct);
             return r.ExitCode == ProbeExit
