@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing Hyperlxd needs on Debian 12: apt packages and the
 # `hyperlxd` group (the API socket's) and the `hyperlxd-db` system user (the embedded PostgreSQL runs as
-# that user, which has its own group and is not in `hyperlxd`; postgres refuses root).
+# that user, which has its own group and is not in `hyperlxd`; postgres refuses root); for virtual
+# machines the `libvirt-qemu` user QEMU runs as (in group `kvm`) and /dev/kvm open to that group.
 # Idempotent and fast when everything is present: apt-get runs only when a package is missing.
 # Run as root. Extra packages may be given as arguments (e.g. `install-deps.sh lxd`).
 set -euo pipefail
@@ -34,6 +35,16 @@ packages=(
     dnsmasq-base        # managed networks: one dnsmasq per bridge for DHCP and DNS (the binary only, no system service)
     ansible             # conformance test: community.general.lxd inventory plugin against the daemon's socket
     curl                # network tests: reach a proxy device from the daemon's network namespace
+    libvirt0            # virtual machines: libvirt's library, loaded by the daemon (qemu:///embed, no libvirtd)
+    libvirt-daemon-driver-qemu # the QEMU driver module the embedded connection loads
+    qemu-system-x86     # qemu-system-x86_64 (KVM where it boots a guest, else TCG)
+    qemu-utils          # qemu-img: VM disks (overlays on dir, resize) and the VM test image's qcow2
+    ovmf                # UEFI firmware for VM images without a kernel of their own
+    libvirt-clients     # virsh, to look at the embedded driver's domains by hand
+    libxml2-utils       # xmllint; virt-xml-validate checks the domain XML golden files
+    libvirt-dev         # /usr/share/libvirt/api/libvirt-api.xml: the binding's signatures are checked against it
+    cpio                # the VM test image's initramfs (images/vm/build.sh)
+    e2fsprogs           # mkfs.ext4 -d: the VM test image's disk
 )
 packages+=("$@")
 
@@ -81,4 +92,43 @@ fi
 if id -nG hyperlxd-db | tr ' ' '\n' | grep -qx hyperlxd; then
     gpasswd -d hyperlxd-db hyperlxd >/dev/null
     say "user hyperlxd-db: removed from group hyperlxd"
+fi
+
+# QEMU runs as libvirt-qemu (Debian builds libvirt with that user; libvirt-daemon-system would create it,
+# the embedded driver needs it all the same). In group kvm, so that /dev/kvm opens where KVM is used.
+getent group kvm >/dev/null || groupadd --system kvm
+if getent group libvirt-qemu >/dev/null; then
+    say "group libvirt-qemu: present"
+else
+    groupadd --system libvirt-qemu
+    say "group libvirt-qemu: created"
+fi
+if getent passwd libvirt-qemu >/dev/null; then
+    say "user libvirt-qemu: present"
+else
+    useradd --system -g libvirt-qemu -G kvm --home-dir /var/lib/libvirt --no-create-home \
+        --shell /usr/sbin/nologin --comment "Libvirt Qemu" libvirt-qemu
+    say "user libvirt-qemu: created"
+fi
+if ! id -nG libvirt-qemu | tr ' ' '\n' | grep -qx kvm; then
+    usermod -aG kvm libvirt-qemu
+    say "user libvirt-qemu: added to group kvm"
+fi
+
+# /dev/kvm for group kvm (0660): if libvirt believes KVM exists but QEMU's user cannot open it, every
+# domain create re-probes QEMU's capabilities (~50 s). A udev rule keeps it so across reboots.
+if [[ -e /dev/kvm ]]; then
+    if [[ $(stat -c '%G %a' /dev/kvm) != "kvm 660" ]]; then
+        chgrp kvm /dev/kvm
+        chmod 0660 /dev/kvm
+        say "/dev/kvm: group kvm, mode 0660"
+    else
+        say "/dev/kvm: group kvm, mode 0660 already"
+    fi
+fi
+rule=/etc/udev/rules.d/65-hyperlxd-kvm.rules
+if [[ -d /etc/udev ]] && [[ ! -f $rule ]]; then
+    mkdir -p /etc/udev/rules.d
+    echo 'KERNEL=="kvm", GROUP="kvm", MODE="0660"' >"$rule"
+    say "udev rule $rule: written"
 fi

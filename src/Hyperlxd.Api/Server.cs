@@ -52,6 +52,9 @@ public sealed class ServerEnvironment
     public string Storage { get; set; } = "";
     public string StorageVersion { get; set; } = "";
     public List<StorageSupportedDriver> StorageSupportedDrivers { get; set; } = new();
+
+    /// <summary>Hyperlxd extension: what VMs run on, "kvm" or "tcg" ("" when the VM driver is unavailable).</summary>
+    public string VmAccelerator { get; set; } = "";
 }
 
 /// <summary>LXD 5.0.2 sends these keys capitalised (its Go struct has no json tags).</summary>

@@ -118,7 +118,7 @@ public sealed partial class ImageStore
         var budget = UnpackedBudget();
         var info = upload.Parts.Count == 1
             ? InspectUnified(upload.Parts[0].Path, budget)
-            : InspectSplit(upload.Parts[0].Path, upload.Parts[1].Path, budget);
+            : InspectSplit(upload.Parts[0].Path, upload.Parts[1].Path, upload.Parts[1].Name, budget);
 
         var now = DateTimeOffset.UtcNow;
         var props = new Dictionary<string, string>(info.Metadata.Properties);

@@ -12,11 +12,12 @@ public sealed partial class ImageStore
 
     internal sealed record Inspection(ImageMetadata Metadata, string Type);
 
-    /// <summary>A unified tarball: metadata.yaml and templates/ next to rootfs/ (container) or rootfs.img (VM).</summary>
+    /// <summary>A unified tarball: metadata.yaml and templates/ next to rootfs/ (container) or rootfs.img (VM, with optional boot/).</summary>
     internal static Inspection InspectUnified(string path, SizeBudget budget)
     {
         string? yaml = null;
         var type = (string?)null;
+        var boot = new BootEntries();
         using (var tar = Compression.OpenTar(path, Compression.Detect(path)))
         {
             SafeTar.Walk(tar, (entry, name) =>
@@ -27,26 +28,41 @@ public sealed partial class ImageStore
                 }
                 else if (name == "rootfs.img")
                 {
-                    if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
+                    if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null)
                     {
                         throw new BadRequestException("Invalid image tarball: rootfs.img is not a regular file");
                     }
+                    CheckQcow2(entry.DataStream, "rootfs.img");
                     type = "virtual-machine";
                 }
                 else if (name == "rootfs" || name.StartsWith("rootfs/", StringComparison.Ordinal))
                 {
                     type ??= "container";
                 }
+                else
+                {
+                    CheckBootEntry(entry, name, boot);
+                }
             }, budget);
         }
         var meta = ImageMetadata.Parse(yaml ?? throw new BadRequestException("Invalid image tarball: metadata.yaml is missing"));
-        return new Inspection(meta, type ?? throw new BadRequestException("Invalid image tarball: it has neither rootfs/ nor rootfs.img"));
+        if (type is null)
+        {
+            throw new BadRequestException("Invalid image tarball: it has neither rootfs/ nor rootfs.img");
+        }
+        boot.CheckFor(type);
+        return new Inspection(meta, type);
     }
 
-    /// <summary>A split image: a metadata tarball and a rootfs that is a tarball, a squashfs or a qcow2 disk (VM).</summary>
-    internal static Inspection InspectSplit(string metaPath, string rootfsPath, SizeBudget budget)
+    /// <summary>
+    /// A split image: a metadata tarball (with boot/ for a VM that boots a kernel) and a rootfs that is
+    /// a tarball, a squashfs or a qcow2 disk (VM). <paramref name="rootfsPart"/> is the upload's part
+    /// name: "rootfs.img" says VM, and then the file must be qcow2.
+    /// </summary>
+    internal static Inspection InspectSplit(string metaPath, string rootfsPath, string rootfsPart, SizeBudget budget)
     {
         string? yaml = null;
+        var boot = new BootEntries();
         using (var tar = Compression.OpenTar(metaPath, Compression.Detect(metaPath)))
         {
             SafeTar.Walk(tar, (entry, name) =>
@@ -55,25 +71,32 @@ public sealed partial class ImageStore
                 {
                     yaml = ReadYaml(entry);
                 }
+                else
+                {
+                    CheckBootEntry(entry, name, boot);
+                }
             }, budget);
         }
         var meta = ImageMetadata.Parse(yaml ?? throw new BadRequestException("Invalid image metadata tarball: metadata.yaml is missing"));
         var kind = Compression.Detect(rootfsPath);
-        switch (kind)
+        if (rootfsPart == "rootfs.img" || kind == FileKind.Qcow2)
         {
-            case FileKind.Qcow2:
-                budget.Charge(new FileInfo(rootfsPath).Length);
-                return new Inspection(meta, "virtual-machine");
-            case FileKind.Squashfs:
-                CheckSquashfs(rootfsPath, budget);
-                return new Inspection(meta, "container");
-            default:
-                using (var tar = Compression.OpenTar(rootfsPath, kind))
-                {
-                    SafeTar.Walk(tar, (_, _) => { }, budget);
-                }
-                return new Inspection(meta, "container");
+            CheckQcow2File(rootfsPath, rootfsPart == "rootfs.img" ? "rootfs.img" : "the rootfs file");
+            budget.Charge(new FileInfo(rootfsPath).Length);
+            boot.CheckFor("virtual-machine");
+            return new Inspection(meta, "virtual-machine");
         }
+        boot.CheckFor("container");
+        if (kind == FileKind.Squashfs)
+        {
+            CheckSquashfs(rootfsPath, budget);
+            return new Inspection(meta, "container");
+        }
+        using (var tar = Compression.OpenTar(rootfsPath, kind))
+        {
+            SafeTar.Walk(tar, (_, _) => { }, budget);
+        }
+        return new Inspection(meta, "container");
     }
 
     private static string ReadYaml(TarEntry entry)

@@ -26,21 +26,27 @@ public sealed partial class StoragePool
         var image = await EnsureImageVolumeAsync(fingerprint, ct);
         using var _ = await _locks.AcquireAsync(Key(vtype, instanceName), ct);
         await using var revert = new Reverter();
-        var applied = SizeApplies(size, instanceName);
+        var applied = SizeApplies(vtype, size, instanceName);
         var record = await _repo.CreateVolumeAsync(Name, instanceName, type.ToApi(), "", applied ? new() { ["size"] = size } : new(), "filesystem", ct);
         revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None));
         var vol = new Volume(vtype, instanceName);
-        if (_spares is null || !await _spares.TryTakeAsync(image, vol, ct))
+        // A VM's volume is an overlay or a snapshot of the image: instant, no spare needed.
+        var spares = vtype == VolumeType.Container ? _spares : null;
+        if (spares is null || !await spares.TryTakeAsync(image, vol, ct))
         {
+            if (vtype == VolumeType.VirtualMachine && !File.Exists(VmDisk.PathIn(Driver.VolumePath(image))))
+            {
+                throw new BadRequestException($"Image {fingerprint[..Math.Min(12, fingerprint.Length)]} has no disk (root.img) to boot a virtual machine from");
+            }
             await Driver.CreateVolumeFromCopyAsync(vol, image, ct);
         }
         revert.Add(() => Driver.DeleteVolumeAsync(vol, CancellationToken.None));
         if (applied)
         {
-            await Driver.SetQuotaAsync(vol, size, ct);
+            await ApplySizeAsync(vol, size, ct);
         }
         revert.Success();
-        _spares?.Refill(image, vtype);
+        spares?.Refill(image, vtype);
         return Driver.VolumePath(vol);
     }
 
@@ -52,7 +58,7 @@ public sealed partial class StoragePool
     public async Task SetInstanceVolumeSizeAsync(string instanceName, InstanceType type, string size, CancellationToken ct)
     {
         var record = await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct);
-        if (record.Config.GetValueOrDefault("size", "") == size || !SizeApplies(size, instanceName))
+        if (record.Config.GetValueOrDefault("size", "") == size || !SizeApplies(VolumeTypeOf(type), size, instanceName))
         {
             return;
         }
@@ -60,8 +66,13 @@ public sealed partial class StoragePool
         await UpdateVolumeAsync(record, record.Description, new Dictionary<string, string>(record.Config) { ["size"] = size }, ct);
     }
 
-    private bool SizeApplies(string size, string instanceName)
+    /// <summary>A VM's <c>size</c> is its disk's size (every driver grows root.img); a container's is a quota.</summary>
+    private bool SizeApplies(VolumeType type, string size, string instanceName)
     {
+        if (type == VolumeType.VirtualMachine)
+        {
+            return size.Length > 0;
+        }
         if (Info.Quotas)
         {
             return true;
@@ -77,6 +88,10 @@ public sealed partial class StoragePool
     {
         var record = await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct);
         await DeleteVolumeAsync(record, ct);
+        if (type == InstanceType.VirtualMachine)
+        {
+            await ReleaseEvictedImagesAsync(ct);
+        }
     }
 
     public async Task RenameInstanceVolumeAsync(string instanceName, string newName, InstanceType type, CancellationToken ct) =>
@@ -110,6 +125,10 @@ public sealed partial class StoragePool
     {
         var v = await _repo.GetVolumeAsync(Name, type.ToApi(), instanceName, ct);
         await DeleteSnapshotAsync(v, await _repo.GetSnapshotAsync(v.Id, snapshot, ct), ct);
+        if (type == InstanceType.VirtualMachine)
+        {
+            await ReleaseEvictedImagesAsync(ct);
+        }
     }
 
     private static VolumeType VolumeTypeOf(InstanceType type) =>
@@ -128,6 +147,10 @@ public sealed partial class StoragePool
         var path = Driver.VolumePath(vol);
         if (record is not null && Directory.Exists(path))
         {
+            if (File.Exists(EvictedMarker(path)))
+            {
+                File.Delete(EvictedMarker(path)); // an image imported again takes its kept volume back
+            }
             return vol;
         }
         var source = ImageSource?.Value ?? throw new InvalidOperationException("No image source is configured for the storage tier");
@@ -139,6 +162,7 @@ public sealed partial class StoragePool
         await Driver.CreateVolumeAsync(vol, ct);
         revert.Add(() => Driver.DeleteVolumeAsync(vol, CancellationToken.None));
         await source.UnpackAsync(fingerprint, path, ct);
+        Driver.SecureImageVolume(vol);
         if (Info.OptimizedImages)
         {
             await Driver.SetReadOnlyAsync(vol, ct);
@@ -159,7 +183,11 @@ public sealed partial class StoragePool
     /// <summary>Where the ready copy of an image for new instances lives (null: the driver snapshots images instead).</summary>
     public string? SparePath(InstanceType type, string fingerprint) => _spares?.PathOf(VolumeTypeOf(type), fingerprint);
 
-    /// <summary>Drops the cached image volume (instances made from it are independent copies or snapshots).</summary>
+    /// <summary>
+    /// Drops the cached image volume (container volumes made from it are independent copies or snapshots).
+    /// VM volumes on dir are overlays of its disk: while one (or a snapshot of one) uses it, the volume is
+    /// kept, marked evicted, and goes with the last of them (<see cref="ReleaseEvictedImagesAsync"/>).
+    /// </summary>
     public async Task EvictImageAsync(string fingerprint, CancellationToken ct)
     {
         using var _ = await _locks.AcquireAsync(Key(VolumeType.Image, fingerprint), ct);
@@ -168,7 +196,15 @@ public sealed partial class StoragePool
             await _spares.DropAsync(fingerprint);
         }
         var vol = new Volume(VolumeType.Image, fingerprint);
-        if (Directory.Exists(Driver.VolumePath(vol)))
+        var path = Driver.VolumePath(vol);
+        if (Directory.Exists(path) && OverlayUsers(path) is { Count: > 0 } users)
+        {
+            _logger.LogInformation("Keeping the image volume {Image} on pool {Pool} while {Count} VM volume(s) back onto it ({First})",
+                fingerprint, Name, users.Count, users[0]);
+            await File.WriteAllTextAsync(EvictedMarker(path), "", ct);
+            return;
+        }
+        if (Directory.Exists(path))
         {
             await Driver.DeleteVolumeAsync(vol, ct); // also an unpack cut short, which has no record
         }

@@ -50,16 +50,19 @@ public sealed partial class StoragePool
     /// <summary>Replaces description and config; a changed <c>size</c> is applied live before the row is written.</summary>
     public async Task UpdateVolumeAsync(VolumeRecord v, string description, Dictionary<string, string> config, CancellationToken ct)
     {
-        ValidateVolumeConfig(config);
-        using var _ = await _locks.AcquireAsync(Key(v), ct);
         var vol = new Volume(ParseType(v.Type), v.Name);
+        ValidateVolumeConfig(config, vol.Type);
+        using var _ = await _locks.AcquireAsync(Key(v), ct);
         var oldSize = v.Config.GetValueOrDefault("size", "");
         var newSize = config.GetValueOrDefault("size", "");
         await using var revert = new Reverter();
         if (oldSize != newSize)
         {
-            await Driver.SetQuotaAsync(vol, newSize, ct);
-            revert.Add(() => Driver.SetQuotaAsync(vol, oldSize, CancellationToken.None));
+            await ApplySizeAsync(vol, newSize, ct);
+            if (vol.Type != VolumeType.VirtualMachine) // a grown disk stays grown: shrinking it would cut the guest's filesystem
+            {
+                revert.Add(() => Driver.SetQuotaAsync(vol, oldSize, CancellationToken.None));
+            }
         }
         await _repo.UpdateVolumeAsync(v.Id, description, config.Where(kv => kv.Value.Length > 0).ToDictionary(), ct);
         revert.Success();
@@ -135,7 +138,7 @@ public sealed partial class StoragePool
         var vol = new Volume(ParseType(v.Type), v.Name);
         await Driver.RestoreSnapshotAsync(vol, s.Name, ct);
         // The restored subvolume is new: its quota has to be set again.
-        if (Info.Quotas && v.Config.GetValueOrDefault("size") is { Length: > 0 } size)
+        if (Info.Quotas && vol.Type != VolumeType.VirtualMachine && v.Config.GetValueOrDefault("size") is { Length: > 0 } size)
         {
             await Driver.SetQuotaAsync(vol, size, ct);
         }

@@ -50,8 +50,8 @@ public sealed partial class StoragePool
         _ => throw new BadRequestException($"Invalid storage volume type \"{type}\""),
     };
 
-    /// <summary>Volume keys the tier itself knows; the rest are the driver's.</summary>
-    public void ValidateVolumeConfig(IReadOnlyDictionary<string, string> config)
+    /// <summary>Volume keys the tier itself knows; the rest are the driver's. A VM volume's <c>size</c> is its disk's (every driver).</summary>
+    public void ValidateVolumeConfig(IReadOnlyDictionary<string, string> config, VolumeType type = VolumeType.Custom)
     {
         foreach (var (key, value) in config)
         {
@@ -67,7 +67,7 @@ public sealed partial class StoragePool
             {
                 throw new BadRequestException($"Invalid value for storage volume key \"size\": {err}");
             }
-            if (value.Length > 0 && !Info.Quotas)
+            if (value.Length > 0 && !Info.Quotas && type != VolumeType.VirtualMachine)
             {
                 throw new BadRequestException($"Invalid storage volume key \"size\": quotas are not supported by the {Info.Name} driver");
             }

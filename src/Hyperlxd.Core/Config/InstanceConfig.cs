@@ -42,6 +42,9 @@ public static class InstanceConfig
         ["limits.memory.hugepages"] = Validators.Bool,
         ["raw.qemu"] = Validators.Any,
         ["security.agent.metrics"] = Validators.Bool,
+        ["security.csm"] = Validators.Bool,
+        ["agent.nic_config"] = Validators.Bool,
+        ["migration.stateful"] = Validators.Bool,
     };
 
     /// <summary>
@@ -61,7 +64,16 @@ public static class InstanceConfig
         ("limits.memory.hugepages", InstanceType.VirtualMachine),
         ("raw.qemu", InstanceType.VirtualMachine),
         ("security.agent.metrics", InstanceType.VirtualMachine),
+        ("security.csm", InstanceType.VirtualMachine),
+        ("agent.nic_config", InstanceType.VirtualMachine),
+        ("migration.stateful", InstanceType.VirtualMachine),
     };
+
+    /// <summary>What a VM gets when <c>limits.cpu</c> / <c>limits.memory</c> are unset (LXD 5.0: 1 vCPU, 1GiB).</summary>
+    public const int VmDefaultCpus = 1;
+
+    /// <summary>LXD 5.0's default VM memory: 1GiB.</summary>
+    public const long VmDefaultMemoryBytes = 1L << 30;
 
     /// <summary>Free-form namespaces: anything below these prefixes is the user's own.</summary>
     private static readonly string[] FreePrefixes = { "user.", EnvironmentPrefix, "image." };
@@ -93,6 +105,27 @@ public static class InstanceConfig
             {
                 throw new BadRequestException($"Config key \"{key}\" applies to {(only == InstanceType.Container ? "containers" : "virtual machines")} only");
             }
+        }
+        if (type == InstanceType.VirtualMachine)
+        {
+            ValidateVm(config, Validators.HostMemoryBytes);
+        }
+    }
+
+    /// <summary>
+    /// What only a VM needs checked as a whole: its memory is allocated for real (QEMU cannot start a
+    /// guest larger than the host), and a CSM (legacy BIOS) boot cannot be a secure boot.
+    /// </summary>
+    public static void ValidateVm(IReadOnlyDictionary<string, string> config, Func<long> hostMemoryBytes)
+    {
+        if (config.GetValueOrDefault("limits.memory") is { Length: > 0 } mem && !mem.EndsWith('%')
+            && Validators.ParseSize(mem) is { } bytes && hostMemoryBytes() is > 0 and var host && bytes > host)
+        {
+            throw new BadRequestException($"Invalid value for config key \"limits.memory\": \"{mem}\" is more than the host's memory ({host} bytes)");
+        }
+        if (LxdBool.IsTrue(config.GetValueOrDefault("security.csm")) && !LxdBool.IsFalse(config.GetValueOrDefault("security.secureboot")))
+        {
+            throw new BadRequestException("Config key \"security.csm\" needs \"security.secureboot\" set to false (a legacy BIOS boot cannot be a secure boot)");
         }
     }
 

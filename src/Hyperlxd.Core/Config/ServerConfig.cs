@@ -15,8 +15,16 @@ public static class ServerConfig
     /// <summary>Hyperlxd extension key: the most an image may unpack to (uncompressed tarballs, squashfs contents), 413 beyond.</summary>
     public const string ImagesMaxUnpackedSize = "images.max_unpacked_size";
 
+    /// <summary>Hyperlxd extension key: the libvirt URI of the VM driver (default: its embedded driver in the state directory). Read at daemon start.</summary>
+    public const string VmsLibvirtUri = "vms.libvirt.uri";
+
+    /// <summary>Hyperlxd extension key: the VMs' accelerator, <c>auto</c> (probed), <c>kvm</c> or <c>tcg</c>. Read at daemon start.</summary>
+    public const string VmsAccelerator = "vms.accelerator";
+
     private static readonly Dictionary<string, Validators.Check> Keys = new()
     {
+        [VmsLibvirtUri] = v => v.Contains("://", StringComparison.Ordinal) && !Validators.HasControl(v) ? null : "must be a libvirt URI such as qemu:///system",
+        [VmsAccelerator] = Validators.OneOf("auto", "kvm", "tcg"),
         [ImagesMaxUploadSize] = Validators.Size,
         [ImagesMaxUnpackedSize] = Validators.Size,
         [HttpsAddress] = Validators.ListenAddress,

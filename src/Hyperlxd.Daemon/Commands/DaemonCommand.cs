@@ -8,6 +8,7 @@ using Hyperlxd.Daemon.Security;
 using Hyperlxd.Daemon.Websockets;
 using Hyperlxd.Instances;
 using Hyperlxd.Networking;
+using Hyperlxd.Vms;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -62,6 +63,12 @@ public static class DaemonCommand
             IdmapRangeSize = options.IdmapRangeSize,
             // HYPERLXD_IDMAPPED_MOUNTS=0: always chown-shift unprivileged roots (tests and the bench exercise that path with it).
             IdmappedMounts = !LxdBool.IsFalse(Environment.GetEnvironmentVariable("HYPERLXD_IDMAPPED_MOUNTS")),
+        }));
+        // VMs: libvirt's embedded QEMU driver in the state directory (or vms.libvirt.uri), opened once the server config is loaded.
+        builder.Services.AddSingleton<IInstanceDriver>(sp => new VmDriver(new VmDriverOptions
+        {
+            StateDir = options.StateDir,
+            ServerConfig = () => sp.GetRequiredService<IServerConfigSource>().Config,
         }));
         builder.Services.AddSingleton<InstanceDrivers>();
         builder.Services.AddSingleton<ILoggerProvider, EventLoggerProvider>();

@@ -10,8 +10,8 @@ using Microsoft.AspNetCore.Http;
 namespace Hyperlxd.Daemon.Endpoints;
 
 /// <summary>
-/// <c>/1.0/instances</c>, and <c>/1.0/containers</c> as its container-only alias (pylxd 2.2.10 uses
-/// only the legacy path). Partial files: exec and console websockets, files, snapshots.
+/// <c>/1.0/instances</c>, and <c>/1.0/containers</c> as its alias whose list shows containers only
+/// (pylxd 2.2.10 uses only the legacy path, for VMs too, as LXD 5.0.2 allows). Partial files: exec and console websockets, files, snapshots.
 /// </summary>
 public static partial class InstanceEndpoints
 {
@@ -43,12 +43,16 @@ public static partial class InstanceEndpoints
 
     private static Dictionary<string, List<string>> Resources(string name) => new() { ["instances"] = new() { Url(name) } };
 
-    /// <summary>Loads an instance, hiding virtual machines behind the container-only alias.</summary>
+    /// <summary>
+    /// Loads an instance by name, whatever its type under either path: a path's type filters its list,
+    /// not names (LXD 5.0.2 serves a VM under /1.0/containers too, pylxd 2.2.10's only path to one).
+    /// <paramref name="only"/> stays in every route's signature for that list.
+    /// </summary>
     private static async Task<InstanceManager.Expanded> LoadAsync(HttpContext ctx, InstanceType? only)
     {
+        _ = only;
         var instances = ctx.Service<InstanceManager>();
-        var e = await instances.LoadAsync(Name(ctx), ctx.RequestAborted);
-        return only is { } t && e.Type != t ? throw new NotFoundException("Instance not found") : e;
+        return await instances.LoadAsync(Name(ctx), ctx.RequestAborted);
     }
 
     private static async Task ListAsync(HttpContext ctx, string prefix, InstanceType? only)
@@ -90,11 +94,9 @@ public static partial class InstanceEndpoints
     {
         var instances = ctx.Service<InstanceManager>();
         var operations = ctx.Service<OperationManager>();
+        // As in LXD 5.0.2, the legacy path only implies the default type (a container): an explicit
+        // "virtual-machine" is honoured there, which is how pylxd 2.2.10 (containers only) makes a VM.
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancesPost);
-        if (only is not null && InstanceTypes.Parse(req.Type) != only)
-        {
-            throw new BadRequestException("Only containers can be created through /1.0/containers");
-        }
         var (record, fingerprint) = await instances.PrepareCreateAsync(req, ctx.RequestAborted);
         var op = operations.Start(OperationClass.Task, "Creating instance",
             (_, ct) => instances.CreateAsync(record, fingerprint, ct), Resources(record.Name));

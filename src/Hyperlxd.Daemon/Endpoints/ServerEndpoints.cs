@@ -185,5 +185,7 @@ public static class ServerEndpoints
         StorageVersion = string.Join(" | ", ctx.Service<StoragePools>().All.Select(p => p.Info.Version).Distinct()),
         StorageSupportedDrivers = Hyperlxd.Storage.StoragePools.SupportedDrivers
             .Select(d => new StorageSupportedDriver { Name = d.Name, Version = d.Version, Remote = d.Remote }).ToList(),
+        VmAccelerator = ctx.Service<InstanceDrivers>().All.OfType<Hyperlxd.Vms.VmDriver>().FirstOrDefault() is { Info.Available: true } vm
+            ? vm.Accelerator?.Name ?? "" : "",
     };
 }

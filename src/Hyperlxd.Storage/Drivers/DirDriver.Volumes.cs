@@ -20,6 +20,11 @@ public sealed partial class DirDriver
         var path = VolumePath(target);
         try
         {
+            if (IsVmImage(target, source))
+            {
+                await CreateVmOverlayVolumeAsync(target, source);
+                return;
+            }
             await Host.CopyTreeAsync(VolumePath(source), path);
             SecureVolume(target);
         }

@@ -9,6 +9,11 @@ namespace Hyperlxd.Storage.Drivers;
 /// image or a custom volume must not hand host users a setuid file either, while the volume roots
 /// keep LXD's 0711 (the mode a volume shows where it is mounted). The container side never walks
 /// these paths as anything but host root (nsexec opens the rootfs before it switches ids).
+/// Virtual machines differ: QEMU runs as <c>libvirt-qemu</c> and opens the disk (and on dir its
+/// backing file in the image volume), the kernel and the initrd itself. A VM volume holds no files a
+/// host user could run with privileges (a disk image, boot files, metadata), so VM volumes are 0711,
+/// and on drivers whose VM disks back onto the image volume (dir) <c>images/</c> becomes 0711 too once
+/// it holds a VM image — after every container image volume in it was closed (0700).
 /// </summary>
 public abstract partial class DriverBase
 {
@@ -21,7 +26,54 @@ public abstract partial class DriverBase
     private static UnixFileMode TypeDirMode(string dir) => dir is "custom" or "custom-snapshots" or "images" ? OwnerOnly : Traverse;
 
     /// <summary>Mode of a volume's own directory (and of its snapshots).</summary>
-    protected static UnixFileMode VolumeMode(VolumeType t) => t is VolumeType.Container or VolumeType.VirtualMachine ? EnterOnly : Traverse;
+    protected static UnixFileMode VolumeMode(VolumeType t) => t is VolumeType.Container ? EnterOnly : Traverse;
+
+    /// <summary>Whether VM root volumes are overlays of the image volume's disk (QEMU must reach into <c>images/</c>).</summary>
+    protected virtual bool VmVolumesBackOntoImages => false;
+
+    private const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead; // 0644
+
+    /// <summary>
+    /// Modes of a freshly unpacked image volume, before it may become read-only: a container image 0700
+    /// (its rootfs can hold setuid files), a VM image 0711 with its disk and boot files readable by QEMU.
+    /// </summary>
+    public void SecureImageVolume(Volume image)
+    {
+        var dir = VolumePath(image);
+        if (!File.Exists(VmDisk.PathIn(dir)))
+        {
+            Chmod(dir, OwnerOnly);
+            return;
+        }
+        Chmod(dir, Traverse);
+        Chmod(VmDisk.PathIn(dir), Readable);
+        var boot = Path.Combine(dir, "boot");
+        if (Directory.Exists(boot) && new DirectoryInfo(boot).LinkTarget is null)
+        {
+            Chmod(boot, Traverse);
+            foreach (var f in Directory.EnumerateFiles(boot).Where(f => new FileInfo(f).LinkTarget is null))
+            {
+                Chmod(f, Readable);
+            }
+        }
+        OpenImagesToQemu();
+    }
+
+    /// <summary>On dir, <c>images/</c> opens (0711, never listable) once it holds a VM image, and only after each container image in it is 0700.</summary>
+    private void OpenImagesToQemu()
+    {
+        var images = Path.Combine(Pool.MountPath, TypeDir(VolumeType.Image));
+        var vmImages = Subdirectories(images).Where(d => File.Exists(VmDisk.PathIn(d))).ToList();
+        if (!VmVolumesBackOntoImages || vmImages.Count == 0)
+        {
+            return;
+        }
+        foreach (var d in Subdirectories(images).Except(vmImages))
+        {
+            Chmod(d, OwnerOnly);
+        }
+        Chmod(images, Traverse);
+    }
 
     /// <summary>Creates the type directories with their modes (new pool).</summary>
     protected void CreateLayout() => SecureLayout();
@@ -42,6 +94,7 @@ public abstract partial class DriverBase
             Directory.CreateDirectory(dir);
             Chmod(dir, TypeDirMode(d));
         }
+        OpenImagesToQemu();
         foreach (var type in new[] { VolumeType.Container, VolumeType.VirtualMachine, VolumeType.Custom })
         {
             foreach (var vol in Subdirectories(Path.Combine(Pool.MountPath, TypeDir(type))))

@@ -51,6 +51,8 @@ public interface IStorageDriver
     Task MountPoolAsync(CancellationToken ct);
     /// <summary>Creates missing layout directories and corrects the modes that keep host users out of volumes (each mount at startup).</summary>
     void SecureLayout();
+    /// <summary>Gives a freshly unpacked image volume its modes (before <see cref="SetReadOnlyAsync"/>).</summary>
+    void SecureImageVolume(Volume image);
     Task UnmountPoolAsync(CancellationToken ct);
     /// <summary>Unmounts and removes what <see cref="CreatePoolAsync"/> made.</summary>
     Task DeletePoolAsync(CancellationToken ct);

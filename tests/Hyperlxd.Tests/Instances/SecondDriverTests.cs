@@ -174,7 +174,7 @@ public sealed class SecondDriverTests(PostgresFixture pg) : IClassFixture<Postgr
         Directory.Delete(_dir, true);
     }
 
-    /// <summary>A unified VM image: busybox's metadata and a (tiny) rootfs.img.</summary>
+    /// <summary>A unified VM image: busybox's metadata and a (tiny, empty) qcow2 rootfs.img.</summary>
     private async Task<string> ImportVmImageAsync()
     {
         var tarball = Path.Combine(_dir, "vm.tar.gz");
@@ -191,7 +191,10 @@ public sealed class SecondDriverTests(PostgresFixture pg) : IClassFixture<Postgr
                     await writer.WriteEntryAsync(entry);
                 }
             }
-            await using var data = new MemoryStream(new byte[4096]);
+            var disk = Path.Combine(_dir, "disk.qcow2");
+            var made = await ProcessRunner.RunAsync("qemu-img", ["create", "-q", "-f", "qcow2", disk, "1M"]);
+            Assert.True(made.ExitCode == 0, made.ToString());
+            await using var data = File.OpenRead(disk);
             await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, "rootfs.img") { DataStream = data });
         }
         await using var upload = Images.BeginUpload(ImageStore.DefaultMaxUploadSize);

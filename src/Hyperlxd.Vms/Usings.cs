@@ -1,0 +1,2 @@
+global using Hyperlxd.Core;
+global using Hyperlxd.Interop.Linux;
