@@ -15,28 +15,28 @@ public static partial class InstanceEndpoints
     private static readonly string[] ConsoleFds = { "0", "control" };
     private static readonly string[] ConsoleData = { "0" };
 
-    private static void MapConsole(WebApplication app, string prefix, InstanceType? only)
+    private static void MapConsole(WebApplication app, string prefix)
     {
         // lxc console --show-log: the raw ring-buffer bytes, not JSON.
         app.MapGet(prefix + "/{name}/console", async ctx =>
         {
             var instances = ctx.Service<InstanceManager>();
-            var e = await LoadAsync(ctx, only);
+            var e = await LoadAsync(ctx);
             var log = await instances.ConsoleLogAsync(e, ctx.RequestAborted);
             ctx.Response.ContentType = "application/octet-stream";
             ctx.Response.ContentLength = log.Length;
             await ctx.Response.Body.WriteAsync(log, ctx.RequestAborted);
         });
-        app.MapPost(prefix + "/{name}/console", ctx => ConsoleAsync(ctx, only));
+        app.MapPost(prefix + "/{name}/console", ctx => ConsoleAsync(ctx));
     }
 
     /// <summary>An operation with fds 0 (two-way console bytes) and control; it ends when the client closes fd 0.</summary>
-    private static async Task ConsoleAsync(HttpContext ctx, InstanceType? only)
+    private static async Task ConsoleAsync(HttpContext ctx)
     {
         var instances = ctx.Service<InstanceManager>();
         var operations = ctx.Service<OperationManager>();
         var sessions = ctx.Service<StreamSessions>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceConsolePost);
         if (req.Type is { Length: > 0 } type && type != "console")
         {

@@ -17,20 +17,20 @@ public static partial class InstanceEndpoints
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
-    private static void MapExec(WebApplication app, string prefix, InstanceType? only) =>
-        app.MapPost(prefix + "/{name}/exec", ctx => ExecAsync(ctx, only));
+    private static void MapExec(WebApplication app, string prefix) =>
+        app.MapPost(prefix + "/{name}/exec", ctx => ExecAsync(ctx));
 
     /// <summary>
     /// The LXD exec protocol (lxd-api-5.0.2.md §2 "lxc exec"): fds 0/1/2 (or one pty on fd 0) and a
     /// control socket; the command starts once the data sockets are connected (control is optional:
     /// pylxd never opens it) and its exit code becomes <c>metadata.return</c>.
     /// </summary>
-    private static async Task ExecAsync(HttpContext ctx, InstanceType? only)
+    private static async Task ExecAsync(HttpContext ctx)
     {
         var instances = ctx.Service<InstanceManager>();
         var operations = ctx.Service<OperationManager>();
         var sessions = ctx.Service<StreamSessions>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceExecPost);
         if (req.Command is not { Count: > 0 } command || command[0].Length == 0)
         {

@@ -11,14 +11,14 @@ namespace Hyperlxd.Daemon.Endpoints;
 
 public static partial class InstanceEndpoints
 {
-    private static void MapFiles(WebApplication app, string prefix, InstanceType? only)
+    private static void MapFiles(WebApplication app, string prefix)
     {
-        app.MapGet(prefix + "/{name}/files", ctx => PullAsync(ctx, only));
-        app.MapPost(prefix + "/{name}/files", ctx => PushAsync(ctx, only));
+        app.MapGet(prefix + "/{name}/files", ctx => PullAsync(ctx));
+        app.MapPost(prefix + "/{name}/files", ctx => PushAsync(ctx));
         app.MapDelete(prefix + "/{name}/files", async ctx =>
         {
             var instances = ctx.Service<InstanceManager>();
-            var e = await LoadAsync(ctx, only);
+            var e = await LoadAsync(ctx);
             await instances.DeleteFileAsync(e, FilePath(ctx), ctx.RequestAborted);
             await Respond.Empty(ctx);
         });
@@ -39,10 +39,10 @@ public static partial class InstanceEndpoints
         return path.StartsWith('/') ? path : "/" + path;
     }
 
-    private static async Task PullAsync(HttpContext ctx, InstanceType? only)
+    private static async Task PullAsync(HttpContext ctx)
     {
         var instances = ctx.Service<InstanceManager>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         await using var file = await instances.GetFileAsync(e, FilePath(ctx), ctx.RequestAborted);
         var h = ctx.Response.Headers;
         h["X-LXD-uid"] = file.Uid.ToString(CultureInfo.InvariantCulture);
@@ -68,10 +68,10 @@ public static partial class InstanceEndpoints
     }
 
     /// <summary>X-LXD-uid/gid/mode/type/write headers as lxc and pylxd send them; missing ones mean LXD's defaults.</summary>
-    private static async Task PushAsync(HttpContext ctx, InstanceType? only)
+    private static async Task PushAsync(HttpContext ctx)
     {
         var instances = ctx.Service<InstanceManager>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         var path = FilePath(ctx);
         var h = ctx.Request.Headers;
         var type = h["X-LXD-type"].ToString() switch

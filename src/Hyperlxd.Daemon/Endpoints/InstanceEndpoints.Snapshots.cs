@@ -11,12 +11,12 @@ namespace Hyperlxd.Daemon.Endpoints;
 
 public static partial class InstanceEndpoints
 {
-    private static void MapSnapshots(WebApplication app, string prefix, InstanceType? only)
+    private static void MapSnapshots(WebApplication app, string prefix)
     {
         app.MapGet(prefix + "/{name}/snapshots", async ctx =>
         {
             var instances = ctx.Service<InstanceManager>();
-            var e = await LoadAsync(ctx, only);
+            var e = await LoadAsync(ctx);
             var snaps = (await instances.ListSnapshotsAsync(e.Record.Name, ctx.RequestAborted)).Select(s => InstanceManager.RenderSnapshot(s, e));
             await Collection.Write(ctx, snaps, s => $"{prefix}/{e.Record.Name}/snapshots/{s.Name}", ApiJsonContext.Default.InstanceSnapshot, ApiJsonContext.Default.ListInstanceSnapshot);
         });
@@ -24,7 +24,7 @@ public static partial class InstanceEndpoints
         {
             var operations = ctx.Service<OperationManager>();
             var instances = ctx.Service<InstanceManager>();
-            var e = await LoadAsync(ctx, only);
+            var e = await LoadAsync(ctx);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceSnapshotsPost);
             if (req.Stateful)
             {
@@ -41,7 +41,7 @@ public static partial class InstanceEndpoints
         });
         app.MapGet(prefix + "/{name}/snapshots/{snapshot}", async ctx =>
         {
-            var e = await LoadAsync(ctx, only);
+            var e = await LoadAsync(ctx);
             var s = await ctx.Service<InstanceManager>().GetSnapshotAsync(e.Record.Name, Snapshot(ctx), ctx.RequestAborted);
             await Respond.Sync(ctx, InstanceManager.RenderSnapshot(s, e), ApiJsonContext.Default.InstanceSnapshot);
         });
@@ -49,7 +49,7 @@ public static partial class InstanceEndpoints
         {
             var operations = ctx.Service<OperationManager>();
             var instances = ctx.Service<InstanceManager>();
-            var e = await LoadAsync(ctx, only);
+            var e = await LoadAsync(ctx);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceSnapshotPost);
             if (req.Migration || !string.IsNullOrEmpty(req.Target))
             {
@@ -66,7 +66,7 @@ public static partial class InstanceEndpoints
         {
             var operations = ctx.Service<OperationManager>();
             var instances = ctx.Service<InstanceManager>();
-            var e = await LoadAsync(ctx, only);
+            var e = await LoadAsync(ctx);
             var (name, snapshot) = (e.Record.Name, Snapshot(ctx));
             await instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
             var op = operations.Start(OperationClass.Task, "Deleting snapshot",

@@ -22,18 +22,18 @@ public static partial class InstanceEndpoints
         foreach (var (prefix, only) in Prefixes)
         {
             app.MapGet(prefix, ctx => ListAsync(ctx, prefix, only));
-            app.MapPost(prefix, ctx => CreateAsync(ctx, prefix, only));
-            app.MapGet(prefix + "/{name}", ctx => GetAsync(ctx, only));
-            app.MapPut(prefix + "/{name}", ctx => UpdateAsync(ctx, only, patch: false));
-            app.MapPatch(prefix + "/{name}", ctx => UpdateAsync(ctx, only, patch: true));
-            app.MapPost(prefix + "/{name}", ctx => RenameAsync(ctx, only));
-            app.MapDelete(prefix + "/{name}", ctx => DeleteAsync(ctx, only));
-            app.MapGet(prefix + "/{name}/state", ctx => GetStateAsync(ctx, only));
-            app.MapPut(prefix + "/{name}/state", ctx => PutStateAsync(ctx, only));
-            MapExec(app, prefix, only);
-            MapConsole(app, prefix, only);
-            MapFiles(app, prefix, only);
-            MapSnapshots(app, prefix, only);
+            app.MapPost(prefix, ctx => CreateAsync(ctx, prefix));
+            app.MapGet(prefix + "/{name}", ctx => GetAsync(ctx));
+            app.MapPut(prefix + "/{name}", ctx => UpdateAsync(ctx, patch: false));
+            app.MapPatch(prefix + "/{name}", ctx => UpdateAsync(ctx, patch: true));
+            app.MapPost(prefix + "/{name}", ctx => RenameAsync(ctx));
+            app.MapDelete(prefix + "/{name}", ctx => DeleteAsync(ctx));
+            app.MapGet(prefix + "/{name}/state", ctx => GetStateAsync(ctx));
+            app.MapPut(prefix + "/{name}/state", ctx => PutStateAsync(ctx));
+            MapExec(app, prefix);
+            MapConsole(app, prefix);
+            MapFiles(app, prefix);
+            MapSnapshots(app, prefix);
         }
     }
 
@@ -46,11 +46,9 @@ public static partial class InstanceEndpoints
     /// <summary>
     /// Loads an instance by name, whatever its type under either path: a path's type filters its list,
     /// not names (LXD 5.0.2 serves a VM under /1.0/containers too, pylxd 2.2.10's only path to one).
-    /// <paramref name="only"/> stays in every route's signature for that list.
     /// </summary>
-    private static async Task<InstanceManager.Expanded> LoadAsync(HttpContext ctx, InstanceType? only)
+    private static async Task<InstanceManager.Expanded> LoadAsync(HttpContext ctx)
     {
-        _ = only;
         var instances = ctx.Service<InstanceManager>();
         return await instances.LoadAsync(Name(ctx), ctx.RequestAborted);
     }
@@ -90,7 +88,7 @@ public static partial class InstanceEndpoints
         }
     }
 
-    private static async Task CreateAsync(HttpContext ctx, string prefix, InstanceType? only)
+    private static async Task CreateAsync(HttpContext ctx, string prefix)
     {
         var instances = ctx.Service<InstanceManager>();
         var operations = ctx.Service<OperationManager>();
@@ -104,10 +102,10 @@ public static partial class InstanceEndpoints
         await Respond.Async(ctx, op);
     }
 
-    private static async Task GetAsync(HttpContext ctx, InstanceType? only)
+    private static async Task GetAsync(HttpContext ctx)
     {
         var instances = ctx.Service<InstanceManager>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         var full = Collection.Recursion(ctx) > 0;
         var instance = await instances.RenderAsync(e, full, ctx.RequestAborted);
         var etag = InstanceManager.ETagOf(e.Record);
@@ -122,11 +120,11 @@ public static partial class InstanceEndpoints
     }
 
     /// <summary>A PUT that names <c>restore</c> restores that snapshot and ignores the other fields (lxc restore sends them empty).</summary>
-    private static async Task UpdateAsync(HttpContext ctx, InstanceType? only, bool patch)
+    private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
         var operations = ctx.Service<OperationManager>();
         var instances = ctx.Service<InstanceManager>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancePut);
         var name = e.Record.Name;
         Core.Operations.Operation op;
@@ -144,11 +142,11 @@ public static partial class InstanceEndpoints
         await Respond.Async(ctx, op);
     }
 
-    private static async Task RenameAsync(HttpContext ctx, InstanceType? only)
+    private static async Task RenameAsync(HttpContext ctx)
     {
         var operations = ctx.Service<OperationManager>();
         var instances = ctx.Service<InstanceManager>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancePost);
         if (req.Migration || !string.IsNullOrEmpty(req.Target) || !string.IsNullOrEmpty(req.Pool))
         {
@@ -161,11 +159,11 @@ public static partial class InstanceEndpoints
         await Respond.Async(ctx, op);
     }
 
-    private static async Task DeleteAsync(HttpContext ctx, InstanceType? only)
+    private static async Task DeleteAsync(HttpContext ctx)
     {
         var instances = ctx.Service<InstanceManager>();
         var operations = ctx.Service<OperationManager>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         var name = e.Record.Name;
         if ((await instances.SafeStateAsync(e, ctx.RequestAborted)).Status is InstanceStatus.Running or InstanceStatus.Frozen)
         {
@@ -175,18 +173,18 @@ public static partial class InstanceEndpoints
         await Respond.Async(ctx, op);
     }
 
-    private static async Task GetStateAsync(HttpContext ctx, InstanceType? only)
+    private static async Task GetStateAsync(HttpContext ctx)
     {
         var instances = ctx.Service<InstanceManager>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         await Respond.Sync(ctx, InstanceManager.ToApiState(await instances.SafeStateAsync(e, ctx.RequestAborted)), ApiJsonContext.Default.InstanceState);
     }
 
-    private static async Task PutStateAsync(HttpContext ctx, InstanceType? only)
+    private static async Task PutStateAsync(HttpContext ctx)
     {
         var instances = ctx.Service<InstanceManager>();
         var operations = ctx.Service<OperationManager>();
-        var e = await LoadAsync(ctx, only);
+        var e = await LoadAsync(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceStatePut);
         if (req.Stateful)
         {

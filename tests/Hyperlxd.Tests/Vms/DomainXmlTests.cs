@@ -15,7 +15,7 @@ public sealed class DomainXmlTests
     private static readonly VmResources Defaults = new(1, null, 1L << 30, true);
 
     private static NicPlan Nic(string device, string tap, string mac) =>
-        new(device, tap, "", "eth0", mac, 1500, new Dictionary<string, string>()) { Bridge = "hlxbr0" };
+        new(device, tap, "eth0", mac, 1500, new Dictionary<string, string>()) { Bridge = "hlxbr0" };
 
     private static readonly string[] Names = ["kernel-boot", "uefi", "uefi-secureboot", "kvm-pinned-nics"];
 
