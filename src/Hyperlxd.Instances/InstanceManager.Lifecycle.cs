@@ -18,7 +18,7 @@ public sealed partial class InstanceManager
     /// Checks a create request completely before anything is written, so that a bad request is a
     /// 400 from the POST itself rather than a failed operation.
     /// </summary>
-    public async Task<(InstanceRecord Record, string Fingerprint)> PrepareCreateAsync(InstancesPost req, CancellationToken ct)
+    public async Task<(InstanceRecord Record, CreateSource Source)> PrepareCreateAsync(InstancesPost req, CancellationToken ct)
     {
         Names.ValidateInstanceName(req.Name);
         var type = InstanceTypes.Parse(req.Type);
@@ -27,17 +27,18 @@ public sealed partial class InstanceManager
             throw new BadRequestException("\"instance_type\" (cloud instance sizes) is not supported: set limits.cpu and limits.memory instead");
         }
         var source = req.Source ?? throw new BadRequestException("Missing \"source\": an image (alias or fingerprint) is required");
-        switch (source.Type)
+        return source.Type switch
         {
-            case "image":
-                break;
-            case "none":
-                throw new BadRequestException("Creating empty instances (source type \"none\") is not supported yet");
-            case "copy" or "migration":
-                throw new BadRequestException($"Source type \"{source.Type}\" is not supported yet");
-            default:
-                throw new BadRequestException($"Invalid source type \"{source.Type}\"");
-        }
+            "image" => await PrepareFromImageAsync(req, type, source, ct),
+            "copy" => await PrepareCopyAsync(req, type, source, ct),
+            "none" => throw new BadRequestException("Creating empty instances (source type \"none\") is not supported yet"),
+            "migration" => throw new BadRequestException($"Source type \"{source.Type}\" is not supported yet"),
+            _ => throw new BadRequestException($"Invalid source type \"{source.Type}\""),
+        };
+    }
+
+    private async Task<(InstanceRecord Record, CreateSource Source)> PrepareFromImageAsync(InstancesPost req, InstanceType type, InstanceSource source, CancellationToken ct)
+    {
         if (!string.IsNullOrEmpty(source.Server))
         {
             throw new BadRequestException("Creating from a remote image server is not supported: import the image first (lxc image copy)");
@@ -84,7 +85,7 @@ public sealed partial class InstanceManager
         {
             record.Config.TryAdd("image." + k, v);
         }
-        return (record, image.Fingerprint);
+        return (record, new ImageCreateSource(image.Fingerprint));
     }
 
     /// <summary>
@@ -92,7 +93,7 @@ public sealed partial class InstanceManager
     /// failure. The record stays marked "creating" until the last step; a daemon killed midway
     /// cannot undo, so its next start removes such records with their volumes (<see cref="RemoveUnfinishedCreatesAsync"/>).
     /// </summary>
-    public async Task CreateAsync(InstanceRecord record, string fingerprint, CancellationToken ct)
+    public async Task CreateAsync(InstanceRecord record, CreateSource source, CancellationToken ct)
     {
         using var _ = await _locks.AcquireAsync(record.Name, ct);
         await using var revert = new Reverter();
@@ -108,8 +109,18 @@ public sealed partial class InstanceManager
         var e = await ExpandAsync(record, ct);
         var (_, poolName) = RootDisk.Find(e.Devices);
         var pool = pools.Get(poolName);
-        await pool.CreateInstanceVolumeFromImageAsync(record.Name, record.Type, fingerprint, RootDisk.Size(e.Devices), ct);
-        revert.Add(() => pool.DeleteInstanceVolumeAsync(record.Name, record.Type, CancellationToken.None));
+        switch (source)
+        {
+            case ImageCreateSource image:
+                await pool.CreateInstanceVolumeFromImageAsync(record.Name, record.Type, image.Fingerprint, RootDisk.Size(e.Devices), ct);
+                revert.Add(() => pool.DeleteInstanceVolumeAsync(record.Name, record.Type, CancellationToken.None));
+                break;
+            case CopyCreateSource copy:
+                await CreateRootFromCopyAsync(e, copy, pool, revert, ct);
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown create source {source.GetType().Name}");
+        }
         var spec = SpecOf(e);
         Directory.CreateDirectory(spec.StateDir);
         revert.Add(() => Directory.Delete(spec.StateDir, true));
@@ -117,7 +128,7 @@ public sealed partial class InstanceManager
         // Last step: the mark goes only once everything above is in place.
         await Repo.CompleteCreateAsync(record.Name, new Dictionary<string, string>(), ct);
         revert.Success();
-        logger.LogInformation("Created instance {Name} from image {Image}", record.Name, fingerprint[..12]);
+        logger.LogInformation("Created instance {Name} from {Source}", record.Name, source);
     }
 
     public async Task<RuntimeState> StateAsync(Expanded e, CancellationToken ct)
@@ -190,6 +201,7 @@ public sealed partial class InstanceManager
     {
         Directory.CreateDirectory(StateDirOf(e.Record.Name));
         await PrepareRootAsync(e, ct); // a changed id map is applied to the disk now
+        await ApplyTemplatesAsync(e, ct);
         await StartWithDevicesAsync(e, ct); // the devices' setup, then the driver
         await Repo.UpdateAsync(e.Record.Name, r =>
         {

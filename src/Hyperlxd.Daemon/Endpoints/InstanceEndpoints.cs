@@ -34,6 +34,8 @@ public static partial class InstanceEndpoints
             MapConsole(app, prefix);
             MapFiles(app, prefix);
             MapSnapshots(app, prefix);
+            MapBackups(app, prefix);
+            MapMetadata(app, prefix);
         }
     }
 
@@ -95,9 +97,9 @@ public static partial class InstanceEndpoints
         // As in LXD 5.0.2, the legacy path only implies the default type (a container): an explicit
         // "virtual-machine" is honoured there, which is how pylxd 2.2.10 (containers only) makes a VM.
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancesPost);
-        var (record, fingerprint) = await instances.PrepareCreateAsync(req, ctx.RequestAborted);
+        var (record, source) = await instances.PrepareCreateAsync(req, ctx.RequestAborted);
         var op = operations.Start(OperationClass.Task, "Creating instance",
-            (_, ct) => instances.CreateAsync(record, fingerprint, ct), Resources(record.Name));
+            (_, ct) => instances.CreateAsync(record, source, ct), Resources(record.Name));
         ctx.Response.Headers.Location = prefix + "/" + record.Name;
         await Respond.Async(ctx, op);
     }
