@@ -71,12 +71,13 @@ public sealed partial class ContainerDriver
             deviceAllow: _cgroups.MonitorDeviceRules(limits)), ct);
 
         string[] start = ["start", "--name", spec.Name, "--spec", specFile, "--socket", socket, "--log", LogPath(spec)];
+        await InstanceLog.StartAsync(spec, map, disk);
         var (code, _, err) = _options.NicNamespace is { } netns && spec.Nics.Count > 0
             ? await RunAsync("nsenter", ["--net=" + netns, "--", _monitor, .. start], CancellationToken.None)
             : await RunAsync(_monitor, start, CancellationToken.None);
         if (code != 0)
         {
-            throw new InvalidOperationException($"Failed starting instance \"{spec.Name}\": {MonitorError(err)}");
+            throw await InstanceLog.FailedAsync(spec, MonitorError(err));
         }
         // The monitor answers once init has exec'd; an init already gone (killed by its limits, an init
         // that exits at once) is a failed start, not a "successful" one that leaves the instance stopped.
@@ -84,7 +85,7 @@ public sealed partial class ContainerDriver
         if (after is not { Running: true })
         {
             var how = after?.Exit is not { } exit ? "" : exit.Signal != 0 ? $" (killed by signal {exit.Signal})" : $" (exit code {exit.Code})";
-            throw new InvalidOperationException($"Failed starting instance \"{spec.Name}\": its init ended right after it started{how}");
+            throw await InstanceLog.FailedAsync(spec, $"its init ended right after it started{how}");
         }
         revert.Success();
         if (ExecSpares.Wanted(spec))

@@ -137,10 +137,23 @@ internal static class DomainXml
         return e;
     }
 
-    /// <summary>The kernel command line: the image's own arguments, with the serial console added unless it names one.</summary>
-    public static string KernelCmdline(string? image)
+    /// <summary>
+    /// The kernel command line: the image's own arguments, with the serial console added unless it names one,
+    /// and <c>hostname=</c> the instance's name (read by images that boot a kernel directly, as the VM test
+    /// image's init does; LXD's agent sets it in UEFI images) unless the image sets one.
+    /// </summary>
+    public static string KernelCmdline(string? image, string hostname)
     {
         var args = (image ?? "").ReplaceLineEndings(" ").Trim();
-        return args.Contains("console=", StringComparison.Ordinal) ? args : (args + " console=ttyS0").Trim();
+        var words = args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (!words.Any(w => w.StartsWith("console=", StringComparison.Ordinal)))
+        {
+            args += " console=ttyS0";
+        }
+        if (!words.Any(w => w.StartsWith("hostname=", StringComparison.Ordinal)))
+        {
+            args += " hostname=" + hostname;
+        }
+        return args.Trim();
     }
 }

@@ -34,7 +34,7 @@ public sealed partial class VmDriver
                 {
                     throw new GuestAgentException($"the guest agent did not answer within {timeout} s (is qemu-guest-agent running in the guest?)", true);
                 }
-                Thread.Sleep(200);
+                Thread.Sleep(25); // the guest is booting: the first answer should not wait for a coarse poll
             }
             catch (LibvirtException e) when (e.IsOperationInvalid)
             {

@@ -238,10 +238,7 @@ public static class ImageEndpoints
         var files = await images.ExportAsync(Fp(ctx), ctx.RequestAborted);
         if (files.Count == 1)
         {
-            ctx.Response.ContentType = "application/octet-stream";
-            ctx.Response.Headers.ContentDisposition = $"attachment; filename={files[0].Filename}";
-            ctx.Response.ContentLength = new FileInfo(files[0].Path).Length;
-            await ctx.Response.SendFileAsync(files[0].Path, ctx.RequestAborted);
+            await Respond.File(ctx, files[0].Path, files[0].Filename);
             return;
         }
         var boundary = Guid.NewGuid().ToString("N");

@@ -36,6 +36,7 @@ public static partial class InstanceEndpoints
             MapSnapshots(app, prefix);
             MapBackups(app, prefix);
             MapMetadata(app, prefix);
+            MapLogs(app, prefix);
         }
     }
 

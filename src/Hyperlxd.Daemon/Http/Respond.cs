@@ -29,6 +29,15 @@ public static class Respond
         return Write(ctx, 202, "async", w => JsonSerializer.Serialize(w, op.ToApi(), ApiJsonContext.Default.Operation), op.Url);
     }
 
+    /// <summary>A file as LXD's single-file response: raw bytes, its length, and its name for the client to save it under.</summary>
+    public static Task File(HttpContext ctx, string path, string filename, string disposition = "attachment")
+    {
+        ctx.Response.ContentType = "application/octet-stream";
+        ctx.Response.Headers.ContentDisposition = $"{disposition}; filename={filename}";
+        ctx.Response.ContentLength = new FileInfo(path).Length;
+        return ctx.Response.SendFileAsync(path, ctx.RequestAborted);
+    }
+
     public static Task Error(HttpContext ctx, int code, string message) =>
         Write(ctx, code, "error", w => w.WriteNullValue(), error: message);
 

@@ -296,6 +296,30 @@ public sealed class LxcContainerTests(ContainerDaemon fixture)
     }
 
     [Fact]
+    public async Task Info_show_log_reads_the_start_log_and_other_files_are_not_served()
+    {
+        await using var c = await fixture.LaunchAsync("lxc-log");
+        var info = await LxcOkAsync("info", c.Name, "--show-log");
+        Assert.Contains($"starting container {c.Name}", info);
+        Assert.Matches(@"(?m)^idmap: u 0 \d+ \d+", info);
+
+        var list = await D.Api.GetAsync($"/1.0/instances/{c.Name}/logs");
+        Assert.Equal(System.Net.HttpStatusCode.OK, list.Status);
+        Assert.Equal(new[] { $"/1.0/instances/{c.Name}/logs/lxc.log" }, list.Metadata.EnumerateArray().Select(e => e.GetString()!).ToArray());
+        // Only LXD's log names: the spec the monitor reads, a traversal and an encoded slash are refused.
+        foreach (var file in new[] { "container.spec", "..%2F..%2Fetc%2Fpasswd", "exec_..%2F..%2Fx" })
+        {
+            var r = await D.Api.GetAsync($"/1.0/instances/{c.Name}/logs/{file}");
+            Assert.True(r.Status == System.Net.HttpStatusCode.BadRequest, $"{file}: {r}");
+        }
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await D.Api.GetAsync($"/1.0/instances/{c.Name}/logs/exec_none")).Status);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await D.Api.GetAsync("/1.0/instances/no-such/logs")).Status);
+        var delete = await D.Api.DeleteAsync($"/1.0/instances/{c.Name}/logs/lxc.log");
+        Assert.True(delete.Status == System.Net.HttpStatusCode.BadRequest, delete.ToString());
+        Assert.Contains("starting container", await LxcOkAsync("info", c.Name, "--show-log"));
+    }
+
+    [Fact]
     public async Task Containers_are_unprivileged_root_is_a_high_host_uid()
     {
         await using var c = await fixture.LaunchAsync("lxc-userns");

@@ -136,6 +136,15 @@ public sealed class VmLxcTests(SharedVmFixture fixture) : IClassFixture<SharedVm
     }
 
     [Fact]
+    public async Task Info_show_log_names_the_accelerator_and_the_guest_is_named_after_the_instance()
+    {
+        var info = await LxcOkAsync("info", Vm, "--show-log");
+        Assert.Matches(@"(?m)^accelerator: (kvm|tcg) ", info);
+        Assert.Contains($"hostname={Vm}", info);
+        Assert.Equal(Vm, (await LxcOkAsync("exec", Vm, "--", "hostname")).Trim());
+    }
+
+    [Fact]
     public async Task Snapshot_and_restore_bring_back_the_disk()
     {
         // No sync: the driver quiesces the guest for the snapshot.

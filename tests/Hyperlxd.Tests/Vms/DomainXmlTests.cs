@@ -24,7 +24,7 @@ public sealed class DomainXmlTests
     private static DomainSpec Spec(string name) => name switch
     {
         "kernel-boot" => new DomainSpec("hlx-vm1", null, false, Defaults, "/var/lib/hyperlxd/storage-pools/default/virtual-machines/vm1/root.img",
-            new KernelBoot("/pool/vm1/boot/vmlinuz", "/pool/vm1/boot/initrd.img", DomainXml.KernelCmdline("panic=-1 quiet\n")),
+            new KernelBoot("/pool/vm1/boot/vmlinuz", "/pool/vm1/boot/initrd.img", DomainXml.KernelCmdline("panic=-1 quiet\n", "vm1")),
             "/var/lib/hyperlxd/instances/vm1/console.log", [], "hyperlxd instance vm1"),
         "uefi" => new DomainSpec("hlx-vm2", "0c6c3bd8-7f0e-4b43-a8a3-3c5f5b0f2d11", false, Defaults with { SecureBoot = false }, "/pool/vm2/root.img",
             new UefiBoot("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd", "/state/vm2/qemu.nvram", false),
@@ -33,7 +33,7 @@ public sealed class DomainXmlTests
             new UefiBoot("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", "/state/vm3/qemu.nvram", true),
             "/state/vm3/console.log", []),
         _ => new DomainSpec("hlx-vm4", null, true, new VmResources(2, "0-1", 512L << 20, false), "/pool/vm4/root.img",
-            new KernelBoot("/pool/vm4/boot/vmlinuz", null, DomainXml.KernelCmdline(null)),
+            new KernelBoot("/pool/vm4/boot/vmlinuz", null, DomainXml.KernelCmdline(null, "vm4")),
             "/state/vm4/console.log", [Nic("eth0", "tapab12cd34", "00:16:3e:11:22:33"), Nic("eth1", "tapab12cd35", "00:16:3e:11:22:34") with { Mtu = 0 }]),
     };
 
@@ -53,11 +53,14 @@ public sealed class DomainXmlTests
     }
 
     [Fact]
-    public void The_kernel_command_line_gets_the_serial_console_unless_it_names_one()
+    public void The_kernel_command_line_gets_the_serial_console_and_the_hostname_unless_it_names_them()
     {
-        Assert.Equal("console=ttyS0", DomainXml.KernelCmdline(null));
-        Assert.Equal("quiet console=ttyS0", DomainXml.KernelCmdline("quiet\n"));
-        Assert.Equal("console=hvc0 quiet", DomainXml.KernelCmdline("console=hvc0 quiet"));
+        Assert.Equal("console=ttyS0 hostname=c1", DomainXml.KernelCmdline(null, "c1"));
+        Assert.Equal("quiet console=ttyS0 hostname=c1", DomainXml.KernelCmdline("quiet\n", "c1"));
+        Assert.Equal("console=hvc0 quiet hostname=c1", DomainXml.KernelCmdline("console=hvc0 quiet", "c1"));
+        Assert.Equal("hostname=fixed console=ttyS0", DomainXml.KernelCmdline("hostname=fixed", "c1"));
+        // Only a whole argument counts: a value mentioning console= does not suppress the serial console.
+        Assert.Equal("root.console=x console=ttyS0 hostname=c1", DomainXml.KernelCmdline("root.console=x", "c1"));
     }
 
     [Fact]
