@@ -46,6 +46,10 @@ public sealed partial class InstanceManager
         {
             var device = old.Devices[name];
             var type = DeviceTypes.Of(device);
+            if (device.GetValueOrDefault("type") == "nic" && old.Record.Config.GetValueOrDefault($"volatile.{name}.host_name") is { Length: > 0 } hostName)
+            {
+                await driver.DetachNicAsync(SpecOf(old), name, hostName, ct); // refused: nothing changed yet
+            }
             await type.TeardownAsync(ContextOf(old, name, device), ct);
             revert.Add(() => PlugAsync(old, name, driver, CancellationToken.None));
             if (!after.ContainsKey(name))

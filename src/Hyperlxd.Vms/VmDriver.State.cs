@@ -236,4 +236,28 @@ public sealed partial class VmDriver
             throw new BadRequestException($"Failed adding nic \"{nic.Device}\" to virtual machine \"{spec.Name}\": {e.LibvirtMessage}");
         }
     }
+
+    /// <summary>The interface whose tap is <paramref name="hostName"/> leaves the live guest and the definition; libvirt waits for the guest's ACPI eject.</summary>
+    public async Task DetachNicAsync(InstanceSpec spec, string device, string hostName, CancellationToken ct)
+    {
+        using var domain = Lookup(spec);
+        if (domain is null || !Active(domain.GetState().State))
+        {
+            return;
+        }
+        var iface = XDocument.Parse(domain.GetXmlDesc()).Descendants("interface")
+            .FirstOrDefault(i => i.Element("target")?.Attribute("dev")?.Value == hostName);
+        if (iface is null)
+        {
+            return;
+        }
+        try
+        {
+            await Blocking(() => domain.DetachDevice(iface.ToString(), DomainModificationImpact.Live | DomainModificationImpact.Config));
+        }
+        catch (LibvirtException e)
+        {
+            throw new BadRequestException($"Failed removing nic \"{device}\" from virtual machine \"{spec.Name}\": {e.LibvirtMessage}");
+        }
+    }
 }

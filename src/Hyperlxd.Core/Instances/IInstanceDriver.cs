@@ -111,6 +111,12 @@ public interface IInstanceDriver
         throw new BadRequestException($"The {Type.ToApi()} driver \"{Info.Name}\" cannot add a nic to a running instance");
 
     /// <summary>
+    /// Hot-unplug of a nic, before the network host removes its host end <paramref name="hostName"/>: a VM's
+    /// device must leave the guest (and its definition) first; a container's peer dies with the host end.
+    /// </summary>
+    Task DetachNicAsync(InstanceSpec spec, string device, string hostName, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>
     /// The running instance's network namespace as a path another process can open (<c>/proc/PID/ns/net</c>),
     /// for a proxy device's forwarder; null when it is not running or the driver has none (a VM).
     /// </summary>

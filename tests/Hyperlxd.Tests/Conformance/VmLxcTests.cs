@@ -252,6 +252,46 @@ public sealed class VmLxcTests(SharedVmFixture fixture) : IClassFixture<SharedVm
     }
 
     [Fact]
+    public async Task A_nic_is_hot_plugged_into_the_running_guest_and_removed_again()
+    {
+        var network = (await LxcOkAsync("profile", "device", "get", "default", "eth0", "network")).Trim();
+        await LxcOkAsync("config", "device", "add", Vm, "eth9", "nic", $"network={network}");
+        try
+        {
+            var mac = (await LxcOkAsync("config", "get", Vm, "volatile.eth9.hwaddr")).Trim();
+            var tap = (await LxcOkAsync("config", "get", Vm, "volatile.eth9.host_name")).Trim();
+            Assert.Matches("^([0-9a-f]{2}:){5}[0-9a-f]{2}$", mac);
+            Assert.Contains(tap, await NetworkDaemon.BridgePortsAsync(D, network));
+            // The guest's kernel sees the new virtio nic (ACPI PCI hot-plug) under the recorded address.
+            Assert.True(await GuestMacsUntilAsync(macs => macs.Contains(mac)), $"{mac} never appeared in the guest");
+
+            await LxcOkAsync("config", "device", "remove", Vm, "eth9");
+            Assert.True(await GuestMacsUntilAsync(macs => !macs.Contains(mac)), $"{mac} never left the guest");
+            Assert.DoesNotContain(tap, await NetworkDaemon.BridgePortsAsync(D, network));
+            Assert.Equal("", (await LxcOkAsync("config", "get", Vm, "volatile.eth9.hwaddr")).Trim());
+            Assert.Equal(("VIRTUAL-MACHINE", "RUNNING"), await ListAsync(Vm));
+        }
+        finally
+        {
+            await D.LxcAsync("config", "device", "remove", Vm, "eth9");
+        }
+    }
+
+    /// <summary>Reads the guest's nic addresses until <paramref name="done"/> holds (a hot-plug completes asynchronously in the guest); false after 60 s.</summary>
+    private async Task<bool> GuestMacsUntilAsync(Func<string, bool> done)
+    {
+        for (var i = 0; i < 120; i++)
+        {
+            if (done(await LxcOkAsync("exec", Vm, "--", "sh", "-c", "cat /sys/class/net/*/address")))
+            {
+                return true;
+            }
+            await Task.Delay(500);
+        }
+        return false;
+    }
+
+    [Fact]
     public async Task A_container_and_a_vm_on_the_default_managed_network_reach_each_other()
     {
         // init --auto put eth0 on lxdbr0 in the default profile: vm1 is on it (a tap), and so is a container (a veth).
