@@ -111,6 +111,28 @@ public sealed class VmDriverTests(VmHost host) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Console_is_the_guests_serial_shell_in_both_directions()
+    {
+        await using var console = await host.Driver.ConsoleAsync(Spec, default);
+        // The image runs a shell on its serial console; only its output can hold the computed value.
+        await console.WriteAsync("\necho con-$((6*7))\n"u8.ToArray());
+        await console.FlushAsync();
+        var seen = new StringBuilder();
+        var buffer = new byte[4096];
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (!seen.ToString().Contains("con-42", StringComparison.Ordinal) && !bound.IsCancellationRequested)
+        {
+            var n = await console.ReadAsync(buffer, bound.Token).AsTask().WaitAsync(bound.Token).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : 0);
+            if (n == 0 && !bound.IsCancellationRequested)
+            {
+                break;
+            }
+            seen.Append(Encoding.UTF8.GetString(buffer, 0, n));
+        }
+        Assert.True(seen.ToString().Contains("con-42", StringComparison.Ordinal), "console output: " + seen);
+    }
+
+    [Fact]
     public async Task Freeze_pauses_the_vm_and_unfreeze_resumes_it()
     {
         await host.Driver.FreezeAsync(Spec, default);
