@@ -198,8 +198,12 @@ public sealed partial class ContainerDriver
     public void Forget(InstanceSpec spec)
     {
         _spares.Forget(spec.Name);
-        File.Delete(StateFilePath(spec.Name));
-        File.Delete(SocketPath(spec.Name));
+        // The run directory appears with the first start: a daemon that has started nothing has none (File.Delete would throw).
+        if (Directory.Exists(_options.RuntimeDir))
+        {
+            File.Delete(StateFilePath(spec.Name));
+            File.Delete(SocketPath(spec.Name));
+        }
     }
 
     /// <summary>
