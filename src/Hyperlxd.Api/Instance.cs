@@ -90,6 +90,11 @@ public sealed class InstanceSource
     public string? Project { get; set; }
     public bool AllowInconsistent { get; set; }
     [JsonPropertyName("base-image")] public string? BaseImage { get; set; }
+    // Copy: a running source is copied live either way; instance_only leaves its snapshots behind.
+    public bool Live { get; set; }
+    public bool InstanceOnly { get; set; }
+    public bool ContainerOnly { get; set; }
+    public bool Refresh { get; set; }
 }
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
