@@ -54,7 +54,9 @@ internal static class CopyBench
                 {
                     await Lxc(v.Server, "image", "import", image, "--alias", "bench-busybox");
                 }
-                await Lxc(v.Server, "init", "bench-busybox", v.Source, "-s", v.Source == "src-dir" ? "default" : "bench-btrfs");
+                // Launched and stopped (a stopped container that has run once, as users copy them).
+                await Lxc(v.Server, "launch", "bench-busybox", v.Source, "-s", v.Source == "src-dir" ? "default" : "bench-btrfs");
+                await Lxc(v.Server, "stop", "--force", v.Source);
                 await Lxc(v.Server, "copy", v.Source, "warm"); // first copy: caches and page cache warm
                 await Lxc(v.Server, "delete", "--force", "warm");
             }
