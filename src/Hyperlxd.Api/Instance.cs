@@ -102,7 +102,8 @@ public sealed class InstancePost
 {
     public string? Name { get; set; }
     public bool Migration { get; set; }
-    public bool Live { get; set; }
+    /// <summary>As in LXD, an absent "live" means true (a running instance may be stopped for a pool move).</summary>
+    public bool Live { get; set; } = true;
     public bool InstanceOnly { get; set; }
     public bool ContainerOnly { get; set; }
     public string? Pool { get; set; }
@@ -242,6 +243,7 @@ public sealed class InstanceSnapshotPost
 {
     public string? Name { get; set; }
     public bool Migration { get; set; }
-    public bool Live { get; set; }
+    /// <summary>As in LXD, an absent "live" means true (a running instance may be stopped for a pool move).</summary>
+    public bool Live { get; set; } = true;
     public string? Target { get; set; }
 }
