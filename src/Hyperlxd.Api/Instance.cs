@@ -90,6 +90,11 @@ public sealed class InstanceSource
     public string? Project { get; set; }
     public bool AllowInconsistent { get; set; }
     [JsonPropertyName("base-image")] public string? BaseImage { get; set; }
+    // Copy: a running source is copied live either way; instance_only leaves its snapshots behind.
+    public bool Live { get; set; }
+    public bool InstanceOnly { get; set; }
+    public bool ContainerOnly { get; set; }
+    public bool Refresh { get; set; }
 }
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
@@ -97,7 +102,8 @@ public sealed class InstancePost
 {
     public string? Name { get; set; }
     public bool Migration { get; set; }
-    public bool Live { get; set; }
+    /// <summary>As in LXD, an absent "live" means true (a running instance may be stopped for a pool move).</summary>
+    public bool Live { get; set; } = true;
     public bool InstanceOnly { get; set; }
     public bool ContainerOnly { get; set; }
     public string? Pool { get; set; }
@@ -237,6 +243,7 @@ public sealed class InstanceSnapshotPost
 {
     public string? Name { get; set; }
     public bool Migration { get; set; }
-    public bool Live { get; set; }
+    /// <summary>As in LXD, an absent "live" means true (a running instance may be stopped for a pool move).</summary>
+    public bool Live { get; set; } = true;
     public string? Target { get; set; }
 }

@@ -17,6 +17,7 @@ namespace Hyperlxd.Bench;
 /// --network alone runs the nic comparison (--launches N (10)): `lxc launch` with one nic on lxdbr0 against none, on both servers;
 /// --vm alone runs the VM comparison (--boots N (5), --running N (5)): VM create to guest agent answering through the
 /// API against a raw qemu-system-x86_64 boot of the same image, `lxc stop --force`, daemon RSS with N VMs running;
+/// --copy alone runs the `lxc copy` comparison (--copies N (10)): a stopped busybox container, Hyperlxd dir and btrfs against LXD dir;
 /// --soak alone runs the soak (--execs N (10000), --cycles N (1000)): daemon descriptors and RSS before, after and idle.
 /// Environment: HYPERLXD_BIN (default: artifacts/bin/hyperlxd of this checkout),
 /// BENCH_LXD_DIR (use an already running LXD instead of starting a private one).
@@ -47,6 +48,10 @@ internal static class Program
         if (args.Contains("--vm"))
         {
             return await VmBench.RunAsync(IntOption(args, "--boots", 5), IntOption(args, "--running", 5));
+        }
+        if (args.Contains("--copy"))
+        {
+            return await CopyBench.RunAsync(IntOption(args, "--copies", 10));
         }
         if (args.Contains("--instances"))
         {

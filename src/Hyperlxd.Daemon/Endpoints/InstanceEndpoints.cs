@@ -151,12 +151,22 @@ public static partial class InstanceEndpoints
         var instances = ctx.Service<InstanceManager>();
         var e = await LoadAsync(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancePost);
+        var name = e.Record.Name;
+        if (req.Migration && !string.IsNullOrEmpty(req.Pool) && string.IsNullOrEmpty(req.Target) && string.IsNullOrEmpty(req.Project))
+        {
+            // instance_pool_move (lxc move --storage): the name is optional, the instance keeps its own.
+            var newName = string.IsNullOrEmpty(req.Name) ? name : req.Name;
+            await instances.PrepareMoveToPoolAsync(name, newName, req.Pool, req.Live, ctx.RequestAborted);
+            var move = operations.Start(OperationClass.Task, "Moving instance",
+                (_, ct) => instances.MoveToPoolAsync(name, newName, req.Pool, req.InstanceOnly || req.ContainerOnly, ct), Resources(name));
+            await Respond.Async(ctx, move);
+            return;
+        }
         if (req.Migration || !string.IsNullOrEmpty(req.Target) || !string.IsNullOrEmpty(req.Pool))
         {
-            throw new BadRequestException("Migrating instances (to another server or pool) is not supported");
+            throw new BadRequestException("Migrating instances (to another server or project) is not supported");
         }
         Names.ValidateInstanceName(req.Name);
-        var name = e.Record.Name;
         var op = operations.Start(OperationClass.Task, "Renaming instance",
             (_, ct) => instances.RenameAsync(name, req.Name, ct), Resources(name));
         await Respond.Async(ctx, op);

@@ -52,6 +52,8 @@ public static class ServerEndpoints
         "snapshot_expiry_creation",
         "image_profiles",
         "image_create_aliases",
+        "container_only_migration", // lxc copy --instance-only (local copies only: no migration API)
+        "instance_pool_move",
     };
 
     public static string Version { get; } =

@@ -174,7 +174,7 @@ public sealed class InstanceRepository(Database db)
         db.RunAsync(async (conn, token) =>
         {
             await using var cmd = conn.Command(
-                "INSERT INTO instance_snapshots (instance, name, architecture, config, devices, profiles, ephemeral, stateful, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO instance_snapshots (instance, name, architecture, config, devices, profiles, ephemeral, stateful, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, now()))",
                 null, instance, s.Name, s.Architecture);
             cmd.Parameters.Add(Json.Param(s.Config));
             cmd.Parameters.Add(Json.Param(s.Devices));
@@ -182,6 +182,8 @@ public sealed class InstanceRepository(Database db)
             cmd.Parameters.Add(new NpgsqlParameter { Value = s.Ephemeral });
             cmd.Parameters.Add(new NpgsqlParameter { Value = s.Stateful });
             cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = (object?)s.ExpiresAt ?? DBNull.Value });
+            // A copied snapshot keeps its creation time (unset: now).
+            cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = s.CreatedAt == default ? DBNull.Value : (object)s.CreatedAt });
             try
             {
                 return await cmd.ExecuteNonQueryAsync(token);

@@ -108,6 +108,8 @@ public abstract partial class DriverBase(PoolSpec pool) : IStorageDriver
     }
 
     public abstract Task RestoreSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
+    public abstract Task CopyVolumeAsync(Volume target, string sourcePath, bool samePool, CancellationToken ct);
+    public abstract Task CopySnapshotAsync(Volume target, string snapshot, string sourcePath, bool samePool, CancellationToken ct);
 
     /// <summary>Removes a volume's snapshot directory once its last snapshot is gone.</summary>
     protected void PruneSnapshotDir(Volume v)

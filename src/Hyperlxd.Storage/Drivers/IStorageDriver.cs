@@ -77,4 +77,13 @@ public interface IStorageDriver
     Task DeleteSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
     Task RenameSnapshotAsync(Volume v, string snapshot, string newName, CancellationToken ct);
     Task RestoreSnapshotAsync(Volume v, string snapshot, CancellationToken ct);
+
+    /// <summary>
+    /// Makes writable volume <paramref name="target"/> a copy of the tree at <paramref name="sourcePath"/> (a volume or
+    /// snapshot; of this same pool when <paramref name="samePool"/>, so blocks can be shared), keeping owners, modes,
+    /// xattrs, device nodes and hard links. Leaves nothing behind when it throws.
+    /// </summary>
+    Task CopyVolumeAsync(Volume target, string sourcePath, bool samePool, CancellationToken ct);
+    /// <summary>Makes snapshot <paramref name="snapshot"/> of <paramref name="target"/> a copy of the tree at <paramref name="sourcePath"/> (as <see cref="CopyVolumeAsync"/>).</summary>
+    Task CopySnapshotAsync(Volume target, string snapshot, string sourcePath, bool samePool, CancellationToken ct);
 }
