@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using Hyperlxd.Api;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Images.Tar;
 using Hyperlxd.Instances.Backups;
@@ -206,6 +208,26 @@ public sealed partial class InstanceManager
         }
     }
 
+    private Timer? _backupExpiry;
+
+    /// <summary>LXD's pruning task: at start, then hourly. Failures are logged and retried at the next tick.</summary>
+    private void StartBackupExpiry()
+    {
+        _backupExpiry ??= new Timer(_ => _ = PruneQuietlyAsync(), null, TimeSpan.Zero, TimeSpan.FromHours(1));
+    }
+
+    private async Task PruneQuietlyAsync()
+    {
+        try
+        {
+            await PruneExpiredBackupsAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            logger.LogWarning("Pruning expired backups failed: {Error}", e.Message);
+        }
+    }
+
     /// <summary>An instance's backups go with it (rows by cascade, files here).</summary>
     private void DeleteBackupFiles(string instance)
     {
@@ -311,6 +333,14 @@ public sealed partial class InstanceManager
                 Ephemeral = c?.Ephemeral ?? false,
                 ExpiresAt = c?.ExpiresAt,
             });
+        }
+        // A snapshot's config becomes the instance's at a restore: checked like the instance's own.
+        var profileNames = (await store.Profiles.ListAsync(ct)).Select(p => p.Name).ToHashSet();
+        foreach (var s in snapshots)
+        {
+            InstanceConfig.Validate(s.Config, type);
+            DeviceTypes.Validate(s.Devices, type);
+            s.Profiles = s.Profiles.Where(profileNames.Contains).ToList();
         }
         var record = new InstanceRecord
         {

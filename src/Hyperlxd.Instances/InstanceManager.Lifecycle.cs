@@ -317,6 +317,7 @@ public sealed partial class InstanceManager
     public async Task StartupAsync(CancellationToken ct)
     {
         await RemoveUnfinishedCreatesAsync(ct);
+        StartBackupExpiry();
         await ReplanAllAsync(ct);
         var all = await ExpandAllAsync(await Repo.ListAsync(ct), ct);
         foreach (var driver in drivers.All.Where(d => d.Info.Available))

@@ -48,6 +48,10 @@ internal static class Program
         {
             return await VmBench.RunAsync(IntOption(args, "--boots", 5), IntOption(args, "--running", 5));
         }
+        if (args.Contains("--backup"))
+        {
+            return await BackupBench.RunAsync(IntOption(args, "--rounds", 5));
+        }
         if (args.Contains("--instances"))
         {
             return await InstanceBench.RunAsync(IntOption(args, "--launches", 10), IntOption(args, "--running", 50));

@@ -52,6 +52,12 @@ public static class ServerEndpoints
         "snapshot_expiry_creation",
         "image_profiles",
         "image_create_aliases",
+        // Instance backups (containers; VMs and optimized btrfs imports are refused with a 400).
+        "container_backup",
+        "backup_compression",
+        "backup_compression_algorithm",
+        "container_backup_override_pool",
+        "backup_override_name",
     };
 
     public static string Version { get; } =
