@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -207,28 +208,46 @@ public static partial class BackupTarball
         }
     }
 
-    /// <summary>Go writes nanoseconds ("…05.123456789Z"); .NET parses at most 7 fractional digits.</summary>
-    private static void TrimTimestamps(JsonNode? node)
+    private static readonly HashSet<string> Booleans = new(StringComparer.Ordinal) { "optimized", "optimized_header", "ephemeral", "stateful", "container_only", "instance_only" };
+    private static readonly HashSet<string> Numbers = new(StringComparer.Ordinal) { "status_code", "size" };
+    private static readonly HashSet<string> Maps = new(StringComparer.Ordinal) { "config", "devices", "expanded_config", "expanded_devices" };
+
+    /// <summary>
+    /// YAML scalars arrive as strings: typed fields get their JSON type back (string maps are left as they are),
+    /// and Go's nanosecond timestamps ("…05.123456789Z") are cut to the 7 digits .NET parses.
+    /// </summary>
+    private static void TrimTimestamps(JsonNode? node, bool root = true)
     {
         switch (node)
         {
             case JsonObject o:
                 foreach (var (key, value) in o.ToList())
                 {
-                    if (key.EndsWith("_at", StringComparison.Ordinal) && value is JsonValue v && v.TryGetValue<string>(out var s))
+                    if (value is JsonValue v && v.TryGetValue<string>(out var s))
                     {
-                        o[key] = TimestampDigits().Replace(s, m => m.Groups[1].Value + m.Groups[2].Value[..Math.Min(7, m.Groups[2].Value.Length)]);
+                        if (key.EndsWith("_at", StringComparison.Ordinal))
+                        {
+                            o[key] = TimestampDigits().Replace(s, m => m.Groups[1].Value + m.Groups[2].Value[..Math.Min(7, m.Groups[2].Value.Length)]);
+                        }
+                        else if (Booleans.Contains(key) && bool.TryParse(s, out var b))
+                        {
+                            o[key] = b;
+                        }
+                        else if (Numbers.Contains(key) && long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n))
+                        {
+                            o[key] = n;
+                        }
                     }
-                    else
+                    else if (root || !Maps.Contains(key))
                     {
-                        TrimTimestamps(value);
+                        TrimTimestamps(value, root: false);
                     }
                 }
                 break;
             case JsonArray a:
                 foreach (var item in a)
                 {
-                    TrimTimestamps(item);
+                    TrimTimestamps(item, root: false);
                 }
                 break;
         }

@@ -145,7 +145,8 @@ public sealed class LxcBackupTests(ContainerDaemon fixture)
     {
         try
         {
-            await LxcOkAsync("init", "busybox", "bk3");
+            await LxcOkAsync("launch", "busybox", "bk3");
+            await LxcOkAsync("stop", "--force", "bk3");
             await WaitAsync(await D.Api.PostAsync("/1.0/instances/bk3/backups", """{"name": "first", "compression_algorithm": "zstd"}"""));
             await WaitAsync(await D.Api.PostAsync("/1.0/instances/bk3/backups", "{}"));
             var list = await D.Api.GetAsync("/1.0/instances/bk3/backups?recursion=1");
