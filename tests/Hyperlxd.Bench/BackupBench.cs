@@ -46,8 +46,8 @@ internal static class BackupBench
             {
                 await Lxc(s, "image", "import", image, "--alias", "bench-busybox");
                 await Lxc(s, "launch", "bench-busybox", "bk");
-                await Lxc(s, "snapshot", "bk", "s0");
                 await Lxc(s, "stop", "--force", "bk");
+                await Lxc(s, "snapshot", "bk", "s0"); // stopped: LXD cannot freeze a running container on this host
             }
             for (var round = 0; round < rounds; round++)
             {
