@@ -118,6 +118,9 @@ public sealed partial class InstanceManager
             case CopyCreateSource copy:
                 await CreateRootFromCopyAsync(e, copy, pool, revert, ct);
                 break;
+            case Backups.BackupCreateSource backup:
+                await CreateRootFromBackupAsync(e, backup, pool, revert, ct);
+                break;
             default:
                 throw new InvalidOperationException($"Unknown create source {source.GetType().Name}");
         }
@@ -273,6 +276,7 @@ public sealed partial class InstanceManager
         {
             Directory.Delete(spec.StateDir, true);
         }
+        DeleteBackupFiles(e.Record.Name);
         await Repo.DeleteAsync(e.Record.Name, ct);
     }
 
@@ -296,6 +300,10 @@ public sealed partial class InstanceManager
             Directory.Move(StateDirOf(name), StateDirOf(newName!));
             revert.Add(() => Directory.Move(StateDirOf(newName!), StateDirOf(name)));
         }
+        if (MoveBackupFiles(name, newName!) is { } undoBackups)
+        {
+            revert.Add(undoBackups);
+        }
         var driver = DriverOf(e);
         await driver.RenameAsync(SpecOf(e), newName!, ct); // what the driver keys by name (the old name's exit record)
         revert.Success();
@@ -309,6 +317,7 @@ public sealed partial class InstanceManager
     public async Task StartupAsync(CancellationToken ct)
     {
         await RemoveUnfinishedCreatesAsync(ct);
+        StartBackupExpiry();
         await ReplanAllAsync(ct);
         var all = await ExpandAllAsync(await Repo.ListAsync(ct), ct);
         foreach (var driver in drivers.All.Where(d => d.Info.Available))

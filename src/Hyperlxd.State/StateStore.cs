@@ -21,6 +21,7 @@ public sealed class StateStore : IAsyncDisposable
         Storage = new StorageRepository(db);
         Images = new ImageRepository(db);
         Networks = new NetworkRepository(db);
+        Backups = new BackupRepository(db);
     }
 
     public Database Database { get; }
@@ -32,6 +33,7 @@ public sealed class StateStore : IAsyncDisposable
     public StorageRepository Storage { get; }
     public ImageRepository Images { get; }
     public NetworkRepository Networks { get; }
+    public BackupRepository Backups { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
     /// <param name="timeout">The budget of one unit of work (null: <see cref="Database.DefaultTimeout"/>).</param>

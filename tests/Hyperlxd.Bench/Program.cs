@@ -53,6 +53,10 @@ internal static class Program
         {
             return await CopyBench.RunAsync(IntOption(args, "--copies", 10));
         }
+        if (args.Contains("--backup"))
+        {
+            return await BackupBench.RunAsync(IntOption(args, "--rounds", 5));
+        }
         if (args.Contains("--instances"))
         {
             return await InstanceBench.RunAsync(IntOption(args, "--launches", 10), IntOption(args, "--running", 50));

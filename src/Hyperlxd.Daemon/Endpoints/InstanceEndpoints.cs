@@ -93,6 +93,11 @@ public static partial class InstanceEndpoints
 
     private static async Task CreateAsync(HttpContext ctx, string prefix)
     {
+        if ((ctx.Request.ContentType ?? "").StartsWith("application/octet-stream", StringComparison.OrdinalIgnoreCase))
+        {
+            await ImportAsync(ctx, prefix); // lxc import: the body is a backup tarball
+            return;
+        }
         var instances = ctx.Service<InstanceManager>();
         var operations = ctx.Service<OperationManager>();
         // As in LXD 5.0.2, the legacy path only implies the default type (a container): an explicit

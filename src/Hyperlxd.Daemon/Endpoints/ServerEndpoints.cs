@@ -54,6 +54,12 @@ public static class ServerEndpoints
         "image_create_aliases",
         "container_only_migration", // lxc copy --instance-only (local copies only: no migration API)
         "instance_pool_move",
+        // Instance backups (containers; VMs and optimized btrfs imports are refused with a 400).
+        "container_backup",
+        "backup_compression",
+        "backup_compression_algorithm",
+        "container_backup_override_pool",
+        "backup_override_name",
     };
 
     public static string Version { get; } =

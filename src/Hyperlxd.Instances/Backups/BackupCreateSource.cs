@@ -1,0 +1,12 @@
+using Hyperlxd.State.Repositories;
+
+namespace Hyperlxd.Instances.Backups;
+
+/// <summary>
+/// A backup tarball uploaded for import (<c>lxc import</c>), already checked whole: the snapshots to
+/// recreate, oldest first, each with the record its index gave.
+/// </summary>
+public sealed record BackupCreateSource(string File, IReadOnlyList<InstanceRecord> Snapshots) : CreateSource
+{
+    public override string ToString() => "backup";
+}

@@ -1,0 +1,306 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Hyperlxd.Api;
+using Hyperlxd.Core;
+using Hyperlxd.Images.Tar;
+using Hyperlxd.Interop.Linux;
+
+namespace Hyperlxd.Instances.Backups;
+
+/// <summary>
+/// LXD 5.0.2's instance backup tarball: <c>backup/index.yaml</c>, then <c>backup/snapshots/SNAP/</c> for each
+/// snapshot and <c>backup/container/</c> (the volume: metadata.yaml, templates/, rootfs/) with a
+/// <c>backup.yaml</c> in it, as LXD keeps one in every instance volume. Written by GNU tar (numeric ids, xattrs,
+/// hard links, device nodes as on disk); read back through <see cref="SafeTar"/> only.
+/// </summary>
+public static partial class BackupTarball
+{
+    public const string Index = "backup/index.yaml";
+    public const string ContainerPrefix = "backup/container";
+    public const string SnapshotsPrefix = "backup/snapshots";
+    private const int MaxIndexBytes = 4 << 20;
+
+    /// <summary>The algorithms a backup can be compressed with (LXD's <c>compression_algorithm</c>) and the program doing it.</summary>
+    private static readonly Dictionary<string, string?> Compressors = new()
+    {
+        ["none"] = null,
+        ["gzip"] = "gzip",
+        ["xz"] = "xz -T0",
+        ["zstd"] = "zstd -T0",
+        ["bzip2"] = "bzip2",
+    };
+
+    /// <summary>Checks a requested algorithm ("" is gzip, LXD's default) against the tools on this host.</summary>
+    public static string CheckCompression(string? algorithm)
+    {
+        var a = string.IsNullOrEmpty(algorithm) ? "gzip" : algorithm;
+        if (!Compressors.TryGetValue(a, out var program))
+        {
+            throw new BadRequestException($"Invalid compression_algorithm \"{a}\": use none, gzip, xz, zstd or bzip2");
+        }
+        if (program is not null && !ToolExists(program.Split(' ')[0]))
+        {
+            throw new BadRequestException($"Invalid compression_algorithm \"{a}\": {program.Split(' ')[0]} is not installed on the server");
+        }
+        return a;
+    }
+
+    private static bool ToolExists(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Append("/usr/bin").Any(d => File.Exists(Path.Combine(d, name)));
+
+    /// <summary>
+    /// Writes the tarball to <paramref name="target"/>: <paramref name="indexYaml"/> and <paramref name="backupYaml"/>
+    /// are staged in <paramref name="workDir"/>; the volume and snapshot directories are archived as they are.
+    /// </summary>
+    public static async Task WriteAsync(string target, string workDir, string indexYaml, string backupYaml,
+        IReadOnlyList<(string Name, string Path)> snapshots, string volumePath, string compression, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path.Combine(workDir, ContainerPrefix));
+        await File.WriteAllTextAsync(Path.Combine(workDir, Index), indexYaml, ct);
+        await File.WriteAllTextAsync(Path.Combine(workDir, ContainerPrefix, "backup.yaml"), backupYaml, ct);
+        var args = new List<string> { "--create", "--file", target, "--format=posix", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--no-recursion", "-C", workDir, Index, "--recursion" };
+        if (Compressors[compression] is { } program)
+        {
+            args.Add("--use-compress-program=" + program);
+        }
+        // Each directory is named by its path from / and renamed to its place in the archive ("S": never a symlink's target).
+        var members = new List<string>();
+        foreach (var (name, path) in snapshots)
+        {
+            members.Add(Transform(args, path, $"{SnapshotsPrefix}/{name}"));
+        }
+        members.Add(Transform(args, volumePath, ContainerPrefix));
+        args.Add("-C");
+        args.Add("/");
+        args.AddRange(members);
+        args.Add("-C");
+        args.Add(workDir);
+        args.Add(ContainerPrefix + "/backup.yaml");
+        var r = await HostCommand.RunUncheckedAsync("tar", args, new HostCommandOptions { Environment = new Dictionary<string, string?> { ["LC_ALL"] = "C" } }, ct);
+        // 1: a file changed while it was read (a running instance), which LXD accepts too.
+        if (r.ExitCode is not (0 or 1))
+        {
+            throw new HostCommandFailedException("tar", args, r.ExitCode, r.Stderr);
+        }
+    }
+
+    private static string Transform(List<string> args, string path, string prefix)
+    {
+        var rel = Path.GetFullPath(path).TrimStart('/');
+        var pattern = Regex.Escape(rel).Replace(",", "\\,", StringComparison.Ordinal);
+        var replacement = prefix.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("&", "\\&", StringComparison.Ordinal).Replace(",", "\\,", StringComparison.Ordinal);
+        args.Add($"--transform=s,^{pattern}(/|$),{replacement}\\1,xS");
+        return rel;
+    }
+
+    /// <summary>What a checked tarball holds.</summary>
+    public sealed record Contents(BackupIndex Index, bool HasContainer, HashSet<string> SnapshotDirs, bool HasOptimized, bool HasVm);
+
+    /// <summary>
+    /// Reads the whole tarball as an attacker could have made it: SafeTar's rules (no "..", no escaping links,
+    /// no device nodes, no member under a symlink), only members under <c>backup/</c>, an index of bounded size,
+    /// and at most <paramref name="budget"/> bytes unpacked. Every problem is a 400 naming it.
+    /// </summary>
+    public static Contents Inspect(string file, SizeBudget budget)
+    {
+        BackupIndex? index = null;
+        var hasContainer = false;
+        var hasOptimized = false;
+        var hasVm = false;
+        var snapshots = new HashSet<string>(StringComparer.Ordinal);
+        Rewrap(() =>
+        {
+            using var tar = Compression.OpenTar(file, Compression.Detect(file));
+            SafeTar.Walk(tar, (entry, path) =>
+            {
+                if (path == Index)
+                {
+                    index = ReadIndex(entry.DataStream);
+                }
+                else if (path == "backup")
+                {
+                }
+                else if (path == ContainerPrefix || path.StartsWith(ContainerPrefix + "/", StringComparison.Ordinal))
+                {
+                    hasContainer = true;
+                }
+                else if (path.StartsWith(SnapshotsPrefix + "/", StringComparison.Ordinal))
+                {
+                    var snap = path[(SnapshotsPrefix.Length + 1)..].Split('/')[0];
+                    if (snap.EndsWith(".bin", StringComparison.Ordinal))
+                    {
+                        hasOptimized = true;
+                    }
+                    snapshots.Add(snap);
+                }
+                else if (path == SnapshotsPrefix)
+                {
+                }
+                else if (path is "backup/container.bin" or "backup/volume.bin")
+                {
+                    hasOptimized = true;
+                }
+                else if (path.StartsWith("backup/virtual-machine", StringComparison.Ordinal))
+                {
+                    hasVm = true;
+                }
+                else
+                {
+                    throw new BadRequestException($"Invalid backup tarball: unexpected entry \"{entry.Name}\" (only backup/index.yaml, backup/container and backup/snapshots belong in it)");
+                }
+            }, budget);
+        });
+        if (index is null)
+        {
+            throw new BadRequestException("Invalid backup tarball: backup/index.yaml is missing");
+        }
+        return new Contents(index, hasContainer, snapshots, hasOptimized, hasVm);
+    }
+
+    private static BackupIndex ReadIndex(Stream? data)
+    {
+        using var buffer = new MemoryStream();
+        if (data is not null)
+        {
+            var chunk = new byte[81920];
+            int n;
+            while ((n = data.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                buffer.Write(chunk, 0, n);
+                if (buffer.Length > MaxIndexBytes)
+                {
+                    throw new BadRequestException($"Invalid backup tarball: backup/index.yaml is larger than {MaxIndexBytes} bytes");
+                }
+            }
+        }
+        var text = Encoding.UTF8.GetString(buffer.ToArray());
+        if (text.Contains('\0'))
+        {
+            throw new BadRequestException("Invalid backup tarball: backup/index.yaml contains a NUL character");
+        }
+        try
+        {
+            RefuseAliases(text);
+            var node = YamlJson.ToJson(text) ?? throw new BadRequestException("Invalid backup tarball: backup/index.yaml is empty");
+            TrimTimestamps(node);
+            return node.Deserialize(ApiJsonContext.Default.BackupIndex) ?? throw new BadRequestException("Invalid backup tarball: backup/index.yaml is empty");
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or InvalidCastException or ArgumentException
+                                      or YamlDotNet.Core.YamlException)
+        {
+            throw new BadRequestException($"Invalid backup tarball: backup/index.yaml: {e.Message}", e);
+        }
+    }
+
+    /// <summary>An alias expands on conversion: a few lines of anchors could be gigabytes ("billion laughs"). LXD never writes any.</summary>
+    private static void RefuseAliases(string text)
+    {
+        var parser = new YamlDotNet.Core.Parser(new StringReader(text));
+        while (parser.MoveNext())
+        {
+            if (parser.Current is YamlDotNet.Core.Events.AnchorAlias)
+            {
+                throw new BadRequestException("Invalid backup tarball: backup/index.yaml uses YAML aliases");
+            }
+        }
+    }
+
+    private static readonly HashSet<string> Booleans = new(StringComparer.Ordinal) { "optimized", "optimized_header", "ephemeral", "stateful", "container_only", "instance_only" };
+    private static readonly HashSet<string> Numbers = new(StringComparer.Ordinal) { "status_code", "size" };
+    private static readonly HashSet<string> Maps = new(StringComparer.Ordinal) { "config", "devices", "expanded_config", "expanded_devices" };
+
+    /// <summary>
+    /// YAML scalars arrive as strings: typed fields get their JSON type back (string maps are left as they are),
+    /// and Go's nanosecond timestamps ("…05.123456789Z") are cut to the 7 digits .NET parses.
+    /// </summary>
+    private static void TrimTimestamps(JsonNode? node, bool root = true)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (key, value) in o.ToList())
+                {
+                    if (value is JsonValue v && v.TryGetValue<string>(out var s))
+                    {
+                        if (key.EndsWith("_at", StringComparison.Ordinal))
+                        {
+                            o[key] = TimestampDigits().Replace(s, m => m.Groups[1].Value + m.Groups[2].Value[..Math.Min(7, m.Groups[2].Value.Length)]);
+                        }
+                        else if (Booleans.Contains(key) && bool.TryParse(s, out var b))
+                        {
+                            o[key] = b;
+                        }
+                        else if (Numbers.Contains(key) && long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n))
+                        {
+                            o[key] = n;
+                        }
+                    }
+                    else if (root || !Maps.Contains(key))
+                    {
+                        TrimTimestamps(value, root: false);
+                    }
+                }
+                break;
+            case JsonArray a:
+                foreach (var item in a)
+                {
+                    TrimTimestamps(item, root: false);
+                }
+                break;
+        }
+    }
+
+    [GeneratedRegex(@"(T\d\d:\d\d:\d\d\.)(\d+)")]
+    private static partial Regex TimestampDigits();
+
+    /// <summary>
+    /// Unpacks the members under <paramref name="prefix"/> into <paramref name="targetDir"/> (emptied first, as LXD
+    /// does); the volume's <c>backup.yaml</c> is left out: the instance's record is the truth here.
+    /// </summary>
+    public static void Extract(string file, string prefix, string targetDir, SizeBudget budget)
+    {
+        Wipe(targetDir);
+        Rewrap(() =>
+        {
+            using var tar = Compression.OpenTar(file, Compression.Detect(file));
+            TarExtractor.Extract(tar, targetDir, p =>
+                p.StartsWith(prefix + "/", StringComparison.Ordinal) && p != prefix + "/backup.yaml" ? p[(prefix.Length + 1)..] : null, budget);
+        });
+    }
+
+    /// <summary>Removes what a directory holds, never following a symlink in it.</summary>
+    private static void Wipe(string dir)
+    {
+        foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos())
+        {
+            if (entry is DirectoryInfo d && d.LinkTarget is null)
+            {
+                d.Delete(recursive: true);
+            }
+            else
+            {
+                entry.Delete();
+            }
+        }
+    }
+
+    /// <summary>SafeTar speaks of images; a backup's problems are named as such.</summary>
+    private static void Rewrap(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (BadRequestException e) when (e.Message.Contains("image tarball", StringComparison.Ordinal))
+        {
+            throw new BadRequestException(e.Message.Replace("image tarball", "backup tarball", StringComparison.Ordinal).Replace("image root", "backup root", StringComparison.Ordinal), e);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new BadRequestException($"Invalid backup tarball: {e.Message}", e);
+        }
+    }
+}
