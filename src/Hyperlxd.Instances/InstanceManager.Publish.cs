@@ -37,6 +37,10 @@ public sealed partial class InstanceManager
         {
             await Repo.GetSnapshotAsync(instance, snapshot, ct);
         }
+        else
+        {
+            await CheckStoppedForPublishAsync(e, ct); // a 400 before the operation (checked again under the lock)
+        }
         return (instance, snapshot);
     }
 
@@ -53,10 +57,7 @@ public sealed partial class InstanceManager
         string path;
         if (snapshot is null)
         {
-            if ((await DriverOf(e).GetStateAsync(SpecOf(e), ct)).Status != InstanceStatus.Stopped)
-            {
-                throw new BadRequestException("The instance is currently running. Use --force to have it stopped and restarted");
-            }
+            await CheckStoppedForPublishAsync(e, ct);
             path = pool.InstanceVolumePath(instance, e.Type);
         }
         else
@@ -72,5 +73,13 @@ public sealed partial class InstanceManager
         var source = new PublishSource(path, e.Type.ToApi(), e.Record.Architecture, req.Properties is { Count: > 0 } ? req.Properties : null,
             req.ExpiresAt, req.CompressionAlgorithm);
         return await images.PublishAsync(source, opts, ct);
+    }
+
+    private async Task CheckStoppedForPublishAsync(Expanded e, CancellationToken ct)
+    {
+        if ((await DriverOf(e).GetStateAsync(SpecOf(e), ct)).Status != InstanceStatus.Stopped)
+        {
+            throw new BadRequestException("The instance is currently running. Use --force to have it stopped and restarted");
+        }
     }
 }

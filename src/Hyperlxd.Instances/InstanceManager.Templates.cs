@@ -138,6 +138,10 @@ public sealed partial class InstanceManager
         for (var i = 0; i < parts.Length - 1; i++)
         {
             dir += "/" + parts[i];
+            if (await ExistsAsync(driver, spec, dir, ct))
+            {
+                continue; // kept as it is, also when it is a link (resolved inside the root)
+            }
             await driver.PutFileAsync(spec, dir, new FileWrite(FileType.Directory, null, null, 0x1ED, false, null), Stream.Null, ct);
         }
     }

@@ -17,6 +17,7 @@ namespace Hyperlxd.Bench;
 /// --network alone runs the nic comparison (--launches N (10)): `lxc launch` with one nic on lxdbr0 against none, on both servers;
 /// --vm alone runs the VM comparison (--boots N (5), --running N (5)): VM create to guest agent answering through the
 /// API against a raw qemu-system-x86_64 boot of the same image, `lxc stop --force`, daemon RSS with N VMs running;
+/// --publish alone runs `lxc publish` of a stopped busybox container on both servers (--rounds N (5));
 /// --soak alone runs the soak (--execs N (10000), --cycles N (1000)): daemon descriptors and RSS before, after and idle.
 /// Environment: HYPERLXD_BIN (default: artifacts/bin/hyperlxd of this checkout),
 /// BENCH_LXD_DIR (use an already running LXD instead of starting a private one).
@@ -47,6 +48,10 @@ internal static class Program
         if (args.Contains("--vm"))
         {
             return await VmBench.RunAsync(IntOption(args, "--boots", 5), IntOption(args, "--running", 5));
+        }
+        if (args.Contains("--publish"))
+        {
+            return await PublishBench.RunAsync(IntOption(args, "--rounds", 5));
         }
         if (args.Contains("--instances"))
         {

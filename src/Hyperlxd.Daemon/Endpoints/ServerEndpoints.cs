@@ -52,6 +52,8 @@ public static class ServerEndpoints
         "snapshot_expiry_creation",
         "image_profiles",
         "image_create_aliases",
+        "image_compression_algorithm",
+        "container_edit_metadata",
     };
 
     public static string Version { get; } =
