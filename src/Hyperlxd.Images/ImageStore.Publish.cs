@@ -12,13 +12,18 @@ namespace Hyperlxd.Images;
 /// already those of the image (idmapped mounts leave the disk unshifted).
 /// </summary>
 /// <param name="Properties">Replace the image's properties when set (LXD: only when the request has some).</param>
+/// <param name="DiskIdmap">The map a chown-shifted container disk holds (none: the image's ids): the tarball is unshifted through it.</param>
 public sealed record PublishSource(
     string VolumePath,
     string Type,
     string Architecture,
     Dictionary<string, string>? Properties,
     DateTimeOffset? ExpiresAt,
-    string? CompressionAlgorithm);
+    string? CompressionAlgorithm,
+    IReadOnlyList<PublishIdRange>? DiskIdmap = null);
+
+/// <summary>One line of an id map: host ids <see cref="HostId"/>… are container ids <see cref="NsId"/>… (LXD's idmap entry).</summary>
+public sealed record PublishIdRange(bool IsUid, bool IsGid, long HostId, long NsId, long Range);
 
 public sealed partial class ImageStore
 {
@@ -61,6 +66,10 @@ public sealed partial class ImageStore
             if (flag is not null)
             {
                 args.Add(flag);
+            }
+            if (source.Type == "container" && source.DiskIdmap is { Count: > 0 } map)
+            {
+                args.AddRange(await UnshiftMapsAsync(Path.Combine(source.VolumePath, "rootfs"), map, work, ct));
             }
             args.AddRange(["-C", work, "metadata.yaml"]);
             if (source.Type == "virtual-machine")
@@ -110,6 +119,38 @@ public sealed partial class ImageStore
         {
             Directory.Delete(work, true);
         }
+    }
+
+    /// <summary>
+    /// GNU tar's --owner-map/--group-map for a shifted disk: every host id found in the rootfs that the map
+    /// covers becomes its container id (LXD's tar writer unshifts the same way); ids outside it stay as they are.
+    /// </summary>
+    private static async Task<string[]> UnshiftMapsAsync(string rootfs, IReadOnlyList<PublishIdRange> map, string work, CancellationToken ct)
+    {
+        var ids = await HostCommand.RunAsync("find", [rootfs, "-printf", "%U %G\n"], HostCommandOptions.Default, ct);
+        var uids = new SortedSet<long>();
+        var gids = new SortedSet<long>();
+        foreach (var line in ids.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var f = line.Split(' ');
+            uids.Add(long.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture));
+            gids.Add(long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        string MapFile(string name, IEnumerable<long> found, bool uid)
+        {
+            var sb = new StringBuilder();
+            foreach (var id in found)
+            {
+                if (map.FirstOrDefault(e => (uid ? e.IsUid : e.IsGid) && id >= e.HostId && id < e.HostId + e.Range) is { } e)
+                {
+                    sb.Append('+').Append(id).Append(" +").Append(id - e.HostId + e.NsId).Append('\n');
+                }
+            }
+            var path = Path.Combine(work, name);
+            File.WriteAllText(path, sb.ToString());
+            return path;
+        }
+        return ["--owner-map=" + MapFile("owner-map", uids, true), "--group-map=" + MapFile("group-map", gids, false)];
     }
 
     private static async Task RunTarIntoAsync(List<string> args, Upload upload, CancellationToken ct)

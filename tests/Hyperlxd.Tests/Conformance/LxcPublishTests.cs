@@ -167,3 +167,39 @@ public sealed class LxcPublishTests(ContainerDaemon fixture)
         }
     }
 }
+
+/// <summary>`lxc publish` of a chown-shifted disk (<c>HYPERLXD_IDMAPPED_MOUNTS=0</c>): the tarball holds the image's ids.</summary>
+public sealed class LxcPublishShiftedTests
+{
+    [Fact]
+    public async Task Publish_unshifts_a_shifted_disk()
+    {
+        await Hyperlxd.Tests.Images.ImageFixture.EnsureImagesAsync();
+        await using var d = await DaemonProcess.StartAsync(daemonEnv: new Dictionary<string, string> { ["HYPERLXD_IDMAPPED_MOUNTS"] = "0" });
+        try
+        {
+            await d.PrepareContainersAsync(Hyperlxd.Tests.Images.ImageFixture.Busybox);
+            async Task<string> Lxc(params string[] args)
+            {
+                var r = await d.LxcAsync(args);
+                Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', args)}: {r}");
+                return r.Stdout.Trim();
+            }
+            await Lxc("launch", "busybox", "shifted");
+            Assert.NotEqual("[]", await Lxc("config", "get", "shifted", "volatile.last_state.idmap"));
+            await Lxc("exec", "shifted", "--", "sh", "-c", "echo x > /root/made; chown 1000:1001 /root/made");
+            await Lxc("stop", "shifted");
+            var fp = System.Text.RegularExpressions.Regex.Match(await Lxc("publish", "shifted", "--compression", "none"), "fingerprint: ([0-9a-f]{64})").Groups[1].Value;
+            var list = await ProcessRunner.RunAsync("tar", ["-tvf", Path.Combine(d.Dir, "images", fp), "--numeric-owner", "rootfs/root/made", "rootfs/etc/passwd"]);
+            Assert.True(list.ExitCode == 0, list.ToString());
+            Assert.Matches(@"1000/1001 .* rootfs/root/made", list.Stdout);
+            Assert.Matches(@" 0/0 .* rootfs/etc/passwd", list.Stdout);
+            await Lxc("launch", fp, "from-shifted");
+            Assert.Equal("1000:1001", await Lxc("exec", "from-shifted", "--", "stat", "-c", "%u:%g", "/root/made"));
+        }
+        finally
+        {
+            await d.DeleteAllInstancesAsync();
+        }
+    }
+}
