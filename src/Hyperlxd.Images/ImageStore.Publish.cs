@@ -61,8 +61,9 @@ public sealed partial class ImageStore
             var yaml = File.Exists(yamlPath) ? await File.ReadAllTextAsync(yamlPath, ct) : null;
             await File.WriteAllTextAsync(Path.Combine(work, "metadata.yaml"), PublishedMetadata(yaml, source), ct);
 
-            // GNU tar keeps what LXD's tar writer keeps: numeric ids, xattrs (capabilities, ACLs), hard links, sparse files.
-            var args = new List<string> { "--create", "--file=-", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--sparse" };
+            // GNU tar keeps what LXD's tar writer keeps: numeric ids, xattrs (capabilities, ACLs), hard links. No --sparse:
+            // GNU sparse entries are not regular files to the image validation (a VM disk would be skipped).
+            var args = new List<string> { "--create", "--file=-", "--numeric-owner", "--xattrs", "--xattrs-include=*" };
             if (flag is not null)
             {
                 args.Add(flag);

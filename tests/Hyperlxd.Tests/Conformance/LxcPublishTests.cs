@@ -141,6 +141,46 @@ public sealed class LxcPublishTests(ContainerDaemon fixture)
     }
 
     [Fact]
+    public async Task Publish_a_stopped_vm_flattens_its_disk()
+    {
+        await D.LxcAsync("image", "delete", "pub-vm-base");
+        await LxcOkAsync("image", "import", Path.Combine(Hyperlxd.Tests.Images.ImageFixture.ArtifactsDir, "vm.tar.gz"), "--alias", "pub-vm-base");
+        string? fp = null;
+        try
+        {
+            await LxcOkAsync("init", "--vm", "pub-vm-base", "pub-vm");
+            fp = Fingerprint(await LxcOkAsync("publish", "pub-vm", "--alias", "pub-vm-img", "--compression", "none"));
+            Assert.Equal("virtual-machine", (await ImageAsync(fp)).GetProperty("type").GetString());
+            // The disk in the image is standalone (the instance's is an overlay on the pool's cached image).
+            var dir = Repo.TempDir("hlx-pubvm-");
+            try
+            {
+                var x = await ProcessRunner.RunAsync("tar", ["-xf", Path.Combine(D.Dir, "images", fp), "-C", dir, "rootfs.img", "metadata.yaml"]);
+                Assert.True(x.ExitCode == 0, x.ToString());
+                var info = await ProcessRunner.RunAsync("qemu-img", ["info", "--output=json", Path.Combine(dir, "rootfs.img")]);
+                Assert.True(info.ExitCode == 0, info.ToString());
+                Assert.Contains("\"format\": \"qcow2\"", info.Stdout);
+                Assert.DoesNotContain("backing-filename", info.Stdout);
+            }
+            finally
+            {
+                Directory.Delete(dir, true);
+            }
+            await LxcOkAsync("init", "--vm", "pub-vm-img", "pub-vm2");
+        }
+        finally
+        {
+            await D.LxcAsync("delete", "--force", "pub-vm2");
+            await D.LxcAsync("delete", "--force", "pub-vm");
+            if (fp is not null)
+            {
+                await D.LxcAsync("image", "delete", fp);
+            }
+            await D.LxcAsync("image", "delete", "pub-vm-base");
+        }
+    }
+
+    [Fact]
     public async Task Pylxd_publish_waits_and_returns_the_image()
     {
         await using var c = await fixture.LaunchAsync("pub-py");
