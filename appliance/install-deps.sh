@@ -31,7 +31,7 @@ packages=(
     squashfs-tools      # squashfs rootfs: unsquashfs to validate/unpack, mksquashfs for the test image
     xz-utils            # xz-compressed image tarballs are read through `xz -dc`
     bzip2               # bzip2-compressed image tarballs (`bzip2 -dc`)
-    zstd                # instance backups with compression_algorithm zstd (tar --use-compress-program)
+    zstd                # backups and `lxc publish` with compression zstd (tar --use-compress-program / --zstd)
     nftables            # managed networks: the daemon's own `inet hyperlxd` table (NAT, forward, proxy DNAT) via `nft -f -`
     dnsmasq-base        # managed networks: one dnsmasq per bridge for DHCP and DNS (the binary only, no system service)
     ansible             # conformance test: community.general.lxd inventory plugin against the daemon's socket

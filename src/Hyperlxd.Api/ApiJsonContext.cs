@@ -83,6 +83,7 @@ namespace Hyperlxd.Api;
 [JsonSerializable(typeof(Image))]
 [JsonSerializable(typeof(List<Image>))]
 [JsonSerializable(typeof(ImagePut))]
+[JsonSerializable(typeof(ImageMetadataDoc))]
 [JsonSerializable(typeof(ImagesPost))]
 [JsonSerializable(typeof(ImageAlias))]
 [JsonSerializable(typeof(ImageSource))]

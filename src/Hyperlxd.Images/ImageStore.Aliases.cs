@@ -40,7 +40,7 @@ public sealed partial class ImageStore
 
     public Task DeleteAliasAsync(string name, CancellationToken ct) => _repo.DeleteAliasAsync(name, ct);
 
-    internal static void ValidateAliasName(string? name)
+    public static void ValidateAliasName(string? name)
     {
         if (string.IsNullOrEmpty(name))
         {

@@ -36,6 +36,10 @@ public sealed partial class ImageStore : IImageSource, IDisposable
         {
             File.Delete(stale);
         }
+        foreach (var stale in Directory.EnumerateDirectories(Dir, TempPrefix + "*"))
+        {
+            Directory.Delete(stale, true); // a publish's work directory
+        }
     }
 
     public string Dir { get; }

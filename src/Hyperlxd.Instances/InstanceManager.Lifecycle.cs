@@ -69,7 +69,8 @@ public sealed partial class InstanceManager
             Description = req.Description ?? "",
             Config = ConfigPatch.Set(req.Config), // "" (or JSON null) sets nothing, as in LXD
             Devices = req.Devices ?? new(),
-            Profiles = req.Profiles ?? new List<string> { "default" },
+            // No list in the request: the image's profiles (LXD); an explicit [] means none.
+            Profiles = req.Profiles ?? (image.Profiles.Count > 0 ? image.Profiles.ToList() : new List<string> { "default" }),
             Ephemeral = req.Ephemeral,
         };
         if (record.Config.Keys.FirstOrDefault(k => k.StartsWith("volatile.", StringComparison.Ordinal)) is { } key)
@@ -97,6 +98,10 @@ public sealed partial class InstanceManager
     {
         using var _ = await _locks.AcquireAsync(record.Name, ct);
         await using var revert = new Reverter();
+        if (source is ImageCreateSource)
+        {
+            DeferTemplateApply(record, "create");
+        }
         using (await PlanningLockAsync(ct))
         {
             foreach (var (k, v) in await PlanAsync(await ExpandAsync(record, ct), ct))
@@ -293,6 +298,11 @@ public sealed partial class InstanceManager
         await using var revert = new Reverter();
         await Repo.RenameAsync(name, newName!, ct);
         revert.Add(() => Repo.RenameAsync(newName!, name, CancellationToken.None));
+        await Repo.UpdateAsync(newName!, r =>
+        {
+            DeferTemplateApply(r, "rename");
+            return Task.CompletedTask;
+        }, ct);
         await pool.RenameInstanceVolumeAsync(name, newName!, e.Record.Type, ct);
         revert.Add(() => pool.RenameInstanceVolumeAsync(newName!, name, e.Record.Type, CancellationToken.None));
         if (Directory.Exists(StateDirOf(name)))

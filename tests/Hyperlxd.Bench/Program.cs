@@ -18,6 +18,7 @@ namespace Hyperlxd.Bench;
 /// --vm alone runs the VM comparison (--boots N (5), --running N (5)): VM create to guest agent answering through the
 /// API against a raw qemu-system-x86_64 boot of the same image, `lxc stop --force`, daemon RSS with N VMs running;
 /// --copy alone runs the `lxc copy` comparison (--copies N (10)): a stopped busybox container, Hyperlxd dir and btrfs against LXD dir;
+/// --publish alone runs `lxc publish` of a stopped busybox container on both servers (--rounds N (5));
 /// --soak alone runs the soak (--execs N (10000), --cycles N (1000)): daemon descriptors and RSS before, after and idle.
 /// Environment: HYPERLXD_BIN (default: artifacts/bin/hyperlxd of this checkout),
 /// BENCH_LXD_DIR (use an already running LXD instead of starting a private one).
@@ -56,6 +57,10 @@ internal static class Program
         if (args.Contains("--backup"))
         {
             return await BackupBench.RunAsync(IntOption(args, "--rounds", 5));
+        }
+        if (args.Contains("--publish"))
+        {
+            return await PublishBench.RunAsync(IntOption(args, "--rounds", 5));
         }
         if (args.Contains("--instances"))
         {

@@ -161,9 +161,14 @@ public static class ImageEndpoints
         var events = ctx.Service<EventHub>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImagesPost);
         var source = req.Source ?? throw new BadRequestException("source is required");
+        if (source.Type is "instance" or "container" or "virtual-machine" or "snapshot")
+        {
+            await PublishAsync(ctx, req, source);
+            return;
+        }
         if (source.Type is not ("url" or "image"))
         {
-            throw new BadRequestException($"Unsupported image source type \"{source.Type}\": \"url\" and \"image\" are implemented");
+            throw new BadRequestException($"Unsupported image source type \"{source.Type}\": \"url\", \"image\", \"instance\" and \"snapshot\" are implemented");
         }
         if (source.Mode is not (null or "" or "pull"))
         {
@@ -203,6 +208,43 @@ public static class ImageEndpoints
             o.SetMetadata("size", image.Size);
             events.PublishLifecycle("image-created", Url(image.Fingerprint), null, requestor);
         });
+        await Respond.Async(ctx, op);
+    }
+
+    /// <summary>
+    /// <c>lxc publish</c>: the source and options are checked before the 202; packing runs in the operation,
+    /// whose metadata carries the fingerprint and size as LXD's (the CLI then sets the aliases).
+    /// </summary>
+    private static async Task PublishAsync(HttpContext ctx, ImagesPost req, ImagesPostSource source)
+    {
+        var operations = ctx.Service<OperationManager>();
+        var instances = ctx.Service<InstanceManager>();
+        var events = ctx.Service<EventHub>();
+        var (instance, snapshot) = await instances.CheckPublishSourceAsync(source, ctx.RequestAborted);
+        ImageStore.ValidateCompression(req.CompressionAlgorithm);
+        foreach (var a in req.Aliases ?? new())
+        {
+            ImageStore.ValidateAliasName(a.Name);
+        }
+        foreach (var profile in req.Profiles ?? new())
+        {
+            await ctx.Service<ProfileService>().GetAsync(profile, ctx.RequestAborted, usedBy: false);
+        }
+        var opts = new ImportOptions
+        {
+            Filename = req.Filename ?? "",
+            Public = req.Public ?? false,
+            Profiles = req.Profiles,
+            Aliases = req.Aliases ?? new(),
+        };
+        var requestor = Caller.Of(ctx).Requestor;
+        var op = operations.Start(OperationClass.Task, "Downloading image", async (o, ct) =>
+        {
+            var image = await instances.PublishAsync(instance, snapshot, req, opts, ct);
+            o.SetMetadata("fingerprint", image.Fingerprint);
+            o.SetMetadata("size", image.Size.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            events.PublishLifecycle("image-created", Url(image.Fingerprint), null, requestor);
+        }, new() { ["instances"] = new() { InstanceManager.Url(instance) } });
         await Respond.Async(ctx, op);
     }
 

@@ -60,6 +60,8 @@ public static class ServerEndpoints
         "backup_compression_algorithm",
         "container_backup_override_pool",
         "backup_override_name",
+        "image_compression_algorithm",
+        "container_edit_metadata",
     };
 
     public static string Version { get; } =
