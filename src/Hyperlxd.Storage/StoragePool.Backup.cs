@@ -7,7 +7,7 @@ namespace Hyperlxd.Storage;
 /// <summary>What instance backups need of a pool: the directories to archive, and an empty volume to unpack one into.</summary>
 public sealed partial class StoragePool
 {
-    /// <summary>Where the snapshot <paramref name="snapshot"/> of an instance's root volume is (read-only use: archiving).</summary>
+    /// <summary>Where the snapshot <paramref name="snapshot"/> of an instance's root volume is (read-only use: backups and publish archive it).</summary>
     public string InstanceSnapshotPath(string instanceName, InstanceType type, string snapshot) =>
         Driver.SnapshotPath(new Volume(VolumeTypeOf(type), instanceName), snapshot);
 
