@@ -20,6 +20,11 @@ public sealed partial class InstanceManager
     /// </summary>
     public async Task<(InstanceRecord Record, CreateSource Source)> PrepareCreateAsync(InstancesPost req, CancellationToken ct)
     {
+        if (string.IsNullOrEmpty(req.Name))
+        {
+            // As LXD: `lxc launch IMAGE` and `lxc copy c1` send no name and get a generated one.
+            req.Name = PetNames.Unused((await Repo.ListAsync(ct)).Select(r => r.Name).ToHashSet(StringComparer.Ordinal));
+        }
         Names.ValidateInstanceName(req.Name);
         var type = InstanceTypes.Parse(req.Type);
         if (!string.IsNullOrEmpty(req.InstanceType))

@@ -35,4 +35,22 @@ public sealed class LxcFreshDaemonTests : IAsyncLifetime
         await OkAsync("delete", "fresh2");
         Assert.Equal("", (await OkAsync("list", "-c", "n", "--format", "csv")).Trim());
     }
+
+    [Fact]
+    public async Task An_init_without_a_name_gets_a_generated_one()
+    {
+        var names = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var init = await OkAsync("init", "busybox");
+            names.Add(System.Text.RegularExpressions.Regex.Match(init, @"Instance name is: (\S+)").Groups[1].Value);
+        }
+        Assert.All(names, n => Assert.Matches("^[a-z]+-[a-z]+$", n));
+        Assert.NotEqual(names[0], names[1]);
+        Assert.Equal(names.Order(), (await OkAsync("list", "-c", "n", "--format", "csv")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
+        // lxc 5.0.2's copy without a target reuses the source's name (meant for another remote): refused by name, as LXD.
+        var copy = await _daemon.LxcAsync("copy", names[0]);
+        Assert.NotEqual(0, copy.ExitCode);
+        Assert.Contains($"\"{names[0]}\" already exists", copy.Stderr);
+    }
 }
