@@ -252,6 +252,31 @@ public sealed class VmLxcTests(SharedVmFixture fixture) : IClassFixture<SharedVm
     }
 
     [Fact]
+    public async Task Copy_of_a_running_vm_boots_with_the_disk_and_its_own_mac()
+    {
+        const string Copy = "vmcopy"; // not containing "vm1": `lxc list vm1` matches by regex
+        try
+        {
+            await LxcOkAsync("exec", Vm, "--", "sh", "-c", "echo copied-$((6*7)) > /mnt/disk/copy-mark && sync");
+            await LxcOkAsync("copy", Vm, Copy);
+            Assert.Equal(("VIRTUAL-MACHINE", "STOPPED"), await ListAsync(Copy));
+            Assert.Equal(("VIRTUAL-MACHINE", "RUNNING"), await ListAsync(Vm));
+            await LxcOkAsync("start", Copy);
+            await VmDaemon.WaitForAgentAsync(D, Copy);
+            Assert.Equal("copied-42", (await LxcOkAsync("exec", Copy, "--", "cat", "/mnt/disk/copy-mark")).Trim());
+            Assert.Equal(Copy, (await LxcOkAsync("exec", Copy, "--", "hostname")).Trim());
+            Assert.NotEqual((await LxcOkAsync("config", "get", Vm, "volatile.eth0.hwaddr")).Trim(),
+                (await LxcOkAsync("config", "get", Copy, "volatile.eth0.hwaddr")).Trim());
+            Assert.NotEqual(await VmDaemon.QemuPidAsync(D, Vm), await VmDaemon.QemuPidAsync(D, Copy));
+        }
+        finally
+        {
+            await D.LxcAsync("delete", "--force", Copy);
+            await D.LxcAsync("exec", Vm, "--", "rm", "-f", "/mnt/disk/copy-mark");
+        }
+    }
+
+    [Fact]
     public async Task A_nic_is_hot_plugged_into_the_running_guest_and_removed_again()
     {
         var network = (await LxcOkAsync("profile", "device", "get", "default", "eth0", "network")).Trim();
