@@ -1,6 +1,7 @@
 using System.Text;
 using Hyperlxd.Api;
 using Hyperlxd.Core;
+using Hyperlxd.Images.Tar;
 using Hyperlxd.Interop.Linux;
 using YamlDotNet.RepresentationModel;
 
@@ -27,32 +28,13 @@ public sealed record PublishIdRange(bool IsUid, bool IsGid, long HostId, long Ns
 
 public sealed partial class ImageStore
 {
-    /// <summary>The algorithms a publish accepts (LXD runs "ALGO -c"), as GNU tar's flags; only those the store can read back.</summary>
-    private static readonly Dictionary<string, string?> PublishCompressions = new(StringComparer.Ordinal)
-    {
-        ["none"] = null,
-        ["gzip"] = "--gzip",
-        ["bzip2"] = "--bzip2",
-        ["xz"] = "--xz",
-        ["zstd"] = "--zstd",
-    };
-
-    public static void ValidateCompression(string? algorithm)
-    {
-        if (!string.IsNullOrEmpty(algorithm) && !PublishCompressions.ContainsKey(algorithm))
-        {
-            throw new BadRequestException($"Invalid compression_algorithm \"{algorithm}\": use one of {string.Join(", ", PublishCompressions.Keys)}");
-        }
-    }
-
     /// <summary>
     /// Writes the unified tarball LXD's publish writes, straight into an upload (hashed as it streams), and
     /// imports it through the same validation as an uploaded image: the result is launchable at once.
     /// </summary>
     public async Task<Image> PublishAsync(PublishSource source, ImportOptions opts, CancellationToken ct)
     {
-        ValidateCompression(source.CompressionAlgorithm);
-        var flag = PublishCompressions[string.IsNullOrEmpty(source.CompressionAlgorithm) ? "gzip" : source.CompressionAlgorithm];
+        var flag = CompressionAlgorithms.TarOption(CompressionAlgorithms.Check(source.CompressionAlgorithm));
         var work = Path.Combine(Dir, TempPrefix + "publish-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(work);
         try

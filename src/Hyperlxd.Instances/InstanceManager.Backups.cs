@@ -83,7 +83,7 @@ public sealed partial class InstanceManager
         {
             throw new BadRequestException("Backups of virtual machines are not supported yet");
         }
-        BackupTarball.CheckCompression(req.CompressionAlgorithm);
+        CompressionAlgorithms.Check(req.CompressionAlgorithm);
         if (!string.IsNullOrEmpty(req.Name))
         {
             ValidateBackupName(req.Name);
@@ -108,7 +108,7 @@ public sealed partial class InstanceManager
             // The tarball must carry the image's ids; this disk holds shifted ones (no idmapped mounts here).
             throw new BadRequestException("Backups of a container whose disk is shifted to its id map are not supported yet");
         }
-        var compression = BackupTarball.CheckCompression(req.CompressionAlgorithm);
+        var compression = CompressionAlgorithms.Check(req.CompressionAlgorithm);
         var instanceOnly = req.InstanceOnly || req.ContainerOnly;
         var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
         var snapshots = instanceOnly ? new List<InstanceRecord>() : await Repo.ListSnapshotsAsync(instance, ct);

@@ -7,6 +7,7 @@ using Hyperlxd.Core.Query;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.Images;
+using Hyperlxd.Images.Tar;
 using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -221,7 +222,7 @@ public static class ImageEndpoints
         var instances = ctx.Service<InstanceManager>();
         var events = ctx.Service<EventHub>();
         var (instance, snapshot) = await instances.CheckPublishSourceAsync(source, ctx.RequestAborted);
-        ImageStore.ValidateCompression(req.CompressionAlgorithm);
+        CompressionAlgorithms.Check(req.CompressionAlgorithm);
         foreach (var a in req.Aliases ?? new())
         {
             ImageStore.ValidateAliasName(a.Name);

@@ -23,34 +23,6 @@ public static partial class BackupTarball
     public const string SnapshotsPrefix = "backup/snapshots";
     private const int MaxIndexBytes = 4 << 20;
 
-    /// <summary>The algorithms a backup can be compressed with (LXD's <c>compression_algorithm</c>) and the program doing it.</summary>
-    private static readonly Dictionary<string, string?> Compressors = new()
-    {
-        ["none"] = null,
-        ["gzip"] = "gzip",
-        ["xz"] = "xz -T0",
-        ["zstd"] = "zstd -T0",
-        ["bzip2"] = "bzip2",
-    };
-
-    /// <summary>Checks a requested algorithm ("" is gzip, LXD's default) against the tools on this host.</summary>
-    public static string CheckCompression(string? algorithm)
-    {
-        var a = string.IsNullOrEmpty(algorithm) ? "gzip" : algorithm;
-        if (!Compressors.TryGetValue(a, out var program))
-        {
-            throw new BadRequestException($"Invalid compression_algorithm \"{a}\": use none, gzip, xz, zstd or bzip2");
-        }
-        if (program is not null && !ToolExists(program.Split(' ')[0]))
-        {
-            throw new BadRequestException($"Invalid compression_algorithm \"{a}\": {program.Split(' ')[0]} is not installed on the server");
-        }
-        return a;
-    }
-
-    private static bool ToolExists(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Append("/usr/bin").Any(d => File.Exists(Path.Combine(d, name)));
-
     /// <summary>
     /// Writes the tarball to <paramref name="target"/>: <paramref name="indexYaml"/> and <paramref name="backupYaml"/>
     /// are staged in <paramref name="workDir"/>; the volume and snapshot directories are archived as they are.
@@ -62,9 +34,9 @@ public static partial class BackupTarball
         await File.WriteAllTextAsync(Path.Combine(workDir, Index), indexYaml, ct);
         await File.WriteAllTextAsync(Path.Combine(workDir, ContainerPrefix, "backup.yaml"), backupYaml, ct);
         var args = new List<string> { "--create", "--file", target, "--format=posix", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--no-recursion", "-C", workDir, Index, "--recursion" };
-        if (Compressors[compression] is { } program)
+        if (CompressionAlgorithms.TarOption(compression) is { } option)
         {
-            args.Add("--use-compress-program=" + program);
+            args.Add(option);
         }
         // Each directory is named by its path from / and renamed to its place in the archive ("S": never a symlink's target).
         var members = new List<string>();
