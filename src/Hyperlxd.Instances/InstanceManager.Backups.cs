@@ -111,6 +111,7 @@ public sealed partial class InstanceManager
         var compression = CompressionAlgorithms.Check(req.CompressionAlgorithm);
         var instanceOnly = req.InstanceOnly || req.ContainerOnly;
         var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
+        var optimized = req.OptimizedStorage && pool.HasOptimizedBackups;
         var snapshots = instanceOnly ? new List<InstanceRecord>() : await Repo.ListSnapshotsAsync(instance, ct);
         await using var revert = new Reverter();
         await BackupRepo.CreateAsync(new BackupRecord
@@ -119,7 +120,7 @@ public sealed partial class InstanceManager
             Name = backup,
             ExpiresAt = req.ExpiresAt is { } at && at > DateTimeOffset.MinValue.AddYears(1) ? at : null,
             InstanceOnly = instanceOnly,
-            OptimizedStorage = false,
+            OptimizedStorage = optimized,
             Compression = compression,
         }, ct);
         revert.Add(() => BackupRepo.DeleteAsync(instance, backup, CancellationToken.None));
@@ -143,12 +144,20 @@ public sealed partial class InstanceManager
                 Backend = pool.Info.Name,
                 Pool = pool.Name,
                 Snapshots = instanceOnly ? null : snapshots.Select(s => s.Name).ToList(),
-                Optimized = false,
-                OptimizedHeader = false,
+                Optimized = optimized,
+                OptimizedHeader = optimized,
                 Type = e.Type.ToApi(),
                 Config = config,
             };
             var indexYaml = YamlJson.ToYaml(JsonSerializer.SerializeToElement(index, ApiJsonContext.Default.BackupIndex));
+            if (optimized)
+            {
+                await BackupTarball.WriteOptimizedAsync(target, work, indexYaml, snapshots.Select(s => s.Name).ToList(),
+                    (files, volumeFile) => pool.SendInstanceVolumeAsync(instance, e.Type, files, volumeFile, ct), compression, ct);
+                revert.Success();
+                Lifecycle("instance-backup-created", $"{instance}/backups/{backup}");
+                return;
+            }
             var backupYaml = YamlJson.ToYaml(JsonSerializer.SerializeToElement(config, ApiJsonContext.Default.BackupConfig));
             var snapDirs = snapshots.Select(s => (s.Name, pool.InstanceSnapshotPath(instance, e.Type, s.Name))).ToList();
             await BackupTarball.WriteAsync(target, work, indexYaml, backupYaml, snapDirs, pool.InstanceVolumePath(instance, e.Type), compression, ct);
@@ -300,12 +309,30 @@ public sealed partial class InstanceManager
         var optimized = index.Optimized ?? contents.HasOptimized;
         if (optimized)
         {
+            // As LXD: the streams are the backend's own format, readable only by a pool of the same driver.
             var target = pools.Get(pool);
-            throw new BadRequestException(target.Info.Name != index.Backend
-                ? $"Optimized backup storage driver \"{index.Backend}\" differs from the target storage pool driver \"{target.Info.Name}\""
-                : "Importing optimized (btrfs send) backups is not supported yet: export without --optimized-storage");
+            if (target.Info.Name != index.Backend)
+            {
+                throw new BadRequestException($"Optimized backup storage driver \"{index.Backend}\" differs from the target storage pool driver \"{target.Info.Name}\"");
+            }
+            if (!target.HasOptimizedBackups)
+            {
+                throw new BadRequestException($"Optimized backups of storage driver \"{index.Backend}\" cannot be imported");
+            }
+            if (contents.HasContainer || contents.SnapshotDirs.Count > 0)
+            {
+                throw new BadRequestException("Invalid backup tarball: an optimized backup holds streams (.bin), not directories");
+            }
+            if (!contents.Streams.Contains(BackupTarball.ContainerStream))
+            {
+                throw new BadRequestException($"Invalid backup tarball: {BackupTarball.ContainerStream} is missing");
+            }
         }
-        if (!contents.HasContainer)
+        else if (contents.HasOptimized)
+        {
+            throw new BadRequestException("Invalid backup tarball: backup/index.yaml says it is not optimized but it holds streams (.bin)");
+        }
+        else if (!contents.HasContainer)
         {
             throw new BadRequestException("Invalid backup tarball: backup/container is missing");
         }
@@ -313,9 +340,9 @@ public sealed partial class InstanceManager
         foreach (var snap in index.Snapshots ?? new())
         {
             Names.ValidateEntityName("snapshot", snap);
-            if (!contents.SnapshotDirs.Contains(snap))
+            if (optimized ? !contents.Streams.Contains(BackupTarball.SnapshotStream(snap)) : !contents.SnapshotDirs.Contains(snap))
             {
-                throw new BadRequestException($"Invalid backup tarball: snapshot \"{snap}\" is listed in backup/index.yaml but backup/snapshots/{snap} is missing");
+                throw new BadRequestException($"Invalid backup tarball: snapshot \"{snap}\" is listed in backup/index.yaml but {(optimized ? BackupTarball.SnapshotStream(snap) : $"backup/snapshots/{snap}")} is missing");
             }
             if (snapshots.Any(s => s.Name == snap))
             {
@@ -370,7 +397,7 @@ public sealed partial class InstanceManager
         var expanded = await ExpandAsync(record, ct);
         await CheckPlanAsync(expanded, ct);
         await CheckDevicesAsync(expanded, ct);
-        return (record, new BackupCreateSource(file, snapshots));
+        return (record, new BackupCreateSource(file, snapshots, optimized));
     }
 
     /// <summary>
@@ -419,6 +446,11 @@ public sealed partial class InstanceManager
     private async Task CreateRootFromBackupAsync(Expanded e, BackupCreateSource backup, StoragePool pool, Reverter revert, CancellationToken ct)
     {
         var r = e.Record;
+        if (backup.Optimized)
+        {
+            await CreateRootFromStreamsAsync(e, backup, pool, revert, ct);
+            return;
+        }
         var path = await pool.CreateEmptyInstanceVolumeAsync(r.Name, r.Type, RootDisk.Size(e.Devices), ct);
         revert.Add(() => pool.DeleteInstanceVolumeAsync(r.Name, r.Type, CancellationToken.None));
         SizeBudget Budget() => new(new DriveInfo(path).AvailableFreeSpace, $"the free space of storage pool \"{pool.Name}\"");
@@ -429,5 +461,35 @@ public sealed partial class InstanceManager
             await Repo.CreateSnapshotAsync(r.Name, snap, ct);
         }
         await Task.Run(() => BackupTarball.Extract(backup.File, BackupTarball.ContainerPrefix, path, Budget()), ct);
+    }
+
+    /// <summary>
+    /// An optimized backup: its streams are copied out of the tarball (the tar may be compressed: no seeking into
+    /// it) to a work directory, then received by the pool's driver, which makes the volume and its snapshots.
+    /// </summary>
+    private async Task CreateRootFromStreamsAsync(Expanded e, BackupCreateSource backup, StoragePool pool, Reverter revert, CancellationToken ct)
+    {
+        var r = e.Record;
+        var work = Path.Combine(BackupsRoot, ".work-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            var files = backup.Snapshots.Select((s, i) => (s.Name, Path.Combine(work, $"{i}.bin"))).ToList();
+            var volumeFile = Path.Combine(work, "volume.bin");
+            var members = files.ToDictionary(f => BackupTarball.SnapshotStream(f.Name), f => f.Item2);
+            members[BackupTarball.ContainerStream] = volumeFile;
+            var budget = new SizeBudget(new DriveInfo(work).AvailableFreeSpace, "the free space of the daemon's backups directory");
+            await Task.Run(() => BackupTarball.ExtractStreams(backup.File, members, budget), ct);
+            await pool.CreateInstanceVolumeFromStreamsAsync(r.Name, r.Type, RootDisk.Size(e.Devices), files, volumeFile, ct);
+            revert.Add(() => pool.DeleteInstanceVolumeAsync(r.Name, r.Type, CancellationToken.None));
+        }
+        finally
+        {
+            Directory.Delete(work, true);
+        }
+        foreach (var snap in backup.Snapshots)
+        {
+            await Repo.CreateSnapshotAsync(r.Name, snap, ct);
+        }
     }
 }

@@ -24,3 +24,47 @@ public sealed partial class StoragePool
         return Driver.VolumePath(new Volume(vtype, instanceName));
     }
 }
+
+/// <summary>Optimized (driver-native) backups of instance volumes, where the driver has a format of its own.</summary>
+public sealed partial class StoragePool
+{
+    /// <summary>Whether <c>optimized_storage</c> backups exist here (btrfs); elsewhere they fall back to the portable tarball, as LXD.</summary>
+    public bool HasOptimizedBackups => Driver is IOptimizedBackups;
+
+    /// <summary>Writes the driver's streams of an instance's root volume: each snapshot (oldest first) to its file, the volume to <paramref name="volumeFile"/>.</summary>
+    public Task SendInstanceVolumeAsync(string instanceName, InstanceType type, IReadOnlyList<(string Snapshot, string File)> snapshots, string volumeFile, CancellationToken ct) =>
+        OptimizedDriver.SendAsync(new Volume(VolumeTypeOf(type), instanceName), snapshots, volumeFile, ct);
+
+    /// <summary>
+    /// Creates an instance's root volume and its snapshots (records and host volumes) from the driver's streams,
+    /// as written by <see cref="SendInstanceVolumeAsync"/> on some host; nothing is left when it throws.
+    /// </summary>
+    public async Task CreateInstanceVolumeFromStreamsAsync(string instanceName, InstanceType type, string size,
+        IReadOnlyList<(string Snapshot, string File)> snapshots, string volumeFile, CancellationToken ct)
+    {
+        Names.ValidateInstanceName(instanceName);
+        var driver = OptimizedDriver;
+        var vtype = VolumeTypeOf(type);
+        var applied = SizeApplies(vtype, size, instanceName);
+        using var _ = await _locks.AcquireAsync(Key(vtype, instanceName), ct);
+        await using var revert = new Reverter();
+        var record = await _repo.CreateVolumeAsync(Name, instanceName, type.ToApi(), "", applied ? new() { ["size"] = size } : new(), "filesystem", ct);
+        revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None)); // its snapshot rows go with it
+        foreach (var s in snapshots)
+        {
+            Names.ValidateEntityName("snapshot", s.Snapshot);
+            await _repo.CreateSnapshotAsync(record.Id, s.Snapshot, "", record.Config, null, ct);
+        }
+        var vol = new Volume(vtype, instanceName);
+        await driver.ReceiveAsync(vol, snapshots, volumeFile, ct);
+        revert.Add(() => Driver.DeleteVolumeAsync(vol, CancellationToken.None));
+        if (applied)
+        {
+            await Driver.SetQuotaAsync(vol, size, ct);
+        }
+        revert.Success();
+    }
+
+    private IOptimizedBackups OptimizedDriver => Driver as IOptimizedBackups
+        ?? throw new BadRequestException($"Storage pool \"{Name}\" (driver {Info.Name}) has no optimized backup format");
+}

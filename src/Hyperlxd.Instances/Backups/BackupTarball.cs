@@ -51,12 +51,73 @@ public static partial class BackupTarball
         args.Add("-C");
         args.Add(workDir);
         args.Add(ContainerPrefix + "/backup.yaml");
+        await RunTarAsync(args, ct);
+    }
+
+    private static async Task RunTarAsync(List<string> args, CancellationToken ct)
+    {
         var r = await HostCommand.RunUncheckedAsync("tar", args, new HostCommandOptions { Environment = new Dictionary<string, string?> { ["LC_ALL"] = "C" } }, ct);
         // 1: a file changed while it was read (a running instance), which LXD accepts too.
         if (r.ExitCode is not (0 or 1))
         {
             throw new HostCommandFailedException("tar", args, r.ExitCode, r.Stderr);
         }
+    }
+
+    public const string OptimizedHeader = "backup/optimized_header.yaml";
+    public const string ContainerStream = "backup/container.bin";
+
+    /// <summary>The member holding snapshot <paramref name="snapshot"/>'s stream in an optimized tarball.</summary>
+    public static string SnapshotStream(string snapshot) => $"{SnapshotsPrefix}/{snapshot}.bin";
+
+    /// <summary>
+    /// Writes an optimized tarball as LXD 5.0.2 does on btrfs: index, <c>optimized_header.yaml</c> (every volume a
+    /// single root subvolume), <c>snapshots/SNAP.bin</c> oldest first, <c>container.bin</c>. <paramref name="send"/>
+    /// writes the streams to the files it is given, staged in <paramref name="workDir"/>.
+    /// </summary>
+    public static async Task WriteOptimizedAsync(string target, string workDir, string indexYaml, IReadOnlyList<string> snapshots,
+        Func<IReadOnlyList<(string Snapshot, string File)>, string, Task> send, string compression, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path.Combine(workDir, SnapshotsPrefix));
+        await File.WriteAllTextAsync(Path.Combine(workDir, Index), indexYaml, ct);
+        var subvolumes = new JsonArray();
+        foreach (var snap in snapshots)
+        {
+            subvolumes.Add((JsonNode)new JsonObject { ["path"] = "/", ["snapshot"] = snap, ["readonly"] = true, ["uuid"] = "" });
+        }
+        subvolumes.Add((JsonNode)new JsonObject { ["path"] = "/", ["snapshot"] = "", ["readonly"] = false, ["uuid"] = "" });
+        using (var header = JsonDocument.Parse(new JsonObject { ["subvolumes"] = subvolumes }.ToJsonString()))
+        {
+            await File.WriteAllTextAsync(Path.Combine(workDir, OptimizedHeader), YamlJson.ToYaml(header.RootElement), ct);
+        }
+        var files = snapshots.Select(s => (s, Path.Combine(workDir, SnapshotStream(s)))).ToList();
+        await send(files, Path.Combine(workDir, ContainerStream));
+        var args = new List<string> { "--create", "--file", target, "--format=posix", "--numeric-owner" };
+        if (CompressionAlgorithms.TarOption(compression) is { } option)
+        {
+            args.Add(option);
+        }
+        args.AddRange(["-C", workDir, Index, OptimizedHeader]);
+        args.AddRange(snapshots.Select(SnapshotStream));
+        args.Add(ContainerStream);
+        await RunTarAsync(args, ct);
+    }
+
+    /// <summary>Copies the named regular-file members (already checked by <see cref="Inspect"/>) to new files, root-only.</summary>
+    public static void ExtractStreams(string file, IReadOnlyDictionary<string, string> members, SizeBudget budget)
+    {
+        Rewrap(() =>
+        {
+            using var tar = Compression.OpenTar(file, Compression.Detect(file));
+            SafeTar.Walk(tar, (entry, path) =>
+            {
+                if (members.TryGetValue(path, out var dest) && entry.DataStream is { } data)
+                {
+                    using var f = new FileStream(dest, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+                    data.CopyTo(f);
+                }
+            }, budget);
+        });
     }
 
     private static string Transform(List<string> args, string path, string prefix)
@@ -69,7 +130,8 @@ public static partial class BackupTarball
     }
 
     /// <summary>What a checked tarball holds.</summary>
-    public sealed record Contents(BackupIndex Index, bool HasContainer, HashSet<string> SnapshotDirs, bool HasOptimized, bool HasVm);
+    /// <param name="Streams">The optimized members (<c>container.bin</c>, <c>snapshots/SNAP.bin</c>), all regular files.</param>
+    public sealed record Contents(BackupIndex Index, bool HasContainer, HashSet<string> SnapshotDirs, bool HasOptimized, bool HasVm, HashSet<string> Streams);
 
     /// <summary>
     /// Reads the whole tarball as an attacker could have made it: SafeTar's rules (no "..", no escaping links,
@@ -83,6 +145,7 @@ public static partial class BackupTarball
         var hasOptimized = false;
         var hasVm = false;
         var snapshots = new HashSet<string>(StringComparer.Ordinal);
+        var streams = new HashSet<string>(StringComparer.Ordinal);
         Rewrap(() =>
         {
             using var tar = Compression.OpenTar(file, Compression.Detect(file));
@@ -105,15 +168,24 @@ public static partial class BackupTarball
                     if (snap.EndsWith(".bin", StringComparison.Ordinal))
                     {
                         hasOptimized = true;
+                        AddStream(streams, entry, path);
                     }
-                    snapshots.Add(snap);
+                    else
+                    {
+                        snapshots.Add(snap);
+                    }
+                }
+                else if (path == OptimizedHeader)
+                {
+                    CheckOptimizedHeader(ReadBounded(entry.DataStream, OptimizedHeader));
                 }
                 else if (path == SnapshotsPrefix)
                 {
                 }
-                else if (path is "backup/container.bin" or "backup/volume.bin")
+                else if (path == ContainerStream)
                 {
                     hasOptimized = true;
+                    AddStream(streams, entry, path);
                 }
                 else if (path.StartsWith("backup/virtual-machine", StringComparison.Ordinal))
                 {
@@ -129,30 +201,42 @@ public static partial class BackupTarball
         {
             throw new BadRequestException("Invalid backup tarball: backup/index.yaml is missing");
         }
-        return new Contents(index, hasContainer, snapshots, hasOptimized, hasVm);
+        return new Contents(index, hasContainer, snapshots, hasOptimized, hasVm, streams);
+    }
+
+    private static void AddStream(HashSet<string> streams, System.Formats.Tar.TarEntry entry, string path)
+    {
+        if (entry.EntryType is not (System.Formats.Tar.TarEntryType.RegularFile or System.Formats.Tar.TarEntryType.V7RegularFile) || !streams.Add(path))
+        {
+            throw new BadRequestException($"Invalid backup tarball: \"{path}\" must be a single regular file");
+        }
+    }
+
+    /// <summary>Only what LXD writes for a plain volume: root subvolumes (nested subvolumes are not restored here).</summary>
+    private static void CheckOptimizedHeader(string text)
+    {
+        try
+        {
+            RefuseAliases(text);
+            var node = YamlJson.ToJson(text);
+            var subvolumes = node?["subvolumes"] as JsonArray ?? throw new BadRequestException($"Invalid backup tarball: {OptimizedHeader} has no subvolumes list");
+            foreach (var sub in subvolumes)
+            {
+                if (sub?["path"]?.GetValue<string>() is not "/")
+                {
+                    throw new BadRequestException($"Invalid backup tarball: {OptimizedHeader} lists a nested subvolume, which is not supported");
+                }
+            }
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or ArgumentException or YamlDotNet.Core.YamlException)
+        {
+            throw new BadRequestException($"Invalid backup tarball: {OptimizedHeader}: {e.Message}", e);
+        }
     }
 
     private static BackupIndex ReadIndex(Stream? data)
     {
-        using var buffer = new MemoryStream();
-        if (data is not null)
-        {
-            var chunk = new byte[81920];
-            int n;
-            while ((n = data.Read(chunk, 0, chunk.Length)) > 0)
-            {
-                buffer.Write(chunk, 0, n);
-                if (buffer.Length > MaxIndexBytes)
-                {
-                    throw new BadRequestException($"Invalid backup tarball: backup/index.yaml is larger than {MaxIndexBytes} bytes");
-                }
-            }
-        }
-        var text = Encoding.UTF8.GetString(buffer.ToArray());
-        if (text.Contains('\0'))
-        {
-            throw new BadRequestException("Invalid backup tarball: backup/index.yaml contains a NUL character");
-        }
+        var text = ReadBounded(data, Index);
         try
         {
             RefuseAliases(text);
@@ -165,6 +249,30 @@ public static partial class BackupTarball
         {
             throw new BadRequestException($"Invalid backup tarball: backup/index.yaml: {e.Message}", e);
         }
+    }
+
+    private static string ReadBounded(Stream? data, string what)
+    {
+        using var buffer = new MemoryStream();
+        if (data is not null)
+        {
+            var chunk = new byte[81920];
+            int n;
+            while ((n = data.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                buffer.Write(chunk, 0, n);
+                if (buffer.Length > MaxIndexBytes)
+                {
+                    throw new BadRequestException($"Invalid backup tarball: {what} is larger than {MaxIndexBytes} bytes");
+                }
+            }
+        }
+        var text = Encoding.UTF8.GetString(buffer.ToArray());
+        if (text.Contains('\0'))
+        {
+            throw new BadRequestException($"Invalid backup tarball: {what} contains a NUL character");
+        }
+        return text;
     }
 
     /// <summary>An alias expands on conversion: a few lines of anchors could be gigabytes ("billion laughs"). LXD never writes any.</summary>

@@ -112,6 +112,12 @@ public sealed partial class BtrfsDriver(PoolSpec pool, string version) : DriverB
 
     public override async Task MountPoolAsync(CancellationToken ct)
     {
+        await MountAsync();
+        await SweepBackupWorkAsync();
+    }
+
+    private async Task MountAsync()
+    {
         Directory.CreateDirectory(Pool.MountPath);
         if (Kind == SourceKind.LoopFile && File.Exists(Source))
         {

@@ -87,3 +87,16 @@ public interface IStorageDriver
     /// <summary>Makes snapshot <paramref name="snapshot"/> of <paramref name="target"/> a copy of the tree at <paramref name="sourcePath"/> (as <see cref="CopyVolumeAsync"/>).</summary>
     Task CopySnapshotAsync(Volume target, string snapshot, string sourcePath, bool samePool, CancellationToken ct);
 }
+
+/// <summary>
+/// A backend with its own backup format (LXD's <c>optimized_storage</c>): one stream per snapshot, oldest
+/// first and each relative to the one before, then one for the volume.
+/// </summary>
+public interface IOptimizedBackups
+{
+    /// <summary>Writes the streams of <paramref name="v"/>: each snapshot's to its file, the volume's to <paramref name="volumeFile"/>.</summary>
+    Task SendAsync(Volume v, IReadOnlyList<(string Snapshot, string File)> snapshots, string volumeFile, CancellationToken ct);
+
+    /// <summary>Makes volume <paramref name="v"/> (absent) and its snapshots from such streams, which are untrusted; leaves nothing when it throws.</summary>
+    Task ReceiveAsync(Volume v, IReadOnlyList<(string Snapshot, string File)> snapshots, string volumeFile, CancellationToken ct);
+}
