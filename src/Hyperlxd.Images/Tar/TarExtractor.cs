@@ -6,7 +6,7 @@ namespace Hyperlxd.Images.Tar;
 
 /// <summary>
 /// Unpacks a tar stream through <see cref="SafeTar"/> into a directory, keeping modes (setuid and
-/// setgid included), owners and mtimes. <paramref name="map"/> picks which entries go where (null
+/// setgid included), owners, mtimes and the safe extended attributes (<see cref="TarXattrs"/>). <paramref name="map"/> picks which entries go where (null
 /// skips one). A member that replaces an earlier one removes it first; nothing on the way to a
 /// member is ever a symlink (checked on disk too, not only in the archive's bookkeeping).
 /// </summary>
@@ -79,6 +79,8 @@ public static class TarExtractor
             {
                 File.SetUnixFileMode(dest, entry.Mode);
             }
+            // Last: a chown clears file capabilities.
+            TarXattrs.Restore(entry, dest);
         }, budget);
         // Directory mtimes last: writing into a directory changes its mtime.
         foreach (var (dir, time) in dirTimes)
