@@ -496,7 +496,7 @@ public sealed class LxcBackupTests(ContainerDaemon fixture)
 
     private static void AddDir(TarWriter tar, string name) => tar.WriteEntry(new PaxTarEntry(TarEntryType.Directory, name));
 
-    private static Stream Open(string file)
+    internal static Stream Open(string file)
     {
         var fs = System.IO.File.OpenRead(file);
         var head = new byte[2];
@@ -505,7 +505,7 @@ public sealed class LxcBackupTests(ContainerDaemon fixture)
         return head[0] == 0x1f && head[1] == 0x8b ? new GZipStream(fs, CompressionMode.Decompress) : fs;
     }
 
-    private static List<string> ReadNames(string file)
+    internal static List<string> ReadNames(string file)
     {
         using var s = Open(file);
         using var reader = new TarReader(s);
@@ -517,7 +517,7 @@ public sealed class LxcBackupTests(ContainerDaemon fixture)
         return names;
     }
 
-    private static PosixTarEntry ReadEntry(string file, string name)
+    internal static PosixTarEntry ReadEntry(string file, string name)
     {
         using var s = Open(file);
         using var reader = new TarReader(s);
@@ -531,7 +531,7 @@ public sealed class LxcBackupTests(ContainerDaemon fixture)
         throw new InvalidOperationException(name + " not in " + file);
     }
 
-    private static string ReadText(string file, string name)
+    internal static string ReadText(string file, string name)
     {
         var e = ReadEntry(file, name);
         using var r = new StreamReader(e.DataStream!);

@@ -4,6 +4,8 @@ using System.Text;
 using Hyperlxd.Tests.Infrastructure;
 using Hyperlxd.Tests.Instances;
 
+using static Hyperlxd.Tests.Conformance.LxcBackupTests;
+
 namespace Hyperlxd.Tests.Conformance;
 
 /// <summary>
@@ -286,46 +288,4 @@ public sealed class LxcOptimizedBackupTests(ContainerDaemon fixture)
 
     private static void AddFile(TarWriter tar, string name, byte[] data) =>
         tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(data) });
-
-    private static Stream Open(string file)
-    {
-        var fs = File.OpenRead(file);
-        var head = new byte[2];
-        fs.ReadExactly(head);
-        fs.Position = 0;
-        return head[0] == 0x1f && head[1] == 0x8b ? new GZipStream(fs, CompressionMode.Decompress) : fs;
-    }
-
-    private static List<string> ReadNames(string file)
-    {
-        using var s = Open(file);
-        using var reader = new TarReader(s);
-        var names = new List<string>();
-        while (reader.GetNextEntry() is { } e)
-        {
-            names.Add(e.Name);
-        }
-        return names;
-    }
-
-    private static PosixTarEntry ReadEntry(string file, string name)
-    {
-        using var s = Open(file);
-        using var reader = new TarReader(s);
-        while (reader.GetNextEntry(copyData: true) is { } e)
-        {
-            if (e.Name == name)
-            {
-                return (PosixTarEntry)e;
-            }
-        }
-        throw new InvalidOperationException(name + " not in " + file);
-    }
-
-    private static string ReadText(string file, string name)
-    {
-        var e = ReadEntry(file, name);
-        using var r = new StreamReader(e.DataStream!);
-        return r.ReadToEnd();
-    }
 }
