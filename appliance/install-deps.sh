@@ -46,6 +46,7 @@ packages=(
     libvirt-dev         # /usr/share/libvirt/api/libvirt-api.xml: the binding's signatures are checked against it
     cpio                # the VM test image's initramfs (images/vm/build.sh)
     e2fsprogs           # mkfs.ext4 -d: the VM test image's disk
+    attr                # setfattr/getfattr: backup tests put xattrs on files and read them back
 )
 packages+=("$@")
 
