@@ -46,11 +46,32 @@ public sealed class BackupIndex
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public BackupConfig? Config { get; set; }
 }
 
-/// <summary>LXD's backup config (backup.yaml): the instance, its snapshots, the pool and the root volume.</summary>
+/// <summary>LXD's backup config (backup.yaml): the instance, its snapshots, the pool and the root volume; or a custom volume and its snapshots.</summary>
 public sealed class BackupConfig
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public Instance? Container { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<InstanceSnapshot>? Snapshots { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public StoragePool? Pool { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public StorageVolume? Volume { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<StorageVolumeSnapshot>? VolumeSnapshots { get; set; }
+}
+
+/// <summary><c>GET /1.0/storage-pools/{pool}/volumes/custom/{name}/backups/{backup}</c> (<c>custom_volume_backup</c>).</summary>
+public sealed class StoragePoolVolumeBackup
+{
+    public string Name { get; set; } = "";
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+    public bool VolumeOnly { get; set; }
+    public bool OptimizedStorage { get; set; }
+}
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed class StoragePoolVolumeBackupsPost
+{
+    public string? Name { get; set; }
+    public DateTimeOffset? ExpiresAt { get; set; }
+    public bool VolumeOnly { get; set; }
+    public bool OptimizedStorage { get; set; }
+    public string? CompressionAlgorithm { get; set; }
 }

@@ -48,6 +48,7 @@ public static class InstanceLayerServices
         services.AddSingleton<IProxyForwarders, Proxy.ProxyForwarders>();
         services.AddSingleton<InstanceManager>();
         services.AddSingleton<ProfileService>();
+        services.AddSingleton<Backups.VolumeBackups>();
         services.AddSingleton<InstanceLayer>();
         return services;
     }
@@ -77,6 +78,7 @@ public sealed class InstanceLayer(StateStoreProvider state, InstanceDrivers driv
         await _pools.LoadAsync(ct);
         await services.GetRequiredService<ImageStore>().ReconcileAsync(ct);
         await services.GetRequiredService<InstanceManager>().StartupAsync(ct);
+        await services.GetRequiredService<Backups.VolumeBackups>().StartAsync(ct);
     }
 
     /// <summary>Stops the drivers' background work and lets the pools' finish (the store stays open: see <see cref="CloseAsync"/>).</summary>

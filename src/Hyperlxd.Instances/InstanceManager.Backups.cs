@@ -309,45 +309,12 @@ public sealed partial class InstanceManager
         var optimized = index.Optimized ?? contents.HasOptimized;
         if (optimized)
         {
-            // As LXD: the streams are the backend's own format, readable only by a pool of the same driver.
-            var target = pools.Get(pool);
-            if (target.Info.Name != index.Backend)
-            {
-                throw new BadRequestException($"Optimized backup storage driver \"{index.Backend}\" differs from the target storage pool driver \"{target.Info.Name}\"");
-            }
-            if (!target.HasOptimizedBackups)
-            {
-                throw new BadRequestException($"Optimized backups of storage driver \"{index.Backend}\" cannot be imported");
-            }
-            if (contents.HasContainer || contents.SnapshotDirs.Count > 0)
-            {
-                throw new BadRequestException("Invalid backup tarball: an optimized backup holds streams (.bin), not directories");
-            }
-            if (!contents.Streams.Contains(BackupTarball.ContainerStream))
-            {
-                throw new BadRequestException($"Invalid backup tarball: {BackupTarball.ContainerStream} is missing");
-            }
+            CheckOptimizedTarget(pools.Get(pool), index);
         }
-        else if (contents.HasOptimized)
-        {
-            throw new BadRequestException("Invalid backup tarball: backup/index.yaml says it is not optimized but it holds streams (.bin)");
-        }
-        else if (!contents.HasContainer)
-        {
-            throw new BadRequestException("Invalid backup tarball: backup/container is missing");
-        }
+        contents.CheckHolds(optimized, index.Snapshots ?? new());
         var snapshots = new List<InstanceRecord>();
         foreach (var snap in index.Snapshots ?? new())
         {
-            Names.ValidateEntityName("snapshot", snap);
-            if (optimized ? !contents.Streams.Contains(BackupTarball.SnapshotStream(snap)) : !contents.SnapshotDirs.Contains(snap))
-            {
-                throw new BadRequestException($"Invalid backup tarball: snapshot \"{snap}\" is listed in backup/index.yaml but {(optimized ? BackupTarball.SnapshotStream(snap) : $"backup/snapshots/{snap}")} is missing");
-            }
-            if (snapshots.Any(s => s.Name == snap))
-            {
-                throw new BadRequestException($"Invalid backup: snapshot \"{snap}\" is listed twice");
-            }
             var c = index.Config.Snapshots?.FirstOrDefault(s => s.Name == snap);
             snapshots.Add(new InstanceRecord
             {
@@ -398,6 +365,19 @@ public sealed partial class InstanceManager
         await CheckPlanAsync(expanded, ct);
         await CheckDevicesAsync(expanded, ct);
         return (record, new BackupCreateSource(file, snapshots, optimized));
+    }
+
+    /// <summary>As LXD: optimized streams are the backend's own format, readable only by a pool of the same driver.</summary>
+    internal static void CheckOptimizedTarget(StoragePool target, BackupIndex index)
+    {
+        if (target.Info.Name != index.Backend)
+        {
+            throw new BadRequestException($"Optimized backup storage driver \"{index.Backend}\" differs from the target storage pool driver \"{target.Info.Name}\"");
+        }
+        if (!target.HasOptimizedBackups)
+        {
+            throw new BadRequestException($"Optimized backups of storage driver \"{index.Backend}\" cannot be imported");
+        }
     }
 
     /// <summary>
@@ -476,8 +456,8 @@ public sealed partial class InstanceManager
         {
             var files = backup.Snapshots.Select((s, i) => (s.Name, Path.Combine(work, $"{i}.bin"))).ToList();
             var volumeFile = Path.Combine(work, "volume.bin");
-            var members = files.ToDictionary(f => BackupTarball.SnapshotStream(f.Name), f => f.Item2);
-            members[BackupTarball.ContainerStream] = volumeFile;
+            var members = files.ToDictionary(f => BackupLayout.Container.SnapshotStream(f.Name), f => f.Item2);
+            members[BackupLayout.Container.VolumeStream] = volumeFile;
             var budget = new SizeBudget(new DriveInfo(work).AvailableFreeSpace, "the free space of the daemon's backups directory");
             await Task.Run(() => BackupTarball.ExtractStreams(backup.File, members, budget), ct);
             await pool.CreateInstanceVolumeFromStreamsAsync(r.Name, r.Type, RootDisk.Size(e.Devices), files, volumeFile, ct);

@@ -21,7 +21,8 @@ public sealed class StateStore : IAsyncDisposable
         Storage = new StorageRepository(db);
         Images = new ImageRepository(db);
         Networks = new NetworkRepository(db);
-        Backups = new BackupRepository(db);
+        Backups = new BackupRepository(db, BackupTable.Instances);
+        VolumeBackups = new BackupRepository(db, BackupTable.Volumes);
     }
 
     public Database Database { get; }
@@ -34,6 +35,7 @@ public sealed class StateStore : IAsyncDisposable
     public ImageRepository Images { get; }
     public NetworkRepository Networks { get; }
     public BackupRepository Backups { get; }
+    public BackupRepository VolumeBackups { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
     /// <param name="timeout">The budget of one unit of work (null: <see cref="Database.DefaultTimeout"/>).</param>

@@ -69,11 +69,7 @@ public static partial class InstanceEndpoints
         {
             var e = await LoadAsync(ctx);
             var path = await ctx.Service<InstanceManager>().BackupFileAsync(e.Record.Name, Backup(ctx), ctx.RequestAborted);
-            await using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-            ctx.Response.ContentType = "application/octet-stream";
-            ctx.Response.ContentLength = f.Length;
-            ctx.Response.Headers.ContentDisposition = "attachment; filename=backup.tar.gz";
-            await f.CopyToAsync(ctx.Response.Body, ctx.RequestAborted);
+            await BackupFiles.SendAsync(ctx, path);
         });
     }
 
@@ -91,26 +87,7 @@ public static partial class InstanceEndpoints
         var started = false;
         try
         {
-            var limit = instances.UploadLimit();
-            if (ctx.Request.ContentLength > limit)
-            {
-                throw new PayloadTooLargeException($"Backup too large: {ctx.Request.ContentLength} bytes, the server has {limit} free");
-            }
-            await using (var f = new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            {
-                var buffer = new byte[1 << 20];
-                long total = 0;
-                int n;
-                while ((n = await ctx.Request.Body.ReadAsync(buffer, ctx.RequestAborted)) > 0)
-                {
-                    total += n;
-                    if (total > limit)
-                    {
-                        throw new PayloadTooLargeException($"Backup too large: more than the {limit} bytes free on the server");
-                    }
-                    await f.WriteAsync(buffer.AsMemory(0, n), ctx.RequestAborted);
-                }
-            }
+            await BackupFiles.SaveUploadAsync(ctx, file, instances.UploadLimit());
             var headers = ctx.Request.Headers;
             var (record, source) = await instances.PrepareImportAsync(file, headers["X-LXD-name"].ToString(), headers["X-LXD-pool"].ToString(), ctx.RequestAborted);
             var op = operations.Start(OperationClass.Task, "Restoring backup", async (_, ct) =>

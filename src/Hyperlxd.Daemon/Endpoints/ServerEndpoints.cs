@@ -62,6 +62,7 @@ public static class ServerEndpoints
         "backup_override_name",
         "image_compression_algorithm",
         "container_edit_metadata",
+        "custom_volume_backup", // lxc storage volume export/import; /1.0/storage-pools/*/volumes/custom/*/backups
     };
 
     public static string Version { get; } =

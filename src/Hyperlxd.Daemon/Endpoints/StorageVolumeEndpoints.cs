@@ -38,6 +38,7 @@ public static class StorageVolumeEndpoints
         app.MapPost(Base + "/{type}/{name}", ctx => RenameAsync(ctx));
         app.MapDelete(Base + "/{type}/{name}", ctx => DeleteAsync(ctx));
         StorageVolumeSnapshotEndpoints.Map(app);
+        StorageVolumeBackupEndpoints.Map(app);
     }
 
     internal static string Url(string pool, string type, string name) => StoragePools.VolumeUrl(pool, type, name);
@@ -82,6 +83,15 @@ public static class StorageVolumeEndpoints
     private static async Task CreateAsync(HttpContext ctx, string? routeType)
     {
         var pool = StoragePoolEndpoints.PoolOf(ctx);
+        if (ctx.Request.ContentType == "application/octet-stream")
+        {
+            if (routeType is not (null or "custom"))
+            {
+                throw new BadRequestException($"Only custom volumes can be imported from a backup, not \"{routeType}\"");
+            }
+            await StorageVolumeBackupEndpoints.ImportAsync(ctx, pool);
+            return;
+        }
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumesPost);
         var type = routeType ?? req.Type ?? "custom";
         if (req.Type is { Length: > 0 } bodyType && bodyType != type)
@@ -168,6 +178,7 @@ public static class StorageVolumeEndpoints
             throw new ConflictException($"The storage volume is still in use by: {string.Join(", ", users)}");
         }
         await pool.DeleteVolumeAsync(v, ctx.RequestAborted);
+        ctx.Service<Instances.Backups.VolumeBackups>().DeleteFiles(v);
         Lifecycle(ctx, "storage-volume-deleted", Url(pool.Name, v.Type, v.Name));
         await Respond.Empty(ctx);
     }

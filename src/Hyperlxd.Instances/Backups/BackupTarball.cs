@@ -11,10 +11,27 @@ using Hyperlxd.Interop.Linux;
 namespace Hyperlxd.Instances.Backups;
 
 /// <summary>
-/// LXD 5.0.2's instance backup tarball: <c>backup/index.yaml</c>, then <c>backup/snapshots/SNAP/</c> for each
-/// snapshot and <c>backup/container/</c> (the volume: metadata.yaml, templates/, rootfs/) with a
-/// <c>backup.yaml</c> in it, as LXD keeps one in every instance volume. Written by GNU tar (numeric ids, xattrs,
-/// hard links, device nodes as on disk); read back through <see cref="SafeTar"/> only.
+/// Where a backup tarball keeps the volume and its snapshots: <c>backup/container</c> and <c>backup/snapshots/SNAP</c>
+/// for a container, <c>backup/volume</c> and <c>backup/volume-snapshots/SNAP</c> for a custom volume (LXD 5.0.2);
+/// an optimized tarball has <c>VOLUME.bin</c> and <c>SNAPSHOTS/SNAP.bin</c> streams there instead.
+/// </summary>
+public sealed record BackupLayout(string Volume, string Snapshots)
+{
+    public static readonly BackupLayout Container = new("backup/container", "backup/snapshots");
+    public static readonly BackupLayout Custom = new("backup/volume", "backup/volume-snapshots");
+
+    public string VolumeStream => Volume + ".bin";
+
+    public string SnapshotDir(string snapshot) => $"{Snapshots}/{snapshot}";
+
+    public string SnapshotStream(string snapshot) => $"{Snapshots}/{snapshot}.bin";
+}
+
+/// <summary>
+/// LXD 5.0.2's backup tarball: <c>backup/index.yaml</c>, then each snapshot's directory and the volume's (see
+/// <see cref="BackupLayout"/>); an instance's volume (metadata.yaml, templates/, rootfs/) has a <c>backup.yaml</c>
+/// in it, as LXD keeps one in every instance volume. Written by GNU tar (numeric ids, xattrs, hard links, device
+/// nodes as on disk); read back through <see cref="SafeTar"/> only.
 /// </summary>
 public static partial class BackupTarball
 {
@@ -25,14 +42,19 @@ public static partial class BackupTarball
 
     /// <summary>
     /// Writes the tarball to <paramref name="target"/>: <paramref name="indexYaml"/> and <paramref name="backupYaml"/>
-    /// are staged in <paramref name="workDir"/>; the volume and snapshot directories are archived as they are.
+    /// (null for a custom volume, which has none) are staged in <paramref name="workDir"/>; the volume and snapshot
+    /// directories are archived as they are.
     /// </summary>
-    public static async Task WriteAsync(string target, string workDir, string indexYaml, string backupYaml,
-        IReadOnlyList<(string Name, string Path)> snapshots, string volumePath, string compression, CancellationToken ct)
+    public static async Task WriteAsync(string target, string workDir, string indexYaml, string? backupYaml,
+        IReadOnlyList<(string Name, string Path)> snapshots, string volumePath, string compression, CancellationToken ct, BackupLayout? layout = null)
     {
-        Directory.CreateDirectory(Path.Combine(workDir, ContainerPrefix));
+        layout ??= BackupLayout.Container;
+        Directory.CreateDirectory(Path.Combine(workDir, layout.Volume));
         await File.WriteAllTextAsync(Path.Combine(workDir, Index), indexYaml, ct);
-        await File.WriteAllTextAsync(Path.Combine(workDir, ContainerPrefix, "backup.yaml"), backupYaml, ct);
+        if (backupYaml is not null)
+        {
+            await File.WriteAllTextAsync(Path.Combine(workDir, layout.Volume, "backup.yaml"), backupYaml, ct);
+        }
         var args = new List<string> { "--create", "--file", target, "--format=posix", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--no-recursion", "-C", workDir, Index, "--recursion" };
         if (CompressionAlgorithms.TarOption(compression) is { } option)
         {
@@ -42,15 +64,18 @@ public static partial class BackupTarball
         var members = new List<string>();
         foreach (var (name, path) in snapshots)
         {
-            members.Add(Transform(args, path, $"{SnapshotsPrefix}/{name}"));
+            members.Add(Transform(args, path, layout.SnapshotDir(name)));
         }
-        members.Add(Transform(args, volumePath, ContainerPrefix));
+        members.Add(Transform(args, volumePath, layout.Volume));
         args.Add("-C");
         args.Add("/");
         args.AddRange(members);
-        args.Add("-C");
-        args.Add(workDir);
-        args.Add(ContainerPrefix + "/backup.yaml");
+        if (backupYaml is not null)
+        {
+            args.Add("-C");
+            args.Add(workDir);
+            args.Add(layout.Volume + "/backup.yaml");
+        }
         await RunTarAsync(args, ct);
     }
 
@@ -65,10 +90,6 @@ public static partial class BackupTarball
     }
 
     public const string OptimizedHeader = "backup/optimized_header.yaml";
-    public const string ContainerStream = "backup/container.bin";
-
-    /// <summary>The member holding snapshot <paramref name="snapshot"/>'s stream in an optimized tarball.</summary>
-    public static string SnapshotStream(string snapshot) => $"{SnapshotsPrefix}/{snapshot}.bin";
 
     /// <summary>
     /// Writes an optimized tarball as LXD 5.0.2 does on btrfs: index, <c>optimized_header.yaml</c> (every volume a
@@ -76,9 +97,10 @@ public static partial class BackupTarball
     /// writes the streams to the files it is given, staged in <paramref name="workDir"/>.
     /// </summary>
     public static async Task WriteOptimizedAsync(string target, string workDir, string indexYaml, IReadOnlyList<string> snapshots,
-        Func<IReadOnlyList<(string Snapshot, string File)>, string, Task> send, string compression, CancellationToken ct)
+        Func<IReadOnlyList<(string Snapshot, string File)>, string, Task> send, string compression, CancellationToken ct, BackupLayout? layout = null)
     {
-        Directory.CreateDirectory(Path.Combine(workDir, SnapshotsPrefix));
+        layout ??= BackupLayout.Container;
+        Directory.CreateDirectory(Path.Combine(workDir, layout.Snapshots));
         await File.WriteAllTextAsync(Path.Combine(workDir, Index), indexYaml, ct);
         var subvolumes = new JsonArray();
         foreach (var snap in snapshots)
@@ -90,16 +112,16 @@ public static partial class BackupTarball
         {
             await File.WriteAllTextAsync(Path.Combine(workDir, OptimizedHeader), YamlJson.ToYaml(header.RootElement), ct);
         }
-        var files = snapshots.Select(s => (s, Path.Combine(workDir, SnapshotStream(s)))).ToList();
-        await send(files, Path.Combine(workDir, ContainerStream));
+        var files = snapshots.Select(s => (s, Path.Combine(workDir, layout.SnapshotStream(s)))).ToList();
+        await send(files, Path.Combine(workDir, layout.VolumeStream));
         var args = new List<string> { "--create", "--file", target, "--format=posix", "--numeric-owner" };
         if (CompressionAlgorithms.TarOption(compression) is { } option)
         {
             args.Add(option);
         }
         args.AddRange(["-C", workDir, Index, OptimizedHeader]);
-        args.AddRange(snapshots.Select(SnapshotStream));
-        args.Add(ContainerStream);
+        args.AddRange(snapshots.Select(layout.SnapshotStream));
+        args.Add(layout.VolumeStream);
         await RunTarAsync(args, ct);
     }
 
@@ -130,18 +152,61 @@ public static partial class BackupTarball
     }
 
     /// <summary>What a checked tarball holds.</summary>
-    /// <param name="Streams">The optimized members (<c>container.bin</c>, <c>snapshots/SNAP.bin</c>), all regular files.</param>
-    public sealed record Contents(BackupIndex Index, bool HasContainer, HashSet<string> SnapshotDirs, bool HasOptimized, bool HasVm, HashSet<string> Streams);
+    /// <param name="HasVolume">Members under the layout's volume directory.</param>
+    /// <param name="Streams">The optimized members (<c>VOLUME.bin</c>, <c>SNAPSHOTS/SNAP.bin</c>), all regular files.</param>
+    public sealed record Contents(BackupIndex Index, BackupLayout Layout, bool HasVolume, HashSet<string> SnapshotDirs, bool HasOptimized, bool HasVm, HashSet<string> Streams)
+    {
+        /// <summary>
+        /// Checks that the tarball holds what its index says, in the one format it claims (directories, or an
+        /// optimized backup's streams), with each listed snapshot once; every problem is a 400 naming it.
+        /// </summary>
+        public void CheckHolds(bool optimized, IReadOnlyList<string> snapshots)
+        {
+            if (optimized)
+            {
+                if (HasVolume || SnapshotDirs.Count > 0)
+                {
+                    throw new BadRequestException("Invalid backup tarball: an optimized backup holds streams (.bin), not directories");
+                }
+                if (!Streams.Contains(Layout.VolumeStream))
+                {
+                    throw new BadRequestException($"Invalid backup tarball: {Layout.VolumeStream} is missing");
+                }
+            }
+            else if (HasOptimized)
+            {
+                throw new BadRequestException("Invalid backup tarball: backup/index.yaml says it is not optimized but it holds streams (.bin)");
+            }
+            else if (!HasVolume)
+            {
+                throw new BadRequestException($"Invalid backup tarball: {Layout.Volume} is missing");
+            }
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var snap in snapshots)
+            {
+                Names.ValidateEntityName("snapshot", snap);
+                if (optimized ? !Streams.Contains(Layout.SnapshotStream(snap)) : !SnapshotDirs.Contains(snap))
+                {
+                    throw new BadRequestException($"Invalid backup tarball: snapshot \"{snap}\" is listed in backup/index.yaml but {(optimized ? Layout.SnapshotStream(snap) : Layout.SnapshotDir(snap))} is missing");
+                }
+                if (!seen.Add(snap))
+                {
+                    throw new BadRequestException($"Invalid backup: snapshot \"{snap}\" is listed twice");
+                }
+            }
+        }
+    }
 
     /// <summary>
     /// Reads the whole tarball as an attacker could have made it: SafeTar's rules (no "..", no escaping links,
-    /// no device nodes, no member under a symlink), only members under <c>backup/</c>, an index of bounded size,
-    /// and at most <paramref name="budget"/> bytes unpacked. Every problem is a 400 naming it.
+    /// no device nodes, no member under a symlink), only members under <c>backup/</c> that the layout names, an
+    /// index of bounded size, and at most <paramref name="budget"/> bytes unpacked. Every problem is a 400 naming it.
     /// </summary>
-    public static Contents Inspect(string file, SizeBudget budget)
+    public static Contents Inspect(string file, SizeBudget budget, BackupLayout? layout = null)
     {
+        layout ??= BackupLayout.Container;
         BackupIndex? index = null;
-        var hasContainer = false;
+        var hasVolume = false;
         var hasOptimized = false;
         var hasVm = false;
         var snapshots = new HashSet<string>(StringComparer.Ordinal);
@@ -155,16 +220,16 @@ public static partial class BackupTarball
                 {
                     index = ReadIndex(entry.DataStream);
                 }
-                else if (path == "backup")
+                else if (path == "backup" || path == layout.Snapshots)
                 {
                 }
-                else if (path == ContainerPrefix || path.StartsWith(ContainerPrefix + "/", StringComparison.Ordinal))
+                else if (path == layout.Volume || path.StartsWith(layout.Volume + "/", StringComparison.Ordinal))
                 {
-                    hasContainer = true;
+                    hasVolume = true;
                 }
-                else if (path.StartsWith(SnapshotsPrefix + "/", StringComparison.Ordinal))
+                else if (path.StartsWith(layout.Snapshots + "/", StringComparison.Ordinal))
                 {
-                    var snap = path[(SnapshotsPrefix.Length + 1)..].Split('/')[0];
+                    var snap = path[(layout.Snapshots.Length + 1)..].Split('/')[0];
                     if (snap.EndsWith(".bin", StringComparison.Ordinal))
                     {
                         hasOptimized = true;
@@ -179,10 +244,7 @@ public static partial class BackupTarball
                 {
                     CheckOptimizedHeader(ReadBounded(entry.DataStream, OptimizedHeader));
                 }
-                else if (path == SnapshotsPrefix)
-                {
-                }
-                else if (path == ContainerStream)
+                else if (path == layout.VolumeStream)
                 {
                     hasOptimized = true;
                     AddStream(streams, entry, path);
@@ -193,7 +255,7 @@ public static partial class BackupTarball
                 }
                 else
                 {
-                    throw new BadRequestException($"Invalid backup tarball: unexpected entry \"{entry.Name}\" (only backup/index.yaml, backup/container and backup/snapshots belong in it)");
+                    throw new BadRequestException($"Invalid backup tarball: unexpected entry \"{entry.Name}\" (only backup/index.yaml, {layout.Volume} and {layout.Snapshots} belong in it)");
                 }
             }, budget);
         });
@@ -201,7 +263,7 @@ public static partial class BackupTarball
         {
             throw new BadRequestException("Invalid backup tarball: backup/index.yaml is missing");
         }
-        return new Contents(index, hasContainer, snapshots, hasOptimized, hasVm, streams);
+        return new Contents(index, layout, hasVolume, snapshots, hasOptimized, hasVm, streams);
     }
 
     private static void AddStream(HashSet<string> streams, System.Formats.Tar.TarEntry entry, string path)
