@@ -8,6 +8,7 @@ using Hyperlxd.Core.Instances;
 using Hyperlxd.Images.Tar;
 using Hyperlxd.Instances.Backups;
 using Hyperlxd.State.Repositories;
+using Hyperlxd.Storage;
 using Microsoft.Extensions.Logging;
 using StoragePool = Hyperlxd.Storage.StoragePool;
 
@@ -78,11 +79,7 @@ public sealed partial class InstanceManager
     /// <summary>Checks what can be checked before the operation: the instance's kind and the request's fields.</summary>
     public async Task CheckBackupRequestAsync(string instance, InstanceBackupsPost req, CancellationToken ct)
     {
-        var e = await LoadAsync(instance, ct);
-        if (e.Type != InstanceType.Container)
-        {
-            throw new BadRequestException("Backups of virtual machines are not supported yet");
-        }
+        await LoadAsync(instance, ct);
         CompressionAlgorithms.Check(req.CompressionAlgorithm);
         if (!string.IsNullOrEmpty(req.Name))
         {
@@ -99,10 +96,6 @@ public sealed partial class InstanceManager
     {
         using var _ = await _locks.AcquireAsync(instance, ct);
         var e = await LoadAsync(instance, ct);
-        if (e.Type != InstanceType.Container)
-        {
-            throw new BadRequestException("Backups of virtual machines are not supported yet");
-        }
         if (e.Record.Config.GetValueOrDefault(DiskIdmap) is { Length: > 0 } disk && disk != "[]")
         {
             // The tarball must carry the image's ids; this disk holds shifted ones (no idmapped mounts here).
@@ -111,7 +104,8 @@ public sealed partial class InstanceManager
         var compression = CompressionAlgorithms.Check(req.CompressionAlgorithm);
         var instanceOnly = req.InstanceOnly || req.ContainerOnly;
         var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
-        var optimized = req.OptimizedStorage && pool.HasOptimizedBackups;
+        // A VM's disk is a qcow2 file in its volume: no driver stream carries it here, so VMs get the portable format.
+        var optimized = req.OptimizedStorage && pool.HasOptimizedBackups && e.Type == InstanceType.Container;
         var snapshots = instanceOnly ? new List<InstanceRecord>() : await Repo.ListSnapshotsAsync(instance, ct);
         await using var revert = new Reverter();
         await BackupRepo.CreateAsync(new BackupRecord
@@ -160,7 +154,15 @@ public sealed partial class InstanceManager
             }
             var backupYaml = YamlJson.ToYaml(JsonSerializer.SerializeToElement(config, ApiJsonContext.Default.BackupConfig));
             var snapDirs = snapshots.Select(s => (s.Name, pool.InstanceSnapshotPath(instance, e.Type, s.Name))).ToList();
-            await BackupTarball.WriteAsync(target, work, indexYaml, backupYaml, snapDirs, pool.InstanceVolumePath(instance, e.Type), compression, ct);
+            if (e.Type == InstanceType.VirtualMachine)
+            {
+                await BackupTarball.WriteVmAsync(target, work, indexYaml, backupYaml, snapDirs, pool.InstanceVolumePath(instance, e.Type), VmDisk.FileName,
+                    (disk, raw) => VmDisk.ToRawAsync(disk, raw), compression, ct);
+            }
+            else
+            {
+                await BackupTarball.WriteAsync(target, work, indexYaml, backupYaml, snapDirs, pool.InstanceVolumePath(instance, e.Type), compression, ct);
+            }
         }
         finally
         {
@@ -281,13 +283,11 @@ public sealed partial class InstanceManager
     {
         // Nothing can unpack to more than the roomiest pool holds: a small upload must not expand without bound.
         var room = pools.All.Select(p => new DriveInfo(p.Driver.Pool.MountPath).AvailableFreeSpace).DefaultIfEmpty(0).Max();
-        var contents = await Task.Run(() => BackupTarball.Inspect(file, new SizeBudget(room, "the free space of the storage pools")), ct);
+        var ahead = await Task.Run(() => BackupTarball.ReadIndexOnly(file, new SizeBudget(room, "the free space of the storage pools")), ct);
+        var type = string.IsNullOrEmpty(ahead.Type) ? InstanceType.Container : InstanceTypes.Parse(ahead.Type);
+        var layout = type == InstanceType.VirtualMachine ? BackupLayout.VirtualMachine : BackupLayout.Container;
+        var contents = await Task.Run(() => BackupTarball.Inspect(file, new SizeBudget(room, "the free space of the storage pools"), layout), ct);
         var index = contents.Index;
-        var type = string.IsNullOrEmpty(index.Type) ? InstanceType.Container : InstanceTypes.Parse(index.Type);
-        if (type != InstanceType.Container || contents.HasVm)
-        {
-            throw new BadRequestException("Importing virtual machine backups is not supported yet");
-        }
         name = string.IsNullOrEmpty(name) ? index.Name : name;
         Names.ValidateInstanceName(name);
         var source = index.Config?.Container ?? throw new BadRequestException("Invalid backup: backup/index.yaml has no instance config (config.container)");
@@ -307,6 +307,10 @@ public sealed partial class InstanceManager
             pool = profiles.TryGetValue("default", out var d) ? RootDisk.Find(d.Devices).Pool : throw new BadRequestException($"Storage pool \"{index.Pool}\" not found");
         }
         var optimized = index.Optimized ?? contents.HasOptimized;
+        if (optimized && type == InstanceType.VirtualMachine)
+        {
+            throw new BadRequestException("Optimized backups of virtual machines cannot be imported (only the portable format)");
+        }
         if (optimized)
         {
             CheckOptimizedTarget(pools.Get(pool), index);
@@ -433,14 +437,33 @@ public sealed partial class InstanceManager
         }
         var path = await pool.CreateEmptyInstanceVolumeAsync(r.Name, r.Type, RootDisk.Size(e.Devices), ct);
         revert.Add(() => pool.DeleteInstanceVolumeAsync(r.Name, r.Type, CancellationToken.None));
+        var layout = r.Type == InstanceType.VirtualMachine ? BackupLayout.VirtualMachine : BackupLayout.Container;
         SizeBudget Budget() => new(new DriveInfo(path).AvailableFreeSpace, $"the free space of storage pool \"{pool.Name}\"");
+        async Task UnpackAsync(string dir, string block)
+        {
+            await Task.Run(() => BackupTarball.Extract(backup.File, dir, path, Budget()), ct);
+            if (layout.HasBlocks)
+            {
+                // The raw disk next to the config files, then the qcow2 every VM volume holds.
+                var raw = Path.Combine(path, ".backup-disk.raw");
+                await Task.Run(() => BackupTarball.ExtractStreams(backup.File, new Dictionary<string, string> { [block] = raw }, Budget()), ct);
+                try
+                {
+                    await VmDisk.FromRawAsync(raw, VmDisk.PathIn(path));
+                }
+                finally
+                {
+                    File.Delete(raw);
+                }
+            }
+        }
         foreach (var snap in backup.Snapshots)
         {
-            await Task.Run(() => BackupTarball.Extract(backup.File, $"{BackupTarball.SnapshotsPrefix}/{snap.Name}", path, Budget()), ct);
+            await UnpackAsync(layout.SnapshotDir(snap.Name), layout.SnapshotBlock(snap.Name));
             await pool.CreateInstanceSnapshotAsync(r.Name, r.Type, snap.Name, ct);
             await Repo.CreateSnapshotAsync(r.Name, snap, ct);
         }
-        await Task.Run(() => BackupTarball.Extract(backup.File, BackupTarball.ContainerPrefix, path, Budget()), ct);
+        await UnpackAsync(layout.Volume, layout.VolumeBlock);
     }
 
     /// <summary>

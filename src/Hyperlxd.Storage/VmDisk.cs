@@ -88,6 +88,17 @@ public static class VmDisk
         }
     }
 
+    /// <summary>
+    /// The guest-visible contents of <paramref name="disk"/> as a raw file (backing chain flattened), for a backup.
+    /// <c>-U</c>: a running VM holds the disk's lock; the copy is then crash-consistent, as LXD's of a running VM.
+    /// </summary>
+    public static Task ToRawAsync(string disk, string raw) =>
+        Host.RunAsync("qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", disk, raw);
+
+    /// <summary>A self-contained qcow2 at <paramref name="disk"/> from a raw file (a backup's disk), its format named, never probed.</summary>
+    public static Task FromRawAsync(string raw, string disk) =>
+        Host.RunAsync("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, disk);
+
     private static bool IsQcow2(ReadOnlySpan<byte> head) => head.StartsWith(new byte[] { (byte)'Q', (byte)'F', (byte)'I', 0xfb });
 
     private static void CheckMagic(ReadOnlySpan<byte> head, string disk)

@@ -54,7 +54,7 @@ public static class ServerEndpoints
         "image_create_aliases",
         "container_only_migration", // lxc copy --instance-only (local copies only: no migration API)
         "instance_pool_move",
-        // Instance backups (containers; VMs and optimized btrfs imports are refused with a 400).
+        // Instance backups (containers, also optimized on btrfs; VMs in the portable format).
         "container_backup",
         "backup_compression",
         "backup_compression_algorithm",

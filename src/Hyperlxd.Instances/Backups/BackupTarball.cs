@@ -15,10 +15,16 @@ namespace Hyperlxd.Instances.Backups;
 /// for a container, <c>backup/volume</c> and <c>backup/volume-snapshots/SNAP</c> for a custom volume (LXD 5.0.2);
 /// an optimized tarball has <c>VOLUME.bin</c> and <c>SNAPSHOTS/SNAP.bin</c> streams there instead.
 /// </summary>
-public sealed record BackupLayout(string Volume, string Snapshots)
+/// <remarks>A virtual machine's volume is its config directory plus a block file: <c>VOLUME.img</c> and <c>SNAPSHOTS/SNAP.img</c>, raw.</remarks>
+public sealed record BackupLayout(string Volume, string Snapshots, bool HasBlocks = false)
 {
     public static readonly BackupLayout Container = new("backup/container", "backup/snapshots");
     public static readonly BackupLayout Custom = new("backup/volume", "backup/volume-snapshots");
+    public static readonly BackupLayout VirtualMachine = new("backup/virtual-machine", "backup/virtual-machine-snapshots", HasBlocks: true);
+
+    public string VolumeBlock => Volume + ".img";
+
+    public string SnapshotBlock(string snapshot) => $"{Snapshots}/{snapshot}.img";
 
     public string VolumeStream => Volume + ".bin";
 
@@ -154,7 +160,8 @@ public static partial class BackupTarball
     /// <summary>What a checked tarball holds.</summary>
     /// <param name="HasVolume">Members under the layout's volume directory.</param>
     /// <param name="Streams">The optimized members (<c>VOLUME.bin</c>, <c>SNAPSHOTS/SNAP.bin</c>), all regular files.</param>
-    public sealed record Contents(BackupIndex Index, BackupLayout Layout, bool HasVolume, HashSet<string> SnapshotDirs, bool HasOptimized, bool HasVm, HashSet<string> Streams)
+    /// <param name="Blocks">A VM layout's block files (<c>VOLUME.img</c>, <c>SNAPSHOTS/SNAP.img</c>), all regular files.</param>
+    public sealed record Contents(BackupIndex Index, BackupLayout Layout, bool HasVolume, HashSet<string> SnapshotDirs, bool HasOptimized, HashSet<string> Streams, HashSet<string> Blocks)
     {
         /// <summary>
         /// Checks that the tarball holds what its index says, in the one format it claims (directories, or an
@@ -181,6 +188,10 @@ public static partial class BackupTarball
             {
                 throw new BadRequestException($"Invalid backup tarball: {Layout.Volume} is missing");
             }
+            else if (Layout.HasBlocks && !Blocks.Contains(Layout.VolumeBlock))
+            {
+                throw new BadRequestException($"Invalid backup tarball: {Layout.VolumeBlock} is missing");
+            }
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var snap in snapshots)
             {
@@ -188,6 +199,10 @@ public static partial class BackupTarball
                 if (optimized ? !Streams.Contains(Layout.SnapshotStream(snap)) : !SnapshotDirs.Contains(snap))
                 {
                     throw new BadRequestException($"Invalid backup tarball: snapshot \"{snap}\" is listed in backup/index.yaml but {(optimized ? Layout.SnapshotStream(snap) : Layout.SnapshotDir(snap))} is missing");
+                }
+                if (!optimized && Layout.HasBlocks && !Blocks.Contains(Layout.SnapshotBlock(snap)))
+                {
+                    throw new BadRequestException($"Invalid backup tarball: snapshot \"{snap}\" is listed in backup/index.yaml but {Layout.SnapshotBlock(snap)} is missing");
                 }
                 if (!seen.Add(snap))
                 {
@@ -208,7 +223,7 @@ public static partial class BackupTarball
         BackupIndex? index = null;
         var hasVolume = false;
         var hasOptimized = false;
-        var hasVm = false;
+        var blocks = new HashSet<string>(StringComparer.Ordinal);
         var snapshots = new HashSet<string>(StringComparer.Ordinal);
         var streams = new HashSet<string>(StringComparer.Ordinal);
         Rewrap(() =>
@@ -235,6 +250,10 @@ public static partial class BackupTarball
                         hasOptimized = true;
                         AddStream(streams, entry, path);
                     }
+                    else if (layout.HasBlocks && snap.EndsWith(".img", StringComparison.Ordinal))
+                    {
+                        AddStream(blocks, entry, path);
+                    }
                     else
                     {
                         snapshots.Add(snap);
@@ -249,9 +268,9 @@ public static partial class BackupTarball
                     hasOptimized = true;
                     AddStream(streams, entry, path);
                 }
-                else if (path.StartsWith("backup/virtual-machine", StringComparison.Ordinal))
+                else if (layout.HasBlocks && path == layout.VolumeBlock)
                 {
-                    hasVm = true;
+                    AddStream(blocks, entry, path);
                 }
                 else
                 {
@@ -263,7 +282,7 @@ public static partial class BackupTarball
         {
             throw new BadRequestException("Invalid backup tarball: backup/index.yaml is missing");
         }
-        return new Contents(index, layout, hasVolume, snapshots, hasOptimized, hasVm, streams);
+        return new Contents(index, layout, hasVolume, snapshots, hasOptimized, streams, blocks);
     }
 
     private static void AddStream(HashSet<string> streams, System.Formats.Tar.TarEntry entry, string path)
