@@ -106,10 +106,6 @@ public sealed partial class InstanceManager
         var expanded = await ExpandAsync(record, ct);
         await CheckPlanAsync(expanded, ct);
         await CheckDevicesAsync(expanded, ct);
-        if (src.Type == InstanceType.VirtualMachine && RootDisk.Find(expanded.Devices).Pool != RootDisk.Find(src.Devices).Pool)
-        {
-            throw new BadRequestException("Copying or moving a virtual machine to another storage pool is not supported yet");
-        }
     }
 
     /// <summary>
@@ -199,10 +195,6 @@ public sealed partial class InstanceManager
         if (newName != name && (await Repo.ListAsync(ct)).Any(i => i.Name == newName))
         {
             throw new ConflictException($"Instance \"{newName}\" already exists");
-        }
-        if (e.Type == InstanceType.VirtualMachine && RootDisk.Find(e.Devices).Pool != pool)
-        {
-            throw new BadRequestException("Copying or moving a virtual machine to another storage pool is not supported yet");
         }
         if (!live && (await DriverOf(e).GetStateAsync(SpecOf(e), ct)).Status != InstanceStatus.Stopped)
         {

@@ -19,11 +19,8 @@ public sealed partial class StoragePool
     {
         Names.ValidateInstanceName(targetName);
         var samePool = ReferenceEquals(source, this);
-        if (type == InstanceType.VirtualMachine && !samePool)
-        {
-            // A dir VM volume is an overlay of its pool's image volume: it cannot leave that pool as is.
-            throw new BadRequestException("Copying or moving a virtual machine to another storage pool is not supported yet");
-        }
+        // A VM disk on dir is an overlay of its own pool's image volume: it leaves that pool flattened.
+        var flatten = type == InstanceType.VirtualMachine && !samePool;
         var vtype = VolumeTypeOf(type);
         var from = new Volume(vtype, sourceName);
         var to = new Volume(vtype, targetName);
@@ -40,18 +37,54 @@ public sealed partial class StoragePool
         {
             var s = sourceSnaps.GetValueOrDefault(snap) ?? throw new NotFoundException($"Snapshot \"{snap}\" of storage volume \"{sourceName}\" not found");
             await _repo.CreateSnapshotAsync(record.Id, snap, s.Description, s.Config, s.ExpiresAt, ct);
-            await Driver.CopySnapshotAsync(to, snap, source.Driver.SnapshotPath(from, snap), samePool, ct);
+            var snapPath = source.Driver.SnapshotPath(from, snap);
+            await (flatten ? FlattenedAsync(snapPath, staged => Driver.CopySnapshotAsync(to, snap, staged, false, ct))
+                : Driver.CopySnapshotAsync(to, snap, snapPath, samePool, ct));
         }
         if (sourceSnapshot is not null && !sourceSnaps.ContainsKey(sourceSnapshot))
         {
             throw new NotFoundException($"Snapshot \"{sourceSnapshot}\" of storage volume \"{sourceName}\" not found");
         }
         var path = sourceSnapshot is null ? source.Driver.VolumePath(from) : source.Driver.SnapshotPath(from, sourceSnapshot);
-        await Driver.CopyVolumeAsync(to, path, samePool, ct);
+        await (flatten ? FlattenedAsync(path, staged => Driver.CopyVolumeAsync(to, staged, false, ct)) : Driver.CopyVolumeAsync(to, path, samePool, ct));
         if (applied)
         {
             await ApplySizeAsync(to, size, ct);
         }
         revert.Success();
+    }
+
+    private const string StagingPrefix = ".vmcopy-";
+
+    /// <summary>
+    /// Runs <paramref name="copy"/> on a staged copy of VM volume directory <paramref name="path"/> whose disk stands
+    /// alone (<c>qemu-img convert</c>: no backing file on the source pool's image volume), staged on this pool.
+    /// </summary>
+    private async Task FlattenedAsync(string path, Func<string, Task> copy)
+    {
+        var staging = Path.Combine(Driver.Pool.MountPath, StagingPrefix + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(staging, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            foreach (var entry in Directory.EnumerateFileSystemEntries(path).Where(e => Path.GetFileName(e) != VmDisk.FileName))
+            {
+                await Host.CopyTreeAsync(entry, Path.Combine(staging, Path.GetFileName(entry)));
+            }
+            await Host.RunAsync("qemu-img", "convert", "-U", "-f", "qcow2", "-O", "qcow2", VmDisk.PathIn(path), VmDisk.PathIn(staging));
+            await copy(staging);
+        }
+        finally
+        {
+            Host.DeleteTree(staging);
+        }
+    }
+
+    /// <summary>What a daemon killed during a cross-pool VM copy left on this pool.</summary>
+    internal void SweepStaging()
+    {
+        foreach (var dir in Directory.Exists(Driver.Pool.MountPath) ? Directory.GetDirectories(Driver.Pool.MountPath, StagingPrefix + "*") : [])
+        {
+            Host.DeleteTree(dir);
+        }
     }
 }

@@ -35,6 +35,7 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
                 await pool.Driver.MountPoolAsync(ct);
                 pool.Driver.SecureLayout();
                 await pool.CleanSparesAsync();
+                pool.SweepStaging();
                 _pools[record.Name] = pool;
             }
             catch (Exception e) when (e is HyperlxdException or IOException)
