@@ -70,11 +70,14 @@ public sealed class StorageVolume
     public string Project { get; set; } = "default";
 }
 
+/// <summary>Where a new volume comes from: <c>type</c> "copy" of volume (or "VOLUME/SNAPSHOT") <c>name</c> on <c>pool</c>.</summary>
 public sealed class StorageVolumeSource
 {
     public string? Name { get; set; }
     public string? Type { get; set; }
     public string? Pool { get; set; }
+    public bool VolumeOnly { get; set; }
+    public bool Refresh { get; set; }
 }
 
 /// <summary>Body of <c>POST /1.0/storage-pools/{pool}/volumes[/{type}]</c>.</summary>

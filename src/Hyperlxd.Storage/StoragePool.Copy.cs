@@ -1,10 +1,11 @@
 using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
+using Hyperlxd.State.Repositories;
 using Hyperlxd.Storage.Drivers;
 
 namespace Hyperlxd.Storage;
 
-/// <summary>Instance volumes copied from another instance's volume (<c>lxc copy</c>, moves between pools).</summary>
+/// <summary>Volumes copied from another volume: instances' (<c>lxc copy</c>, moves between pools) and custom ones (<c>lxc storage volume copy/move</c>).</summary>
 public sealed partial class StoragePool
 {
     /// <summary>
@@ -18,24 +19,53 @@ public sealed partial class StoragePool
         InstanceType type, IReadOnlyList<string> snapshots, string size, CancellationToken ct)
     {
         Names.ValidateInstanceName(targetName);
+        var vtype = VolumeTypeOf(type);
+        var sourceRecord = await source._repo.GetVolumeAsync(source.Name, type.ToApi(), sourceName, ct);
+        var applied = SizeApplies(vtype, size, targetName);
+        await CopyVolumeAsync(source, sourceRecord, sourceSnapshot, vtype, targetName, sourceRecord.Description,
+            applied ? new() { ["size"] = size } : new(), snapshots, ct);
+    }
+
+    /// <summary>
+    /// <c>lxc storage volume copy</c> (and a move to another pool): custom volume <paramref name="targetName"/> on this
+    /// pool from <paramref name="sourceVolume"/> on <paramref name="source"/> or its snapshot <paramref name="sourceSnapshot"/>,
+    /// with copies of all its snapshots unless <paramref name="volumeOnly"/> (a copy of a snapshot has none, as in LXD).
+    /// </summary>
+    public async Task<VolumeRecord> CopyCustomVolumeAsync(StoragePool source, VolumeRecord sourceVolume, string? sourceSnapshot, string targetName,
+        string description, Dictionary<string, string> config, bool volumeOnly, CancellationToken ct)
+    {
+        Names.ValidateEntityName("storage volume", targetName);
+        ValidateVolumeConfig(config);
+        if (await _repo.FindVolumeAsync(Name, "custom", targetName, ct) is not null)
+        {
+            throw new ConflictException($"Volume by that name already exists");
+        }
+        var snapshots = volumeOnly || sourceSnapshot is not null ? [] : (await source._repo.ListSnapshotsAsync(sourceVolume.Id, ct)).Select(s => s.Name).ToList();
+        return await CopyVolumeAsync(source, sourceVolume, sourceSnapshot, VolumeType.Custom, targetName, description, config, snapshots, ct);
+    }
+
+    /// <summary>
+    /// The copy itself: on the same pool the driver shares blocks (btrfs: subvolume snapshots; dir: reflinks where the
+    /// filesystem has them); across pools it is a full copy. Rows first, then host volumes: a crash midway leaves rows
+    /// whose delete removes everything.
+    /// </summary>
+    private async Task<VolumeRecord> CopyVolumeAsync(StoragePool source, VolumeRecord sourceRecord, string? sourceSnapshot, VolumeType vtype, string targetName,
+        string description, Dictionary<string, string> config, IReadOnlyList<string> snapshots, CancellationToken ct)
+    {
         var samePool = ReferenceEquals(source, this);
         // A VM disk on dir is an overlay of its own pool's image volume: it leaves that pool flattened.
-        var flatten = type == InstanceType.VirtualMachine && !samePool;
-        var vtype = VolumeTypeOf(type);
-        var from = new Volume(vtype, sourceName);
+        var flatten = vtype == VolumeType.VirtualMachine && !samePool;
+        var from = new Volume(vtype, sourceRecord.Name);
         var to = new Volume(vtype, targetName);
-        var sourceRecord = await source._repo.GetVolumeAsync(source.Name, type.ToApi(), sourceName, ct);
         var sourceSnaps = (await source._repo.ListSnapshotsAsync(sourceRecord.Id, ct)).ToDictionary(s => s.Name);
         using var _ = await _locks.AcquireAsync(Key(vtype, targetName), ct);
         await using var revert = new Reverter();
-        var applied = SizeApplies(vtype, size, targetName);
-        var record = await _repo.CreateVolumeAsync(Name, targetName, type.ToApi(), sourceRecord.Description,
-            applied ? new() { ["size"] = size } : new(), "filesystem", ct);
+        var record = await _repo.CreateVolumeAsync(Name, targetName, TypeName(vtype), description, config, "filesystem", ct);
         revert.Add(() => _repo.DeleteVolumeAsync(record.Id, CancellationToken.None)); // its snapshot rows go with it
         revert.Add(() => Driver.DeleteVolumeAsync(to, CancellationToken.None)); // idempotent: also the snapshots copied so far
         foreach (var snap in snapshots)
         {
-            var s = sourceSnaps.GetValueOrDefault(snap) ?? throw new NotFoundException($"Snapshot \"{snap}\" of storage volume \"{sourceName}\" not found");
+            var s = sourceSnaps.GetValueOrDefault(snap) ?? throw new NotFoundException($"Snapshot \"{snap}\" of storage volume \"{sourceRecord.Name}\" not found");
             await _repo.CreateSnapshotAsync(record.Id, snap, s.Description, s.Config, s.ExpiresAt, ct);
             var snapPath = source.Driver.SnapshotPath(from, snap);
             await (flatten ? FlattenedAsync(snapPath, staged => Driver.CopySnapshotAsync(to, snap, staged, false, ct))
@@ -43,15 +73,16 @@ public sealed partial class StoragePool
         }
         if (sourceSnapshot is not null && !sourceSnaps.ContainsKey(sourceSnapshot))
         {
-            throw new NotFoundException($"Snapshot \"{sourceSnapshot}\" of storage volume \"{sourceName}\" not found");
+            throw new NotFoundException($"Snapshot \"{sourceSnapshot}\" of storage volume \"{sourceRecord.Name}\" not found");
         }
         var path = sourceSnapshot is null ? source.Driver.VolumePath(from) : source.Driver.SnapshotPath(from, sourceSnapshot);
         await (flatten ? FlattenedAsync(path, staged => Driver.CopyVolumeAsync(to, staged, false, ct)) : Driver.CopyVolumeAsync(to, path, samePool, ct));
-        if (applied)
+        if (config.GetValueOrDefault("size") is { Length: > 0 } size)
         {
             await ApplySizeAsync(to, size, ct);
         }
         revert.Success();
+        return record;
     }
 
     private const string StagingPrefix = ".vmcopy-";

@@ -36,6 +36,7 @@ public static class ServerEndpoints
         "storage",
         "storage_api_volume_rename",
         "storage_api_volume_snapshots",
+        "storage_api_local_volume_handling", // lxc storage volume copy/move (local; no --refresh: custom_volume_refresh is not advertised)
         "network",
         "network_state",
         "network_leases",

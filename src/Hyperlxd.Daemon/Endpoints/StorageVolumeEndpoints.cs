@@ -102,14 +102,53 @@ public static class StorageVolumeEndpoints
         {
             throw new BadRequestException($"Only custom volumes can be created through the API, not \"{type}\"");
         }
-        if (req.Source is { Name.Length: > 0 })
+        if (req.Source is { Name.Length: > 0 } source)
         {
-            throw new BadRequestException("Copying volumes is not supported yet");
+            await CopyAsync(ctx, pool, req, source);
+            return;
         }
         var v = await pool.CreateVolumeAsync(Pool.ParseType(type), req.Name ?? "", req.Description ?? "", req.Config ?? new(), req.ContentType ?? "filesystem", ctx.RequestAborted);
         Lifecycle(ctx, "storage-volume-created", Url(pool.Name, v.Type, v.Name));
         ctx.Response.Headers.Location = Url(pool.Name, v.Type, v.Name);
         await Respond.Empty(ctx);
+    }
+
+    /// <summary>
+    /// <c>lxc storage volume copy</c>: a custom volume (or one of its snapshots, "VOLUME/SNAPSHOT") of this or another
+    /// pool, with its snapshots unless <c>volume_only</c>. Checked before the 202; the copy runs as an operation.
+    /// </summary>
+    private static async Task CopyAsync(HttpContext ctx, Pool pool, StorageVolumesPost req, StorageVolumeSource source)
+    {
+        if (source.Type is not ("copy" or null or ""))
+        {
+            throw new BadRequestException($"Invalid source type \"{source.Type}\": only \"copy\" is supported (no migration)");
+        }
+        if (source.Refresh)
+        {
+            throw new BadRequestException("Refreshing a volume copy (lxc storage volume copy --refresh) is not supported");
+        }
+        var pools = ctx.Service<StoragePools>();
+        var from = string.IsNullOrEmpty(source.Pool) ? pool : pools.TryGet(source.Pool) ?? throw new BadRequestException($"Storage pool \"{source.Pool}\" not found");
+        var parts = source.Name!.Split('/');
+        if (parts.Length > 2)
+        {
+            throw new BadRequestException($"Invalid source name \"{source.Name}\": a volume or VOLUME/SNAPSHOT");
+        }
+        var v = await from.GetVolumeAsync("custom", parts[0], ctx.RequestAborted);
+        var snapshot = parts.Length == 2 ? (await from.GetSnapshotAsync(v, parts[1], ctx.RequestAborted)).Name : null;
+        var name = req.Name ?? "";
+        Names.ValidateEntityName("storage volume", name);
+        var config = req.Config ?? new Dictionary<string, string>(v.Config);
+        pool.ValidateVolumeConfig(config);
+        var url = Url(pool.Name, "custom", name);
+        var requestor = Caller.Of(ctx).Requestor;
+        var events = ctx.Service<EventHub>();
+        var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Copying storage volume", async (_, ct) =>
+        {
+            await pool.CopyCustomVolumeAsync(from, v, snapshot, name, req.Description ?? v.Description, config, source.VolumeOnly, ct);
+            events.PublishLifecycle("storage-volume-created", url, null, requestor);
+        }, new() { ["storage_volumes"] = new() { url } });
+        await Respond.Async(ctx, op);
     }
 
     /// <summary>PUT replaces description and config; PATCH merges; <c>restore</c> rolls the volume back to a snapshot.</summary>
@@ -143,10 +182,7 @@ public static class StorageVolumeEndpoints
         var pools = ctx.Service<StoragePools>();
         var (pool, v) = await VolumeOf(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumePost);
-        if (req.Pool is { Length: > 0 } target && target != pool.Name)
-        {
-            throw new BadRequestException("Moving volumes between pools is not supported yet");
-        }
+        var target = req.Pool is { Length: > 0 } p && p != pool.Name ? pools.TryGet(p) ?? throw new BadRequestException($"Storage pool \"{p}\" not found") : null;
         if (req.Migration == true)
         {
             throw new BadRequestException("Volume migration is not supported");
@@ -159,10 +195,44 @@ public static class StorageVolumeEndpoints
         {
             throw new ConflictException($"Volume is still in use by: {string.Join(", ", users)}");
         }
+        if (target is not null)
+        {
+            await MoveAsync(ctx, pool, v, target, string.IsNullOrEmpty(req.Name) ? v.Name : req.Name);
+            return;
+        }
         await pool.RenameVolumeAsync(v, req.Name ?? "", ctx.RequestAborted);
         Lifecycle(ctx, "storage-volume-renamed", Url(pool.Name, v.Type, req.Name!), new() { ["old_name"] = v.Name });
         ctx.Response.Headers.Location = Url(pool.Name, v.Type, req.Name!);
         await Respond.Empty(ctx);
+    }
+
+    /// <summary>
+    /// <c>lxc storage volume move</c> to another pool (LXD's storagePoolVolumeTypePostMove): a copy with every snapshot,
+    /// then the source and its backups are deleted; the copy is undone when it fails, the source kept.
+    /// </summary>
+    private static async Task MoveAsync(HttpContext ctx, Pool pool, VolumeRecord v, Pool target, string name)
+    {
+        Names.ValidateEntityName("storage volume", name);
+        var backups = ctx.Service<Instances.Backups.VolumeBackups>();
+        var events = ctx.Service<EventHub>();
+        var requestor = Caller.Of(ctx).Requestor;
+        var url = Url(target.Name, v.Type, name);
+        var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Moving storage volume", async (_, ct) =>
+        {
+            var copy = await target.CopyCustomVolumeAsync(pool, v, null, name, v.Description, v.Config, volumeOnly: false, ct);
+            try
+            {
+                await pool.DeleteVolumeAsync(v, ct);
+            }
+            catch
+            {
+                await target.DeleteVolumeAsync(copy, CancellationToken.None);
+                throw;
+            }
+            backups.DeleteFiles(v);
+            events.PublishLifecycle("storage-volume-moved", url, new() { ["old_name"] = v.Name, ["old_pool"] = pool.Name }, requestor);
+        }, new() { ["storage_volumes"] = new() { Url(pool.Name, v.Type, v.Name) } });
+        await Respond.Async(ctx, op);
     }
 
     private static async Task DeleteAsync(HttpContext ctx)
