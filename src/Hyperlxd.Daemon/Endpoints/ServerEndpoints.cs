@@ -62,6 +62,13 @@ public static class ServerEndpoints
         "backup_override_name",
         "image_compression_algorithm",
         "container_edit_metadata",
+        // issue 14: snapshots (expiry, schedules, patterns; instances and custom volumes)
+        "snapshot_scheduling",
+        "snapshot_schedule_aliases",
+        "snapshot_expiry",
+        "custom_volume_snapshot_expiry",
+        "volume_snapshot_scheduling",
+        "instance_snapshot_never",
     };
 
     public static string Version { get; } =
