@@ -8,7 +8,6 @@ using Hyperlxd.Daemon.Security;
 using Hyperlxd.Instances.Snapshots;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Hyperlxd.Daemon.Endpoints;
 
@@ -29,7 +28,8 @@ public static class InternalEndpoints
             }
             return daemon.Ready ? Respond.Empty(ctx) : throw new TransientException("The daemon is still starting");
         });
-        if (app.Services.GetRequiredService<SnapshotClock>().Testing)
+        // Read from the environment, not the container: the HTTPS listener maps these on a container of its own.
+        if (SnapshotClock.FromEnvironment().Testing)
         {
             // PUT {"time": RFC 3339}: sets the clock, then runs one snapshot tick at that time and lists what it did.
             app.MapPut("/internal/testing/clock", async ctx =>
