@@ -225,7 +225,8 @@ public sealed class InstanceSnapshot
     public bool Ephemeral { get; set; }
     public bool Stateful { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
-    public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>As LXD: the zero time (0001-01-01T00:00:00Z) when the snapshot never expires.</summary>
+    public DateTimeOffset ExpiresAt { get; set; }
     public DateTimeOffset LastUsedAt { get; set; }
     public long Size { get; set; } = -1;
 }

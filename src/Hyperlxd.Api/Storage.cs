@@ -125,7 +125,8 @@ public sealed class StorageVolumeSnapshot
     public Dictionary<string, string> Config { get; set; } = new();
     public string ContentType { get; set; } = "filesystem";
     public DateTimeOffset CreatedAt { get; set; }
-    public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>As LXD: the zero time (0001-01-01T00:00:00Z) when the snapshot never expires.</summary>
+    public DateTimeOffset ExpiresAt { get; set; }
 }
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]

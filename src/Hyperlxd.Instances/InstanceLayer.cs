@@ -2,6 +2,7 @@ using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Images;
 using Hyperlxd.Core.Instances;
+using Hyperlxd.Core.Snapshots;
 using Hyperlxd.Images;
 using Hyperlxd.State;
 using Hyperlxd.Storage;
@@ -46,7 +47,15 @@ public static class InstanceLayerServices
         services.AddSingleton<IImageSource>(sp => sp.GetRequiredService<ImageStore>());
         services.AddSingleton(new InstanceManagerOptions(options.StateDir));
         services.AddSingleton<IProxyForwarders, Proxy.ProxyForwarders>();
-        services.AddSingleton<InstanceManager>();
+        // Snapshot schedules and expiries run on one clock: the system's, or a test clock (HYPERLXD_TEST_CLOCK=1 only).
+        services.AddSingleton(_ => SnapshotClock.FromEnvironment());
+        services.AddSingleton(sp =>
+        {
+            var manager = ActivatorUtilities.CreateInstance<InstanceManager>(sp);
+            manager.Clock = sp.GetRequiredService<SnapshotClock>();
+            return manager;
+        });
+        services.AddSingleton<Snapshots.SnapshotScheduler>();
         services.AddSingleton<ProfileService>();
         services.AddSingleton<Backups.VolumeBackups>();
         services.AddSingleton<InstanceLayer>();

@@ -329,7 +329,7 @@ public sealed partial class InstanceManager
                 Devices = c?.Devices ?? source.Devices,
                 Profiles = c?.Profiles ?? source.Profiles,
                 Ephemeral = c?.Ephemeral ?? false,
-                ExpiresAt = c?.ExpiresAt,
+                ExpiresAt = Core.Snapshots.SnapshotExpiry.Normalize(c?.ExpiresAt), // LXD's zero time is "never"
             });
         }
         // A snapshot's config becomes the instance's at a restore: checked like the instance's own.

@@ -224,6 +224,7 @@ public sealed partial class InstanceManager
         }, ct);
         Watch(e);
         Lifecycle("instance-started", e.Record.Name);
+        await StartupSnapshotAsync(e, ct);
     }
 
     private async Task StopLockedAsync(Expanded e, bool force, TimeSpan timeout, CancellationToken ct, bool restarting = false)

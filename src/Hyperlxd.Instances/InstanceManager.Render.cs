@@ -102,7 +102,7 @@ public sealed partial class InstanceManager
         Ephemeral = s.Ephemeral,
         Stateful = s.Stateful,
         CreatedAt = s.CreatedAt,
-        ExpiresAt = s.ExpiresAt,
+        ExpiresAt = s.ExpiresAt ?? default,
         LastUsedAt = s.CreatedAt,
     };
 }

@@ -1,5 +1,7 @@
 using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
+using Hyperlxd.Core.Snapshots;
+using Hyperlxd.Instances.Snapshots;
 using Hyperlxd.State.Repositories;
 
 namespace Hyperlxd.Instances;
@@ -13,21 +15,32 @@ public sealed partial class InstanceManager
     /// <summary>One snapshot of <paramref name="name"/> (404 when there is none).</summary>
     public Task<InstanceRecord> GetSnapshotAsync(string name, string snapshot, CancellationToken ct) => Repo.GetSnapshotAsync(name, snapshot, ct);
 
-    /// <summary>Snapshot of the root volume plus the instance's config at that moment; an empty name picks snapN like LXD.</summary>
+    /// <summary>Snapshots (instance, name) past their expiry at <paramref name="now"/>.</summary>
+    public Task<List<(string Instance, string Name)>> ListExpiredSnapshotsAsync(DateTimeOffset now, CancellationToken ct) => Repo.ListExpiredSnapshotsAsync(now, ct);
+
+    /// <summary>The time snapshot expiries, patterns and schedules are reckoned in (a test clock only under HYPERLXD_TEST_CLOCK).</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    /// <summary>
+    /// Snapshot of the root volume plus the instance's config at that moment. An empty name is the next one
+    /// <c>snapshots.pattern</c> gives (default <c>snap%d</c>); a null <paramref name="expiresAt"/> means
+    /// <c>snapshots.expiry</c> from now, the zero time (<c>lxc snapshot --no-expiry</c>) none — as LXD.
+    /// </summary>
     public async Task<string> SnapshotAsync(string name, string? snapshot, DateTimeOffset? expiresAt, CancellationToken ct)
     {
         using var _ = await _locks.AcquireAsync(name, ct);
-        var e = await LoadAsync(name, ct);
+        return await SnapshotLockedAsync(await LoadAsync(name, ct), snapshot, expiresAt, ct);
+    }
+
+    private async Task<string> SnapshotLockedAsync(Expanded e, string? snapshot, DateTimeOffset? expiresAt, CancellationToken ct)
+    {
+        var name = e.Record.Name;
         var existing = (await Repo.ListSnapshotsAsync(name, ct)).Select(s => s.Name).ToHashSet();
         if (string.IsNullOrEmpty(snapshot))
         {
-            var i = 0;
-            while (existing.Contains($"snap{i}"))
-            {
-                i++;
-            }
-            snapshot = $"snap{i}";
+            snapshot = SnapshotPattern.Next(e.Config.GetValueOrDefault("snapshots.pattern"), Clock.GetLocalNow(), existing);
         }
+        expiresAt = expiresAt is null ? ConfiguredExpiry(e.Config) : SnapshotExpiry.Normalize(expiresAt);
         ValidateSnapshotName(snapshot);
         if (existing.Contains(snapshot))
         {
@@ -136,6 +149,44 @@ public sealed partial class InstanceManager
             await StartLockedAsync(restored, ct);
         }
         Lifecycle("instance-restored", name, new() { ["snapshot"] = snapshot });
+    }
+
+    /// <summary>Now plus <c>snapshots.expiry</c> (null when unset); a bad value is a 400 naming the key.</summary>
+    private DateTimeOffset? ConfiguredExpiry(IReadOnlyDictionary<string, string> config)
+    {
+        try
+        {
+            return SnapshotExpiry.From(Clock.GetUtcNow(), config.GetValueOrDefault("snapshots.expiry"));
+        }
+        catch (FormatException ex)
+        {
+            throw new BadRequestException($"Invalid value for config key \"snapshots.expiry\": {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Sets a snapshot's expiry (LXD's snapshot PUT/PATCH: <c>expires_at</c> is the one writable field;
+    /// the zero time removes it).
+    /// </summary>
+    public async Task UpdateSnapshotExpiryAsync(string name, string snapshot, DateTimeOffset? expiresAt, CancellationToken ct)
+    {
+        using var _ = await _locks.AcquireAsync(name, ct);
+        await Repo.GetSnapshotAsync(name, snapshot, ct);
+        await Repo.UpdateSnapshotExpiryAsync(name, snapshot, SnapshotExpiry.Normalize(expiresAt), ct);
+        Lifecycle("instance-snapshot-updated", $"{name}/snapshots/{snapshot}");
+    }
+
+    /// <summary>Whether the instance runs (or is frozen): scheduled snapshots skip stopped ones unless <c>snapshots.schedule.stopped</c>.</summary>
+    public async Task<bool> IsRunningAsync(Expanded e, CancellationToken ct) =>
+        (await DriverOf(e).GetStateAsync(SpecOf(e), ct)).Status != InstanceStatus.Stopped;
+
+    /// <summary>LXD's startupSnapshot: a schedule listing <c>@startup</c> snapshots the instance each time it starts.</summary>
+    private async Task StartupSnapshotAsync(Expanded e, CancellationToken ct)
+    {
+        if (SnapshotSchedule.HasStartup(e.Config.GetValueOrDefault("snapshots.schedule")))
+        {
+            await SnapshotLockedAsync(e, null, null, ct);
+        }
     }
 
     private static void ValidateSnapshotName(string? name)

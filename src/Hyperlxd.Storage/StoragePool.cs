@@ -1,6 +1,7 @@
 using System.Globalization;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Snapshots;
 using Hyperlxd.State.Repositories;
 using Hyperlxd.Storage.Drivers;
 using Microsoft.Extensions.Logging;
@@ -59,6 +60,11 @@ public sealed partial class StoragePool
             {
                 continue;
             }
+            if (key.StartsWith("snapshots.", StringComparison.Ordinal))
+            {
+                ValidateSnapshotKey(key, value);
+                continue;
+            }
             if (key != "size")
             {
                 throw new BadRequestException($"Invalid storage volume configuration key \"{key}\"");
@@ -73,6 +79,22 @@ public sealed partial class StoragePool
             }
         }
         Driver.ValidateVolumeConfig(config);
+    }
+
+    /// <summary>A custom volume's snapshot keys (LXD's poolAndVolumeCommonRules); an empty value unsets the key.</summary>
+    private static void ValidateSnapshotKey(string key, string value)
+    {
+        var problem = key switch
+        {
+            "snapshots.expiry" => SnapshotExpiry.Problem(value),
+            "snapshots.schedule" => value.Length == 0 ? null : SnapshotSchedule.Problem(value, SnapshotSchedule.VolumeAliases),
+            "snapshots.pattern" => null,
+            _ => throw new BadRequestException($"Invalid storage volume configuration key \"{key}\""),
+        };
+        if (problem is not null)
+        {
+            throw new BadRequestException($"Invalid value for storage volume key \"{key}\": {problem}");
+        }
     }
 
     /// <summary>Space and inodes of the pool's filesystem (statvfs through <c>stat -f</c>).</summary>

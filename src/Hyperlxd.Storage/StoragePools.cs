@@ -69,6 +69,19 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     public StoragePool Get(string name) =>
         _pools.TryGetValue(name, out var p) ? p : throw new NotFoundException("Storage pool not found");
 
+    /// <summary>Custom volume snapshots past their expiry, with their volume and pool (the pruning task's list).</summary>
+    public async Task<List<(StoragePool Pool, VolumeRecord Volume, VolumeSnapshotRecord Snapshot)>> ListExpiredSnapshotsAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        var expired = await store.Storage.ListExpiredSnapshotsAsync(now, ct);
+        if (expired.Count == 0)
+        {
+            return new();
+        }
+        var volumes = (await store.Storage.ListVolumesAsync(null, null, ct)).ToDictionary(v => v.Id);
+        return expired.Where(s => volumes.ContainsKey(s.VolumeId) && TryGet(volumes[s.VolumeId].Pool) is not null)
+            .Select(s => (Get(volumes[s.VolumeId].Pool), volumes[s.VolumeId], s)).ToList();
+    }
+
     /// <summary>Drivers that work on this host, for <c>storage_supported_drivers</c>.</summary>
     public static IEnumerable<DriverStatus> SupportedDrivers => DriverRegistry.Available;
 

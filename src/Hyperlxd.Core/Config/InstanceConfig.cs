@@ -1,4 +1,5 @@
 using Hyperlxd.Core.Instances;
+using Hyperlxd.Core.Snapshots;
 
 namespace Hyperlxd.Core.Config;
 
@@ -31,9 +32,10 @@ public static class InstanceConfig
         ["security.idmap.base"] = Validators.Int(0, RawIdmap.MaxId),
         ["raw.idmap"] = RawIdmap.Check,
         ["security.secureboot"] = Validators.Bool,
-        ["snapshots.schedule"] = Validators.Any,
+        ["snapshots.schedule"] = v => SnapshotSchedule.Problem(v, SnapshotSchedule.InstanceAliases) is { } p ? "is invalid: " + p : null,
+        ["snapshots.schedule.stopped"] = Validators.Bool,
         ["snapshots.pattern"] = Validators.Any,
-        ["snapshots.expiry"] = Validators.Any,
+        ["snapshots.expiry"] = v => SnapshotExpiry.Problem(v) is { } p ? "is invalid: " + p : null,
         ["cloud-init.user-data"] = Validators.Any,
         ["cloud-init.vendor-data"] = Validators.Any,
         ["cloud-init.network-config"] = Validators.Any,

@@ -74,6 +74,7 @@ public static class DaemonCommand
         builder.Services.AddSingleton<ILoggerProvider, EventLoggerProvider>();
         builder.Services.AddHostedService<DaemonService>();
         builder.Services.AddHostedService<Hosting.IdleTrim>();
+        builder.Services.AddHostedService<Hosting.SnapshotTasks>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(6));
         builder.WebHost.ConfigureKestrel(k =>
         {

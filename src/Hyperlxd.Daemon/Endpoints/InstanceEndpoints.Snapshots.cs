@@ -1,7 +1,10 @@
+using System.Globalization;
+using System.Text.Json;
 using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Operations;
+using Hyperlxd.Core.Query;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
@@ -43,8 +46,10 @@ public static partial class InstanceEndpoints
         {
             var e = await LoadAsync(ctx);
             var s = await ctx.Service<InstanceManager>().GetSnapshotAsync(e.Record.Name, Snapshot(ctx), ctx.RequestAborted);
-            await Respond.Sync(ctx, InstanceManager.RenderSnapshot(s, e), ApiJsonContext.Default.InstanceSnapshot);
+            await Respond.Sync(ctx, InstanceManager.RenderSnapshot(s, e), ApiJsonContext.Default.InstanceSnapshot, SnapshotETag(s));
         });
+        app.MapPut(prefix + "/{name}/snapshots/{snapshot}", ctx => UpdateSnapshotAsync(ctx));
+        app.MapPatch(prefix + "/{name}/snapshots/{snapshot}", ctx => UpdateSnapshotAsync(ctx));
         app.MapPost(prefix + "/{name}/snapshots/{snapshot}", async ctx =>
         {
             var operations = ctx.Service<OperationManager>();
@@ -74,6 +79,54 @@ public static partial class InstanceEndpoints
             await Respond.Async(ctx, op);
         });
     }
+
+    /// <summary>
+    /// PUT/PATCH of a snapshot (LXD's snapshotPut; PATCH is the same): <c>expires_at</c> is the one writable
+    /// field — absent, nothing changes; the zero time removes the expiry. An operation, as in LXD.
+    /// </summary>
+    private static async Task UpdateSnapshotAsync(HttpContext ctx)
+    {
+        var operations = ctx.Service<OperationManager>();
+        var instances = ctx.Service<InstanceManager>();
+        var e = await LoadAsync(ctx);
+        var (name, snapshot) = (e.Record.Name, Snapshot(ctx));
+        var current = await instances.GetSnapshotAsync(name, snapshot, ctx.RequestAborted);
+        Collection.CheckETag(ctx, SnapshotETag(current));
+        JsonDocument doc;
+        try
+        {
+            doc = await JsonDocument.ParseAsync(ctx.Request.Body, default, ctx.RequestAborted);
+        }
+        catch (JsonException ex)
+        {
+            throw new BadRequestException("Invalid JSON: " + ex.Message);
+        }
+        DateTimeOffset? expiresAt = null;
+        var change = false;
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("expires_at", out var x) && x.ValueKind == JsonValueKind.String)
+            {
+                if (!DateTimeOffset.TryParse(x.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at))
+                {
+                    throw new BadRequestException($"Invalid value for \"expires_at\": \"{x.GetString()}\" is not an RFC 3339 time");
+                }
+                (expiresAt, change) = (at, true);
+            }
+        }
+        var op = operations.Start(OperationClass.Task, "Updating snapshot", async (_, ct) =>
+        {
+            if (change)
+            {
+                await instances.UpdateSnapshotExpiryAsync(name, snapshot, expiresAt, ct);
+            }
+        }, Resources(name));
+        await Respond.Async(ctx, op);
+    }
+
+    /// <summary>LXD's snapshot ETag covers its expiry only (the one writable field).</summary>
+    private static string SnapshotETag(State.Repositories.InstanceRecord s) =>
+        ETag.Compute(new List<string> { (s.ExpiresAt ?? default).UtcDateTime.ToString("O", CultureInfo.InvariantCulture) }, ApiJsonContext.Default.ListString);
 
     private static string Snapshot(HttpContext ctx) => (string)ctx.Request.RouteValues["snapshot"]!;
 }

@@ -64,6 +64,13 @@ public static class ServerEndpoints
         "image_compression_algorithm",
         "container_edit_metadata",
         "custom_volume_backup", // lxc storage volume export/import; /1.0/storage-pools/*/volumes/custom/*/backups
+        // issue 14: snapshots (expiry, schedules, patterns; instances and custom volumes)
+        "snapshot_scheduling",
+        "snapshot_schedule_aliases",
+        "snapshot_expiry",
+        "custom_volume_snapshot_expiry",
+        "volume_snapshot_scheduling",
+        "instance_snapshot_never",
     };
 
     public static string Version { get; } =

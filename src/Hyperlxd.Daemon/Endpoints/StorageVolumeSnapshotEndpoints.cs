@@ -2,6 +2,7 @@ using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
+using Hyperlxd.Core.Snapshots;
 using Hyperlxd.Daemon.Http;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.State.Repositories;
@@ -36,11 +37,22 @@ public static class StorageVolumeSnapshotEndpoints
             {
                 throw new ConflictException($"Snapshot \"{name}\" already exists");
             }
+            // As LXD: no expires_at means the volume's snapshots.expiry from now; the zero time means none.
+            DateTimeOffset? expiresAt;
+            try
+            {
+                expiresAt = req.ExpiresAt is { } at ? SnapshotExpiry.Normalize(at)
+                    : SnapshotExpiry.From(ctx.Service<SnapshotClock>().GetUtcNow(), v.Config.GetValueOrDefault("snapshots.expiry"));
+            }
+            catch (FormatException e)
+            {
+                throw new BadRequestException($"Invalid value for storage volume key \"snapshots.expiry\": {e.Message}");
+            }
             var url = Url(pool.Name, v, name);
             var requestor = Caller.Of(ctx).Requestor;
             var op = operations.Start(OperationClass.Task, "Creating storage volume snapshot", async (_, ct) =>
             {
-                await pool.CreateSnapshotAsync(v, name, req.ExpiresAt, ct);
+                await pool.CreateSnapshotAsync(v, name, expiresAt, ct);
                 events.PublishLifecycle("storage-volume-snapshot-created", url, null, requestor);
             }, Resources(pool.Name, v, url));
             await Respond.Async(ctx, op);
@@ -50,8 +62,8 @@ public static class StorageVolumeSnapshotEndpoints
             var (_, v, s) = await SnapshotOf(ctx);
             await Respond.Sync(ctx, ToApi(v, s), ApiJsonContext.Default.StorageVolumeSnapshot);
         });
-        app.MapPut(Base + "/{snap}", ctx => UpdateAsync(ctx));
-        app.MapPatch(Base + "/{snap}", ctx => UpdateAsync(ctx));
+        app.MapPut(Base + "/{snap}", ctx => UpdateAsync(ctx, patch: false));
+        app.MapPatch(Base + "/{snap}", ctx => UpdateAsync(ctx, patch: true));
         app.MapPost(Base + "/{snap}", async ctx =>
         {
             var operations = ctx.Service<OperationManager>();
@@ -100,17 +112,9 @@ public static class StorageVolumeSnapshotEndpoints
     private static string Url(string pool, VolumeRecord v, string snap) =>
         StorageVolumeEndpoints.Url(pool, v.Type, v.Name) + "/snapshots/" + Uri.EscapeDataString(snap);
 
-    /// <summary>LXD's default snapshot names: snap0, snap1, ... (the first free one).</summary>
-    private static async Task<string> NextNameAsync(Storage.StoragePool pool, VolumeRecord v, CancellationToken ct)
-    {
-        var taken = (await pool.ListSnapshotsAsync(v, ct)).Select(s => s.Name).ToHashSet();
-        var i = 0;
-        while (taken.Contains("snap" + i))
-        {
-            i++;
-        }
-        return "snap" + i;
-    }
+    /// <summary>LXD's default names for a snapshot created without one: snap%d, one past the highest number taken (not the pattern: LXD 5.0.2 uses that for scheduled ones only).</summary>
+    private static async Task<string> NextNameAsync(Storage.StoragePool pool, VolumeRecord v, CancellationToken ct) =>
+        SnapshotNames.Next(SnapshotNames.DefaultPattern, (await pool.ListSnapshotsAsync(v, ct)).Select(s => s.Name).ToList());
 
     private static async Task<(Storage.StoragePool Pool, VolumeRecord Volume, VolumeSnapshotRecord Snapshot)> SnapshotOf(HttpContext ctx)
     {
@@ -126,14 +130,20 @@ public static class StorageVolumeSnapshotEndpoints
         Config = s.Config,
         ContentType = v.ContentType,
         CreatedAt = s.CreatedAt,
-        ExpiresAt = s.ExpiresAt,
+        ExpiresAt = s.ExpiresAt ?? default,
     };
 
-    private static async Task UpdateAsync(HttpContext ctx)
+    /// <summary>
+    /// LXD's snapshot PUT sets description and expiry as sent (no <c>expires_at</c>: none); PATCH starts from
+    /// the current values. The zero time is "never" in both.
+    /// </summary>
+    private static async Task UpdateAsync(HttpContext ctx, bool patch)
     {
         var (pool, _, s) = await SnapshotOf(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumeSnapshotPut);
-        await pool.UpdateSnapshotAsync(s, req.Description ?? s.Description, req.ExpiresAt ?? s.ExpiresAt, ctx.RequestAborted);
+        var description = req.Description ?? (patch ? s.Description : "");
+        var expiresAt = req.ExpiresAt is { } at ? SnapshotExpiry.Normalize(at) : patch ? s.ExpiresAt : null;
+        await pool.UpdateSnapshotAsync(s, description, expiresAt, ctx.RequestAborted);
         await Respond.Empty(ctx);
     }
 }

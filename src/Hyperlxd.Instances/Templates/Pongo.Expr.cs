@@ -113,6 +113,7 @@ public static partial class Pongo
                 "add" => v is long a && arg is long b ? a + b : Str(v) + Str(arg),
                 "yesno" => Truthy(v) ? "yes" : "no",
                 "stringformat" => Str(v),
+                "date" or "time" => v is DateTimeOffset t ? GoTime.Format(t, Str(arg)) : "",
                 "integer" => long.TryParse(Str(v), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0L,
                 _ => throw new TemplateException($"line {Line}: unsupported filter \"{Name}\""),
             };

@@ -12,7 +12,7 @@ public sealed class TemplateException(string message) : Exception(message);
 /// <c>{% for x in seq %}</c> / <c>{% for k, v in map %}</c> (with <c>forloop</c>, <c>{% empty %}</c>),
 /// <c>{# comments #}</c> and <c>{%- -%}</c> trimming. Nothing here reads files or runs code: includes,
 /// macros and the rest of pongo2's tags are refused. Values are strings, longs, bools, lists, string-keyed
-/// maps or <see cref="TemplateFunction"/>s. The output is bounded.
+/// maps, times (<see cref="DateTimeOffset"/>, with the <c>date</c> filter) or <see cref="TemplateFunction"/>s. The output is bounded.
 /// </summary>
 public static partial class Pongo
 {
@@ -326,6 +326,7 @@ public static partial class Pongo
         string s => s,
         bool b => b ? "True" : "False",
         long n => n.ToString(CultureInfo.InvariantCulture),
+        DateTimeOffset t => GoTime.Format(t, GoTime.DefaultLayout),
         IReadOnlyDictionary<string, string> m => "map[" + string.Join(" ", m.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + ":" + kv.Value)) + "]",
         IReadOnlyDictionary<string, object?> m => "map[" + string.Join(" ", m.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + ":" + Str(kv.Value))) + "]",
         IReadOnlyList<object?> l => "[" + string.Join(" ", l.Select(Str)) + "]",

@@ -215,6 +215,30 @@ public sealed class InstanceRepository(Database db)
             return await cmd.ExecuteNonQueryAsync(token);
         }, ct);
 
+    /// <summary>A snapshot's expiry (null: none); the only field of a snapshot LXD lets a client change.</summary>
+    public Task UpdateSnapshotExpiryAsync(string instance, string name, DateTimeOffset? expiresAt, CancellationToken ct) =>
+        db.RunAsync(async (conn, token) =>
+        {
+            await using var cmd = conn.Command("UPDATE instance_snapshots SET expires_at = $3 WHERE instance = $1 AND name = $2", null, instance, name);
+            cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = (object?)expiresAt ?? DBNull.Value });
+            return await cmd.ExecuteNonQueryAsync(token) == 1 ? 1 : throw new NotFoundException("Snapshot not found");
+        }, ct);
+
+    /// <summary>Snapshots (instance, name) whose expiry is at or before <paramref name="now"/>, oldest expiry first.</summary>
+    public Task<List<(string Instance, string Name)>> ListExpiredSnapshotsAsync(DateTimeOffset now, CancellationToken ct) =>
+        db.RunAsync(async (conn, token) =>
+        {
+            await using var cmd = conn.Command("SELECT instance, name FROM instance_snapshots WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, instance, name", null);
+            cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.TimestampTz, Value = now.UtcDateTime });
+            var list = new List<(string, string)>();
+            await using var r = await cmd.ExecuteReaderAsync(token);
+            while (await r.ReadAsync(token))
+            {
+                list.Add((r.GetString(0), r.GetString(1)));
+            }
+            return list;
+        }, ct);
+
     private static async Task<List<InstanceRecord>> ReadAllAsync(NpgsqlCommand cmd, CancellationToken ct)
     {
         await using (cmd)

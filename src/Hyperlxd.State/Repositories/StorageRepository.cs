@@ -192,6 +192,15 @@ public sealed class StorageRepository(Database db)
             return await cmd.ExecuteNonQueryAsync(token);
         }, ct);
 
+    /// <summary>Volume snapshots whose expiry is at or before <paramref name="now"/>, of every volume.</summary>
+    public Task<List<VolumeSnapshotRecord>> ListExpiredSnapshotsAsync(DateTimeOffset now, CancellationToken ct) =>
+        db.RunAsync(async (conn, token) =>
+        {
+            await using var cmd = conn.Command($"SELECT {SnapshotColumns} FROM storage_volume_snapshots WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, id", null);
+            cmd.Parameters.Add(new NpgsqlParameter { Value = now.UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+            return await ReadAll(cmd, ReadSnapshot, token);
+        }, ct);
+
     private static async Task<List<T>> ReadAll<T>(NpgsqlCommand cmd, Func<NpgsqlDataReader, T> read, CancellationToken ct)
     {
         var list = new List<T>();

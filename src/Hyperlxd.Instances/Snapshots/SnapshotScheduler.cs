@@ -1,0 +1,122 @@
+using Hyperlxd.Core;
+using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Snapshots;
+using Hyperlxd.State.Repositories;
+using Hyperlxd.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Hyperlxd.Instances.Snapshots;
+
+/// <summary>What one tick did: snapshots deleted for expiry and snapshots taken on schedule ("instance/snap", "pool/volume/snap").</summary>
+public sealed record SnapshotTickReport(List<string> Pruned, List<string> Created);
+
+/// <summary>
+/// LXD's minute tasks for snapshots (pruneExpiredInstanceSnapshotsTask, autoCreateInstanceSnapshotsTask and
+/// their custom-volume twins) as one tick: expired snapshots are deleted, then every instance and custom
+/// volume whose <c>snapshots.schedule</c> is due gets one, named by <c>snapshots.pattern</c> and expiring
+/// after <c>snapshots.expiry</c>. Stopped instances only with <c>snapshots.schedule.stopped</c>. One
+/// subject's failure is logged and does not stop the others.
+/// </summary>
+public sealed class SnapshotScheduler(InstanceManager instances, StoragePools pools, SnapshotClock clock, ILogger<SnapshotScheduler> logger) : IDisposable
+{
+    private readonly SemaphoreSlim _tick = new(1, 1);
+
+    public SnapshotClock Clock => clock;
+
+    public void Dispose() => _tick.Dispose();
+
+    public async Task<SnapshotTickReport> TickAsync(CancellationToken ct)
+    {
+        await _tick.WaitAsync(ct);
+        try
+        {
+            var now = clock.GetLocalNow();
+            var report = new SnapshotTickReport(new(), new());
+            await PruneAsync(now, report, ct);
+            await ScheduleInstancesAsync(now, report, ct);
+            await ScheduleVolumesAsync(now, report, ct);
+            return report;
+        }
+        finally
+        {
+            _tick.Release();
+        }
+    }
+
+    private async Task PruneAsync(DateTimeOffset now, SnapshotTickReport report, CancellationToken ct)
+    {
+        foreach (var (instance, snapshot) in await instances.ListExpiredSnapshotsAsync(now, ct))
+        {
+            await Quietly($"deleting expired snapshot {instance}/{snapshot}", async () =>
+            {
+                await instances.DeleteSnapshotAsync(instance, snapshot, ct);
+                report.Pruned.Add($"{instance}/{snapshot}");
+            });
+        }
+        foreach (var (pool, volume, snapshot) in await pools.ListExpiredSnapshotsAsync(now, ct))
+        {
+            await Quietly($"deleting expired snapshot {pool.Name}/{volume.Name}/{snapshot.Name}", async () =>
+            {
+                await pool.DeleteSnapshotAsync(volume, snapshot, ct);
+                report.Pruned.Add($"{pool.Name}/{volume.Name}/{snapshot.Name}");
+            });
+        }
+    }
+
+    /// <summary>Whatever the instance manager lists (its names are what it takes back): no assumption about how names are keyed.</summary>
+    private async Task ScheduleInstancesAsync(DateTimeOffset now, SnapshotTickReport report, CancellationToken ct)
+    {
+        var all = await instances.ExpandAllAsync(await instances.ListAsync(ct), ct);
+        foreach (var e in all)
+        {
+            var name = e.Record.Name;
+            if (!SnapshotSchedule.IsDue(e.Config.GetValueOrDefault("snapshots.schedule"), SnapshotSchedule.IdOf(name), now))
+            {
+                continue;
+            }
+            await Quietly($"taking the scheduled snapshot of {name}", async () =>
+            {
+                if (!LxdBool.IsTrue(e.Config.GetValueOrDefault("snapshots.schedule.stopped")) && !await instances.IsRunningAsync(e, ct))
+                {
+                    return;
+                }
+                var snapshot = await instances.SnapshotAsync(name, null, null, ct);
+                report.Created.Add($"{name}/{snapshot}");
+            });
+        }
+    }
+
+    private async Task ScheduleVolumesAsync(DateTimeOffset now, SnapshotTickReport report, CancellationToken ct)
+    {
+        foreach (var pool in pools.All)
+        {
+            foreach (var v in await pool.ListVolumesAsync("custom", ct))
+            {
+                if (!SnapshotSchedule.IsDue(v.Config.GetValueOrDefault("snapshots.schedule"), v.Id, now))
+                {
+                    continue;
+                }
+                await Quietly($"taking the scheduled snapshot of volume {pool.Name}/{v.Name}", async () =>
+                {
+                    var existing = (await pool.ListSnapshotsAsync(v, ct)).Select(s => s.Name).ToList();
+                    var name = SnapshotPattern.Next(v.Config.GetValueOrDefault("snapshots.pattern"), now, existing);
+                    var expiry = SnapshotExpiry.From(now, v.Config.GetValueOrDefault("snapshots.expiry"));
+                    await pool.CreateSnapshotAsync(v, name, expiry, ct);
+                    report.Created.Add($"{pool.Name}/{v.Name}/{name}");
+                });
+            }
+        }
+    }
+
+    private async Task Quietly(string what, Func<Task> work)
+    {
+        try
+        {
+            await work();
+        }
+        catch (Exception e) when (e is HyperlxdException or IOException or FormatException or InvalidOperationException)
+        {
+            logger.LogWarning("Snapshot task: {What} failed: {Error}", what, e.Message);
+        }
+    }
+}
