@@ -70,6 +70,7 @@ namespace Hyperlxd.Api;
 [JsonSerializable(typeof(StoragePoolsPost))]
 [JsonSerializable(typeof(StoragePoolPut))]
 [JsonSerializable(typeof(StoragePoolResources))]
+[JsonSerializable(typeof(Resources))]
 [JsonSerializable(typeof(StorageVolume))]
 [JsonSerializable(typeof(List<StorageVolume>))]
 [JsonSerializable(typeof(StorageVolumesPost))]

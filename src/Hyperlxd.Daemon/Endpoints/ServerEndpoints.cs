@@ -62,6 +62,16 @@ public static class ServerEndpoints
         "backup_override_name",
         "image_compression_algorithm",
         "container_edit_metadata",
+        // issue 14: monitoring (/1.0/resources: CPU topology with NUMA and dies, memory, disks, NICs, PCI; no GPU/USB/DMI)
+        "resources",
+        "resources_v2",
+        "resources_cpu_socket",
+        "resources_numa",
+        "resources_cpu_threads_numa",
+        "resources_cpu_core_die",
+        "resources_disk_id",
+        "resources_disk_address",
+        "resources_pci_iommu",
     };
 
     public static string Version { get; } =

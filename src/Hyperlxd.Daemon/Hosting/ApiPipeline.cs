@@ -38,6 +38,7 @@ public static class ApiPipeline
         StoragePoolEndpoints.Map(app);
         StorageVolumeEndpoints.Map(app);
         NetworkEndpoints.Map(app);
+        ResourceEndpoints.Map(app);
     }
 
     private static async Task AuthenticateAsync(HttpContext ctx, RequestDelegate next)
