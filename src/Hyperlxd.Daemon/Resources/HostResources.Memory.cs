@@ -50,7 +50,7 @@ public sealed partial class HostResources
     /// "Key: N kB" lines (also the per-node "Node 0 Key: N kB" form) → bytes; counts without a unit
     /// (HugePages_*) stay counts.
     /// </summary>
-    internal static Dictionary<string, ulong> MemInfo(string? text)
+    public static Dictionary<string, ulong> MemInfo(string? text)
     {
         var result = new Dictionary<string, ulong>();
         foreach (var line in (text ?? "").Split('\n'))

@@ -75,7 +75,7 @@ public sealed partial class HostResources(string root = "/")
     private static ulong NumaNode(string deviceDir) => ReadLong(Path.Combine(deviceDir, "numa_node")) is { } n and > 0 ? (ulong)n : 0;
 
     /// <summary>Parses a kernel CPU list such as "0-3,8,10-11".</summary>
-    internal static IEnumerable<int> ParseList(string? list)
+    public static IEnumerable<int> ParseList(string? list)
     {
         foreach (var part in (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -122,7 +122,7 @@ public sealed partial class HostResources(string root = "/")
     }
 
     /// <summary>realpath(3): sysfs links are relative to the link's real directory, so each component is resolved in turn.</summary>
-    internal static string RealPath(string path)
+    public static string RealPath(string path)
     {
         var resolved = "/";
         var pending = new Stack<string>(path.Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse());
