@@ -72,6 +72,10 @@ public static class ServerEndpoints
         "resources_disk_id",
         "resources_disk_address",
         "resources_pci_iommu",
+        "metrics", // containers (VMs are left out of the scrape)
+        "metrics_cpu_seconds",
+        "metrics_authentication",
+        "container_exec_recording", // record-output without websockets: exec_OPID.stdout/.stderr among the instance's logs
     };
 
     public static string Version { get; } =

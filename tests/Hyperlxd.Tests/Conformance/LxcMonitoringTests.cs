@@ -260,6 +260,55 @@ public sealed class LxcMonitoringTests(MonitoringDaemon fixture)
     }
 
     [Fact]
+    public async Task Exec_record_output_is_readable_from_the_logs_afterwards_and_deletable()
+    {
+        await LxcOk("launch", "busybox", "mon-rec");
+        try
+        {
+            // lxc exec never records: the API as pylxd/ansible-style tools call it, sent with the stock client.
+            var body = """{"command":["sh","-c","echo to-stdout; echo to-stderr >&2; exit 3"],"record-output":true,"wait-for-websocket":false,"interactive":false}""";
+            var op = JsonDocument.Parse(await LxcOk("query", "-X", "POST", "-d", body, "/1.0/instances/mon-rec/exec")).RootElement;
+            Assert.Equal("task", op.GetProperty("class").GetString()); // no websockets: a task, as LXD 5.0.2
+            var done = JsonDocument.Parse(await LxcOk("query", $"/1.0/operations/{op.GetProperty("id").GetString()}/wait?timeout=60")).RootElement;
+            Assert.Equal("Success", done.GetProperty("status").GetString());
+            var metadata = done.GetProperty("metadata");
+            Assert.Equal(3, metadata.GetProperty("return").GetInt32());
+            var stdoutUrl = metadata.GetProperty("output").GetProperty("1").GetString()!;
+            var stderrUrl = metadata.GetProperty("output").GetProperty("2").GetString()!;
+            Assert.Equal($"/1.0/instances/mon-rec/logs/exec_{op.GetProperty("id").GetString()}.stdout", stdoutUrl);
+
+            using (var stdout = await D.Api.RawAsync(stdoutUrl))
+            {
+                Assert.Equal(HttpStatusCode.OK, stdout.StatusCode);
+                Assert.Equal("to-stdout\n", await stdout.Content.ReadAsStringAsync());
+            }
+            using (var stderr = await D.Api.RawAsync(stderrUrl))
+            {
+                Assert.Equal("to-stderr\n", await stderr.Content.ReadAsStringAsync());
+            }
+            var logs = JsonDocument.Parse(await LxcOk("query", "/1.0/instances/mon-rec/logs")).RootElement.EnumerateArray().Select(e => e.GetString()).ToList();
+            Assert.Contains(stdoutUrl, logs);
+            Assert.Contains(stderrUrl, logs);
+
+            await LxcOk("query", "-X", "DELETE", stdoutUrl);
+            using (var gone = await D.Api.RawAsync(stdoutUrl))
+            {
+                Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+            }
+            Assert.DoesNotContain(stdoutUrl, JsonDocument.Parse(await LxcOk("query", "/1.0/instances/mon-rec/logs")).RootElement.EnumerateArray().Select(e => e.GetString()));
+
+            // With websockets the client gets the output itself: nothing is recorded (LXD ignores the flag there).
+            Assert.Equal("live", (await LxcOk("exec", "mon-rec", "--", "echo", "live")).Trim());
+            Assert.Single(JsonDocument.Parse(await LxcOk("query", "/1.0/instances/mon-rec/logs")).RootElement.EnumerateArray(),
+                e => e.GetString()!.Contains("exec_", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await D.LxcAsync("delete", "--force", "mon-rec");
+        }
+    }
+
+    [Fact]
     public async Task A_metrics_certificate_reads_metrics_only_and_metrics_authentication_can_open_it()
     {
         using var metricsCert = TestCertificates.CreateClient("prometheus");
