@@ -75,6 +75,7 @@ public static class ServerEndpoints
         "metrics", // containers (VMs are left out of the scrape)
         "metrics_cpu_seconds",
         "metrics_authentication",
+        "warnings", // raised at start: AppArmor missing, an instance type not operational
         "container_exec_recording", // record-output without websockets: exec_OPID.stdout/.stderr among the instance's logs
     };
 

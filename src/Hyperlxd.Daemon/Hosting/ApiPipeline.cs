@@ -40,6 +40,7 @@ public static class ApiPipeline
         NetworkEndpoints.Map(app);
         ResourceEndpoints.Map(app);
         MetricsEndpoints.Map(app);
+        WarningEndpoints.Map(app);
     }
 
     private static async Task AuthenticateAsync(HttpContext ctx, RequestDelegate next)

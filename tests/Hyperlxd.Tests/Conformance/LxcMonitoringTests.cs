@@ -309,6 +309,51 @@ public sealed class LxcMonitoringTests(MonitoringDaemon fixture)
     }
 
     [Fact]
+    public async Task Warnings_list_show_acknowledge_survive_a_restart_and_delete_with_lxc()
+    {
+        // The host condition this daemon warns about here: no AppArmor in the kernel (the project's machines have none).
+        var appArmor = File.Exists("/sys/module/apparmor/parameters/enabled") && Sys("/sys/module/apparmor/parameters/enabled") == "Y"
+            && Directory.Exists("/sys/kernel/security/apparmor");
+        var list = JsonDocument.Parse(await LxcOk("query", "/1.0/warnings?recursion=1")).RootElement.EnumerateArray().ToList();
+        var warning = list.SingleOrDefault(w => w.GetProperty("type").GetString() == "AppArmor support has been disabled");
+        if (appArmor)
+        {
+            Assert.Equal(JsonValueKind.Undefined, warning.ValueKind);
+            return;
+        }
+        Assert.Equal(JsonValueKind.Object, warning.ValueKind);
+        var uuid = warning.GetProperty("uuid").GetString()!;
+        Assert.Equal(("new", "low", 1), (warning.GetProperty("status").GetString(), warning.GetProperty("severity").GetString(), warning.GetProperty("count").GetInt32()));
+
+        var csv = await LxcOk("warning", "list", "--format", "csv");
+        Assert.Contains(uuid, csv);
+        Assert.Contains("AppArmor support has been disabled", csv);
+        Assert.Contains("last_message: AppArmor support has been disabled", await LxcOk("warning", "show", uuid));
+        Assert.Contains($"/1.0/warnings/{uuid}", await LxcOk("query", "/1.0/warnings"));
+
+        await LxcOk("warning", "acknowledge", uuid);
+        Assert.Equal("acknowledged", JsonDocument.Parse(await LxcOk("query", "/1.0/warnings/" + uuid)).RootElement.GetProperty("status").GetString());
+
+        // Only "acknowledged" and "new" may be set (403 for "resolved", as LXD); anything else is a 400 naming it.
+        Assert.Equal(HttpStatusCode.Forbidden, (await D.Api.PutAsync("/1.0/warnings/" + uuid, """{"status":"resolved"}""")).Status);
+        var bad = await D.Api.PatchAsync("/1.0/warnings/" + uuid, """{"status":"bogus"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.Contains("bogus", bad.Error);
+        Assert.Equal(HttpStatusCode.NotFound, (await D.Api.GetAsync("/1.0/warnings/00000000-0000-0000-0000-000000000000")).Status);
+
+        // Raised again at the next start: the same warning, counted twice, still acknowledged.
+        await D.StopAsync();
+        await D.StartAsync();
+        var again = JsonDocument.Parse(await LxcOk("query", "/1.0/warnings/" + uuid)).RootElement;
+        Assert.Equal(("acknowledged", 2), (again.GetProperty("status").GetString(), again.GetProperty("count").GetInt32()));
+        Assert.True(again.GetProperty("last_seen_at").GetDateTimeOffset() > again.GetProperty("first_seen_at").GetDateTimeOffset());
+
+        await LxcOk("warning", "delete", uuid);
+        Assert.DoesNotContain(uuid, await LxcOk("warning", "list", "--format", "csv"));
+        Assert.Equal(HttpStatusCode.NotFound, (await D.Api.GetAsync("/1.0/warnings/" + uuid)).Status);
+    }
+
+    [Fact]
     public async Task A_metrics_certificate_reads_metrics_only_and_metrics_authentication_can_open_it()
     {
         using var metricsCert = TestCertificates.CreateClient("prometheus");
