@@ -15,6 +15,7 @@ packages=(
     lxd-client          # the stock `lxc` 5.0.2 client, used by conformance tests and the Run target
     python3-pylxd       # pylxd 2.2.10 conformance tests (run with /usr/bin/python3)
     python3-yaml
+    python3-prometheus-client # /1.0/metrics conformance test: its text-format parser reads what the daemon serves
     cmake               # native-shims
     gcc
     g++

@@ -38,6 +38,14 @@ public sealed partial class InstanceManager
         return new FileInfo(path) is { Exists: true, LinkTarget: null } ? path : throw new NotFoundException($"Log file \"{file}\" not found");
     }
 
+    /// <summary>Where a recorded exec (<c>record-output</c>) writes: <c>exec_OPID.stdout</c> and <c>.stderr</c> among the logs.</summary>
+    public (string Stdout, string Stderr) ExecRecordingPaths(string name, string operationId)
+    {
+        var dir = StateDirOf(name);
+        Directory.CreateDirectory(dir);
+        return (Path.Combine(dir, $"exec_{operationId}.stdout"), Path.Combine(dir, $"exec_{operationId}.stderr"));
+    }
+
     /// <summary>Deletes a log; the driver's own log (lxc.log, qemu.log) stays, as LXD refuses to delete lxc.log.</summary>
     public async Task DeleteLogAsync(string name, string file, CancellationToken ct)
     {

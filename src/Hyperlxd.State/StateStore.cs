@@ -23,6 +23,7 @@ public sealed class StateStore : IAsyncDisposable
         Networks = new NetworkRepository(db);
         Backups = new BackupRepository(db, BackupTable.Instances);
         VolumeBackups = new BackupRepository(db, BackupTable.Volumes);
+        Warnings = new WarningRepository(db);
     }
 
     public Database Database { get; }
@@ -36,6 +37,7 @@ public sealed class StateStore : IAsyncDisposable
     public NetworkRepository Networks { get; }
     public BackupRepository Backups { get; }
     public BackupRepository VolumeBackups { get; }
+    public WarningRepository Warnings { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
     /// <param name="timeout">The budget of one unit of work (null: <see cref="Database.DefaultTimeout"/>).</param>

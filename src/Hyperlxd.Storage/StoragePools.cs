@@ -127,8 +127,14 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
             .Concat(pool.Record.Config.Where(kv => !config.ContainsKey(kv.Key)).Select(kv => KeyValuePair.Create(kv.Key, "")))
             .ToDictionary();
         pool.Driver.ValidatePoolUpdate(changed);
-        await store.Storage.UpdatePoolAsync(pool.Name, description, pool.Record.Config, ct);
-        pool.Record = pool.Record with { Description = description };
+        // Only user.* keys may change (the driver refused the others), so the new map is what is stored.
+        if (config.Values.Any(v => v.Contains('\0')))
+        {
+            throw new BadRequestException("Invalid storage pool configuration: a value holds a NUL");
+        }
+        var stored = config.Where(kv => kv.Value.Length > 0 || pool.Record.Config.ContainsKey(kv.Key) && !DriverBase.IsUserKey(kv.Key)).ToDictionary();
+        await store.Storage.UpdatePoolAsync(pool.Name, description, stored, ct);
+        pool.Record = pool.Record with { Description = description, Config = stored };
     }
 
     /// <summary>Refuses while custom/instance volumes or profiles use the pool; cached images go with it.</summary>

@@ -187,6 +187,8 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
         }
     }
 
+    public string ControllerDir(string name, string controller) => Dir(controller, name);
+
     public CgroupStats Stats(string name)
     {
         var memory = Dir("memory", name);

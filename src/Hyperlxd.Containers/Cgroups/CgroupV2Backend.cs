@@ -170,6 +170,8 @@ internal sealed class CgroupV2Backend(string root, string parent) : ICgroupBacke
         return false;
     }
 
+    public string ControllerDir(string name, string controller) => Dir(name);
+
     public CgroupStats Stats(string name)
     {
         var dir = Dir(name);

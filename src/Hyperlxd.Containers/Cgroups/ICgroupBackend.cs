@@ -42,6 +42,9 @@ internal interface ICgroupBackend
 
     CgroupStats Stats(string name);
 
+    /// <summary>The directory holding <paramref name="controller"/>'s files for the container (v2: its one group).</summary>
+    string ControllerDir(string name, string controller);
+
     /// <summary>Removes the groups (after their processes are gone). True when nothing is left.</summary>
     Task<bool> RemoveAsync(string name, CancellationToken ct);
 

@@ -21,8 +21,12 @@ public static class ServerConfig
     /// <summary>Hyperlxd extension key: the VMs' accelerator, <c>auto</c> (probed), <c>kvm</c> or <c>tcg</c>. Read at daemon start.</summary>
     public const string VmsAccelerator = "vms.accelerator";
 
+    /// <summary>Whether <c>/1.0/metrics</c> needs a trusted client or metrics certificate (LXD's default: true).</summary>
+    public const string MetricsAuthentication = "core.metrics_authentication";
+
     private static readonly Dictionary<string, Validators.Check> Keys = new()
     {
+        [MetricsAuthentication] = Validators.Bool,
         [VmsLibvirtUri] = v => v.Contains("://", StringComparison.Ordinal) && !Validators.HasControl(v) ? null : "must be a libvirt URI such as qemu:///system",
         [VmsAccelerator] = Validators.OneOf("auto", "kvm", "tcg"),
         [ImagesMaxUploadSize] = Validators.Size,

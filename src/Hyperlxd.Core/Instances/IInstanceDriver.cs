@@ -99,6 +99,9 @@ public interface IInstanceDriver
 
     Task<RuntimeState> GetStateAsync(InstanceSpec spec, CancellationToken ct);
 
+    /// <summary>Figures for <c>/1.0/metrics</c> of a running instance; null where the driver has none (then it is left out).</summary>
+    Task<InstanceMetrics?> MetricsAsync(InstanceSpec spec, CancellationToken ct) => Task.FromResult<InstanceMetrics?>(null);
+
     /// <summary>Only whether it runs (or is frozen): for checks on a request path, where usage figures are not needed.</summary>
     async Task<InstanceStatus> GetStatusAsync(InstanceSpec spec, CancellationToken ct) => (await GetStateAsync(spec, ct)).Status;
 

@@ -36,12 +36,16 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException("\"command\" must name a program to run");
         }
-        if (req.RecordOutput)
+        // As LXD 5.0.2: recording applies without websockets only (with them the client gets the output), and without a pty.
+        var recorded = req.RecordOutput && !req.WaitForWebsocket;
+        var interactive = req.Interactive && !recorded;
+        var prepared = await instances.PrepareExecAsync(e, interactive, ctx.RequestAborted);
+        var options = new ExecOptions(command, req.Environment ?? new(), interactive, req.Width, req.Height, req.User, req.Group, req.Cwd ?? "");
+        if (recorded)
         {
-            throw new BadRequestException("\"record-output\" is not supported");
+            await Respond.Async(ctx, StartRecordedExec(ctx, e.Record.Name, prepared, options));
+            return;
         }
-        var prepared = await instances.PrepareExecAsync(e, req.Interactive, ctx.RequestAborted);
-        var options = new ExecOptions(command, req.Environment ?? new(), req.Interactive, req.Width, req.Height, req.User, req.Group, req.Cwd ?? "");
         var data = req.Interactive ? new[] { "0" } : new[] { "0", "1", "2" };
         var session = new StreamSession(data.Append("control"));
         var metadata = new Dictionary<string, object?> { ["fds"] = session.Fds };
@@ -77,6 +81,37 @@ public static partial class InstanceEndpoints
         }, Resources(e.Record.Name), metadata);
         sessions.Add(op.Id, session);
         await Respond.Async(ctx, op);
+    }
+
+    /// <summary>
+    /// <c>record-output</c> (container_exec_recording): a task operation whose stdout and stderr go to
+    /// <c>exec_OPID.stdout</c>/<c>.stderr</c> among the instance's logs; their URLs and the exit code end up
+    /// in the operation's metadata (<c>output</c> {"1", "2"} and <c>return</c>), as LXD 5.0.2 reports them.
+    /// </summary>
+    private static Core.Operations.Operation StartRecordedExec(HttpContext ctx, string name, PreparedExec prepared, ExecOptions options)
+    {
+        var instances = ctx.Service<InstanceManager>();
+        return ctx.Service<OperationManager>().Start(OperationClass.Task, "Executing command", async (op, ct) =>
+        {
+            var (stdoutPath, stderrPath) = instances.ExecRecordingPaths(name, op.Id);
+            await using var stdout = new FileStream(stdoutPath, FileMode.Create, FileAccess.Write, FileShare.Read);
+            await using var stderr = new FileStream(stderrPath, FileMode.Create, FileAccess.Write, FileShare.Read);
+            await using var exec = await prepared.StartAsync(options, ct);
+            exec.Stdin?.Close();
+            var pumps = Task.WhenAll(exec.Stdout?.CopyToAsync(stdout, ct) ?? Task.CompletedTask, exec.Stderr?.CopyToAsync(stderr, ct) ?? Task.CompletedTask);
+            var code = await exec.WaitAsync(ct);
+            // A background process that keeps the pipes open must not hold the operation forever.
+            await Task.WhenAny(pumps, Task.Delay(TimeSpan.FromSeconds(10), ct));
+            await stdout.FlushAsync(CancellationToken.None);
+            await stderr.FlushAsync(CancellationToken.None);
+            var prefix = "/1.0/instances/" + Uri.EscapeDataString(name) + "/logs/";
+            op.SetMetadata("output", new Dictionary<string, string> { ["1"] = prefix + Path.GetFileName(stdoutPath), ["2"] = prefix + Path.GetFileName(stderrPath) });
+            op.SetMetadata("return", code);
+            if (code is 126 or 127)
+            {
+                throw new BadRequestException(code == 127 ? "Command not found" : "Command not executable");
+            }
+        }, Resources(name), null);
     }
 
     private static async Task<int> RunExecAsync(IExecSession exec, ExecOptions options, StreamSession session, bool withSockets, DriverFeatures features, CancellationToken ct)

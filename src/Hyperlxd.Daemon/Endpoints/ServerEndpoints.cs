@@ -71,6 +71,21 @@ public static class ServerEndpoints
         "custom_volume_snapshot_expiry",
         "volume_snapshot_scheduling",
         "instance_snapshot_never",
+        // issue 14: monitoring (/1.0/resources: CPU topology with NUMA and dies, memory, disks, NICs, PCI; no GPU/USB/DMI)
+        "resources",
+        "resources_v2",
+        "resources_cpu_socket",
+        "resources_numa",
+        "resources_cpu_threads_numa",
+        "resources_cpu_core_die",
+        "resources_disk_id",
+        "resources_disk_address",
+        "resources_pci_iommu",
+        "metrics", // containers (VMs are left out of the scrape)
+        "metrics_cpu_seconds",
+        "metrics_authentication",
+        "warnings", // raised at start: AppArmor missing, an instance type not operational
+        "container_exec_recording", // record-output without websockets: exec_OPID.stdout/.stderr among the instance's logs
     };
 
     public static string Version { get; } =

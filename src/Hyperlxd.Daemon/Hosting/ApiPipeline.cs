@@ -38,6 +38,9 @@ public static class ApiPipeline
         StoragePoolEndpoints.Map(app);
         StorageVolumeEndpoints.Map(app);
         NetworkEndpoints.Map(app);
+        ResourceEndpoints.Map(app);
+        MetricsEndpoints.Map(app);
+        WarningEndpoints.Map(app);
     }
 
     private static async Task AuthenticateAsync(HttpContext ctx, RequestDelegate next)
@@ -51,6 +54,10 @@ public static class ApiPipeline
         {
             var cert = ctx.Connection.ClientCertificate ?? await ctx.Connection.GetClientCertificateAsync(ctx.RequestAborted);
             var entry = cert is null ? null : await ctx.Service<TrustStore>().TrustedCertificateAsync(cert, ctx.RequestAborted);
+            if (entry is { Type: not "client" } && !MetricsEndpoints.IsMetricsRequest(ctx))
+            {
+                entry = null; // LXD: a metrics certificate is trusted for GET /1.0/metrics and nothing else
+            }
             caller = new Caller(entry is not null, "tls", cert is null ? "" : Fingerprints.Of(cert), cert,
                 $"{ctx.Connection.RemoteIpAddress}:{ctx.Connection.RemotePort}",
                 entry?.Restricted ?? false, entry?.Projects.ToList());
@@ -58,7 +65,8 @@ public static class ApiPipeline
         Caller.Set(ctx, caller);
         var path = ctx.Request.Path.Value ?? "/";
         if (!caller.Trusted && !(HttpMethods.IsGet(ctx.Request.Method) && path is "/" or "/1.0" or "/1.0/")
-            && !(HttpMethods.IsPost(ctx.Request.Method) && path is "/1.0/certificates"))
+            && !(HttpMethods.IsPost(ctx.Request.Method) && path is "/1.0/certificates")
+            && !(MetricsEndpoints.IsMetricsRequest(ctx) && !MetricsEndpoints.AuthenticationRequired(ctx)))
         {
             throw new ForbiddenException();
         }

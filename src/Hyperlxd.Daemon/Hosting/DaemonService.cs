@@ -39,6 +39,7 @@ public sealed class DaemonService(
         // Networks first: instances re-attach to (and autostart on) bridges that are up.
         await services.GetRequiredService<NetworkManager>().StartupAsync(ct);
         await layer.StartAsync(ct);
+        await services.GetRequiredService<Warnings.HostWarnings>().RaiseAsync(ct);
         await services.GetRequiredService<TrustStore>().LoadAsync(ct);
         await daemon.StartHttpsAsync();
         lifetime.ApplicationStarted.Register(() =>

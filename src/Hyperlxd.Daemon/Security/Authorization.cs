@@ -86,6 +86,10 @@ public static partial class Authorization
         {
             return Access.Project;
         }
+        if (path == "/1.0/metrics")
+        {
+            return Access.Authenticated; // the handler leaves out projects a restricted certificate cannot see
+        }
         if (IsUnder(path, "/1.0/operations") || path is "/1.0/events" or "/1.0/resources")
         {
             return Access.Authenticated;

@@ -48,7 +48,10 @@ public sealed class TrustStore(StateStore store)
         return cert;
     }
 
-    /// <summary>The trust-store entry of a TLS client certificate, or null when it is not trusted for the API.</summary>
+    /// <summary>
+    /// The trust-store entry of a TLS client certificate, or null when it is not in the store. The caller
+    /// decides what its type allows: a "metrics" certificate reaches <c>GET /1.0/metrics</c> only.
+    /// </summary>
     public async Task<Certificate?> TrustedCertificateAsync(X509Certificate2 cert, CancellationToken ct)
     {
         var fp = Fingerprints.Of(cert);
@@ -69,16 +72,6 @@ public sealed class TrustStore(StateStore store)
         }
     }
 
-    /// <summary>Caches a certificate's trust (and restrictions); metrics certificates never reach the API (LXD).</summary>
-    private void Trust(Certificate cert)
-    {
-        if (cert.Type == "client")
-        {
-            _trusted[cert.Fingerprint] = cert;
-        }
-        else
-        {
-            _trusted.TryRemove(cert.Fingerprint, out _);
-        }
-    }
+    /// <summary>Caches a certificate's entry (type and restrictions) by fingerprint.</summary>
+    private void Trust(Certificate cert) => _trusted[cert.Fingerprint] = cert;
 }

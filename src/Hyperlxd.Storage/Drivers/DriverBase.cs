@@ -19,6 +19,10 @@ public abstract partial class DriverBase(PoolSpec pool) : IStorageDriver
     {
         foreach (var (key, value) in Config)
         {
+            if (IsUserKey(key))
+            {
+                continue;
+            }
             if (!PoolKeys.TryGetValue(key, out var check))
             {
                 throw new BadRequestException($"Invalid storage pool configuration key \"{key}\" for driver \"{Info.Name}\"");
@@ -34,12 +38,30 @@ public abstract partial class DriverBase(PoolSpec pool) : IStorageDriver
     {
         foreach (var key in changed.Keys)
         {
+            if (IsUserKey(key))
+            {
+                continue;
+            }
             if (!PoolKeys.ContainsKey(key))
             {
                 throw new BadRequestException($"Invalid storage pool configuration key \"{key}\" for driver \"{Info.Name}\"");
             }
             throw new BadRequestException($"Storage pool key \"{key}\" cannot be changed on an existing pool");
         }
+    }
+
+    /// <summary>Free-form <c>user.*</c> keys: any driver, any time, as LXD (a name after the dot, no control characters).</summary>
+    public static bool IsUserKey(string key)
+    {
+        if (!key.StartsWith("user.", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        if (key.Length == "user.".Length || key.Any(char.IsControl))
+        {
+            throw new BadRequestException($"Invalid storage pool configuration key \"{key}\"");
+        }
+        return true;
     }
 
     public virtual void ValidateVolumeConfig(IReadOnlyDictionary<string, string> config)
