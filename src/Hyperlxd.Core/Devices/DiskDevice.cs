@@ -54,6 +54,16 @@ public sealed class DiskDevice() : Device("disk", KeyList, "path")
         }
     }
 
+    protected override void Check(string name, IReadOnlyDictionary<string, string> device, InstanceType? instanceType)
+    {
+        Check(name, device);
+        if (instanceType == InstanceType.Container && device["path"].Length == 0)
+        {
+            // LXD: only a VM's disk may go without a path (lxc storage volume attach with 3 arguments).
+            Problem(name, "needs a \"path\" inside a container");
+        }
+    }
+
     /// <summary>The root disk: mounted by the driver from the instance's root volume, not here.</summary>
     public static bool IsRoot(IReadOnlyDictionary<string, string> device) => device.GetValueOrDefault("path") == "/";
 

@@ -46,6 +46,11 @@ public sealed class LxcDeviceHotplugTests(ContainerDaemon fixture)
             await fixture.LxcOkAsync("init", "busybox", c);
             await using (new LaunchedContainer(fixture, c))
             {
+                // Without a path (3 arguments, as for a VM): refused for a container, nothing added.
+                var noPath = await D.LxcAsync("storage", "volume", "attach", "default", vol, c);
+                Assert.NotEqual(0, noPath.ExitCode);
+                Assert.Contains("needs a \"path\" inside a container", noPath.Stderr);
+
                 // lxc 5.0.2 with 4 arguments: device "hp-tv" = {type: disk, pool: default, source: hp-tv, path: /mnt/vol}.
                 await fixture.LxcOkAsync("storage", "volume", "attach", "default", vol, c, "/mnt/vol");
                 var device = (await D.Api.GetAsync($"/1.0/instances/{c}")).Metadata.GetProperty("devices").GetProperty(vol);
@@ -65,7 +70,7 @@ public sealed class LxcDeviceHotplugTests(ContainerDaemon fixture)
                 var show = await fixture.LxcOkAsync("storage", "volume", "show", "default", vol);
                 Assert.Contains($"volatile.idmap.last: '[{{\"Isuid\":true,\"Isgid\":false,\"Hostid\":{hostRoot}", show);
 
-                // In use: LXD's 400, and the volume stays.
+                                // In use: LXD's 400, and the volume stays.
                 var del = await D.Api.DeleteAsync($"/1.0/storage-pools/default/volumes/custom/{vol}");
                 Assert.Equal(HttpStatusCode.BadRequest, del.Status);
                 Assert.Contains("The storage volume is still in use", del.Error);
@@ -153,7 +158,13 @@ public sealed class LxcDeviceHotplugTests(ContainerDaemon fixture)
             {
                 Assert.Equal("opened\n", await fixture.LxcOkAsync("exec", c.Name, "--", "sh", "-c", ": < /dev/hlx-lc && echo opened"));
             }
-            // required=false with a missing source: accepted, nothing appears.
+            // A path distinct from its source (LXD's unix_device_rename, advertised): the host's /dev/null at another name.
+            var extensions = (await D.Api.GetAsync("/1.0")).Metadata.GetProperty("api_extensions").EnumerateArray().Select(e => e.GetString());
+            Assert.Contains("unix_device_rename", extensions);
+            await fixture.LxcOkAsync("config", "device", "add", c.Name, "nul", "unix-char", "source=/dev/null", "path=/dev/hlx-null");
+            Assert.Equal("1 3\n", await fixture.LxcOkAsync("exec", c.Name, "--", "sh", "-c", "echo x > /dev/hlx-null && stat -c '%t %T' /dev/hlx-null"));
+
+                        // required=false with a missing source: accepted, nothing appears.
             await fixture.LxcOkAsync("config", "device", "add", c.Name, "opt", "unix-char", "source=/dev/hlx-missing", "required=false");
             Assert.NotEqual(0, (await D.LxcAsync("exec", c.Name, "--", "test", "-e", "/dev/hlx-missing")).ExitCode);
 
@@ -161,7 +172,11 @@ public sealed class LxcDeviceHotplugTests(ContainerDaemon fixture)
             Assert.NotEqual(0, (await D.LxcAsync("exec", c.Name, "--", "test", "-e", "/dev/hlx-lc")).ExitCode);
             Assert.DoesNotContain("c 10:237 rwm", await File.ReadAllLinesAsync(list));
 
-            // A required node the host does not have: a 400 naming it, nothing added.
+            // /dev/null's rule is one of the defaults: its unplug leaves the container's own /dev/null usable.
+            await fixture.LxcOkAsync("config", "device", "remove", c.Name, "nul");
+            await fixture.LxcOkAsync("exec", c.Name, "--", "sh", "-c", "echo x > /dev/null");
+
+                        // A required node the host does not have: a 400 naming it, nothing added.
             var bad = await D.LxcAsync("config", "device", "add", c.Name, "req", "unix-char", "source=/dev/hlx-missing");
             Assert.NotEqual(0, bad.ExitCode);
             Assert.Contains("/dev/hlx-missing", bad.Stderr);
