@@ -188,6 +188,49 @@ public sealed class LxcDeviceHotplugTests(ContainerDaemon fixture)
     }
 
     [Fact]
+    public async Task On_cgroup2_a_unix_char_device_works_from_the_start_and_its_hotplug_is_a_400()
+    {
+        await Hyperlxd.Tests.Images.ImageFixture.EnsureImagesAsync();
+        await using var d = await DaemonProcess.StartAsync(daemonEnv: new Dictionary<string, string> { ["HYPERLXD_CGROUP_BACKEND"] = "cgroup2" });
+        try
+        {
+            await d.PrepareContainersAsync(Hyperlxd.Tests.Images.ImageFixture.Busybox);
+            async Task<string> Ok(params string[] args)
+            {
+                var r = await d.LxcAsync(args);
+                Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', args)}: {r}");
+                return r.Stdout;
+            }
+            await Ok("init", "busybox", "v2u");
+            await Ok("config", "device", "add", "v2u", "lc", "unix-char", "path=/dev/hlx-lc", "major=10", "minor=237");
+            await Ok("start", "v2u");
+            Assert.Equal("character special file a ed\n", await Ok("exec", "v2u", "--", "stat", "-c", "%F %t %T", "/dev/hlx-lc"));
+            if (File.Exists("/dev/loop-control"))
+            {
+                // Allowed by the device program the monitor attached at start.
+                Assert.Equal("opened\n", await Ok("exec", "v2u", "--", "sh", "-c", ": < /dev/hlx-lc && echo opened"));
+            }
+
+            // The program is fixed once the container runs: a new node is refused, said why, and not stored.
+            var hot = await d.LxcAsync("config", "device", "add", "v2u", "lc2", "unix-char", "path=/dev/hlx-lc2", "major=10", "minor=237");
+            Assert.NotEqual(0, hot.ExitCode);
+            Assert.Contains("cannot be hot-plugged with the cgroup2 backend", hot.Stderr);
+            Assert.False((await d.Api.GetAsync("/1.0/instances/v2u")).Metadata.GetProperty("devices").TryGetProperty("lc2", out _));
+            Assert.NotEqual(0, (await d.LxcAsync("exec", "v2u", "--", "test", "-e", "/dev/hlx-lc2")).ExitCode);
+
+            // Disks need no device rule: their hot-plug works on cgroup2 too.
+            await Ok("storage", "volume", "create", "default", "v2vol");
+            await Ok("storage", "volume", "attach", "default", "v2vol", "v2u", "/mnt/v");
+            await Ok("exec", "v2u", "--", "sh", "-c", "echo ok > /mnt/v/f");
+            Assert.Equal("ok\n", await Ok("exec", "v2u", "--", "cat", "/mnt/v/f"));
+        }
+        finally
+        {
+            await d.DeleteAllInstancesAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_root_disk_defined_twice_is_refused_naming_both_sources()
     {
         await fixture.LxcOkAsync("profile", "create", "hp-root2");
