@@ -42,7 +42,7 @@ public sealed partial class ContainerDriver
         return path;
     }
 
-    /// <summary>Before a start: the nodes on the host; their cgroup rules for the spec (cgroup2) or null when they go to devices.allow.</summary>
+    /// <summary>Before a start: the nodes of <see cref="InstanceSpec.Nodes"/> made on the host (those of devices gone since removed).</summary>
     private static void MakeNodes(InstanceSpec spec, IdMap? map)
     {
         var dir = Path.Combine(spec.StateDir, "devices");
@@ -111,7 +111,12 @@ public sealed partial class ContainerDriver
         }
     }
 
-    private static string HelperMessage(string stderr) => HelperReport.TryParse(stderr, out _, out var message) ? message : message;
+    /// <summary>The helper's message (its errno=N: report, else its trimmed stderr).</summary>
+    private static string HelperMessage(string stderr)
+    {
+        _ = HelperReport.TryParse(stderr, out _, out var message);
+        return message;
+    }
 
     private async Task MountInsideAsync(int pid, IdMap? map, string device, string source, string target, bool readOnly, CancellationToken ct)
     {

@@ -107,6 +107,40 @@ public sealed class LxcDeviceHotplugTests(ContainerDaemon fixture)
     }
 
     [Fact]
+    public async Task A_volume_is_not_shared_by_containers_with_different_id_maps()
+    {
+        const string vol = "hp-shared";
+        await fixture.LxcOkAsync("storage", "volume", "create", "default", vol);
+        try
+        {
+            await using var a = await fixture.LaunchAsync("hp-sh-a");
+            await using var b = await fixture.LaunchAsync("hp-sh-b", "-c", "security.idmap.isolated=true");
+            await fixture.LxcOkAsync("storage", "volume", "attach", "default", vol, a.Name, "/mnt/s");
+            var before = (await D.Api.GetAsync($"/1.0/instances/{b.Name}")).Metadata.GetProperty("devices").GetRawText();
+            var refused = await D.LxcAsync("storage", "volume", "attach", "default", vol, b.Name, "/mnt/s");
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains($"Idmaps of container \"{a.Name}\" and storage volume \"{vol}\" are not identical", refused.Stderr);
+            Assert.Equal(before, (await D.Api.GetAsync($"/1.0/instances/{b.Name}")).Metadata.GetProperty("devices").GetRawText());
+            Assert.Equal(new[] { $"/1.0/instances/{a.Name}" }, await UsedByAsync(vol));
+
+            // Once the other container lets it go, the volume follows the isolated container's map.
+            await fixture.LxcOkAsync("storage", "volume", "detach", "default", vol, a.Name);
+            await fixture.LxcOkAsync("storage", "volume", "attach", "default", vol, b.Name, "/mnt/s");
+            await fixture.LxcOkAsync("exec", b.Name, "--", "sh", "-c", "echo b > /mnt/s/f");
+            var st = await ProcessRunner.RunAsync("stat", ["-c", "%u", Path.Combine(VolumeDir(vol), "f")]);
+            Assert.Equal((await HostRootAsync(b.Name)).ToString(), st.Stdout.Trim());
+            Assert.NotEqual(await HostRootAsync(a.Name), await HostRootAsync(b.Name));
+            await fixture.LxcOkAsync("storage", "volume", "detach", "default", vol, b.Name);
+        }
+        finally
+        {
+            await D.LxcAsync("delete", "--force", "hp-sh-a");
+            await D.LxcAsync("delete", "--force", "hp-sh-b");
+            await D.LxcAsync("storage", "volume", "delete", "default", vol);
+        }
+    }
+
+    [Fact]
     public async Task A_host_path_disk_is_hotplugged_read_only_and_unplugged()
     {
         var source = Repo.TempDir("hlx-hp-src-");
