@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -95,6 +96,17 @@ static int ensure_target(struct ctx *c, const char *rel, int file)
     return open_in_root(c->rootfd, rel, O_PATH, 0);
 }
 
+int hlx_mounts_ensure_target(int rootfd, const char *rel, int file)
+{
+    struct ctx c = {.rootfd = rootfd, .userns = -1};
+    return ensure_target(&c, rel, file);
+}
+
+int hlx_mounts_open_in_root(int rootfd, const char *rel, int flags)
+{
+    return open_in_root(rootfd, rel, flags, 0);
+}
+
 static unsigned long locked_flags(const char *path)
 {
     struct statvfs sv;
@@ -137,6 +149,9 @@ static int mount_in(struct ctx *c, const char *src, const char *rel, const char 
     return rc;
 }
 
+/* O_PATH fds of the spec's bind sources, opened by hlx_mounts_prepare_root (the child execs or exits after). */
+static int *bind_srcfds;
+
 int hlx_mounts_prepare_root(const struct hlx_spec *spec, int idmapfd, struct hlx_err *er)
 {
     int fd;
@@ -153,6 +168,13 @@ int hlx_mounts_prepare_root(const struct hlx_spec *spec, int idmapfd, struct hlx
     fd = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return hlx_fail(er, errno, "Failed opening rootfs %s: %s", spec->rootfs, strerror(errno));
+    /* The bind sources too, while our kernel ids are still the host's root (a user namespace's root
+     * is another id on the host: a 0700 directory on the way, such as a pool's, would refuse it). */
+    if (spec->n_binds > 0 && !(bind_srcfds = calloc((size_t)spec->n_binds, sizeof(int))))
+        return hlx_fail(er, ENOMEM, "Out of memory");
+    for (int i = 0; i < spec->n_binds; i++)
+        if ((bind_srcfds[i] = open(spec->binds[i].src, O_PATH | O_CLOEXEC)) < 0)
+            return hlx_fail(er, errno, "Failed opening bind source %s: %s", spec->binds[i].src, strerror(errno));
     return fd;
 }
 
@@ -284,8 +306,16 @@ int hlx_mounts_setup(const struct hlx_spec *spec, int rootfd, const char *consol
         return -1;
     for (int i = 0; i < spec->n_binds; i++) {
         const struct hlx_bind *b = &spec->binds[i];
-        int file = stat(b->src, &st) == 0 && !S_ISDIR(st.st_mode);
-        if (mount_in(&c, b->src, b->dst, NULL, MS_BIND | MS_REC | (b->ro ? MS_RDONLY : 0), NULL, file) < 0)
+        char src[FD_PATH_MAX];
+        int file;
+        if (bind_srcfds) {
+            snprintf(src, sizeof(src), "/proc/self/fd/%d", bind_srcfds[i]);
+            file = fstat(bind_srcfds[i], &st) == 0 && !S_ISDIR(st.st_mode);
+        } else {
+            snprintf(src, sizeof(src), "%s", "");
+            file = stat(b->src, &st) == 0 && !S_ISDIR(st.st_mode);
+        }
+        if (mount_in(&c, bind_srcfds ? src : b->src, b->dst, NULL, MS_BIND | MS_REC | (b->ro ? MS_RDONLY : 0), NULL, file) < 0)
             return -1;
     }
     if (fchdir(rootfd) < 0)

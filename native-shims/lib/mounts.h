@@ -17,4 +17,12 @@ int hlx_mounts_prepare_root(const struct hlx_spec *spec, int idmapfd, struct hlx
 int hlx_mounts_setup(const struct hlx_spec *spec, int rootfd, const char *console,
                      struct hlx_err *er);
 
+/* Hot-plug (hyperlxd-nsexec mount): makes sure rel exists inside the root rootfd (a directory, or an
+ * empty file when file is set), creating missing levels one at a time inside the root exactly as the
+ * start's bind lines do; returns an O_PATH fd of it, or -1 with errno. */
+int hlx_mounts_ensure_target(int rootfd, const char *rel, int file);
+
+/* openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) of rel inside rootfd. */
+int hlx_mounts_open_in_root(int rootfd, const char *rel, int flags);
+
 #endif

@@ -2,6 +2,7 @@
  * same in-process), `attach` runs a command inside a running container. See README.md. */
 #include "attach.h"
 #include "attach_file.h"
+#include "hotplug.h"
 #include "idmap.h"
 #include "nsexec.h"
 #include "proxy.h"
@@ -25,6 +26,8 @@ static void usage(void)
           "       hyperlxd-nsexec attach --pid PID --file-broker FD\n"
           "       hyperlxd-nsexec file-broker --root DIR --fd FD\n"
           "       hyperlxd-nsexec idmap-probe DIR\n"
+          "       hyperlxd-nsexec mount --pid PID --source HOSTPATH --target PATH [--ro] [--uid U --gid G]\n"
+          "       hyperlxd-nsexec umount --pid PID --target PATH [--remove]\n"
           "       hyperlxd-nsexec proxy --netns PATH --listen PROTO:ADDR:PORTS --connect PROTO:ADDR:PORTS [--uid U] [--gid G]\n",
           stderr);
     exit(2);
@@ -277,6 +280,8 @@ int main(int argc, char **argv)
         return cmd_file_broker(argc - 2, argv + 2);
     if (strcmp(argv[1], "idmap-probe") == 0)
         return cmd_idmap_probe(argc - 2, argv + 2);
+    if (strcmp(argv[1], "mount") == 0 || strcmp(argv[1], "umount") == 0)
+        return hlx_hotplug_main(argv[1][0] == 'm', argc - 2, argv + 2);
     if (strcmp(argv[1], "proxy") == 0)
         return hlx_proxy_main(argc - 2, argv + 2);
     usage();

@@ -61,6 +61,9 @@ public sealed partial class ContainerDriver
         await RemoveGroupsAsync(spec.Name, ct); // leftovers of a crash
         revert.Add(() => _cgroups.RemoveAsync(spec.Name, CancellationToken.None)); // also when Create refuses a limit midway
         _cgroups.Create(spec.Name, limits);
+        MakeNodes(spec, map);
+        // The nodes' access: devices.allow now (v1), or rules of the device program the monitor attaches (v2).
+        var nodeRules = spec.Nodes.Select(n => n.Rule).Distinct().Where(rule => !_cgroups.AllowDevice(spec.Name, rule, true)).ToList();
         if (map is not null)
         {
             CgroupDelegation.Delegate(_cgroups.Paths(spec.Name), map.Root.Uid, map.Root.Gid);
@@ -68,7 +71,7 @@ public sealed partial class ContainerDriver
         var specFile = SpecPath(spec);
         var cgroupfs = CgroupDelegation.Mounts(_cgroups, _options.CgroupRoot, spec.Name);
         await File.WriteAllTextAsync(specFile, SpecWriter.Build(spec, map, _cgroups.Paths(spec.Name), cgroupfs, idmapRootfs: disk is null,
-            deviceAllow: _cgroups.MonitorDeviceRules(limits)), ct);
+            deviceAllow: _cgroups.MonitorDeviceRules(limits).Concat(nodeRules)), ct);
 
         string[] start = ["start", "--name", spec.Name, "--spec", specFile, "--socket", socket, "--log", LogPath(spec)];
         await InstanceLog.StartAsync(spec, map, disk);

@@ -86,6 +86,11 @@ internal static class SpecWriter
         {
             Line("bind", mount.Source, mount.Target, mount.ReadOnly ? "ro" : "rw");
         }
+        // unix-char/unix-block: the node the driver made on the host, bound onto its path inside.
+        foreach (var node in spec.Nodes.OrderBy(n => n.Device, StringComparer.Ordinal))
+        {
+            Line("bind", ContainerDriver.NodePath(spec, node.Device), node.Target, "rw");
+        }
         return sb.ToString();
     }
 

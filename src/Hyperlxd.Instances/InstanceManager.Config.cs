@@ -178,6 +178,7 @@ public sealed partial class InstanceManager
             using var _ = await _locks.AcquireAsync(name, ct);
             var record = await Repo.GetAsync(name, ct);
             var old = Expand(record, then);
+            CheckOneRootDisk(record, now);
             var updated = Expand(record, now);
             string newPool;
             try

@@ -15,9 +15,14 @@ namespace Hyperlxd.Instances;
 public sealed partial class InstanceManager
 {
     /// <summary>What devices may use on the host: the pools' custom volumes, the networks, the proxy forwarders.</summary>
-    private sealed class DeviceHost(StoragePools pools, INetworkHost networks, IProxyForwarders forwarders) : IDeviceHost
+    private sealed class DeviceHost(InstanceManager manager, StoragePools pools, INetworkHost networks, IProxyForwarders forwarders) : IDeviceHost
     {
         public string VolumePath(string pool, string volume) => pools.Get(pool).CustomVolumePath(volume);
+
+        public Task<string> AttachVolumeAsync(DeviceContext device, string pool, string volume, CancellationToken ct) =>
+            manager.AttachVolumeAsync(device, pool, volume, ct);
+
+        public (char Kind, uint Major, uint Minor)? DeviceNumbers(string path) => Hyperlxd.Interop.Linux.Syscalls.DeviceNumbers(path);
 
         public INetworkHost Networks => networks;
 
@@ -26,7 +31,7 @@ public sealed partial class InstanceManager
 
     private DeviceHost? _deviceHost;
 
-    private IDeviceHost Host => _deviceHost ??= new DeviceHost(pools, _networks, forwarders);
+    private IDeviceHost Host => _deviceHost ??= new DeviceHost(this, pools, _networks, forwarders);
 
     /// <summary>The instance's driver, when it offers <paramref name="feature"/> (else a 400 naming it).</summary>
     private IInstanceDriver RequireFeature(Expanded e, DriverFeatures feature)
@@ -65,6 +70,7 @@ public sealed partial class InstanceManager
     {
         var mounts = new List<DeviceMount>();
         var nics = new List<NicPlan>();
+        var nodes = new List<DeviceNode>();
         await using var revert = new Reverter();
         foreach (var (name, device) in e.Devices.OrderBy(d => d.Key, StringComparer.Ordinal))
         {
@@ -74,9 +80,10 @@ public sealed partial class InstanceManager
             await RecordDeviceAsync(e, name, setup.Volatile, ct);
             mounts.AddRange(setup.Mounts);
             nics.AddRange(setup.Nics);
+            nodes.AddRange(setup.Nodes);
         }
         revert.Success();
-        return SpecOf(e) with { Mounts = mounts, Nics = nics };
+        return SpecOf(e) with { Mounts = mounts, Nics = nics, Nodes = nodes };
     }
 
     /// <summary>

@@ -5,7 +5,8 @@ using Hyperlxd.Core.Instances;
 namespace Hyperlxd.Instances;
 
 /// <summary>
-/// Device changes on a running instance (LXD's hot-plug): nics and proxies only. A removed device is torn
+/// Device changes on a running instance (LXD's hot-plug): nics, proxies, non-root disks, unix-char and
+/// unix-block (the driver mounts or unmounts them inside). A removed device is torn
 /// down, an added one checked, set up, attached by the driver and started; a changed one is removed then
 /// added. All or nothing: every step registers its undo with the caller's <see cref="Reverter"/>, and the
 /// volatile keys are only changed in memory, for the caller to write with the config.
@@ -34,6 +35,10 @@ public sealed partial class InstanceManager
                 throw new BadRequestException(
                     $"Device changes on a running instance are not supported yet for device \"{name}\" (type \"{device.GetValueOrDefault("type")}\"): stop it first");
             }
+            if (device.GetValueOrDefault("type") == "disk" && DiskDevice.IsRoot(device))
+            {
+                throw new BadRequestException($"Device \"{name}\": the root disk of a running instance cannot be changed (only its size): stop it first");
+            }
         }
         // The new devices' host checks first: a refused one changes nothing.
         foreach (var name in added)
@@ -49,6 +54,10 @@ public sealed partial class InstanceManager
             if (device.GetValueOrDefault("type") == "nic" && old.Record.Config.GetValueOrDefault($"volatile.{name}.host_name") is { Length: > 0 } hostName)
             {
                 await driver.DetachNicAsync(SpecOf(old), name, hostName, ct); // refused: nothing changed yet
+            }
+            if (type.Targets(device) is { Count: > 0 } targets)
+            {
+                await driver.DetachDeviceAsync(SpecOf(old), name, targets, ct); // unmounted inside first: its host side goes next
             }
             await type.TeardownAsync(ContextOf(old, name, device), ct);
             revert.Add(() => PlugAsync(old, name, driver, CancellationToken.None));
@@ -67,7 +76,14 @@ public sealed partial class InstanceManager
         {
             await PlugAsync(updated, name, driver, ct);
             var device = updated.Devices[name];
-            revert.Add(async () => await DeviceTypes.Of(device).TeardownAsync(ContextOf(updated, name, device), CancellationToken.None));
+            revert.Add(async () =>
+            {
+                if (DeviceTypes.Of(device).Targets(device) is { Count: > 0 } targets)
+                {
+                    await driver.DetachDeviceAsync(SpecOf(updated), name, targets, CancellationToken.None);
+                }
+                await DeviceTypes.Of(device).TeardownAsync(ContextOf(updated, name, device), CancellationToken.None);
+            });
         }
         foreach (var (k, v) in updated.Record.Config)
         {
@@ -96,6 +112,11 @@ public sealed partial class InstanceManager
         foreach (var nic in setup.Nics)
         {
             await driver.AttachNicAsync(spec, nic, ct);
+        }
+        if (setup.Mounts.Count + setup.Nodes.Count > 0)
+        {
+            await driver.AttachDeviceAsync(spec, name, setup.Mounts, setup.Nodes, ct);
+            revert.Add(() => driver.DetachDeviceAsync(spec, name, type.Targets(device), CancellationToken.None));
         }
         var netns = type.RunsAfterStart ? await driver.NetworkNamespaceAsync(spec, ct) : null;
         var started = await type.StartedAsync(ContextOf(e, name, device), netns, ct);

@@ -103,6 +103,7 @@ public sealed partial class InstanceManager(
         {
             throw new BadRequestException("A profile is listed more than once");
         }
+        CheckOneRootDisk(record, profiles);
         var expanded = Expand(record, profiles);
         // Profiles were checked when written; the expansion is checked too (older rows, and what the spec is built from).
         InstanceConfig.Validate(expanded.Config, type);

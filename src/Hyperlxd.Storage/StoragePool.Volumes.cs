@@ -47,9 +47,13 @@ public sealed partial class StoragePool
         return record;
     }
 
-    /// <summary>Replaces description and config; a changed <c>size</c> is applied live before the row is written.</summary>
+    /// <summary>
+    /// Replaces description and config; a changed <c>size</c> is applied live before the row is written.
+    /// <c>volatile.*</c> keys are the server's (the id map an attached volume holds): kept whatever the request says.
+    /// </summary>
     public async Task UpdateVolumeAsync(VolumeRecord v, string description, Dictionary<string, string> config, CancellationToken ct)
     {
+        config = config.Where(kv => !kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToDictionary();
         var vol = new Volume(ParseType(v.Type), v.Name);
         ValidateVolumeConfig(config, vol.Type);
         using var _ = await _locks.AcquireAsync(Key(v), ct);
@@ -64,7 +68,9 @@ public sealed partial class StoragePool
                 revert.Add(() => Driver.SetQuotaAsync(vol, oldSize, CancellationToken.None));
             }
         }
-        await _repo.UpdateVolumeAsync(v.Id, description, config.Where(kv => kv.Value.Length > 0).ToDictionary(), ct);
+        var written = config.Where(kv => kv.Value.Length > 0)
+            .Concat(v.Config.Where(kv => kv.Key.StartsWith("volatile.", StringComparison.Ordinal))).ToDictionary();
+        await _repo.UpdateVolumeAsync(v.Id, description, written, ct);
         revert.Success();
     }
 

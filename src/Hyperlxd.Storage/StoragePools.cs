@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Hyperlxd.Core;
+using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Images;
 using Hyperlxd.State;
 using Hyperlxd.State.Repositories;
@@ -180,16 +181,24 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
         return users;
     }
 
-    /// <summary>Profiles with a <c>disk</c> device on this custom volume (instances join once they exist).</summary>
+    /// <summary>
+    /// LXD's used_by of a custom volume: the instances whose own devices (not their profiles') have a
+    /// <c>disk</c> on it, then the profiles that do.
+    /// </summary>
     public async Task<List<string>> VolumeUsedByAsync(string pool, VolumeRecord v, CancellationToken ct)
     {
         if (v.Type != "custom")
         {
             return v.Type == "image" ? new() : new() { "/1.0/instances/" + Uri.EscapeDataString(v.Name) };
         }
-        return (await store.Profiles.ListAsync(ct))
-            .Where(p => p.Devices.Values.Any(d => d.GetValueOrDefault("type") == "disk" && d.GetValueOrDefault("pool") == pool && d.GetValueOrDefault("source") == v.Name))
-            .Select(p => "/1.0/profiles/" + Uri.EscapeDataString(p.Name)).ToList();
+        bool Uses(Dictionary<string, Dictionary<string, string>> devices) =>
+            devices.Values.Any(d => d.GetValueOrDefault("pool") == pool && DiskDevice.VolumeOf(d) == v.Name);
+        var users = (await store.Instances.ListAsync(ct)).Where(i => Uses(i.Devices))
+            .OrderBy(i => i.Name, StringComparer.Ordinal)
+            .Select(i => "/1.0/instances/" + Uri.EscapeDataString(i.Name)).ToList();
+        users.AddRange((await store.Profiles.ListAsync(ct)).Where(p => Uses(p.Devices))
+            .Select(p => "/1.0/profiles/" + Uri.EscapeDataString(p.Name)));
+        return users;
     }
 
     public static string VolumeUrl(string pool, string type, string name) =>

@@ -74,6 +74,16 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
         }
     }
 
+    public bool AllowDevice(string name, string rule, bool allow)
+    {
+        var devices = Dir("devices", name);
+        if (Directory.Exists(devices))
+        {
+            Write(Path.Combine(devices, allow ? "devices.allow" : "devices.deny"), rule);
+        }
+        return true;
+    }
+
     /// <summary>Written to devices.allow by Create.</summary>
     public IEnumerable<string> MonitorDeviceRules(CgroupLimits limits) => [];
 

@@ -36,6 +36,8 @@ internal sealed class CgroupV2Backend(string root, string parent) : ICgroupBacke
 
     public IEnumerable<string> MonitorDeviceRules(CgroupLimits limits) => limits.DeviceAllowList();
 
+    public bool AllowDevice(string name, string rule, bool allow) => false;
+
     public void CheckLimits(CgroupLimits limits)
     {
         var offered = Controllers(root);

@@ -23,6 +23,13 @@ internal interface ICgroupBackend
     /// </summary>
     IEnumerable<string> MonitorDeviceRules(CgroupLimits limits);
 
+    /// <summary>
+    /// Allows (or denies again) one device rule ("c 10:200 rwm") in an existing group: v1's devices.allow and
+    /// devices.deny. False when the backend cannot change its allow-list live (cgroup2: the device program is
+    /// fixed at start, its rules go to <see cref="MonitorDeviceRules"/>' list instead).
+    /// </summary>
+    bool AllowDevice(string name, string rule, bool allow);
+
     /// <summary>Applies limits to existing groups (live change on a running container).</summary>
     void Apply(string name, CgroupLimits limits);
 

@@ -10,11 +10,31 @@ public sealed record DeviceKey(string Name, InstanceType? Only = null);
 /// <summary>A host path the driver mounts into the instance (a disk device's bind mount for a container).</summary>
 public sealed record DeviceMount(string Device, string Source, string Target, bool ReadOnly);
 
+/// <summary>
+/// A device node a <c>unix-char</c>/<c>unix-block</c> device puts at <see cref="Target"/> inside a container:
+/// <see cref="Kind"/> 'c' or 'b', its numbers, and the owner (ids inside the container) and mode it gets there.
+/// The driver makes the node on the host (owned by the mapped ids), binds it in and allows it in the device cgroup.
+/// </summary>
+public sealed record DeviceNode(string Device, string Target, char Kind, uint Major, uint Minor, uint Uid, uint Gid, uint Mode)
+{
+    /// <summary>The cgroup v1 <c>devices.allow</c> rule of this node ("c 10:200 rwm").</summary>
+    public string Rule => $"{Kind} {Major}:{Minor} rwm";
+}
+
 /// <summary>What the host offers a device's setup: the storage it may reference, the networks, the proxy forwarders.</summary>
 public interface IDeviceHost
 {
     /// <summary>The host path of custom volume <paramref name="volume"/> on <paramref name="pool"/>; a 400 naming them when it does not exist.</summary>
     string VolumePath(string pool, string volume);
+
+    /// <summary>
+    /// Readies custom volume <paramref name="volume"/> for <paramref name="device"/>'s instance (a container's:
+    /// its files shifted to the container's id map, as LXD does on attach) and returns its host path.
+    /// </summary>
+    Task<string> AttachVolumeAsync(DeviceContext device, string pool, string volume, CancellationToken ct);
+
+    /// <summary>The kind ('c' or 'b') and numbers of the host device node at <paramref name="path"/> (links followed), or null when there is none.</summary>
+    (char Kind, uint Major, uint Minor)? DeviceNumbers(string path);
 
     /// <summary>The networking layer (a no-networking stand-in that refuses nics when none is registered).</summary>
     INetworkHost Networks { get; }
@@ -50,6 +70,9 @@ public sealed record DeviceSetup(IReadOnlyList<DeviceMount> Mounts, IReadOnlyDic
 
     /// <summary>The nics the setup made (host side ready, peer to be moved into the instance by the driver).</summary>
     public IReadOnlyList<NicPlan> Nics { get; init; } = [];
+
+    /// <summary>The device nodes the driver makes inside the instance.</summary>
+    public IReadOnlyList<DeviceNode> Nodes { get; init; } = [];
 }
 
 /// <summary>
@@ -86,6 +109,9 @@ public abstract class Device
 
     /// <summary>Whether the device may be added to, removed from or changed on a running instance.</summary>
     public virtual bool HotPluggable => false;
+
+    /// <summary>Where the device shows inside a running instance (a disk's mount point, a node's path): what a hot-unplug removes.</summary>
+    public virtual IReadOnlyList<string> Targets(IReadOnlyDictionary<string, string> config) => [];
 
     /// <summary>Whether <see cref="StartedAsync"/> does anything (the manager asks the driver for the network namespace only then).</summary>
     public virtual bool RunsAfterStart => false;

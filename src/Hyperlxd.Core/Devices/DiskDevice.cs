@@ -5,7 +5,8 @@ namespace Hyperlxd.Core.Devices;
 
 /// <summary>
 /// LXD's <c>disk</c>: the root disk (path "/", on a pool: the manager's root volume), a custom volume
-/// of a pool, or a host path. Setup hands the driver one bind mount per non-root disk.
+/// of a pool, or a host path. Setup hands the driver one bind mount per non-root disk; a container's
+/// non-root disks are hot-pluggable (the root disk is not, except its size, which the manager applies).
 /// </summary>
 public sealed class DiskDevice() : Device("disk", KeyList, "path")
 {
@@ -17,6 +18,8 @@ public sealed class DiskDevice() : Device("disk", KeyList, "path")
             .ToArray();
 
     private static readonly string[] SizeKeys = { "size", "size.state" };
+
+    public override bool HotPluggable => true;
 
     protected override void Check(string name, IReadOnlyDictionary<string, string> device)
     {
@@ -33,7 +36,14 @@ public sealed class DiskDevice() : Device("disk", KeyList, "path")
                 BadValue(name, key, $"\"{Validators.Printable(p)}\" must be an absolute path without \"..\" components");
             }
         }
+        if (device.ContainsKey("pool") && device["path"] != "/" && Value(device, "source") is { } volume
+            && (volume.StartsWith('/') || volume.Contains("..") || (volume.Contains('/') && !volume.StartsWith("custom/", StringComparison.Ordinal))))
+        {
+            // LXD's wording: with a pool, source names one of its custom volumes.
+            BadValue(name, "source", $"\"{Validators.Printable(volume)}\": when the \"pool\" property is set \"source\" must specify the name of a custom volume, not a path");
+        }
         CheckBool(name, device, "readonly");
+        CheckBool(name, device, "required");
         foreach (var key in SizeKeys)
         {
             // Empty is unset, as LXD's optional validators take it (lxc config device unset sends "").
@@ -44,18 +54,54 @@ public sealed class DiskDevice() : Device("disk", KeyList, "path")
         }
     }
 
+    protected override void Check(string name, IReadOnlyDictionary<string, string> device, InstanceType? instanceType)
+    {
+        Check(name, device);
+        if (instanceType == InstanceType.Container && device["path"].Length == 0)
+        {
+            // LXD: only a VM's disk may go without a path (lxc storage volume attach with 3 arguments).
+            Problem(name, "needs a \"path\" inside a container");
+        }
+    }
+
     /// <summary>The root disk: mounted by the driver from the instance's root volume, not here.</summary>
     public static bool IsRoot(IReadOnlyDictionary<string, string> device) => device.GetValueOrDefault("path") == "/";
 
-    public override Task<DeviceSetup> SetupAsync(DeviceContext device, CancellationToken ct)
+    /// <summary>The custom volume a disk device names on its pool ("custom/NAME" as LXD also takes it), or null.</summary>
+    public static string? VolumeOf(IReadOnlyDictionary<string, string> device) =>
+        device.GetValueOrDefault("type") != "disk" || IsRoot(device) || Value(device, "pool") is null || Value(device, "source") is not { } source
+            ? null
+            : source.StartsWith("custom/", StringComparison.Ordinal) ? source["custom/".Length..] : source;
+
+    public override IReadOnlyList<string> Targets(IReadOnlyDictionary<string, string> config) =>
+        IsRoot(config) || Value(config, "path") is not { } path ? [] : [path];
+
+    public override async Task<DeviceSetup> SetupAsync(DeviceContext device, CancellationToken ct)
     {
         var d = device.Config;
-        if (IsRoot(d) || d.GetValueOrDefault("path") is not { Length: > 0 } path || d.GetValueOrDefault("source") is not { Length: > 0 } source)
+        if (IsRoot(d) || Value(d, "path") is not { } path || Value(d, "source") is not { } source)
         {
-            return Task.FromResult(DeviceSetup.Nothing);
+            return DeviceSetup.Nothing;
         }
-        var host = d.GetValueOrDefault("pool") is { Length: > 0 } pool ? device.Host.VolumePath(pool, source) : source;
-        var readOnly = d.GetValueOrDefault("readonly") is "true" or "1" or "yes" or "on";
-        return Task.FromResult(new DeviceSetup([new DeviceMount(device.Name, host, path, readOnly)], new Dictionary<string, string>()));
+        string host;
+        if (Value(d, "pool") is { } pool)
+        {
+            host = await device.Host.AttachVolumeAsync(device, pool, VolumeOf(d)!, ct);
+        }
+        else if (!File.Exists(source) && !Directory.Exists(source))
+        {
+            // LXD's required (default true): a missing host path fails the start, unless the disk is optional.
+            if (!LxdBool.Get(d, "required", true))
+            {
+                return DeviceSetup.Nothing;
+            }
+            throw new BadRequestException($"Device \"{device.Name}\": missing source path \"{source}\" for disk \"{device.Name}\"");
+        }
+        else
+        {
+            host = source;
+        }
+        var readOnly = LxdBool.IsTrue(d.GetValueOrDefault("readonly"));
+        return new DeviceSetup([new DeviceMount(device.Name, host, path, readOnly)], new Dictionary<string, string>());
     }
 }

@@ -10,17 +10,3 @@ public class PlannedDevice(string type, IEnumerable<string> keys, params string[
 {
     public override bool Implemented => false;
 }
-
-/// <summary>LXD's <c>unix-char</c> and <c>unix-block</c>: a device node by host source or instance path.</summary>
-public sealed class UnixDevice(string type) : PlannedDevice(type, KeyList)
-{
-    private static readonly string[] KeyList = { "source", "path", "major", "minor", "uid", "gid", "mode", "required" };
-
-    protected override void Check(string name, IReadOnlyDictionary<string, string> device)
-    {
-        if (!device.ContainsKey("source") && !device.ContainsKey("path"))
-        {
-            Problem(name, "needs a \"source\" or a \"path\"");
-        }
-    }
-}

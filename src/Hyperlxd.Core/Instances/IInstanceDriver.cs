@@ -120,6 +120,28 @@ public interface IInstanceDriver
     Task DetachNicAsync(InstanceSpec spec, string device, string hostName, CancellationToken ct) => Task.CompletedTask;
 
     /// <summary>
+    /// Hot-plug of device <paramref name="device"/>'s mounts (a disk) and nodes (unix-char, unix-block), as its
+    /// setup produced them, into the running instance. A 400 when the driver cannot (nothing changed then).
+    /// </summary>
+    Task AttachDeviceAsync(InstanceSpec spec, string device, IReadOnlyList<Devices.DeviceMount> mounts, IReadOnlyList<Devices.DeviceNode> nodes, CancellationToken ct) =>
+        throw new BadRequestException($"The {Type.ToApi()} driver \"{Info.Name}\" cannot add device \"{device}\" to a running instance: stop it first");
+
+    /// <summary>Hot-unplug: removes what device <paramref name="device"/> shows at <paramref name="targets"/> inside the running instance (mounts, nodes and their cgroup access).</summary>
+    Task DetachDeviceAsync(InstanceSpec spec, string device, IReadOnlyList<string> targets, CancellationToken ct) =>
+        throw new BadRequestException($"The {Type.ToApi()} driver \"{Info.Name}\" cannot remove device \"{device}\" from a running instance: stop it first");
+
+    /// <summary>
+    /// The id map (LXD's JSON, "[]" for none) a custom volume attached to an instance with <paramref name="config"/>
+    /// must be shifted to (LXD's volume <c>volatile.idmap.last</c>); null when the driver shifts no volumes (VMs).
+    /// </summary>
+    string? VolumeIdmap(IReadOnlyDictionary<string, string> config) => null;
+
+    /// <summary>Re-owns the files under <paramref name="path"/> from id map <paramref name="fromJson"/> to <paramref name="toJson"/> (LXD's JSON; "" or "[]": unshifted).</summary>
+    void ShiftVolume(string path, string fromJson, string toJson)
+    {
+    }
+
+    /// <summary>
     /// The running instance's network namespace as a path another process can open (<c>/proc/PID/ns/net</c>),
     /// for a proxy device's forwarder; null when it is not running or the driver has none (a VM).
     /// </summary>

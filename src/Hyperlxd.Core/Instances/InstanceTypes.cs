@@ -36,6 +36,9 @@ public sealed record InstanceSpec(
 
     /// <summary>The nics the devices' setup made before a start (empty otherwise): the driver moves each peer in.</summary>
     public IReadOnlyList<Networks.NicPlan> Nics { get; init; } = [];
+
+    /// <summary>The device nodes (unix-char, unix-block) the devices' setup asks for before a start (empty otherwise).</summary>
+    public IReadOnlyList<Devices.DeviceNode> Nodes { get; init; } = [];
 }
 
 public sealed record DriverInfo(string Name, string Version, bool Available, string? Reason);

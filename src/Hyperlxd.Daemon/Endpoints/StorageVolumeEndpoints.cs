@@ -245,7 +245,8 @@ public static class StorageVolumeEndpoints
         }
         if ((await pools.VolumeUsedByAsync(pool.Name, v, ctx.RequestAborted)) is { Count: > 0 } users)
         {
-            throw new ConflictException($"The storage volume is still in use by: {string.Join(", ", users)}");
+            // LXD 5.0.2: a 400 (storagePoolVolumeDelete); the users named after its wording.
+            throw new BadRequestException($"The storage volume is still in use by: {string.Join(", ", users)}");
         }
         await pool.DeleteVolumeAsync(v, ctx.RequestAborted);
         ctx.Service<Instances.Backups.VolumeBackups>().DeleteFiles(v);

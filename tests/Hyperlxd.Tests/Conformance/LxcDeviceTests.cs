@@ -35,8 +35,8 @@ public sealed class LxcDeviceTests(ContainerDaemon fixture)
     }
 
     [Theory]
-    [InlineData("unix-char", """{"type":"unix-char","path":"/dev/kmsg"}""")]
-    [InlineData("unix-block", """{"type":"unix-block","source":"/dev/loop0"}""")]
+    [InlineData("usb", """{"type":"usb","vendorid":"1d6b"}""")]
+    [InlineData("infiniband", """{"type":"infiniband","nictype":"physical","parent":"ib0"}""")]
     [InlineData("gpu", """{"type":"gpu"}""")]
     [InlineData("tpm", """{"type":"tpm","path":"/dev/tpm0"}""")]
     public async Task Every_api_write_refuses_a_device_type_not_implemented_yet(string type, string device)
