@@ -22,6 +22,7 @@ public sealed class StateStore : IAsyncDisposable
         Images = new ImageRepository(db);
         Networks = new NetworkRepository(db);
         Backups = new BackupRepository(db);
+        Projects = new ProjectRepository(db);
     }
 
     public Database Database { get; }
@@ -34,6 +35,7 @@ public sealed class StateStore : IAsyncDisposable
     public ImageRepository Images { get; }
     public NetworkRepository Networks { get; }
     public BackupRepository Backups { get; }
+    public ProjectRepository Projects { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
     /// <param name="timeout">The budget of one unit of work (null: <see cref="Database.DefaultTimeout"/>).</param>

@@ -147,14 +147,14 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     {
         var users = (await store.Profiles.ListAsync(ct))
             .Where(p => p.Devices.Values.Any(d => d.GetValueOrDefault("pool") == pool.Name))
-            .Select(p => "/1.0/profiles/" + Uri.EscapeDataString(p.Name)).ToList();
+            .Select(p => ProjectKeys.ProfileUrl(p.Name)).ToList();
         foreach (var v in await store.Storage.ListVolumesAsync(pool.Name, null, ct))
         {
             users.Add(v.Type switch
             {
                 "custom" => VolumeUrl(pool.Name, v.Type, v.Name),
                 "image" => "/1.0/images/" + v.Name,
-                _ => "/1.0/instances/" + Uri.EscapeDataString(v.Name),
+                _ => ProjectKeys.InstanceUrl(v.Name),
             });
         }
         return users;
@@ -165,11 +165,11 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     {
         if (v.Type != "custom")
         {
-            return v.Type == "image" ? new() : new() { "/1.0/instances/" + Uri.EscapeDataString(v.Name) };
+            return v.Type == "image" ? new() : new() { ProjectKeys.InstanceUrl(v.Name) };
         }
         return (await store.Profiles.ListAsync(ct))
             .Where(p => p.Devices.Values.Any(d => d.GetValueOrDefault("type") == "disk" && d.GetValueOrDefault("pool") == pool && d.GetValueOrDefault("source") == v.Name))
-            .Select(p => "/1.0/profiles/" + Uri.EscapeDataString(p.Name)).ToList();
+            .Select(p => ProjectKeys.ProfileUrl(p.Name)).ToList();
     }
 
     public static string VolumeUrl(string pool, string type, string name) =>
