@@ -62,6 +62,12 @@ public static class ServerEndpoints
         "backup_override_name",
         "image_compression_algorithm",
         "container_edit_metadata",
+        // issue 14: projects (limits, restrictions, per-project images/profiles, lxc project info)
+        "projects_limits",
+        "projects_restrictions",
+        "projects_limits_instances",
+        "projects_limits_disk",
+        "project_usage",
     };
 
     public static string Version { get; } =
