@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Core.Config;
 
@@ -35,7 +36,8 @@ internal static class SpecWriter
         {
             Line("rootfs-idmap", "yes");
         }
-        Line("hostname", spec.Name);
+        // A project's instance is stored as "project_name" (ProjectKeys): LXD names the host by the instance.
+        Line("hostname", ProjectKeys.InstanceName(spec.Name));
         if (LxdBool.IsTrue(spec.Config.GetValueOrDefault("security.nesting")))
         {
             // LXD's security.nesting: proc and sys whole and writable, so nested containers can mount their own.

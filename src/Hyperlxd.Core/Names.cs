@@ -31,8 +31,23 @@ public static class Names
         }
     }
 
-    /// <summary>Instance names are hostnames: 1-63 letters, digits and hyphens, not starting with a digit or hyphen, not ending with a hyphen.</summary>
+    /// <summary>
+    /// Instance names are hostnames: 1-63 letters, digits and hyphens, not starting with a digit or hyphen,
+    /// not ending with a hyphen. Layers below HTTP see storage keys: a non-default project's "p_name"
+    /// (<see cref="ProjectKeys"/>) is checked on its name part; the HTTP layer checks what users send.
+    /// </summary>
     public static void ValidateInstanceName(string? name)
+    {
+        if (name is not null && ProjectKeys.SplitInstance(name) is { Project: not ProjectKeys.Default } key)
+        {
+            ValidateUserInstanceName(key.Name);
+            return;
+        }
+        ValidateUserInstanceName(name);
+    }
+
+    /// <summary>An instance name as a client sends it (no project prefix possible).</summary>
+    public static void ValidateUserInstanceName(string? name)
     {
         if (string.IsNullOrEmpty(name))
         {

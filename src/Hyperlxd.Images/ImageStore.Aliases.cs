@@ -40,8 +40,10 @@ public sealed partial class ImageStore
 
     public Task DeleteAliasAsync(string name, CancellationToken ct) => _repo.DeleteAliasAsync(name, ct);
 
+    /// <summary>An alias name, or the storage key of another project's alias ("project/alias", <see cref="ProjectKeys"/>).</summary>
     public static void ValidateAliasName(string? name)
     {
+        name = name is null ? null : ProjectKeys.SplitScoped(name).Name;
         if (string.IsNullOrEmpty(name))
         {
             throw new BadRequestException("Alias name is required");

@@ -17,6 +17,12 @@ public sealed class ImportOptions
     /// <summary>A fingerprint the client expects (X-LXD-fingerprint, simplestreams): a mismatch is refused.</summary>
     public string? ExpectedFingerprint { get; init; }
     public ImageSource? UpdateSource { get; init; }
+
+    /// <summary>
+    /// An image with this fingerprint is already stored: true takes it as the result (it is being added to
+    /// another project, which keeps its own aliases); false (or no callback) refuses the duplicate.
+    /// </summary>
+    public Func<string, CancellationToken, Task<bool>>? AdoptExisting { get; init; }
 }
 
 /// <summary>
@@ -155,7 +161,15 @@ public sealed partial class ImageStore
         {
             if ((await _repo.MatchAsync(fp, ct)).Contains(fp))
             {
-                throw new ConflictException("Image with same fingerprint already exists");
+                if (opts.AdoptExisting is null || !await opts.AdoptExisting(fp, ct))
+                {
+                    throw new ConflictException("Image with same fingerprint already exists");
+                }
+                foreach (var alias in aliases)
+                {
+                    await _repo.CreateAliasAsync(alias, ct);
+                }
+                return await _repo.GetAsync(fp, ct);
             }
             await using var revert = new Reverter();
             var dest = new[] { PathOf(fp), RootfsPathOf(fp) };

@@ -12,7 +12,7 @@ public sealed partial class InstanceManager
     private const string LastPower = "volatile.last_state.power";
     private const string BaseImage = "volatile.base_image";
 
-    public static string Url(string name) => "/1.0/instances/" + name;
+    public static string Url(string name) => ProjectKeys.InstanceUrl(name);
 
     /// <summary>
     /// Checks a create request completely before anything is written, so that a bad request is a

@@ -35,7 +35,9 @@ public sealed partial class InstanceManager
         var r = e.Record;
         var instance = new InstanceFull
         {
-            Name = r.Name,
+            // Clients see the name and project, never the storage key (ProjectKeys).
+            Name = ProjectKeys.InstanceName(r.Name),
+            Project = ProjectKeys.InstanceProject(r.Name),
             Description = r.Description,
             Type = r.Type.ToApi(),
             Architecture = r.Architecture,
@@ -43,7 +45,7 @@ public sealed partial class InstanceManager
             Devices = r.Devices,
             ExpandedConfig = e.Config,
             ExpandedDevices = e.Devices,
-            Profiles = r.Profiles,
+            Profiles = DisplayProfiles(r.Profiles),
             Ephemeral = r.Ephemeral,
             Stateful = r.Stateful,
             CreatedAt = r.CreatedAt,
@@ -90,6 +92,8 @@ public sealed partial class InstanceManager
         };
     }
 
+    public static List<string> DisplayProfiles(List<string> keys) => keys.Select(k => ProjectKeys.SplitScoped(k).Name).ToList();
+
     public static InstanceSnapshot RenderSnapshot(InstanceRecord s, Expanded parent) => new()
     {
         Name = s.Name,
@@ -98,7 +102,7 @@ public sealed partial class InstanceManager
         Devices = s.Devices,
         ExpandedConfig = parent.Config,
         ExpandedDevices = parent.Devices,
-        Profiles = s.Profiles,
+        Profiles = DisplayProfiles(s.Profiles),
         Ephemeral = s.Ephemeral,
         Stateful = s.Stateful,
         CreatedAt = s.CreatedAt,

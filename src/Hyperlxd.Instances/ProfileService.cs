@@ -16,7 +16,7 @@ public sealed class ProfileService(StateStore store, InstanceManager instances, 
 {
     public const string Default = "default";
 
-    public static string Url(string name) => "/1.0/profiles/" + Uri.EscapeDataString(name);
+    public static string Url(string name) => ProjectKeys.ProfileUrl(name);
 
     public static string ETagOf(Profile p) =>
         Core.Query.ETag.Compute(new ProfilePut { Description = p.Description, Config = p.Config, Devices = p.Devices }, ApiJsonContext.Default.ProfilePut);
@@ -38,7 +38,7 @@ public sealed class ProfileService(StateStore store, InstanceManager instances, 
 
     public async Task CreateAsync(ProfilesPost req, EventLifecycleRequestor? requestor, CancellationToken ct)
     {
-        Names.ValidateEntityName("profile", req.Name);
+        Names.ValidateEntityName("profile", req.Name is null ? null : ProjectKeys.SplitScoped(req.Name).Name);
         var profile = new Profile
         {
             Name = req.Name!,
@@ -83,25 +83,26 @@ public sealed class ProfileService(StateStore store, InstanceManager instances, 
 
     public async Task RenameAsync(string name, string? newName, EventLifecycleRequestor? requestor, CancellationToken ct)
     {
-        if (name == Default)
+        if (ProjectKeys.SplitScoped(name).Name == Default)
         {
             throw new ForbiddenException("The \"default\" profile cannot be renamed");
         }
-        Names.ValidateEntityName("profile", newName);
+        // Keys of another project's profiles are "project/name" (ProjectKeys): the name part is the user's.
+        Names.ValidateEntityName("profile", newName is null ? null : ProjectKeys.SplitScoped(newName).Name);
         await store.Profiles.RenameAsync(name, newName!, ct);
         Lifecycle("profile-renamed", newName!, requestor, new() { ["old_name"] = name });
     }
 
     public async Task DeleteAsync(string name, EventLifecycleRequestor? requestor, CancellationToken ct)
     {
-        if (name == Default)
+        if (ProjectKeys.SplitScoped(name).Name == Default)
         {
             throw new ForbiddenException("The \"default\" profile cannot be deleted");
         }
         var users = await store.Instances.UsingProfileAsync(name, ct);
         if (users.Count > 0)
         {
-            throw new ConflictException($"Profile is currently in use by: {string.Join(", ", users.Select(InstanceManager.Url))}");
+            throw new ConflictException($"Profile is currently in use by: {string.Join(", ", users.Select(ProjectKeys.InstanceUrl))}");
         }
         await store.Profiles.DeleteAsync(name, ct);
         Lifecycle("profile-deleted", name, requestor);

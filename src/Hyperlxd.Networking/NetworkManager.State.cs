@@ -45,12 +45,12 @@ public sealed partial class NetworkManager
         {
             if (p.Devices.Values.Any(d => Uses(d, name)))
             {
-                used.Add("/1.0/profiles/" + Uri.EscapeDataString(p.Name));
+                used.Add(ProjectKeys.ProfileUrl(p.Name));
             }
         }
         foreach (var nic in (await InstanceNicsAsync(ct)).Where(n => n.Link == name).DistinctBy(n => n.Instance))
         {
-            used.Add("/1.0/instances/" + Uri.EscapeDataString(nic.Instance));
+            used.Add(ProjectKeys.InstanceUrl(nic.Instance));
         }
         return used;
     }

@@ -24,6 +24,7 @@ public sealed class StateStore : IAsyncDisposable
         Backups = new BackupRepository(db, BackupTable.Instances);
         VolumeBackups = new BackupRepository(db, BackupTable.Volumes);
         Warnings = new WarningRepository(db);
+        Projects = new ProjectRepository(db);
     }
 
     public Database Database { get; }
@@ -38,6 +39,7 @@ public sealed class StateStore : IAsyncDisposable
     public BackupRepository Backups { get; }
     public BackupRepository VolumeBackups { get; }
     public WarningRepository Warnings { get; }
+    public ProjectRepository Projects { get; }
 
     /// <param name="databaseUrl">An external server's connection string or postgres:// URL; null for the embedded one.</param>
     /// <param name="timeout">The budget of one unit of work (null: <see cref="Database.DefaultTimeout"/>).</param>

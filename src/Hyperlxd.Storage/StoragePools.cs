@@ -168,14 +168,14 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     {
         var users = (await store.Profiles.ListAsync(ct))
             .Where(p => p.Devices.Values.Any(d => d.GetValueOrDefault("pool") == pool.Name))
-            .Select(p => "/1.0/profiles/" + Uri.EscapeDataString(p.Name)).ToList();
+            .Select(p => ProjectKeys.ProfileUrl(p.Name)).ToList();
         foreach (var v in await store.Storage.ListVolumesAsync(pool.Name, null, ct))
         {
             users.Add(v.Type switch
             {
                 "custom" => VolumeUrl(pool.Name, v.Type, v.Name),
                 "image" => "/1.0/images/" + v.Name,
-                _ => "/1.0/instances/" + Uri.EscapeDataString(v.Name),
+                _ => ProjectKeys.InstanceUrl(v.Name),
             });
         }
         return users;
@@ -189,15 +189,15 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     {
         if (v.Type != "custom")
         {
-            return v.Type == "image" ? new() : new() { "/1.0/instances/" + Uri.EscapeDataString(v.Name) };
+            return v.Type == "image" ? new() : new() { ProjectKeys.InstanceUrl(v.Name) };
         }
         bool Uses(Dictionary<string, Dictionary<string, string>> devices) =>
             devices.Values.Any(d => d.GetValueOrDefault("pool") == pool && DiskDevice.VolumeOf(d) == v.Name);
         var users = (await store.Instances.ListAsync(ct)).Where(i => Uses(i.Devices))
             .OrderBy(i => i.Name, StringComparer.Ordinal)
-            .Select(i => "/1.0/instances/" + Uri.EscapeDataString(i.Name)).ToList();
+            .Select(i => ProjectKeys.InstanceUrl(i.Name)).ToList();
         users.AddRange((await store.Profiles.ListAsync(ct)).Where(p => Uses(p.Devices))
-            .Select(p => "/1.0/profiles/" + Uri.EscapeDataString(p.Name)));
+            .Select(p => ProjectKeys.ProfileUrl(p.Name)));
         return users;
     }
 

@@ -30,6 +30,7 @@ public sealed class EventHub
     {
         private readonly EventHub _hub;
         internal readonly HashSet<string> Types;
+        internal Func<string, bool>? Projects;
         internal readonly Channel<byte[]> Queue = Channel.CreateBounded<byte[]>(
             new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
@@ -46,9 +47,10 @@ public sealed class EventHub
 
     public bool HasListeners => Volatile.Read(ref _listeners).Length > 0;
 
-    public Listener Subscribe(IEnumerable<string> types)
+    /// <param name="projects">Which projects' events the listener gets (null: all); events of no project ("") go to everyone.</param>
+    public Listener Subscribe(IEnumerable<string> types, Func<string, bool>? projects = null)
     {
-        var listener = new Listener(this, types);
+        var listener = new Listener(this, types) { Projects = projects };
         lock (_lock)
         {
             _listeners = [.. _listeners, listener];
@@ -66,12 +68,13 @@ public sealed class EventHub
     }
 
     public void PublishOperation(Operation op) =>
-        Publish(Operation, JsonSerializer.SerializeToElement(op, ApiJsonContext.Default.Operation));
+        Publish(Operation, JsonSerializer.SerializeToElement(op, ApiJsonContext.Default.Operation), Operations.Operation.ProjectOf(op.Resources));
 
+    /// <summary>A lifecycle event belongs to the project its source URL names (<c>?project=</c>, else default).</summary>
     public void PublishLifecycle(string action, string source, Dictionary<string, object?>? context = null, EventLifecycleRequestor? requestor = null) =>
         Publish(Lifecycle, JsonSerializer.SerializeToElement(
             new EventLifecycle { Action = action, Source = source, Context = context ?? new(), Requestor = requestor },
-            ApiJsonContext.Default.EventLifecycle));
+            ApiJsonContext.Default.EventLifecycle), ProjectKeys.ProjectOfUrl(source));
 
     public void PublishLogging(string level, string message, Dictionary<string, string> context)
     {
@@ -81,10 +84,10 @@ public sealed class EventHub
         }
         Publish(Logging, JsonSerializer.SerializeToElement(
             new EventLogging { Level = level, Message = message, Context = context },
-            ApiJsonContext.Default.EventLogging));
+            ApiJsonContext.Default.EventLogging), "");
     }
 
-    private void Publish(string type, JsonElement metadata)
+    private void Publish(string type, JsonElement metadata, string project)
     {
         var listeners = Volatile.Read(ref _listeners);
         if (listeners.Length == 0)
@@ -94,10 +97,10 @@ public sealed class EventHub
         byte[]? bytes = null;
         foreach (var l in listeners)
         {
-            if (l.Types.Contains(type))
+            if (l.Types.Contains(type) && (project == "" || l.Projects is null || l.Projects(project)))
             {
                 bytes ??= JsonSerializer.SerializeToUtf8Bytes(
-                    new Event { Type = type, Timestamp = DateTimeOffset.UtcNow, Metadata = metadata },
+                    new Event { Type = type, Timestamp = DateTimeOffset.UtcNow, Metadata = metadata, Project = project },
                     Wire.Event);
                 l.Queue.Writer.TryWrite(bytes);
             }

@@ -48,6 +48,27 @@ public sealed class Operation : IDisposable
     public string Description { get; }
     public DateTimeOffset CreatedAt { get; }
     public Dictionary<string, List<string>>? Resources { get; }
+
+    /// <summary>
+    /// The project the operation works in, from its project-scoped resources (their <c>?project=</c>);
+    /// "" when it has none (server-wide work, seen from every project as LXD sends unscoped events).
+    /// </summary>
+    public string Project => ProjectOf(Resources);
+
+    public static string ProjectOf(Dictionary<string, List<string>>? resources)
+    {
+        foreach (var kind in ScopedResources)
+        {
+            if (resources?.GetValueOrDefault(kind) is { Count: > 0 } urls)
+            {
+                return ProjectKeys.ProjectOfUrl(urls[0]);
+            }
+        }
+        return "";
+    }
+
+    private static readonly string[] ScopedResources = { "instances", "containers", "virtual-machines", "profiles", "storage_volumes" };
+
     public bool MayCancel { get; }
     internal Func<Operation, Task>? OnCancel { get; }
     public string Url => "/1.0/operations/" + Id;

@@ -52,6 +52,8 @@ public static class DaemonCommand
         builder.Services.AddSingleton<IServerConfigSource>(sp => sp.GetRequiredService<Daemon>());
         builder.Services.AddSingleton<TrustStore>();
         builder.Services.AddSingleton<Warnings.HostWarnings>();
+        builder.Services.AddSingleton<Projects.ProjectPolicy>();
+        builder.Services.AddSingleton<Projects.ProjectService>();
         builder.Services.AddSingleton<StreamSessions>();
         // The instance drivers: the one place they are named.
         builder.Services.AddSingleton<IInstanceDriver>(_ => new ContainerDriver(new ContainerDriverOptions

@@ -73,10 +73,7 @@ public static class CertificateEndpoints
         {
             throw new BadRequestException($"Invalid certificate type \"{type}\": must be one of {string.Join(", ", Types)}");
         }
-        if (req.Projects is { Count: > 0 } projects && projects.Any(p => p != "default"))
-        {
-            throw new BadRequestException($"Project \"{projects.First(p => p != "default")}\" not found");
-        }
+        await CheckProjectsExistAsync(ctx, req.Projects);
 
         if (req.Token)
         {
@@ -265,10 +262,7 @@ public static class CertificateEndpoints
         {
             throw new BadRequestException($"Invalid certificate type \"{t}\": must be one of {string.Join(", ", Types)}");
         }
-        if (req.Projects is { Count: > 0 } projects && projects.Any(p => p != "default"))
-        {
-            throw new BadRequestException($"Project \"{projects.First(p => p != "default")}\" not found");
-        }
+        await CheckProjectsExistAsync(ctx, req.Projects);
         var caller = Caller.Of(ctx);
         var c = await trust.UpdateAsync(Fp(ctx), c =>
         {
@@ -310,6 +304,18 @@ public static class CertificateEndpoints
         if (changed is not null)
         {
             throw new ForbiddenException($"not authorized: a restricted certificate cannot change its \"{changed}\" (only the certificate can be changed)");
+        }
+    }
+
+    /// <summary>A restricted certificate may name only projects that exist (LXD: 400 "Project not found").</summary>
+    private static async Task CheckProjectsExistAsync(HttpContext ctx, List<string>? projects)
+    {
+        foreach (var p in projects ?? new())
+        {
+            if (await ctx.Service<Hyperlxd.State.StateStore>().Projects.FindAsync(p, ctx.RequestAborted) is null)
+            {
+                throw new BadRequestException($"Project \"{p}\" not found");
+            }
         }
     }
 }

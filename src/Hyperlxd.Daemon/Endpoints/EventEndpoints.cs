@@ -24,6 +24,7 @@ public static class EventEndpoints
     private static async Task StreamAsync(HttpContext ctx)
     {
         var events = ctx.Service<EventHub>();
+        var projects = ProjectFilter(ctx);
         if (!ctx.WebSockets.IsWebSocketRequest)
         {
             throw new BadRequestException("/1.0/events needs a websocket upgrade");
@@ -40,7 +41,7 @@ public static class EventEndpoints
         {
             throw new ForbiddenException("not authorized: logging events are for unrestricted clients only");
         }
-        using var listener = events.Subscribe(types.Length > 0 ? types : AllTypes.Where(t => admin || t != EventHub.Logging).ToArray());
+        using var listener = events.Subscribe(types.Length > 0 ? types : AllTypes.Where(t => admin || t != EventHub.Logging).ToArray(), projects);
         using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
         var stopping = ctx.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);
@@ -73,6 +74,31 @@ public static class EventEndpoints
             }
         }
         await reader;
+    }
+
+    /// <summary>
+    /// As LXD 5.0.2 (lxd/events.go): a listener gets its project's events (<c>?project=</c>, default
+    /// "default") or, with <c>all-projects=true</c>, every project's — a restricted certificate only
+    /// those of its own projects. Events of no project go to every listener.
+    /// </summary>
+    internal static Func<string, bool>? ProjectFilter(HttpContext ctx)
+    {
+        var caller = Security.Caller.Of(ctx);
+        var scope = ProjectScope.Of(ctx);
+        if (scope.AllProjects && !string.IsNullOrEmpty(ctx.Request.Query["project"].ToString()))
+        {
+            throw new BadRequestException("Cannot specify a project when requesting all projects");
+        }
+        if (scope.AllProjects)
+        {
+            return caller.IsAdmin ? null : caller.CanAccessProject;
+        }
+        var project = scope.Name;
+        if (!caller.CanAccessProject(project))
+        {
+            throw new ForbiddenException($"not authorized: this certificate is restricted to project(s) {string.Join(", ", caller.Projects ?? [])}, not \"{project}\"");
+        }
+        return p => p == project;
     }
 
     private static bool IsTokenOperation(ReadOnlyMemory<byte> frame)

@@ -1,4 +1,5 @@
 using Hyperlxd.Api;
+using Hyperlxd.Core;
 using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Query;
 using Hyperlxd.Daemon.Http;
@@ -17,22 +18,29 @@ public static class ImageAliasEndpoints
         app.MapGet("/1.0/images/aliases", async ctx =>
         {
             var images = ctx.Service<ImageStore>();
-            var aliases = await images.ListAliasesAsync(ctx.RequestAborted);
-            await Collection.Write(ctx, aliases, a => Url(a.Name!), ApiJsonContext.Default.ImageAliasesEntry, ApiJsonContext.Default.ListImageAliasesEntry);
+            var scope = ProjectScope.Of(ctx);
+            var aliases = (await images.ListAliasesAsync(ctx.RequestAborted)).Where(a => scope.SeesAlias(a.Name!)).Select(Display).ToList();
+            await Collection.Write(ctx, aliases, a => scope.Url(Url(a.Name!)), ApiJsonContext.Default.ImageAliasesEntry, ApiJsonContext.Default.ListImageAliasesEntry);
         });
         app.MapPost("/1.0/images/aliases", async ctx =>
         {
             var images = ctx.Service<ImageStore>();
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImageAliasesEntry);
+            var user = req.Name;
+            req.Name = Key(ctx, req.Name);
+            if (!string.IsNullOrEmpty(req.Target))
+            {
+                req.Target = await ImageEndpoints.ResolveInProjectAsync(ctx, req.Target);
+            }
             var entry = await images.CreateAliasAsync(req, ctx.RequestAborted);
-            Lifecycle(ctx, "image-alias-created", entry.Name!);
-            ctx.Response.Headers.Location = Url(entry.Name!);
+            Lifecycle(ctx, "image-alias-created", user!);
+            ctx.Response.Headers.Location = ProjectScope.Of(ctx).Url(Url(user!));
             await Respond.Empty(ctx);
         });
         app.MapGet("/1.0/images/aliases/{name}", async ctx =>
         {
             var images = ctx.Service<ImageStore>();
-            var a = await images.GetAliasAsync(Name(ctx), ctx.RequestAborted);
+            var a = Display(await images.GetAliasAsync(Name(ctx), ctx.RequestAborted));
             await Respond.Sync(ctx, a, ApiJsonContext.Default.ImageAliasesEntry, ETagOf(a));
         });
         app.MapPut("/1.0/images/aliases/{name}", ctx => UpdateAsync(ctx, patch: false));
@@ -41,21 +49,34 @@ public static class ImageAliasEndpoints
         {
             var images = ctx.Service<ImageStore>();
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImageAliasesEntryPost);
-            await images.RenameAliasAsync(Name(ctx), req.Name, ctx.RequestAborted);
+            await images.RenameAliasAsync(Name(ctx), Key(ctx, req.Name), ctx.RequestAborted);
             Lifecycle(ctx, "image-alias-renamed", req.Name!);
-            ctx.Response.Headers.Location = Url(req.Name!);
+            ctx.Response.Headers.Location = ProjectScope.Of(ctx).Url(Url(req.Name!));
             await Respond.Empty(ctx);
         });
         app.MapDelete("/1.0/images/aliases/{name}", async ctx =>
         {
             var images = ctx.Service<ImageStore>();
             await images.DeleteAliasAsync(Name(ctx), ctx.RequestAborted);
-            Lifecycle(ctx, "image-alias-deleted", Name(ctx));
+            Lifecycle(ctx, "image-alias-deleted", (string)ctx.Request.RouteValues["name"]!);
             await Respond.Empty(ctx);
         });
     }
 
-    private static string Name(HttpContext ctx) => (string)ctx.Request.RouteValues["name"]!;
+    /// <summary>The storage key of the route's alias in the request's project (<see cref="ProjectScope.AliasKey"/>).</summary>
+    private static string Name(HttpContext ctx) => ProjectScope.Of(ctx).AliasKey((string)ctx.Request.RouteValues["name"]!);
+
+    private static string? Key(HttpContext ctx, string? name)
+    {
+        ImageStore.ValidateAliasName(name);
+        return name!.Contains('/') ? throw new BadRequestException($"Invalid alias name \"{name}\": no slashes, colons or white space") : ProjectScope.Of(ctx).AliasKey(name);
+    }
+
+    private static ImageAliasesEntry Display(ImageAliasesEntry a)
+    {
+        a.Name = Core.ProjectKeys.SplitScoped(a.Name!).Name;
+        return a;
+    }
 
     private static string Url(string name) => "/1.0/images/aliases/" + Uri.EscapeDataString(name);
 
@@ -67,11 +88,15 @@ public static class ImageAliasEndpoints
         var images = ctx.Service<ImageStore>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImageAliasesEntryPut);
         Collection.CheckETag(ctx, ETagOf(await images.GetAliasAsync(Name(ctx), ctx.RequestAborted)));
+        if (!string.IsNullOrEmpty(req.Target))
+        {
+            req.Target = await ImageEndpoints.ResolveInProjectAsync(ctx, req.Target);
+        }
         await images.UpdateAliasAsync(Name(ctx), req, patch, ctx.RequestAborted);
-        Lifecycle(ctx, "image-alias-updated", Name(ctx));
+        Lifecycle(ctx, "image-alias-updated", (string)ctx.Request.RouteValues["name"]!);
         await Respond.Empty(ctx);
     }
 
     private static void Lifecycle(HttpContext ctx, string action, string name) =>
-        ctx.Service<EventHub>().PublishLifecycle(action, Url(name), null, Caller.Of(ctx).Requestor);
+        ctx.Service<EventHub>().PublishLifecycle(action, ProjectScope.Of(ctx).Url(Url(name)), null, Caller.Of(ctx).Requestor);
 }

@@ -21,21 +21,22 @@ namespace Hyperlxd.Daemon.Endpoints;
 /// pull from a URL or a simplestreams server, show/update/delete, export. Aliases are in
 /// <see cref="ImageAliasEndpoints"/>.
 /// </summary>
-public static class ImageEndpoints
+public static partial class ImageEndpoints
 {
     public static void Map(WebApplication app)
     {
         app.MapGet("/1.0/images", async ctx =>
         {
-            var list = await ctx.Service<ImageStore>().ListAsync(ctx.RequestAborted);
-            await Collection.Write(ctx, list, i => Url(i.Fingerprint), ApiJsonContext.Default.Image, ApiJsonContext.Default.ListImage);
+            var visible = await VisibleAsync(ctx);
+            var list = (await ctx.Service<ImageStore>().ListAsync(ctx.RequestAborted)).Where(i => visible(i.Fingerprint)).Select(i => Display(ctx, i)).ToList();
+            await Collection.Write(ctx, list, i => ProjectScope.Of(ctx).Url(Url(i.Fingerprint)), ApiJsonContext.Default.Image, ApiJsonContext.Default.ListImage);
         });
         app.MapPost("/1.0/images", ctx => CreateAsync(ctx));
         ImageAliasEndpoints.Map(app);
         app.MapGet("/1.0/images/{fingerprint}", async ctx =>
         {
             var images = ctx.Service<ImageStore>();
-            var image = await images.GetAsync(Fp(ctx), ctx.RequestAborted);
+            var image = Display(ctx, await images.GetAsync(await ResolveVisibleAsync(ctx, Fp(ctx)), ctx.RequestAborted));
             await Respond.Sync(ctx, image, ApiJsonContext.Default.Image, ETagOf(image));
         });
         app.MapPut("/1.0/images/{fingerprint}", ctx => UpdateAsync(ctx, patch: false));
@@ -82,12 +83,13 @@ public static class ImageEndpoints
             Filename = Path.GetFileName(headers["X-LXD-filename"].ToString()),
             Public = LxdBool.IsTrue(headers["X-LXD-public"].ToString()),
             Properties = QueryHelpers.ParseQuery(headers["X-LXD-properties"].ToString()).ToDictionary(kv => kv.Key, kv => kv.Value.ToString()),
-            Profiles = headers.TryGetValue("X-LXD-profiles", out var profiles)
+            Profiles = ProfileKeys(ctx, headers.TryGetValue("X-LXD-profiles", out var profiles)
                 ? QueryHelpers.ParseQuery(profiles.ToString()).GetValueOrDefault("profile").Select(p => p!).ToList()
-                : null,
-            Aliases = QueryHelpers.ParseQuery(headers["X-LXD-aliases"].ToString()).GetValueOrDefault("alias")
-                .Select(a => new ImageAlias { Name = a! }).ToList(),
+                : null),
+            Aliases = AliasKeys(ctx, QueryHelpers.ParseQuery(headers["X-LXD-aliases"].ToString()).GetValueOrDefault("alias")
+                .Select(a => new ImageAlias { Name = a! }).ToList()),
             ExpectedFingerprint = headers["X-LXD-fingerprint"].ToString(),
+            AdoptExisting = Adopt(ctx.Service<Hyperlxd.State.StateStore>(), ProjectScope.Of(ctx).ImageProject),
         };
         foreach (var profile in opts.Profiles ?? new())
         {
@@ -106,6 +108,7 @@ public static class ImageEndpoints
             }
             image = await images.ImportAsync(upload, opts, ctx.RequestAborted);
         }
+        await ClaimAsync(ctx.Service<Hyperlxd.State.StateStore>(), ProjectScope.Of(ctx).ImageProject, image.Fingerprint, ctx.RequestAborted);
         Lifecycle(ctx, "image-created", image.Fingerprint);
         // The work is done: the operation only carries the result (the CLI reads metadata.fingerprint),
         // and it is final in the 202 itself, so clients need no event to finish waiting.
@@ -189,10 +192,12 @@ public static class ImageEndpoints
             Public = req.Public ?? false,
             AutoUpdate = req.AutoUpdate ?? false,
             Properties = req.Properties ?? new(),
-            Profiles = req.Profiles,
-            Aliases = req.Aliases ?? new(),
+            Profiles = ProfileKeys(ctx, req.Profiles),
+            Aliases = AliasKeys(ctx, req.Aliases),
+            AdoptExisting = Adopt(ctx.Service<Hyperlxd.State.StateStore>(), ProjectScope.Of(ctx).ImageProject),
         };
         var requestor = Caller.Of(ctx).Requestor;
+        var (store, imageProject) = (ctx.Service<Hyperlxd.State.StateStore>(), ProjectScope.Of(ctx).ImageProject);
         var op = operations.Start(OperationClass.Task, "Downloading image", async (o, ct) =>
         {
             var last = -1L;
@@ -205,9 +210,10 @@ public static class ImageEndpoints
                     o.SetMetadata("download_progress", $"rootfs: {pct}%");
                 }
             }, ct);
+            await ClaimAsync(store, imageProject, image.Fingerprint, ct);
             o.SetMetadata("fingerprint", image.Fingerprint);
             o.SetMetadata("size", image.Size);
-            events.PublishLifecycle("image-created", Url(image.Fingerprint), null, requestor);
+            events.PublishLifecycle("image-created", ProjectKeys.WithProject(Url(image.Fingerprint), imageProject), null, requestor);
         });
         await Respond.Async(ctx, op);
     }
@@ -221,13 +227,20 @@ public static class ImageEndpoints
         var operations = ctx.Service<OperationManager>();
         var instances = ctx.Service<InstanceManager>();
         var events = ctx.Service<EventHub>();
+        if (!string.IsNullOrEmpty(source.Name))
+        {
+            // "c1" or "c1/snap0" in the request's project.
+            var slash = source.Name.IndexOf('/');
+            source.Name = slash < 0 ? ProjectScope.Of(ctx).InstanceKey(source.Name) : ProjectScope.Of(ctx).InstanceKey(source.Name[..slash]) + source.Name[slash..];
+        }
         var (instance, snapshot) = await instances.CheckPublishSourceAsync(source, ctx.RequestAborted);
         CompressionAlgorithms.Check(req.CompressionAlgorithm);
         foreach (var a in req.Aliases ?? new())
         {
             ImageStore.ValidateAliasName(a.Name);
         }
-        foreach (var profile in req.Profiles ?? new())
+        var profileKeys = ProfileKeys(ctx, req.Profiles);
+        foreach (var profile in profileKeys ?? new())
         {
             await ctx.Service<ProfileService>().GetAsync(profile, ctx.RequestAborted, usedBy: false);
         }
@@ -235,16 +248,19 @@ public static class ImageEndpoints
         {
             Filename = req.Filename ?? "",
             Public = req.Public ?? false,
-            Profiles = req.Profiles,
-            Aliases = req.Aliases ?? new(),
+            Profiles = profileKeys,
+            Aliases = AliasKeys(ctx, req.Aliases),
+            AdoptExisting = Adopt(ctx.Service<Hyperlxd.State.StateStore>(), ProjectScope.Of(ctx).ImageProject),
         };
         var requestor = Caller.Of(ctx).Requestor;
+        var (store, imageProject) = (ctx.Service<Hyperlxd.State.StateStore>(), ProjectScope.Of(ctx).ImageProject);
         var op = operations.Start(OperationClass.Task, "Downloading image", async (o, ct) =>
         {
             var image = await instances.PublishAsync(instance, snapshot, req, opts, ct);
+            await ClaimAsync(store, imageProject, image.Fingerprint, ct);
             o.SetMetadata("fingerprint", image.Fingerprint);
             o.SetMetadata("size", image.Size.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            events.PublishLifecycle("image-created", Url(image.Fingerprint), null, requestor);
+            events.PublishLifecycle("image-created", ProjectKeys.WithProject(Url(image.Fingerprint), imageProject), null, requestor);
         }, new() { ["instances"] = new() { InstanceManager.Url(instance) } });
         await Respond.Async(ctx, op);
     }
@@ -254,7 +270,8 @@ public static class ImageEndpoints
         var images = ctx.Service<ImageStore>();
         var profiles = ctx.Service<ProfileService>();
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ImagePut);
-        var fp = await images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
+        var fp = await ResolveVisibleAsync(ctx, Fp(ctx));
+        req.Profiles = ProfileKeys(ctx, req.Profiles);
         foreach (var profile in req.Profiles ?? new())
         {
             await profiles.GetAsync(profile, ctx.RequestAborted, usedBy: false);
@@ -267,9 +284,12 @@ public static class ImageEndpoints
     private static async Task DeleteAsync(HttpContext ctx)
     {
         var images = ctx.Service<ImageStore>();
-        var fp = await images.ResolveAsync(Fp(ctx), ctx.RequestAborted);
+        var fp = await ResolveVisibleAsync(ctx, Fp(ctx));
         // Deleting is quick (a row and a few files): done before the reply, like an upload.
-        await images.DeleteAsync(fp, ctx.RequestAborted);
+        if (await ReleaseAsync(ctx, fp))
+        {
+            await images.DeleteAsync(fp, ctx.RequestAborted);
+        }
         Lifecycle(ctx, "image-deleted", fp);
         await RespondDone(ctx, "Deleting image", fp, new());
     }
@@ -278,7 +298,7 @@ public static class ImageEndpoints
     private static async Task ExportAsync(HttpContext ctx)
     {
         var images = ctx.Service<ImageStore>();
-        var files = await images.ExportAsync(Fp(ctx), ctx.RequestAborted);
+        var files = await images.ExportAsync(await ResolveVisibleAsync(ctx, Fp(ctx)), ctx.RequestAborted);
         if (files.Count == 1)
         {
             await Respond.File(ctx, files[0].Path, files[0].Filename);
@@ -301,5 +321,5 @@ public static class ImageEndpoints
     }
 
     private static void Lifecycle(HttpContext ctx, string action, string fp) =>
-        ctx.Service<EventHub>().PublishLifecycle(action, Url(fp), null, Caller.Of(ctx).Requestor);
+        ctx.Service<EventHub>().PublishLifecycle(action, ProjectScope.Of(ctx).Url(Url(fp)), null, Caller.Of(ctx).Requestor);
 }

@@ -18,7 +18,7 @@ public static partial class InstanceEndpoints
             var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx);
             var backups = (await instances.ListBackupsAsync(e.Record.Name, ctx.RequestAborted)).Select(InstanceManager.RenderBackup);
-            await Collection.Write(ctx, backups, b => $"{prefix}/{e.Record.Name}/backups/{b.Name}", ApiJsonContext.Default.InstanceBackup, ApiJsonContext.Default.ListInstanceBackup);
+            await Collection.Write(ctx, backups, b => UrlUnder(prefix, e.Record.Name, "/backups/" + b.Name), ApiJsonContext.Default.InstanceBackup, ApiJsonContext.Default.ListInstanceBackup);
         });
         app.MapPost(prefix + "/{name}/backups", async ctx =>
         {
@@ -27,6 +27,7 @@ public static partial class InstanceEndpoints
             var e = await LoadAsync(ctx);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstanceBackupsPost);
             var name = e.Record.Name;
+            await ctx.Service<Projects.ProjectPolicy>().CheckAllowedAsync(ProjectKeys.InstanceProject(name), "restricted.backups", "Backups", ctx.RequestAborted);
             await instances.CheckBackupRequestAsync(name, req, ctx.RequestAborted);
             var backup = string.IsNullOrEmpty(req.Name) ? await instances.NextBackupNameAsync(name, ctx.RequestAborted) : req.Name;
             var resources = Resources(name);

@@ -21,7 +21,7 @@ public static partial class InstanceEndpoints
             var instances = ctx.Service<InstanceManager>();
             var e = await LoadAsync(ctx);
             var snaps = (await instances.ListSnapshotsAsync(e.Record.Name, ctx.RequestAborted)).Select(s => InstanceManager.RenderSnapshot(s, e));
-            await Collection.Write(ctx, snaps, s => $"{prefix}/{e.Record.Name}/snapshots/{s.Name}", ApiJsonContext.Default.InstanceSnapshot, ApiJsonContext.Default.ListInstanceSnapshot);
+            await Collection.Write(ctx, snaps, s => UrlUnder(prefix, e.Record.Name, "/snapshots/" + s.Name), ApiJsonContext.Default.InstanceSnapshot, ApiJsonContext.Default.ListInstanceSnapshot);
         });
         app.MapPost(prefix + "/{name}/snapshots", async ctx =>
         {
@@ -38,6 +38,7 @@ public static partial class InstanceEndpoints
                 Names.ValidateEntityName("snapshot", req.Name);
             }
             var name = e.Record.Name;
+            await ctx.Service<Projects.ProjectPolicy>().CheckAllowedAsync(ProjectKeys.InstanceProject(name), "restricted.snapshots", "Snapshots", ctx.RequestAborted);
             var op = operations.Start(OperationClass.Task, "Snapshotting instance",
                 async (_, ct) => await instances.SnapshotAsync(name, req.Name, req.ExpiresAt, ct), Resources(name));
             await Respond.Async(ctx, op);

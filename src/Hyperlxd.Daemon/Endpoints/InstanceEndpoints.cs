@@ -40,7 +40,15 @@ public static partial class InstanceEndpoints
         }
     }
 
-    private static string Name(HttpContext ctx) => (string)ctx.Request.RouteValues["name"]!;
+    /// <summary>The storage key of the route's instance in the request's project (<see cref="ProjectScope"/>).</summary>
+    private static string Name(HttpContext ctx) => ProjectScope.Of(ctx).InstanceKey((string)ctx.Request.RouteValues["name"]!);
+
+    /// <summary>An instance's URL under <paramref name="prefix"/> as clients see it: its name, and its project's <c>?project=</c>.</summary>
+    private static string UrlUnder(string prefix, string key, string suffix = "")
+    {
+        var (project, name) = ProjectKeys.SplitInstance(key);
+        return ProjectKeys.WithProject(prefix + "/" + name + suffix, project);
+    }
 
     public static string Url(string name) => InstanceManager.Url(name);
 
@@ -60,12 +68,13 @@ public static partial class InstanceEndpoints
     {
         var instances = ctx.Service<InstanceManager>();
         var recursion = Collection.Recursion(ctx);
+        var scope = ProjectScope.Of(ctx);
         var records = (await instances.ListAsync(ctx.RequestAborted))
-            .Where(r => only is null || r.Type == only).ToList();
+            .Where(r => (only is null || r.Type == only) && scope.Sees(r.Name)).ToList();
         var filter = Core.Query.ApiFilter.Parse(ctx.Request.Query["filter"]);
         if (recursion == 0 && filter is null)
         {
-            await Respond.Sync(ctx, records.Select(r => prefix + "/" + r.Name).ToList(), ApiJsonContext.Default.ListString);
+            await Respond.Sync(ctx, records.Select(r => UrlUnder(prefix, r.Name)).ToList(), ApiJsonContext.Default.ListString);
             return;
         }
         var rendered = new List<InstanceFull>();
@@ -79,7 +88,7 @@ public static partial class InstanceEndpoints
         }
         if (recursion == 0)
         {
-            await Respond.Sync(ctx, rendered.Select(i => prefix + "/" + i.Name).ToList(), ApiJsonContext.Default.ListString);
+            await Respond.Sync(ctx, rendered.Select(i => UrlUnder(prefix, ProjectKeys.Instance(i.Project, i.Name))).ToList(), ApiJsonContext.Default.ListString);
         }
         else if (recursion == 1)
         {
@@ -103,10 +112,13 @@ public static partial class InstanceEndpoints
         // As in LXD 5.0.2, the legacy path only implies the default type (a container): an explicit
         // "virtual-machine" is honoured there, which is how pylxd 2.2.10 (containers only) makes a VM.
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancesPost);
+        await ScopeCreateAsync(ctx, req);
         var (record, source) = await instances.PrepareCreateAsync(req, ctx.RequestAborted);
+        await CheckImageVisibleAsync(ctx, record);
+        await ctx.Service<Projects.ProjectPolicy>().CheckInstanceAsync(ProjectScope.Of(ctx).Name, record, creating: true, ctx.RequestAborted);
         var op = operations.Start(OperationClass.Task, "Creating instance",
             (_, ct) => instances.CreateAsync(record, source, ct), Resources(record.Name));
-        ctx.Response.Headers.Location = prefix + "/" + record.Name;
+        ctx.Response.Headers.Location = UrlUnder(prefix, record.Name);
         await Respond.Async(ctx, op);
     }
 
@@ -134,6 +146,7 @@ public static partial class InstanceEndpoints
         var instances = ctx.Service<InstanceManager>();
         var e = await LoadAsync(ctx);
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.InstancePut);
+        await ScopeUpdateAsync(ctx, e, req, patch);
         var name = e.Record.Name;
         Core.Operations.Operation op;
         if (!string.IsNullOrEmpty(req.Restore))
@@ -171,7 +184,8 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException("Migrating instances (to another server or project) is not supported");
         }
-        Names.ValidateInstanceName(req.Name);
+        Names.ValidateUserInstanceName(req.Name);
+        req.Name = ProjectScope.Of(ctx).InstanceKey(req.Name!);
         var op = operations.Start(OperationClass.Task, "Renaming instance",
             (_, ct) => instances.RenameAsync(name, req.Name, ct), Resources(name));
         await Respond.Async(ctx, op);

@@ -49,16 +49,29 @@ public static class OperationEndpoints
 
     private static string Id(HttpContext ctx) => (string)ctx.Request.RouteValues["id"]!;
 
-    /// <summary>Certificate tokens carry their secret: only unrestricted clients see them (others get 404).</summary>
+    /// <summary>
+    /// Certificate tokens carry their secret: only unrestricted clients see them (others get 404); a
+    /// restricted client sees the operations of its projects (and those of no project) only.
+    /// </summary>
     private static Core.Operations.Operation Visible(HttpContext ctx, Core.Operations.Operation op) =>
-        op.Class == OperationClass.Token && !Caller.Of(ctx).IsAdmin ? throw new NotFoundException("Operation not found") : op;
+        (op.Class == OperationClass.Token && !Caller.Of(ctx).IsAdmin) || !InCallersProjects(ctx, op) ? throw new NotFoundException("Operation not found") : op;
+
+    private static bool InCallersProjects(HttpContext ctx, Core.Operations.Operation op) =>
+        op.Project is not { Length: > 0 } p || Caller.Of(ctx).CanAccessProject(p);
+
+    /// <summary>The list's project filter (LXD's operationsGet): the request's project unless all-projects, and never another's project for a restricted client.</summary>
+    private static bool Listed(HttpContext ctx, Core.Operations.Operation op)
+    {
+        var scope = ProjectScope.Of(ctx);
+        return InCallersProjects(ctx, op) && (scope.AllProjects || op.Project is "" || op.Project == scope.Name);
+    }
 
     /// <summary>Grouped by lowercase status name, URLs or (with recursion) objects, as LXD 5.0.2 answers.</summary>
     private static Task ListAsync(HttpContext ctx)
     {
         var operations = ctx.Service<OperationManager>();
         var admin = Caller.Of(ctx).IsAdmin;
-        var ops = operations.List().Where(o => admin || o.Class != OperationClass.Token).Select(o => o.ToApi()).GroupBy(o => o.Status.ToLowerInvariant());
+        var ops = operations.List().Where(o => (admin || o.Class != OperationClass.Token) && Listed(ctx, o)).Select(o => o.ToApi()).GroupBy(o => o.Status.ToLowerInvariant());
         if (Collection.Recursion(ctx) == 0)
         {
             var urls = ops.ToDictionary(g => g.Key, g => (object?)g.Select(o => "/1.0/operations/" + o.Id).ToList());

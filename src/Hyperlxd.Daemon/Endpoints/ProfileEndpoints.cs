@@ -14,14 +14,18 @@ public static class ProfileEndpoints
     {
         app.MapGet("/1.0/profiles", async ctx =>
         {
-            var profiles = await ctx.Service<ProfileService>().ListAsync(ctx.RequestAborted);
-            await Collection.Write(ctx, profiles, p => ProfileService.Url(p.Name), ApiJsonContext.Default.Profile, ApiJsonContext.Default.ListProfile);
+            var scope = ProjectScope.Of(ctx);
+            var profiles = (await ctx.Service<ProfileService>().ListAsync(ctx.RequestAborted)).Where(p => scope.SeesProfile(p.Name)).ToList();
+            var urls = new Dictionary<Profile, string>(profiles.Select(p => KeyValuePair.Create(p, ProfileService.Url(p.Name))), ReferenceEqualityComparer.Instance);
+            profiles.ForEach(Display);
+            await Collection.Write(ctx, profiles, p => urls[p], ApiJsonContext.Default.Profile, ApiJsonContext.Default.ListProfile);
         });
         app.MapPost("/1.0/profiles", ctx => CreateAsync(ctx, ctx.Service<ProfileService>()));
         app.MapGet("/1.0/profiles/{name}", async ctx =>
         {
             var profiles = ctx.Service<ProfileService>();
             var p = await profiles.GetAsync(Name(ctx), ctx.RequestAborted);
+            Display(p);
             await Respond.Sync(ctx, p, ApiJsonContext.Default.Profile, ProfileService.ETagOf(p));
         });
         app.MapPut("/1.0/profiles/{name}", ctx => UpdateAsync(ctx, ctx.Service<ProfileService>(), patch: false));
@@ -35,11 +39,19 @@ public static class ProfileEndpoints
         });
     }
 
-    private static string Name(HttpContext ctx) => (string)ctx.Request.RouteValues["name"]!;
+    /// <summary>The storage key of the route's profile in the request's project (<see cref="ProjectScope.ProfileKey"/>).</summary>
+    private static string Name(HttpContext ctx) => ProjectScope.Of(ctx).ProfileKey((string)ctx.Request.RouteValues["name"]!);
+
+    /// <summary>What a client sees: the profile's own name, never its storage key.</summary>
+    private static void Display(Profile p) => p.Name = Core.ProjectKeys.SplitScoped(p.Name).Name;
+
+    private static string? KeyOf(HttpContext ctx, string? name) =>
+        string.IsNullOrEmpty(name) || name.Contains('/') ? name : ProjectScope.Of(ctx).ProfileKey(name);
 
     private static async Task CreateAsync(HttpContext ctx, ProfileService profiles)
     {
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ProfilesPost);
+        req.Name = KeyOf(ctx, req.Name);
         await profiles.CreateAsync(req, Caller.Of(ctx).Requestor, ctx.RequestAborted);
         ctx.Response.Headers.Location = ProfileService.Url(req.Name!);
         await Respond.Empty(ctx);
@@ -55,6 +67,7 @@ public static class ProfileEndpoints
     private static async Task RenameAsync(HttpContext ctx, ProfileService profiles)
     {
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ProfilePost);
+        req.Name = KeyOf(ctx, req.Name);
         await profiles.RenameAsync(Name(ctx), req.Name, Caller.Of(ctx).Requestor, ctx.RequestAborted);
         ctx.Response.Headers.Location = ProfileService.Url(req.Name!);
         await Respond.Empty(ctx);

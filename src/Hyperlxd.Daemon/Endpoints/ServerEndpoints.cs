@@ -88,6 +88,12 @@ public static class ServerEndpoints
         "container_exec_recording", // record-output without websockets: exec_OPID.stdout/.stderr among the instance's logs
         // issue 14: devices (unix-char/unix-block with a path distinct from their source; LxcDeviceHotplugTests)
         "unix_device_rename",
+        // issue 14: projects (limits, restrictions, per-project images/profiles, lxc project info)
+        "projects_limits",
+        "projects_restrictions",
+        "projects_limits_instances",
+        "projects_limits_disk",
+        "project_usage",
     };
 
     public static string Version { get; } =

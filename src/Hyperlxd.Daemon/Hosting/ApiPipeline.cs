@@ -71,9 +71,9 @@ public static class ApiPipeline
             throw new ForbiddenException();
         }
         Authorization.Authorize(ctx, caller);
-        if (ctx.Request.Query["project"].ToString() is { Length: > 0 } project && project != "default")
+        if (caller.Trusted)
         {
-            throw new NotFoundException($"Project \"{project}\" not found");
+            await ProjectScope.ResolveAsync(ctx);
         }
         await Authorization.CheckRestrictionsAsync(ctx, caller);
         await next(ctx);

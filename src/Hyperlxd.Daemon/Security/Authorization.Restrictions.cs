@@ -84,7 +84,7 @@ public static partial class Authorization
             Api.Profile profile;
             try
             {
-                profile = await ctx.Service<ProfileService>().GetAsync(profileName, ctx.RequestAborted, usedBy: false);
+                profile = await ctx.Service<ProfileService>().GetAsync(ProjectScope.Of(ctx).ProfileKey(profileName), ctx.RequestAborted, usedBy: false);
             }
             catch (NotFoundException)
             {
@@ -100,7 +100,7 @@ public static partial class Authorization
             InstanceLoad? copied = null;
             try
             {
-                var e = await ctx.Service<InstanceManager>().LoadAsync(from.GetString()!.Split('/')[0], ctx.RequestAborted);
+                var e = await ctx.Service<InstanceManager>().LoadAsync(ProjectScope.Of(ctx).InstanceKey(from.GetString()!.Split('/')[0]), ctx.RequestAborted);
                 copied = new InstanceLoad(e.Config, e.Devices);
             }
             catch (NotFoundException)

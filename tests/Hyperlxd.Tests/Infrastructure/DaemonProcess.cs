@@ -288,13 +288,16 @@ public sealed class DaemonProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Force-deletes every instance (containers outlive the daemon, so a fixture removes them before it stops).</summary>
+    /// <summary>Force-deletes every instance of every project (containers outlive the daemon, so a fixture removes them before it stops).</summary>
     public async Task DeleteAllInstancesAsync()
     {
-        var list = await Api.GetAsync("/1.0/instances");
+        var list = await Api.GetAsync("/1.0/instances?all-projects=true");
         foreach (var url in list.Metadata.EnumerateArray().Select(e => e.GetString()!))
         {
-            await LxcAsync("delete", "--force", url[(url.LastIndexOf('/') + 1)..]);
+            // "/1.0/instances/NAME" or, in another project, "/1.0/instances/NAME?project=P".
+            var path = url.Split('?')[0];
+            var project = url.Contains("?project=", StringComparison.Ordinal) ? Uri.UnescapeDataString(url[(url.IndexOf("?project=", StringComparison.Ordinal) + 9)..]) : "default";
+            await LxcAsync("delete", "--force", "--project", project, path[(path.LastIndexOf('/') + 1)..]);
         }
     }
 
