@@ -142,7 +142,7 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
                     Volume = new StorageVolume { Name = v.Name, Type = v.Type, Description = v.Description, Config = v.Config, ContentType = v.ContentType },
                     VolumeSnapshots = snapshots.Select(s => new StorageVolumeSnapshot
                     {
-                        Name = s.Name, Description = s.Description, Config = s.Config, ContentType = v.ContentType, CreatedAt = s.CreatedAt, ExpiresAt = s.ExpiresAt,
+                        Name = s.Name, Description = s.Description, Config = s.Config, ContentType = v.ContentType, CreatedAt = s.CreatedAt, ExpiresAt = s.ExpiresAt ?? default,
                     }).ToList(),
                 },
             };
@@ -264,7 +264,7 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
     public void Dispose() => _expiry?.Dispose();
 
     /// <summary>A checked volume backup, ready to be made into a volume.</summary>
-    public sealed record ImportPlan(string File, StoragePool Pool, string Name, StorageVolume Volume, List<StorageVolumeSnapshot> Snapshots, bool Optimized);
+    public sealed record ImportPlan(string File, StoragePool Pool, string Name, StorageVolume Volume, List<ImportedSnapshot> Snapshots, bool Optimized);
 
     /// <summary>
     /// Checks an uploaded volume backup completely before anything is made (a 400 from the POST itself): the
@@ -296,12 +296,12 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
         var snapshotNames = index.Snapshots ?? new();
         contents.CheckHolds(optimized, snapshotNames);
         var configs = index.Config.VolumeSnapshots ?? new();
-        var snapshots = new List<StorageVolumeSnapshot>();
+        var snapshots = new List<ImportedSnapshot>();
         foreach (var snap in snapshotNames)
         {
             // An old LXD wrote "VOLUME/SNAP" here: both forms name the snapshot.
             var c = configs.FirstOrDefault(s => s.Name == snap || s.Name.EndsWith("/" + snap, StringComparison.Ordinal));
-            snapshots.Add(new StorageVolumeSnapshot { Name = snap, Description = c?.Description ?? "", ExpiresAt = c?.ExpiresAt is { } at && at > DateTimeOffset.MinValue.AddYears(1) ? at : null });
+            snapshots.Add(new ImportedSnapshot(snap, c?.Description ?? "", c?.ExpiresAt is { } at && at > DateTimeOffset.MinValue.AddYears(1) ? at : null, ""));
         }
         volume.Config = SupportedConfig(pool, volume.Config ?? new());
         if (await TryGetVolumeAsync(pool, name!, ct) is not null)
@@ -379,7 +379,7 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
         Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         try
         {
-            var snapshots = plan.Snapshots.Select((s, i) => new ImportedSnapshot(s.Name, s.Description, s.ExpiresAt, Path.Combine(work, $"{i}.bin"))).ToList();
+            var snapshots = plan.Snapshots.Select((s, i) => s with { File = Path.Combine(work, $"{i}.bin") }).ToList();
             var volumeFile = Path.Combine(work, "volume.bin");
             var members = snapshots.ToDictionary(s => BackupLayout.Custom.SnapshotStream(s.Name), s => s.File);
             members[BackupLayout.Custom.VolumeStream] = volumeFile;
