@@ -1,5 +1,6 @@
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Snapshots;
 using Hyperlxd.State.Repositories;
 using Hyperlxd.Storage;
@@ -17,7 +18,7 @@ public sealed record SnapshotTickReport(List<string> Pruned, List<string> Create
 /// after <c>snapshots.expiry</c>. Stopped instances only with <c>snapshots.schedule.stopped</c>. One
 /// subject's failure is logged and does not stop the others.
 /// </summary>
-public sealed class SnapshotScheduler(InstanceManager instances, StoragePools pools, SnapshotClock clock, ILogger<SnapshotScheduler> logger) : IDisposable
+public sealed class SnapshotScheduler(InstanceManager instances, StoragePools pools, SnapshotClock clock, EventHub events, ILogger<SnapshotScheduler> logger) : IDisposable
 {
     private readonly SemaphoreSlim _tick = new(1, 1);
 
@@ -58,6 +59,7 @@ public sealed class SnapshotScheduler(InstanceManager instances, StoragePools po
             await Quietly($"deleting expired snapshot {pool.Name}/{volume.Name}/{snapshot.Name}", async () =>
             {
                 await pool.DeleteSnapshotAsync(volume, snapshot, ct);
+                events.PublishLifecycle("storage-volume-snapshot-deleted", SnapshotUrl(pool, volume, snapshot.Name));
                 report.Pruned.Add($"{pool.Name}/{volume.Name}/{snapshot.Name}");
             });
         }
@@ -102,11 +104,15 @@ public sealed class SnapshotScheduler(InstanceManager instances, StoragePools po
                     var name = SnapshotPattern.Next(v.Config.GetValueOrDefault("snapshots.pattern"), now, existing);
                     var expiry = SnapshotExpiry.From(now, v.Config.GetValueOrDefault("snapshots.expiry"));
                     await pool.CreateSnapshotAsync(v, name, expiry, ct);
+                    events.PublishLifecycle("storage-volume-snapshot-created", SnapshotUrl(pool, v, name));
                     report.Created.Add($"{pool.Name}/{v.Name}/{name}");
                 });
             }
         }
     }
+
+    private static string SnapshotUrl(StoragePool pool, VolumeRecord v, string snapshot) =>
+        StoragePools.VolumeUrl(pool.Name, v.Type, v.Name) + "/snapshots/" + Uri.EscapeDataString(snapshot);
 
     private async Task Quietly(string what, Func<Task> work)
     {
