@@ -195,6 +195,11 @@ public sealed partial class ContainerDriver
         {
             throw new TransientException($"Failed removing the cgroups of instance \"{spec.Name}\": still busy");
         }
+        var nodes = Path.Combine(spec.StateDir, "devices");
+        if (Directory.Exists(nodes))
+        {
+            Directory.Delete(nodes, true); // unix-char/unix-block nodes: made again at the next start
+        }
     }
 
     /// <summary>After a delete (or a rename away from the name): the exit record and a stale socket go with the container.</summary>

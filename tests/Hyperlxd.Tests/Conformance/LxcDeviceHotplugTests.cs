@@ -160,7 +160,24 @@ public sealed class LxcDeviceHotplugTests(ContainerDaemon fixture)
             Assert.DoesNotContain(" /media/d ", await MountsAsync(c.Name));
             Assert.True(File.Exists(Path.Combine(source, "f")));
 
-            // An optional disk whose source is missing is skipped (LXD's required=false); a required one is refused and not added.
+            // Through a profile the running container uses: plugged in and out as LXD does.
+            await fixture.LxcOkAsync("profile", "create", "hp-prof");
+            try
+            {
+                await fixture.LxcOkAsync("profile", "add", c.Name, "hp-prof");
+                await fixture.LxcOkAsync("profile", "device", "add", "hp-prof", "pd", "disk", $"source={source}", "path=/media/p");
+                Assert.Equal("host-data\n", await fixture.LxcOkAsync("exec", c.Name, "--", "cat", "/media/p/f"));
+                await fixture.LxcOkAsync("profile", "device", "remove", "hp-prof", "pd");
+                Assert.DoesNotContain(" /media/p ", await MountsAsync(c.Name));
+                await fixture.LxcOkAsync("profile", "remove", c.Name, "hp-prof");
+            }
+            finally
+            {
+                await D.LxcAsync("profile", "remove", c.Name, "hp-prof");
+                await D.LxcAsync("profile", "delete", "hp-prof");
+            }
+
+                        // An optional disk whose source is missing is skipped (LXD's required=false); a required one is refused and not added.
             await fixture.LxcOkAsync("config", "device", "add", c.Name, "opt", "disk", "source=/nonexistent-hlx", "path=/opt/x", "required=false");
             var bad = await D.LxcAsync("config", "device", "add", c.Name, "req", "disk", "source=/nonexistent-hlx", "path=/opt/y");
             Assert.NotEqual(0, bad.ExitCode);
