@@ -62,7 +62,7 @@ public static class ServerEndpoints
         "backup_override_name",
         "image_compression_algorithm",
         "container_edit_metadata",
-        // issue 14: monitoring (/1.0/resources: CPU topology with NUMA and dies, memory, disks, NICs, PCI; no GPU/USB/DMI)
+        // issue 14: monitoring (/1.0/resources: CPU topology with NUMA and dies, memory, disks, NICs, PCI; no GPU/USB/DMI; metrics, warnings, exec recording)
         "resources",
         "resources_v2",
         "resources_cpu_socket",
