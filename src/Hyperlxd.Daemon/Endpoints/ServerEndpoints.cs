@@ -71,7 +71,7 @@ public static class ServerEndpoints
         "custom_volume_snapshot_expiry",
         "volume_snapshot_scheduling",
         "instance_snapshot_never",
-        // issue 14: monitoring (/1.0/resources: CPU topology with NUMA and dies, memory, disks, NICs, PCI; no GPU/USB/DMI)
+        // issue 14: monitoring (/1.0/resources: CPU topology with NUMA and dies, memory, disks, NICs, PCI; no GPU/USB/DMI; metrics, warnings, exec recording)
         "resources",
         "resources_v2",
         "resources_cpu_socket",

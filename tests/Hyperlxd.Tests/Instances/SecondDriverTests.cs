@@ -278,6 +278,33 @@ public sealed class SecondDriverTests(PostgresFixture pg) : IClassFixture<Postgr
     }
 
     [Fact]
+    public async Task A_running_instance_whose_driver_has_no_metrics_is_left_out_of_the_scrape()
+    {
+        var manager = Manager;
+        var (record, fp) = await manager.PrepareCreateAsync(Post("vm-metrics"), Ct);
+        await manager.CreateAsync(record, fp, Ct);
+        try
+        {
+            await manager.ChangeStateAsync("vm-metrics", new InstanceStatePut { Action = "start", Timeout = 5 }, Ct);
+            Assert.Equal(InstanceStatus.Running, (await manager.StateAsync(await manager.LoadAsync("vm-metrics", Ct), Ct)).Status);
+            // The fake VM driver (like the QEMU one) reports no metrics: /1.0/metrics leaves it out instead of failing.
+            var scrape = await manager.MetricsAsync(Ct);
+            Assert.DoesNotContain(scrape, m => m.Name == "vm-metrics");
+            var text = new MetricsText.Builder();
+            foreach (var (name, type, metrics) in scrape)
+            {
+                text.AddInstance(name, "default", type.ToApi(), metrics);
+            }
+            Assert.EndsWith("# EOF\n", text.ToString());
+            await manager.ChangeStateAsync("vm-metrics", new InstanceStatePut { Action = "stop", Timeout = 5 }, Ct);
+        }
+        finally
+        {
+            await manager.DeleteAsync("vm-metrics", Ct);
+        }
+    }
+
+    [Fact]
     public async Task Container_only_keys_and_devices_of_the_other_type_are_a_400_naming_the_key()
     {
         var manager = Manager;
