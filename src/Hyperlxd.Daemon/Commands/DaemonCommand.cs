@@ -53,6 +53,7 @@ public static class DaemonCommand
         builder.Services.AddSingleton<TrustStore>();
         builder.Services.AddSingleton<Warnings.HostWarnings>();
         builder.Services.AddSingleton<Projects.ProjectPolicy>();
+        builder.Services.AddSingleton<Instances.Snapshots.ISnapshotGate>(sp => sp.GetRequiredService<Projects.ProjectPolicy>());
         builder.Services.AddSingleton<Projects.ProjectService>();
         builder.Services.AddSingleton<StreamSessions>();
         // The instance drivers: the one place they are named.

@@ -8,7 +8,7 @@ namespace Hyperlxd.Daemon.Projects;
 /// <c>restricted=true</c>: each <c>restricted.*</c> key takes LXD 5.0.2's default (the safe one) unless
 /// the project says otherwise. Refusals are 403s that name the key that forbids it.
 /// </summary>
-public sealed partial class ProjectPolicy
+public sealed partial class ProjectPolicy : Instances.Snapshots.ISnapshotGate
 {
     private static readonly Dictionary<string, string> Defaults = new(StringComparer.Ordinal)
     {
@@ -41,6 +41,19 @@ public sealed partial class ProjectPolicy
     public static string Restriction(Project p, string key) =>
         !LxdBool.IsTrue(p.Config.GetValueOrDefault("restricted")) ? "allow"
             : p.Config.GetValueOrDefault(key) is { Length: > 0 } v ? v : Defaults.GetValueOrDefault(key, "allow");
+
+    /// <summary>The snapshot scheduler's question: a project that has gone since is simply not allowed.</summary>
+    public async Task<bool> AllowsSnapshotsAsync(string project, CancellationToken ct)
+    {
+        try
+        {
+            return Restriction(await ProjectAsync(project, ct), "restricted.snapshots") != "block";
+        }
+        catch (NotFoundException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Snapshots and backups of a restricted project (restricted.snapshots / restricted.backups).</summary>
     public async Task CheckAllowedAsync(string project, string key, string what, CancellationToken ct)

@@ -8,6 +8,12 @@ using Microsoft.Extensions.Logging;
 
 namespace Hyperlxd.Instances.Snapshots;
 
+/// <summary>Whether a project lets snapshots be taken (LXD's AllowSnapshotCreation: <c>restricted.snapshots</c>).</summary>
+public interface ISnapshotGate
+{
+    Task<bool> AllowsSnapshotsAsync(string project, CancellationToken ct);
+}
+
 /// <summary>What one tick did: snapshots deleted for expiry and snapshots taken on schedule ("instance/snap", "pool/volume/snap").</summary>
 public sealed record SnapshotTickReport(List<string> Pruned, List<string> Created);
 
@@ -16,9 +22,11 @@ public sealed record SnapshotTickReport(List<string> Pruned, List<string> Create
 /// their custom-volume twins) as one tick: expired snapshots are deleted, then every instance and custom
 /// volume whose <c>snapshots.schedule</c> is due gets one, named by <c>snapshots.pattern</c> and expiring
 /// after <c>snapshots.expiry</c>. Stopped instances only with <c>snapshots.schedule.stopped</c>. One
-/// subject's failure is logged and does not stop the others.
+/// subject's failure is logged and does not stop the others. As LXD, nothing is taken on schedule in a project
+/// whose restrictions block snapshots (<paramref name="gate"/>); expired ones are still pruned.
 /// </summary>
-public sealed class SnapshotScheduler(InstanceManager instances, StoragePools pools, SnapshotClock clock, EventHub events, ILogger<SnapshotScheduler> logger) : IDisposable
+public sealed class SnapshotScheduler(InstanceManager instances, StoragePools pools, SnapshotClock clock, EventHub events, ILogger<SnapshotScheduler> logger,
+    ISnapshotGate? gate = null) : IDisposable
 {
     private readonly SemaphoreSlim _tick = new(1, 1);
 
@@ -33,9 +41,12 @@ public sealed class SnapshotScheduler(InstanceManager instances, StoragePools po
         {
             var now = clock.GetLocalNow();
             var report = new SnapshotTickReport(new(), new());
+            var allowed = new Dictionary<string, bool>(StringComparer.Ordinal);
+            async Task<bool> AllowedAsync(string project) =>
+                gate is null || (allowed.TryGetValue(project, out var yes) ? yes : allowed[project] = await gate.AllowsSnapshotsAsync(project, ct));
             await PruneAsync(now, report, ct);
-            await ScheduleInstancesAsync(now, report, ct);
-            await ScheduleVolumesAsync(now, report, ct);
+            await ScheduleInstancesAsync(now, report, AllowedAsync, ct);
+            await ScheduleVolumesAsync(now, report, AllowedAsync, ct);
             return report;
         }
         finally
@@ -66,13 +77,14 @@ public sealed class SnapshotScheduler(InstanceManager instances, StoragePools po
     }
 
     /// <summary>Whatever the instance manager lists (its names are what it takes back): no assumption about how names are keyed.</summary>
-    private async Task ScheduleInstancesAsync(DateTimeOffset now, SnapshotTickReport report, CancellationToken ct)
+    private async Task ScheduleInstancesAsync(DateTimeOffset now, SnapshotTickReport report, Func<string, Task<bool>> allowed, CancellationToken ct)
     {
         var all = await instances.ExpandAllAsync(await instances.ListAsync(ct), ct);
         foreach (var e in all)
         {
             var name = e.Record.Name;
-            if (!SnapshotSchedule.IsDue(e.Config.GetValueOrDefault("snapshots.schedule"), SnapshotSchedule.IdOf(name), now))
+            if (!SnapshotSchedule.IsDue(e.Config.GetValueOrDefault("snapshots.schedule"), SnapshotSchedule.IdOf(name), now)
+                || !await allowed(ProjectKeys.InstanceProject(name)))
             {
                 continue;
             }
@@ -88,13 +100,14 @@ public sealed class SnapshotScheduler(InstanceManager instances, StoragePools po
         }
     }
 
-    private async Task ScheduleVolumesAsync(DateTimeOffset now, SnapshotTickReport report, CancellationToken ct)
+    /// <summary>Custom volumes are the default project's (a project with its own volumes cannot have any yet).</summary>
+    private async Task ScheduleVolumesAsync(DateTimeOffset now, SnapshotTickReport report, Func<string, Task<bool>> allowed, CancellationToken ct)
     {
         foreach (var pool in pools.All)
         {
             foreach (var v in await pool.ListVolumesAsync("custom", ct))
             {
-                if (!SnapshotSchedule.IsDue(v.Config.GetValueOrDefault("snapshots.schedule"), v.Id, now))
+                if (!SnapshotSchedule.IsDue(v.Config.GetValueOrDefault("snapshots.schedule"), v.Id, now) || !await allowed(ProjectKeys.Default))
                 {
                     continue;
                 }

@@ -216,6 +216,31 @@ public sealed class LxcSnapshotScheduleTests(TestClockDaemon fixture) : IClassFi
         }
     }
 
+    [Fact]
+    public async Task A_project_that_blocks_snapshots_gets_none_on_schedule_as_in_LXD()
+    {
+        // Its own (empty) default profile gets a root disk; the images are default's.
+        await LxcOkAsync("project", "create", "nosnap", "-c", "features.images=false", "-c", "restricted=true");
+        try
+        {
+            await LxcOkAsync("--project", "nosnap", "profile", "device", "add", "default", "root", "disk", "path=/", "pool=default");
+            await LxcOkAsync("--project", "nosnap", "launch", "busybox", "psched", "-c", "snapshots.schedule=* * * * *");
+            await using var c = await LaunchAsync("dsched", "-c", "snapshots.schedule=* * * * *");
+            var done = await TickAtAsync(Local(2033, 3, 1, 12, 0, 10));
+            Assert.Contains(done, x => x.StartsWith($"created {c}/", StringComparison.Ordinal));
+            Assert.DoesNotContain(done, x => x.Contains("psched", StringComparison.Ordinal));
+            Assert.Empty(JsonDocument.Parse(await LxcOkAsync("query", "/1.0/instances/psched/snapshots?project=nosnap")).RootElement.EnumerateArray());
+            // Lifted: the next due tick takes it.
+            await LxcOkAsync("project", "set", "nosnap", "restricted.snapshots=allow");
+            Assert.Contains(await TickAtAsync(Local(2033, 3, 1, 12, 1, 10)), x => x.Contains("psched", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await D.LxcAsync("--project", "nosnap", "delete", "--force", "psched");
+            await D.LxcAsync("project", "delete", "nosnap");
+        }
+    }
+
     [Theory]
     [InlineData("snapshots.schedule", "61 * * * *")]
     [InlineData("snapshots.schedule", "daily")]
