@@ -99,6 +99,10 @@ public sealed class LxcProjectTests(ContainerDaemon fixture)
             var info = await LxcOkAsync("project", "info", "pimg", "--format", "csv");
             Assert.Contains("INSTANCES,2,2", info.ToUpperInvariant());
 
+            // Its own custom volumes are not kept apart yet: refused, never the default project's shown.
+            Assert.Contains("features.storage.volumes", await LxcFailsAsync("storage", "volume", "create", "default", "v1", "--project", "pimg"));
+            Assert.Contains("features.storage.volumes", await LxcFailsAsync("storage", "volume", "list", "default", "--project", "pimg"));
+
             // lxc project switch (client-side) makes it the default of later commands.
             await LxcOkAsync("project", "switch", "pimg");
             try
