@@ -41,9 +41,11 @@ public sealed partial class ImageStore
     public Task DeleteAliasAsync(string name, CancellationToken ct) => _repo.DeleteAliasAsync(name, ct);
 
     /// <summary>An alias name, or the storage key of another project's alias ("project/alias", <see cref="ProjectKeys"/>).</summary>
-    public static void ValidateAliasName(string? name)
+    public static void ValidateAliasName(string? name) => ValidateUserAliasName(name is null ? null : ProjectKeys.SplitScoped(name).Name);
+
+    /// <summary>An alias name as a client sends it.</summary>
+    public static void ValidateUserAliasName(string? name)
     {
-        name = name is null ? null : ProjectKeys.SplitScoped(name).Name;
         if (string.IsNullOrEmpty(name))
         {
             throw new BadRequestException("Alias name is required");

@@ -68,8 +68,8 @@ public static class ImageAliasEndpoints
 
     private static string? Key(HttpContext ctx, string? name)
     {
-        ImageStore.ValidateAliasName(name);
-        return name!.Contains('/') ? throw new BadRequestException($"Invalid alias name \"{name}\": no slashes, colons or white space") : ProjectScope.Of(ctx).AliasKey(name);
+        ImageStore.ValidateUserAliasName(name);
+        return ProjectScope.Of(ctx).AliasKey(name!);
     }
 
     private static ImageAliasesEntry Display(ImageAliasesEntry a)

@@ -45,8 +45,13 @@ public static partial class ImageEndpoints
         return image;
     }
 
+    /// <summary>Alias names a client sends (checked as such: 400 naming a bad one) as storage keys.</summary>
     private static List<ImageAlias> AliasKeys(HttpContext ctx, List<ImageAlias>? aliases) =>
-        (aliases ?? new()).Select(a => new ImageAlias { Name = ProjectScope.Of(ctx).AliasKey(a.Name), Description = a.Description }).ToList();
+        (aliases ?? new()).Select(a =>
+        {
+            Images.ImageStore.ValidateUserAliasName(a.Name);
+            return new ImageAlias { Name = ProjectScope.Of(ctx).AliasKey(a.Name), Description = a.Description };
+        }).ToList();
 
     private static List<string>? ProfileKeys(HttpContext ctx, List<string>? profiles) =>
         profiles?.Select(ProjectScope.Of(ctx).ProfileKey).ToList();

@@ -237,7 +237,7 @@ public static partial class ImageEndpoints
         CompressionAlgorithms.Check(req.CompressionAlgorithm);
         foreach (var a in req.Aliases ?? new())
         {
-            ImageStore.ValidateAliasName(a.Name);
+            ImageStore.ValidateUserAliasName(a.Name);
         }
         var profileKeys = ProfileKeys(ctx, req.Profiles);
         foreach (var profile in profileKeys ?? new())

@@ -45,8 +45,12 @@ public static class ProfileEndpoints
     /// <summary>What a client sees: the profile's own name, never its storage key.</summary>
     private static void Display(Profile p) => p.Name = Core.ProjectKeys.SplitScoped(p.Name).Name;
 
-    private static string? KeyOf(HttpContext ctx, string? name) =>
-        string.IsNullOrEmpty(name) || name.Contains('/') ? name : ProjectScope.Of(ctx).ProfileKey(name);
+    /// <summary>A profile name a client sends, checked as such (no '/'), as its storage key.</summary>
+    private static string KeyOf(HttpContext ctx, string? name)
+    {
+        Core.Names.ValidateEntityName("profile", name);
+        return ProjectScope.Of(ctx).ProfileKey(name!);
+    }
 
     private static async Task CreateAsync(HttpContext ctx, ProfileService profiles)
     {

@@ -50,11 +50,14 @@ public sealed class ProjectScope
     /// <summary>Whether an instance key belongs to the request's project (or any, with all-projects).</summary>
     public bool Sees(string instanceKey) => AllProjects || ProjectKeys.InProject(instanceKey, Name);
 
-    public string ProfileKey(string name) => ProjectKeys.Scoped(ProfileProject, name);
+    /// <summary>A profile's storage key; a name with '/' (no client's profile has one) is not found, so no key of another project is reachable.</summary>
+    public string ProfileKey(string name) =>
+        name.Contains('/') ? throw new NotFoundException("Profile not found") : ProjectKeys.Scoped(ProfileProject, name);
 
     public bool SeesProfile(string profileKey) => AllProjects || ProjectKeys.SplitScoped(profileKey).Project == ProfileProject;
 
-    public string AliasKey(string alias) => ProjectKeys.Scoped(ImageProject, alias);
+    public string AliasKey(string alias) =>
+        alias.Contains('/') ? throw new NotFoundException("Image alias not found") : ProjectKeys.Scoped(ImageProject, alias);
 
     public bool SeesAlias(string aliasKey) => ProjectKeys.SplitScoped(aliasKey).Project == ImageProject;
 
@@ -76,6 +79,12 @@ public sealed class ProjectScope
         }
         var project = await ctx.Service<StateStore>().Projects.FindAsync(name, ctx.RequestAborted)
             ?? throw new NotFoundException("Project not found");
+        // Custom volumes are not kept per project yet: refuse rather than share the default project's.
+        if (Feature(project, "features.storage.volumes") && ctx.Request.Path.StartsWithSegments("/1.0/storage-pools")
+            && (ctx.Request.Path.Value ?? "").Contains("/volumes", StringComparison.Ordinal))
+        {
+            throw new BadRequestException($"Storage volumes of project \"{name}\" are not supported yet (it has features.storage.volumes=true): use the default project, or a project with features.storage.volumes=false, which uses the default project's volumes");
+        }
         ctx.Items[Key] = new ProjectScope(project, all);
     }
 }
