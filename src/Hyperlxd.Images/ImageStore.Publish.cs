@@ -52,7 +52,7 @@ public sealed partial class ImageStore
             }
             if (source.Type == "container" && source.DiskIdmap is { Count: > 0 } map)
             {
-                args.AddRange(await UnshiftMapsAsync(Path.Combine(source.VolumePath, "rootfs"), map, work, ct));
+                args.AddRange(await UnshiftMapsAsync([Path.Combine(source.VolumePath, "rootfs")], map, work, ct));
             }
             args.AddRange(["-C", work, "metadata.yaml"]);
             if (source.Type == "virtual-machine")
@@ -105,19 +105,23 @@ public sealed partial class ImageStore
     }
 
     /// <summary>
-    /// GNU tar's --owner-map/--group-map for a shifted disk: every host id found in the rootfs that the map
-    /// covers becomes its container id (LXD's tar writer unshifts the same way); ids outside it stay as they are.
+    /// GNU tar's --owner-map/--group-map for shifted disks: every host id found under <paramref name="dirs"/> that
+    /// the map covers becomes its container id (LXD's tar writer unshifts the same way); ids outside it stay as they
+    /// are. The map files are written to <paramref name="work"/>.
     /// </summary>
-    private static async Task<string[]> UnshiftMapsAsync(string rootfs, IReadOnlyList<PublishIdRange> map, string work, CancellationToken ct)
+    public static async Task<string[]> UnshiftMapsAsync(IEnumerable<string> dirs, IReadOnlyList<PublishIdRange> map, string work, CancellationToken ct)
     {
-        var ids = await HostCommand.RunAsync("find", [rootfs, "-printf", "%U %G\n"], HostCommandOptions.Default, ct);
         var uids = new SortedSet<long>();
         var gids = new SortedSet<long>();
-        foreach (var line in ids.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var dir in dirs)
         {
-            var f = line.Split(' ');
-            uids.Add(long.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture));
-            gids.Add(long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
+            var ids = await HostCommand.RunAsync("find", [dir, "-printf", "%U %G\n"], HostCommandOptions.Default, ct);
+            foreach (var line in ids.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var f = line.Split(' ');
+                uids.Add(long.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture));
+                gids.Add(long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
+            }
         }
         string MapFile(string name, IEnumerable<long> found, bool uid)
         {
@@ -134,6 +138,27 @@ public sealed partial class ImageStore
             return path;
         }
         return ["--owner-map=" + MapFile("owner-map", uids, true), "--group-map=" + MapFile("group-map", gids, false)];
+    }
+
+    /// <summary>LXD's JSON id map (<c>[{"Isuid":true,"Isgid":false,"Hostid":1000000,"Nsid":0,"Maprange":65536}]</c>); null for none.</summary>
+    public static List<PublishIdRange>? ParseIdmap(string? json, string what)
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return null;
+        }
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            var list = doc.RootElement.EnumerateArray().Select(x => new PublishIdRange(
+                x.GetProperty("Isuid").GetBoolean(), x.GetProperty("Isgid").GetBoolean(),
+                x.GetProperty("Hostid").GetInt64(), x.GetProperty("Nsid").GetInt64(), x.GetProperty("Maprange").GetInt64())).ToList();
+            return list.Count > 0 ? list : null;
+        }
+        catch (Exception x) when (x is System.Text.Json.JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            throw new BadRequestException($"Cannot {what}: volatile.last_state.idmap is unreadable ({x.Message})");
+        }
     }
 
     private static async Task RunTarIntoAsync(List<string> args, Upload upload, CancellationToken ct)

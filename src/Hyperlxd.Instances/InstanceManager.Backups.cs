@@ -5,6 +5,7 @@ using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Instances;
+using Hyperlxd.Images;
 using Hyperlxd.Images.Tar;
 using Hyperlxd.Instances.Backups;
 using Hyperlxd.State.Repositories;
@@ -96,17 +97,17 @@ public sealed partial class InstanceManager
     {
         using var _ = await _locks.AcquireAsync(instance, ct);
         var e = await LoadAsync(instance, ct);
-        if (e.Record.Config.GetValueOrDefault(DiskIdmap) is { Length: > 0 } disk && disk != "[]")
-        {
-            // The tarball must carry the image's ids; this disk holds shifted ones (no idmapped mounts here).
-            throw new BadRequestException("Backups of a container whose disk is shifted to its id map are not supported yet");
-        }
         var compression = CompressionAlgorithms.Check(req.CompressionAlgorithm);
         var instanceOnly = req.InstanceOnly || req.ContainerOnly;
         var pool = pools.Get(RootDisk.Find(e.Devices).Pool);
         // A VM's disk is a qcow2 file in its volume: no driver stream carries it here, so VMs get the portable format.
         var optimized = req.OptimizedStorage && pool.HasOptimizedBackups && e.Type == InstanceType.Container;
         var snapshots = instanceOnly ? new List<InstanceRecord>() : await Repo.ListSnapshotsAsync(instance, ct);
+        var diskMap = DiskMapOf(e.Record, snapshots);
+        if (diskMap is not null && optimized)
+        {
+            throw new BadRequestException("An optimized backup of a container whose disk is shifted to its id map cannot be made (btrfs send carries the shifted ids): export it without --optimized-storage");
+        }
         await using var revert = new Reverter();
         await BackupRepo.CreateAsync(new BackupRecord
         {
@@ -161,7 +162,13 @@ public sealed partial class InstanceManager
             }
             else
             {
-                await BackupTarball.WriteAsync(target, work, indexYaml, backupYaml, snapDirs, pool.InstanceVolumePath(instance, e.Type), compression, ct);
+                string[]? idMaps = null;
+                if (diskMap is not null)
+                {
+                    Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                    idMaps = await ImageStore.UnshiftMapsAsync(snapDirs.Select(s => s.Item2).Append(pool.InstanceVolumePath(instance, e.Type)), diskMap, work, ct);
+                }
+                await BackupTarball.WriteAsync(target, work, indexYaml, backupYaml, snapDirs, pool.InstanceVolumePath(instance, e.Type), compression, ct, idMaps: idMaps);
             }
         }
         finally
@@ -173,6 +180,21 @@ public sealed partial class InstanceManager
         }
         revert.Success();
         Lifecycle("instance-backup-created", $"{instance}/backups/{backup}");
+    }
+
+    /// <summary>
+    /// The id map a chown-shifted disk holds (the volume's and its snapshots' <c>volatile.last_state.idmap</c>; none
+    /// when idmapped mounts left them unshifted): the tarball is unshifted through it, so it carries the image's ids
+    /// as LXD's does. Disks shifted to two different maps cannot be told apart by id: refused.
+    /// </summary>
+    private static List<PublishIdRange>? DiskMapOf(InstanceRecord record, IEnumerable<InstanceRecord> snapshots)
+    {
+        var maps = snapshots.Prepend(record).Select(r => r.Config.GetValueOrDefault(DiskIdmap)).Where(m => m is { Length: > 0 } and not "[]").Distinct().ToList();
+        if (maps.Count > 1)
+        {
+            throw new BadRequestException("The container and its snapshots are shifted to different id maps: back it up without snapshots (--instance-only)");
+        }
+        return maps.Count == 1 ? ImageStore.ParseIdmap(maps[0], "back up the instance") : null;
     }
 
     public async Task RenameBackupAsync(string instance, string backup, string? newName, CancellationToken ct)

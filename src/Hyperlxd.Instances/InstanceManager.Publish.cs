@@ -66,7 +66,7 @@ public sealed partial class InstanceManager
             path = pool.InstanceSnapshotPath(instance, e.Type, snapshot);
         }
         // The tarball must hold the image's ids: a chown-shifted disk (no idmapped mounts) is unshifted while packed.
-        var diskMap = e.Type == InstanceType.Container ? ParseIdmap(config.GetValueOrDefault("volatile.last_state.idmap")) : null;
+        var diskMap = e.Type == InstanceType.Container ? ImageStore.ParseIdmap(config.GetValueOrDefault("volatile.last_state.idmap"), "publish") : null;
         var source = new PublishSource(path, e.Type.ToApi(), e.Record.Architecture, req.Properties is { Count: > 0 } ? req.Properties : null,
             req.ExpiresAt, req.CompressionAlgorithm, diskMap);
         return await images.PublishAsync(source, opts, ct);
@@ -77,27 +77,6 @@ public sealed partial class InstanceManager
         if ((await DriverOf(e).GetStateAsync(SpecOf(e), ct)).Status != InstanceStatus.Stopped)
         {
             throw new BadRequestException("The instance is currently running. Use --force to have it stopped and restarted");
-        }
-    }
-
-    /// <summary>LXD's JSON id map (<c>[{"Isuid":true,"Isgid":false,"Hostid":1000000,"Nsid":0,"Maprange":65536}]</c>); null for none.</summary>
-    private static List<PublishIdRange>? ParseIdmap(string? json)
-    {
-        if (string.IsNullOrEmpty(json))
-        {
-            return null;
-        }
-        try
-        {
-            using var doc = System.Text.Json.JsonDocument.Parse(json);
-            var list = doc.RootElement.EnumerateArray().Select(x => new PublishIdRange(
-                x.GetProperty("Isuid").GetBoolean(), x.GetProperty("Isgid").GetBoolean(),
-                x.GetProperty("Hostid").GetInt64(), x.GetProperty("Nsid").GetInt64(), x.GetProperty("Maprange").GetInt64())).ToList();
-            return list.Count > 0 ? list : null;
-        }
-        catch (Exception x) when (x is System.Text.Json.JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
-        {
-            throw new BadRequestException($"Cannot publish: volatile.last_state.idmap is unreadable ({x.Message})");
         }
     }
 }

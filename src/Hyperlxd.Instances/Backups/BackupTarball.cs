@@ -52,7 +52,8 @@ public static partial class BackupTarball
     /// directories are archived as they are.
     /// </summary>
     public static async Task WriteAsync(string target, string workDir, string indexYaml, string? backupYaml,
-        IReadOnlyList<(string Name, string Path)> snapshots, string volumePath, string compression, CancellationToken ct, BackupLayout? layout = null)
+        IReadOnlyList<(string Name, string Path)> snapshots, string volumePath, string compression, CancellationToken ct, BackupLayout? layout = null,
+        IReadOnlyList<string>? idMaps = null)
     {
         layout ??= BackupLayout.Container;
         Directory.CreateDirectory(Path.Combine(workDir, layout.Volume));
@@ -66,6 +67,7 @@ public static partial class BackupTarball
         {
             args.Add(option);
         }
+        args.AddRange(idMaps ?? []); // --owner-map/--group-map of a shifted disk
         // Each directory is named by its path from / and renamed to its place in the archive ("S": never a symlink's target).
         var members = new List<string>();
         foreach (var (name, path) in snapshots)
