@@ -271,7 +271,7 @@ public sealed partial class InstanceManager
         }
         if (temporary != newName)
         {
-            await RenameAsync(temporary, newName, ct);
+            await RenameAsync(temporary, newName, ct, applyTemplates: false); // LXD: no template applies when moving
         }
         logger.LogInformation("Moved instance {Name} to pool {Pool} as {NewName}", name, pool, newName);
         if (wasRunning)

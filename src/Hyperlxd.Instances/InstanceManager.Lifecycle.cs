@@ -291,7 +291,8 @@ public sealed partial class InstanceManager
         await Repo.DeleteAsync(e.Record.Name, ct);
     }
 
-    public async Task RenameAsync(string name, string? newName, CancellationToken ct)
+    /// <param name="applyTemplates">False for the last step of a move between pools: LXD applies no template when moving.</param>
+    public async Task RenameAsync(string name, string? newName, CancellationToken ct, bool applyTemplates = true)
     {
         Names.ValidateInstanceName(newName);
         using var _ = await _locks.AcquireAsync(name, ct);
@@ -304,11 +305,14 @@ public sealed partial class InstanceManager
         await using var revert = new Reverter();
         await Repo.RenameAsync(name, newName!, ct);
         revert.Add(() => Repo.RenameAsync(newName!, name, CancellationToken.None));
-        await Repo.UpdateAsync(newName!, r =>
+        if (applyTemplates)
         {
-            DeferTemplateApply(r, "rename");
-            return Task.CompletedTask;
-        }, ct);
+            await Repo.UpdateAsync(newName!, r =>
+            {
+                DeferTemplateApply(r, "rename");
+                return Task.CompletedTask;
+            }, ct);
+        }
         await pool.RenameInstanceVolumeAsync(name, newName!, e.Record.Type, ct);
         revert.Add(() => pool.RenameInstanceVolumeAsync(newName!, name, e.Record.Type, CancellationToken.None));
         if (Directory.Exists(StateDirOf(name)))

@@ -135,6 +135,24 @@ public sealed class LxcTemplateTests(ContainerDaemon fixture)
         await LxcOkAsync("start", "tpl-b");
         Assert.Equal("tpl-b\n", await CatAsync("tpl-b", "/etc/hostname"));
         Assert.Equal("mine\n", await CatAsync("tpl-b", "/etc/new/dir/made"));
+
+        // A move to another pool (copy under a temporary name, then a rename) applies no template, as LXD's.
+        await LxcOkAsync("storage", "create", "tpl-pool", "dir");
+        try
+        {
+            await LxcOkAsync("exec", "tpl-b", "--", "sh", "-c", "echo kept > /etc/hostname");
+            await LxcOkAsync("stop", "tpl-b");
+            await LxcOkAsync("move", "tpl-b", "--storage", "tpl-pool");
+            Assert.DoesNotContain("volatile.apply_template", await LxcOkAsync("config", "show", "tpl-b"));
+            await LxcOkAsync("start", "tpl-b");
+            Assert.Equal("kept\n", await CatAsync("tpl-b", "/etc/hostname")); // the rename template did not run
+            Assert.Equal("mine\n", await CatAsync("tpl-b", "/etc/new/dir/made"));
+        }
+        finally
+        {
+            await D.LxcAsync("delete", "--force", "tpl-b");
+            await D.LxcAsync("storage", "delete", "tpl-pool");
+        }
     }
 
     [Fact]
