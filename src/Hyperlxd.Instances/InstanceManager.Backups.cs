@@ -311,7 +311,8 @@ public sealed partial class InstanceManager
         var contents = await Task.Run(() => BackupTarball.Inspect(file, new SizeBudget(room, "the free space of the storage pools"), layout), ct);
         var index = contents.Index;
         name = string.IsNullOrEmpty(name) ? index.Name : name;
-        Names.ValidateInstanceName(name);
+        // A client's name (the header or the tarball's): never a key of another project ("p_c1").
+        Names.ValidateUserInstanceName(name);
         var source = index.Config?.Container ?? throw new BadRequestException("Invalid backup: backup/index.yaml has no instance config (config.container)");
         // The pool: the one asked for (it must exist), else the index's, else the default profile's (as LXD).
         string pool;

@@ -82,6 +82,10 @@ public sealed class LxcBackupTests(ContainerDaemon fixture)
             var taken = await D.LxcAsync("import", file);
             Assert.NotEqual(0, taken.ExitCode);
             Assert.Contains("already exists", taken.Stderr);
+            // "p_c1" is how another project's instance is stored: a client's name never is one.
+            var keyLike = await D.LxcAsync("import", file, "p_c1");
+            Assert.NotEqual(0, keyLike.ExitCode);
+            Assert.Contains("Invalid instance name", keyLike.Stderr);
             AssertNoUploadLeftovers();
 
             // --instance-only leaves the snapshots out.

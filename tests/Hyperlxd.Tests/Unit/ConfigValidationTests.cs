@@ -212,11 +212,20 @@ public sealed class ConfigValidationTests
     {
         if (valid)
         {
-            Names.ValidateInstanceName(name);
+            Names.ValidateUserInstanceName(name);
         }
         else
         {
-            Assert.Throws<BadRequestException>(() => Names.ValidateInstanceName(name));
+            Assert.Throws<BadRequestException>(() => Names.ValidateUserInstanceName(name));
         }
+    }
+
+    /// <summary>A stored key names its project ("p_c1"); what follows the project still follows the client's rules.</summary>
+    [Fact]
+    public void Instance_keys_are_a_project_and_a_valid_name()
+    {
+        Names.ValidateInstanceName("p_c1");
+        Assert.Throws<BadRequestException>(() => Names.ValidateInstanceName("p_a_b"));
+        Assert.Throws<BadRequestException>(() => Names.ValidateInstanceName("p_-x"));
     }
 }
