@@ -1,3 +1,4 @@
+using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Daemon.Http;
@@ -15,21 +16,21 @@ namespace Hyperlxd.Daemon.Endpoints;
 /// </summary>
 public static class MetricsEndpoints
 {
-    private const string Project = "default";
-
     public static void Map(WebApplication app)
     {
         app.MapGet("/1.0/metrics", async ctx =>
         {
             var caller = Caller.Of(ctx);
-            var project = ctx.Request.Query["project"].ToString() is { Length: > 0 } p ? p : Project;
+            // ?project=P: that project's instances; none: every project's (LXD 5.0.2's metricsGet), each labelled with its own.
+            var only = ctx.Request.Query["project"].ToString() is { Length: > 0 } p ? p : null;
             var builder = new MetricsText.Builder();
-            // A restricted certificate sees only its projects (LXD's allowProjectPermission); an open endpoint shows all.
-            if (!caller.Trusted || caller.CanAccessProject(project))
+            foreach (var (key, type, metrics) in await ctx.Service<InstanceManager>().MetricsAsync(ctx.RequestAborted))
             {
-                foreach (var (name, type, metrics) in await ctx.Service<InstanceManager>().MetricsAsync(ctx.RequestAborted))
+                var (project, name) = ProjectKeys.SplitInstance(key);
+                // A restricted certificate sees only its projects (LXD's allowProjectPermission); an open endpoint shows all.
+                if ((only is null || only == project) && (!caller.Trusted || caller.CanAccessProject(project)))
                 {
-                    builder.AddInstance(name, Project, type.ToApi(), metrics);
+                    builder.AddInstance(name, project, type.ToApi(), metrics);
                 }
             }
             ctx.Response.StatusCode = StatusCodes.Status200OK;

@@ -169,7 +169,7 @@ public sealed class LxcMonitoringTests(MonitoringDaemon fixture)
     }
 
     /// <summary>Parses /1.0/metrics (read over the unix socket) with prometheus_client; families as JSON.</summary>
-    private async Task<Dictionary<string, (string Type, List<(string Name, Dictionary<string, string> Labels, double Value)> Samples)>> ScrapeAsync()
+    private async Task<Dictionary<string, (string Type, List<(string Name, Dictionary<string, string> Labels, double Value)> Samples)>> ScrapeAsync(string path = "/1.0/metrics")
     {
         var r = await D.PythonAsync($$"""
             import json, socket, http.client
@@ -179,7 +179,7 @@ public sealed class LxcMonitoringTests(MonitoringDaemon fixture)
                     self.sock = socket.socket(socket.AF_UNIX)
                     self.sock.connect('{{D.Socket}}')
             c = C('lxd')
-            c.request('GET', '/1.0/metrics')
+            c.request('GET', '{{path}}')
             resp = c.getresponse()
             assert resp.status == 200, resp.status
             assert resp.getheader('Content-Type').startswith('text/plain'), resp.getheader('Content-Type')
@@ -251,11 +251,23 @@ public sealed class LxcMonitoringTests(MonitoringDaemon fixture)
 
             // A stopped instance has no metrics; the scrape still works.
             Assert.Empty(Of(m, "lxd_procs_total", "mon-stopped"));
+
+            // Another project's instance: its own name and project label; ?project= scrapes that project alone.
+            await LxcOk("project", "create", "monp", "-c", "features.images=false");
+            await LxcOk("--project", "monp", "profile", "device", "add", "default", "root", "disk", "path=/", "pool=default");
+            await LxcOk("--project", "monp", "launch", "busybox", "mon-p1");
+            Assert.Equal("monp", Of(await ScrapeAsync(), "lxd_procs_total", "mon-p1").Single().Labels["project"]);
+            var monp = await ScrapeAsync("/1.0/metrics?project=monp");
+            Assert.Single(Of(monp, "lxd_procs_total", "mon-p1"));
+            Assert.Empty(Of(monp, "lxd_procs_total", "mon-c1"));
+            Assert.DoesNotContain(monp["lxd_procs_total"].Samples, x => x.Labels["name"].Contains('_'));
         }
         finally
         {
             await D.LxcAsync("delete", "--force", "mon-c1");
             await D.LxcAsync("delete", "--force", "mon-stopped");
+            await D.LxcAsync("--project", "monp", "delete", "--force", "mon-p1");
+            await D.LxcAsync("project", "delete", "monp");
         }
     }
 
