@@ -59,18 +59,8 @@ public sealed partial class InstanceManager
     };
 
     /// <summary>LXD's choice of a free name: backupN with N one past the highest used.</summary>
-    public async Task<string> NextBackupNameAsync(string instance, CancellationToken ct)
-    {
-        var max = 0;
-        foreach (var b in await BackupRepo.ListAsync(instance, ct))
-        {
-            if (b.Name.StartsWith("backup", StringComparison.Ordinal) && int.TryParse(b.Name["backup".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= max)
-            {
-                max = n + 1;
-            }
-        }
-        return $"backup{max}";
-    }
+    public async Task<string> NextBackupNameAsync(string instance, CancellationToken ct) =>
+        BackupRows.NextName(await BackupRepo.ListAsync(instance, ct));
 
     public static void ValidateBackupName(string? name)
     {
@@ -231,35 +221,13 @@ public sealed partial class InstanceManager
     }
 
     /// <summary>Deletes every backup whose <c>expires_at</c> has passed (LXD's hourly task; also before listing).</summary>
-    public async Task PruneExpiredBackupsAsync(CancellationToken ct)
-    {
-        foreach (var b in await BackupRepo.ListExpiredAsync(DateTimeOffset.UtcNow, ct))
-        {
-            DeleteBackupFile(b.Instance, b.Name);
-            await BackupRepo.DeleteAsync(b.Instance, b.Name, ct);
-            logger.LogInformation("Deleted expired backup {Instance}/{Backup}", b.Instance, b.Name);
-        }
-    }
+    public Task PruneExpiredBackupsAsync(CancellationToken ct) =>
+        BackupRows.PruneExpiredAsync(BackupRepo, b => DeleteBackupFile(b.Instance, b.Name), logger, "backup", ct);
 
     private Timer? _backupExpiry;
 
-    /// <summary>LXD's pruning task: at start, then hourly. Failures are logged and retried at the next tick.</summary>
-    private void StartBackupExpiry()
-    {
-        _backupExpiry ??= new Timer(_ => _ = PruneQuietlyAsync(), null, TimeSpan.Zero, TimeSpan.FromHours(1));
-    }
-
-    private async Task PruneQuietlyAsync()
-    {
-        try
-        {
-            await PruneExpiredBackupsAsync(CancellationToken.None);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            logger.LogWarning("Pruning expired backups failed: {Error}", e.Message);
-        }
-    }
+    /// <summary>LXD's pruning task: at start, then hourly.</summary>
+    private void StartBackupExpiry() => _backupExpiry ??= BackupRows.StartHourly(PruneExpiredBackupsAsync, logger, "backup");
 
     /// <summary>An instance's backups go with it (rows by cascade, files here).</summary>
     private void DeleteBackupFiles(string instance)
@@ -496,23 +464,12 @@ public sealed partial class InstanceManager
     private async Task CreateRootFromStreamsAsync(Expanded e, BackupCreateSource backup, StoragePool pool, Reverter revert, CancellationToken ct)
     {
         var r = e.Record;
-        var work = Path.Combine(BackupsRoot, ".work-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        try
+        await BackupTarball.WithStreamsAsync(backup.File, BackupLayout.Container, backup.Snapshots.Select(s => s.Name).ToList(), BackupsRoot, async (files, volumeFile) =>
         {
-            var files = backup.Snapshots.Select((s, i) => (s.Name, Path.Combine(work, $"{i}.bin"))).ToList();
-            var volumeFile = Path.Combine(work, "volume.bin");
-            var members = files.ToDictionary(f => BackupLayout.Container.SnapshotStream(f.Name), f => f.Item2);
-            members[BackupLayout.Container.VolumeStream] = volumeFile;
-            var budget = new SizeBudget(new DriveInfo(work).AvailableFreeSpace, "the free space of the daemon's backups directory");
-            await Task.Run(() => BackupTarball.ExtractStreams(backup.File, members, budget), ct);
             await pool.CreateInstanceVolumeFromStreamsAsync(r.Name, r.Type, RootDisk.Size(e.Devices), files, volumeFile, ct);
             revert.Add(() => pool.DeleteInstanceVolumeAsync(r.Name, r.Type, CancellationToken.None));
-        }
-        finally
-        {
-            Directory.Delete(work, true);
-        }
+            return true;
+        }, ct);
         foreach (var snap in backup.Snapshots)
         {
             await Repo.CreateSnapshotAsync(r.Name, snap, ct);

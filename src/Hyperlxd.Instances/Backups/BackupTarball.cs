@@ -133,6 +133,32 @@ public static partial class BackupTarball
         await RunTarAsync(args, ct);
     }
 
+    /// <summary>
+    /// An optimized backup's streams, handed to <paramref name="receive"/> as files: each snapshot's (in the order given)
+    /// and the volume's are copied out of the tarball (it may be compressed: no seeking into it) to a root-only work
+    /// directory under <paramref name="workRoot"/>, which is removed afterwards whatever happens.
+    /// </summary>
+    public static async Task<T> WithStreamsAsync<T>(string file, BackupLayout layout, IReadOnlyList<string> snapshots, string workRoot,
+        Func<IReadOnlyList<(string Snapshot, string File)>, string, Task<T>> receive, CancellationToken ct)
+    {
+        var work = Path.Combine(workRoot, ".work-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            var files = snapshots.Select((s, i) => (s, Path.Combine(work, $"{i}.bin"))).ToList();
+            var volumeFile = Path.Combine(work, "volume.bin");
+            var members = files.ToDictionary(f => layout.SnapshotStream(f.s), f => f.Item2);
+            members[layout.VolumeStream] = volumeFile;
+            var budget = new SizeBudget(new DriveInfo(work).AvailableFreeSpace, "the free space of the daemon's backups directory");
+            await Task.Run(() => ExtractStreams(file, members, budget), ct);
+            return await receive(files, volumeFile);
+        }
+        finally
+        {
+            Directory.Delete(work, true);
+        }
+    }
+
     /// <summary>Copies the named regular-file members (already checked by <see cref="Inspect"/>) to new files, root-only.</summary>
     public static void ExtractStreams(string file, IReadOnlyDictionary<string, string> members, SizeBudget budget)
     {

@@ -75,18 +75,7 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
     }
 
     /// <summary>LXD's choice of a free name: backupN with N one past the highest used.</summary>
-    public async Task<string> NextNameAsync(VolumeRecord v, CancellationToken ct)
-    {
-        var max = 0;
-        foreach (var b in await Repo.ListAsync(Owner(v), ct))
-        {
-            if (b.Name.StartsWith("backup", StringComparison.Ordinal) && int.TryParse(b.Name["backup".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= max)
-            {
-                max = n + 1;
-            }
-        }
-        return $"backup{max}";
-    }
+    public async Task<string> NextNameAsync(VolumeRecord v, CancellationToken ct) => BackupRows.NextName(await Repo.ListAsync(Owner(v), ct));
 
     /// <summary>What can be checked before the operation starts: the volume's type and the request's fields.</summary>
     public static void CheckRequest(VolumeRecord v, StoragePoolVolumeBackupsPost req)
@@ -212,15 +201,8 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
     }
 
     /// <summary>Deletes every volume backup whose <c>expires_at</c> has passed (LXD's hourly task; also before listing).</summary>
-    public async Task PruneExpiredAsync(CancellationToken ct)
-    {
-        foreach (var b in await Repo.ListExpiredAsync(DateTimeOffset.UtcNow, ct))
-        {
-            DeleteFile(b.Instance, b.Name);
-            await Repo.DeleteAsync(b.Instance, b.Name, ct);
-            logger.LogInformation("Deleted expired volume backup {Volume}/{Backup}", b.Instance, b.Name);
-        }
-    }
+    public Task PruneExpiredAsync(CancellationToken ct) =>
+        BackupRows.PruneExpiredAsync(Repo, b => DeleteFile(b.Instance, b.Name), logger, "volume backup", ct);
 
     /// <summary>
     /// At daemon start: files of volumes that no longer exist (deleted while the daemon was down, or a crash
@@ -246,19 +228,7 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
                 }
             }
         }
-        _expiry ??= new Timer(_ => _ = PruneQuietlyAsync(), null, TimeSpan.Zero, TimeSpan.FromHours(1));
-    }
-
-    private async Task PruneQuietlyAsync()
-    {
-        try
-        {
-            await PruneExpiredAsync(CancellationToken.None);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            logger.LogWarning("Pruning expired volume backups failed: {Error}", e.Message);
-        }
+        _expiry ??= BackupRows.StartHourly(PruneExpiredAsync, logger, "volume backup");
     }
 
     public void Dispose() => _expiry?.Dispose();
@@ -373,23 +343,8 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
     }
 
     /// <summary>An optimized backup: its streams are copied out to a root-only work directory, then received by the driver.</summary>
-    private async Task<VolumeRecord> ImportStreamsAsync(ImportPlan plan, CancellationToken ct)
-    {
-        var work = Path.Combine(options.StateDir, "backups", ".work-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(work, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        try
-        {
-            var snapshots = plan.Snapshots.Select((s, i) => s with { File = Path.Combine(work, $"{i}.bin") }).ToList();
-            var volumeFile = Path.Combine(work, "volume.bin");
-            var members = snapshots.ToDictionary(s => BackupLayout.Custom.SnapshotStream(s.Name), s => s.File);
-            members[BackupLayout.Custom.VolumeStream] = volumeFile;
-            var budget = new SizeBudget(new DriveInfo(work).AvailableFreeSpace, "the free space of the daemon's backups directory");
-            await Task.Run(() => BackupTarball.ExtractStreams(plan.File, members, budget), ct);
-            return await plan.Pool.CreateCustomVolumeFromStreamsAsync(plan.Name, plan.Volume.Description, plan.Volume.Config, snapshots, volumeFile, ct);
-        }
-        finally
-        {
-            Directory.Delete(work, true);
-        }
-    }
+    private Task<VolumeRecord> ImportStreamsAsync(ImportPlan plan, CancellationToken ct) =>
+        BackupTarball.WithStreamsAsync(plan.File, BackupLayout.Custom, plan.Snapshots.Select(s => s.Name).ToList(), Path.Combine(options.StateDir, "backups"),
+            (files, volumeFile) => plan.Pool.CreateCustomVolumeFromStreamsAsync(plan.Name, plan.Volume.Description, plan.Volume.Config,
+                plan.Snapshots.Select((s, i) => s with { File = files[i].File }).ToList(), volumeFile, ct), ct);
 }
