@@ -101,7 +101,7 @@ public sealed partial class StoragePool
             {
                 await Host.CopyTreeAsync(entry, Path.Combine(staging, Path.GetFileName(entry)));
             }
-            await Host.RunAsync("qemu-img", "convert", "-U", "-f", "qcow2", "-O", "qcow2", VmDisk.PathIn(path), VmDisk.PathIn(staging));
+            await VmDisk.FlattenAsync(VmDisk.PathIn(path), VmDisk.PathIn(staging));
             await copy(staging);
         }
         finally

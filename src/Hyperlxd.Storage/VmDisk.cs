@@ -95,6 +95,10 @@ public static class VmDisk
     public static Task ToRawAsync(string disk, string raw) =>
         Host.RunAsync("qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw", disk, raw);
 
+    /// <summary>A self-contained qcow2 copy of <paramref name="disk"/> (backing chain flattened) at <paramref name="target"/>; <c>-U</c> as for <see cref="ToRawAsync"/>.</summary>
+    public static Task FlattenAsync(string disk, string target) =>
+        Host.RunAsync("qemu-img", "convert", "-U", "-f", "qcow2", "-O", "qcow2", disk, target);
+
     /// <summary>A self-contained qcow2 at <paramref name="disk"/> from a raw file (a backup's disk), its format named, never probed.</summary>
     public static Task FromRawAsync(string raw, string disk) =>
         Host.RunAsync("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, disk);
