@@ -94,6 +94,10 @@ public static class ServerEndpoints
         "projects_limits_instances",
         "projects_limits_disk",
         "project_usage",
+        // issue 14: custom volumes per project (features.storage.volumes; LxcProjectVolumeTests)
+        "storage_api_project",
+        "storage_volume_project_move",
+        "storage_volumes_all_projects",
     };
 
     public static string Version { get; } =

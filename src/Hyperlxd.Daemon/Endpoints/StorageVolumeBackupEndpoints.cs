@@ -89,7 +89,7 @@ public static class StorageVolumeBackupEndpoints
         try
         {
             await BackupFiles.SaveUploadAsync(ctx, file, instances.UploadLimit());
-            var plan = await backups.PrepareImportAsync(file, pool, ctx.Request.Headers["X-LXD-name"].ToString(), ctx.RequestAborted);
+            var plan = await backups.PrepareImportAsync(file, pool, ProjectScope.Of(ctx).VolumeProject, ctx.Request.Headers["X-LXD-name"].ToString(), ctx.RequestAborted);
             var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Restoring custom volume backup", async (_, ct) =>
             {
                 try

@@ -110,7 +110,7 @@ public static class StorageVolumeSnapshotEndpoints
     };
 
     private static string Url(string pool, VolumeRecord v, string snap) =>
-        StorageVolumeEndpoints.Url(pool, v.Type, v.Name) + "/snapshots/" + Uri.EscapeDataString(snap);
+        ProjectKeys.VolumeUrl(pool, v.Type, v.Name, "/snapshots/" + Uri.EscapeDataString(snap));
 
     /// <summary>LXD's default names for a snapshot created without one: snap%d, one past the highest number taken (not the pattern: LXD 5.0.2 uses that for scheduled ones only).</summary>
     private static async Task<string> NextNameAsync(Storage.StoragePool pool, VolumeRecord v, CancellationToken ct) =>
