@@ -133,6 +133,7 @@ public static class StorageVolumeEndpoints
             return;
         }
         var key = ProjectScope.Of(ctx).NewVolumeKey(req.Name);
+        await ctx.Service<ProjectPolicy>().CheckVolumeAsync(pool.Name, key, req.Config ?? new(), ctx.RequestAborted);
         var v = await pool.CreateVolumeAsync(Pool.ParseType(type), key, req.Description ?? "", req.Config ?? new(), req.ContentType ?? "filesystem", ctx.RequestAborted);
         Lifecycle(ctx, "storage-volume-created", Url(pool.Name, v.Type, v.Name));
         ctx.Response.Headers.Location = Url(pool.Name, v.Type, v.Name);
@@ -167,6 +168,7 @@ public static class StorageVolumeEndpoints
         var name = ProjectScope.Of(ctx).NewVolumeKey(req.Name);
         var config = req.Config ?? new Dictionary<string, string>(v.Config);
         pool.ValidateVolumeConfig(Pool.WithoutVolatile(config));
+        await ctx.Service<ProjectPolicy>().CheckVolumeAsync(pool.Name, name, config, ctx.RequestAborted);
         var url = Url(pool.Name, "custom", name);
         var requestor = Caller.Of(ctx).Requestor;
         var events = ctx.Service<EventHub>();
@@ -198,6 +200,10 @@ public static class StorageVolumeEndpoints
             {
                 config[k] = val;
             }
+        }
+        if (config.GetValueOrDefault("size", "") != v.Config.GetValueOrDefault("size", "") && v.Type == "custom")
+        {
+            await ctx.Service<ProjectPolicy>().CheckVolumeAsync(pool.Name, v.Name, config, ctx.RequestAborted);
         }
         await pool.UpdateVolumeAsync(v, req.Description ?? (patch ? v.Description : ""), config, ctx.RequestAborted);
         Lifecycle(ctx, "storage-volume-updated", Url(pool.Name, v.Type, v.Name));
@@ -243,6 +249,10 @@ public static class StorageVolumeEndpoints
     /// </summary>
     private static async Task MoveAsync(HttpContext ctx, Pool pool, VolumeRecord v, Pool target, string name)
     {
+        if (ProjectKeys.SplitScoped(name).Project != ProjectKeys.SplitScoped(v.Name).Project)
+        {
+            await ctx.Service<ProjectPolicy>().CheckVolumeAsync(target.Name, name, v.Config, ctx.RequestAborted);
+        }
         var backups = ctx.Service<Instances.Backups.VolumeBackups>();
         var events = ctx.Service<EventHub>();
         var requestor = Caller.Of(ctx).Requestor;

@@ -30,6 +30,7 @@ public static class StorageVolumeSnapshotEndpoints
             var operations = ctx.Service<OperationManager>();
             var events = ctx.Service<EventHub>();
             var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx);
+            await ctx.Service<Projects.ProjectPolicy>().CheckAllowedAsync(ProjectKeys.SplitScoped(v.Name).Project, "restricted.snapshots", "Snapshots", ctx.RequestAborted);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumeSnapshotsPost);
             var name = req.Name is { Length: > 0 } n ? n : await NextNameAsync(pool, v, ctx.RequestAborted);
             Names.ValidateEntityName("snapshot", name);

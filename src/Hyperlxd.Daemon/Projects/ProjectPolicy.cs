@@ -12,7 +12,7 @@ namespace Hyperlxd.Daemon.Projects;
 /// A project's <c>limits.*</c> and <c>restricted.*</c> (LXD 5.0.2 lxd/project/permissions.go), checked
 /// when an instance is created or changed, before anything is written. Limits are a 400 naming the
 /// key; what <c>restricted.*</c> forbids is a 403 naming the key or device. Partial file:
-/// ProjectPolicy.Restricted.cs.
+/// ProjectPolicy.Restricted.cs, ProjectPolicy.Volumes.cs.
 /// </summary>
 public sealed partial class ProjectPolicy(StateStore store, InstanceManager instances)
 {
@@ -59,7 +59,7 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
                 continue;
             }
             var limit = Parse(key, limitText) ?? throw new BadRequestException($"Invalid value \"{limitText}\" for limit \"{key}\"");
-            long total = 0;
+            var total = key == "limits.disk" ? await VolumesDiskAsync(project, null, null, ct) : 0;
             foreach (var e in all)
             {
                 var value = key == "limits.disk" ? RootDisk.Size(e.Devices) : e.Config.GetValueOrDefault(key);
@@ -101,7 +101,7 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
             {
                 continue;
             }
-            long total = 0;
+            var total = key == "limits.disk" ? await VolumesDiskAsync(project, null, null, ct) : 0;
             foreach (var e in expanded)
             {
                 var value = key == "limits.disk" ? RootDisk.Size(e.Devices) : e.Config.GetValueOrDefault(key);

@@ -243,4 +243,49 @@ public sealed class LxcProjectVolumeTests(ContainerDaemon fixture)
             await D.LxcAsync("project", "delete", p);
         }
     }
+
+    [Fact]
+    public async Task Limits_disk_counts_the_projects_volumes_and_restrictions_cover_their_snapshots_and_backups()
+    {
+        const string p = "plim", r = "prvol", pool = "plim-btrfs";
+        try
+        {
+            await LxcOkAsync("storage", "create", pool, "btrfs", "size=1GiB");
+            await LxcOkAsync("project", "create", p, "-c", "features.images=false", "-c", "features.profiles=false", "-c", "limits.disk=100MiB");
+
+            // In a project with limits.disk, a volume needs a size, and the sizes add up to the limit.
+            Assert.Contains("has no \"size\" config set", await LxcFailsAsync("storage", "volume", "create", pool, "nosize", "--project", p));
+            await LxcOkAsync("storage", "volume", "create", pool, "a", "size=60MiB", "--project", p);
+            Assert.Contains("Reached maximum aggregate value \"100MiB\" for \"limits.disk\"",
+                await LxcFailsAsync("storage", "volume", "create", pool, "b", "size=60MiB", "--project", p));
+            Assert.Contains("limits.disk", await LxcFailsAsync("storage", "volume", "set", pool, "a", "size=120MiB", "--project", p));
+            await LxcOkAsync("storage", "volume", "create", pool, "b", "size=40MiB", "--project", p);
+            Assert.Contains("limits.disk", await LxcFailsAsync("storage", "volume", "copy", $"{pool}/a", $"{pool}/c", "--project", p));
+            // The default project is not limited: a copy out of the project is fine there.
+            await LxcOkAsync("storage", "volume", "copy", $"{pool}/a", $"{pool}/plim-out", "--project", p, "--target-project", "default");
+            Assert.Contains("\"limits.disk\" is too low", await LxcFailsAsync("project", "set", p, "limits.disk=50MiB"));
+
+            // A restricted project blocks snapshots and backups of its volumes as of its instances (LXD's defaults).
+            await LxcOkAsync("project", "create", r, "-c", "restricted=true");
+            await LxcOkAsync("storage", "volume", "create", pool, "rv", "--project", r);
+            Assert.Contains("restricted.snapshots", await LxcFailsAsync("storage", "volume", "snapshot", pool, "rv", "--project", r));
+            var tarball = Path.Combine(D.Dir, "prvol.tar.gz");
+            Assert.Contains("restricted.backups", await LxcFailsAsync("storage", "volume", "export", pool, "rv", tarball, "--project", r));
+            Assert.False(File.Exists(tarball));
+            await LxcOkAsync("project", "set", r, "restricted.snapshots=allow");
+            await LxcOkAsync("storage", "volume", "snapshot", pool, "rv", "s0", "--project", r);
+        }
+        finally
+        {
+            foreach (var v in new[] { "a", "b", "c", "nosize" })
+            {
+                await D.LxcAsync("storage", "volume", "delete", pool, v, "--project", p);
+            }
+            await D.LxcAsync("storage", "volume", "delete", pool, "plim-out");
+            await D.LxcAsync("storage", "volume", "delete", pool, "rv", "--project", r);
+            await D.LxcAsync("project", "delete", p);
+            await D.LxcAsync("project", "delete", r);
+            await D.LxcAsync("storage", "delete", pool);
+        }
+    }
 }
