@@ -169,6 +169,33 @@ public sealed class LxcProjectTests(ContainerDaemon fixture)
     }
 
     [Fact]
+    public async Task Every_read_command_of_lxc_takes_project()
+    {
+        const string p = "pall";
+        try
+        {
+            await LxcOkAsync("project", "create", p);
+            var commands = new[]
+            {
+                new[] { "list" }, new[] { "info" }, new[] { "image", "list" }, new[] { "image", "alias", "list" },
+                new[] { "profile", "list" }, new[] { "profile", "show", "default" }, new[] { "network", "list" },
+                new[] { "storage", "list" }, new[] { "storage", "show", "default" }, new[] { "storage", "info", "default" },
+                new[] { "storage", "volume", "list", "default" }, new[] { "operation", "list" }, new[] { "warning", "list" },
+                new[] { "project", "info", p }, new[] { "project", "show", p }, new[] { "config", "trust", "list" },
+            };
+            foreach (var command in commands)
+            {
+                var r = await D.LxcAsync(command.Concat(new[] { "--project", p }).ToArray());
+                Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', command)} --project {p}: {r}");
+            }
+        }
+        finally
+        {
+            await D.LxcAsync("project", "delete", p);
+        }
+    }
+
+    [Fact]
     public async Task The_default_project_is_updated_but_never_renamed_deleted_or_changed_in_features()
     {
         await LxcOkAsync("project", "set", "default", "user.owner=ops");
