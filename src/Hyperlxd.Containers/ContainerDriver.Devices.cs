@@ -88,6 +88,8 @@ public sealed partial class ContainerDriver
         revert.Success();
     }
 
+    public (char Kind, uint Major, uint Minor)? PluggedNode(InstanceSpec spec, string device) => Syscalls.DeviceNumbers(NodePath(spec, device));
+
     public async Task DetachDeviceAsync(InstanceSpec spec, string device, IReadOnlyList<string> targets, CancellationToken ct)
     {
         if (await RunningInitAsync(spec, ct) is not { } pid)

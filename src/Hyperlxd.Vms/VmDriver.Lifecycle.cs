@@ -74,7 +74,7 @@ public sealed partial class VmDriver
             var initrd = Path.Combine(spec.RootPath, "boot", "initrd.img");
             var cmdline = Path.Combine(spec.RootPath, "boot", "cmdline");
             return new KernelBoot(kernel, File.Exists(initrd) ? initrd : null,
-                DomainXml.KernelCmdline(File.Exists(cmdline) ? File.ReadAllText(cmdline) : null, spec.Name));
+                DomainXml.KernelCmdline(File.Exists(cmdline) ? File.ReadAllText(cmdline) : null, ProjectKeys.InstanceName(spec.Name))); // the guest's name, not the project's storage key
         }
         var (code, vars) = resources.SecureBoot ? ("OVMF_CODE_4M.secboot.fd", "OVMF_VARS_4M.ms.fd") : ("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd");
         var codePath = Path.Combine(_options.FirmwareDir, code);
