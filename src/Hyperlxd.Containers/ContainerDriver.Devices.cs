@@ -59,7 +59,7 @@ public sealed partial class ContainerDriver
     public async Task AttachDeviceAsync(InstanceSpec spec, string device, IReadOnlyList<DeviceMount> mounts, IReadOnlyList<DeviceNode> nodes, CancellationToken ct)
     {
         var pid = await RunningInitAsync(spec, ct)
-            ?? throw new BadRequestException($"Instance \"{spec.Name}\" is not running: device \"{device}\" is added at the next start");
+            ?? throw new BadRequestException($"Instance \"{spec.DisplayName}\" is not running: device \"{device}\" is added at the next start");
         if (nodes.Count > 0 && _cgroups is not CgroupV1Backend)
         {
             throw new BadRequestException(

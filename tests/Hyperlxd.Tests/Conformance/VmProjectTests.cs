@@ -66,6 +66,10 @@ public sealed class VmProjectTests(VmDaemon fixture) : IClassFixture<VmDaemon>
             Assert.NotEqual(bootP, bootD);
             Assert.Equal("v1", (await LxcOkAsync("exec", "v1", "--project", Project, "--", "hostname")).Trim());
             Assert.Equal("in-pvm", (await LxcOkAsync("exec", "v1", "--project", Project, "--", "echo", "in-pvm")).Trim());
+            // Errors name the instance as the client knows it, never its storage key.
+            var missing = await LxcFailsAsync("file", "pull", "v1/no/such/file", Path.Combine(D.Dir, "vmproject-nope"), "--project", Project);
+            Assert.Contains("virtual machine \"v1\"", missing);
+            Assert.DoesNotContain($"{Project}_v1", missing);
             var pidP = (await ListJsonAsync("v1", Project)).GetProperty("state").GetProperty("pid").GetInt32();
             var pidD = await VmDaemon.QemuPidAsync(D, "v1");
             Assert.NotEqual(pidP, pidD);
