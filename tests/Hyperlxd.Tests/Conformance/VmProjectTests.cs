@@ -84,6 +84,9 @@ public sealed class VmProjectTests(VmDaemon fixture) : IClassFixture<VmDaemon>
             var api = await D.Api.GetAsync("/1.0/instances?recursion=1&all-projects=true");
             Assert.Contains(api.Metadata.EnumerateArray(), i => i.GetProperty("name").GetString() == "v1" && i.GetProperty("project").GetString() == Project
                 && i.GetProperty("type").GetString() == "virtual-machine");
+            var both = await D.Api.GetAsync($"/1.0/instances?all-projects=true&project={Project}");
+            Assert.Equal(HttpStatusCode.BadRequest, both.Status);
+            Assert.Contains("Cannot specify a project when requesting all projects", both.Error);
 
             // Its volume: named v1 in the project, stored under the project's key, apart from the default one's.
             Assert.Contains("virtual-machine,v1", (await LxcOkAsync("storage", "volume", "list", "default", "--project", Project, "--format", "csv", "-c", "tn")).Split('\n'));
