@@ -59,7 +59,7 @@ public sealed partial class ContainerDriver
     public async Task AttachDeviceAsync(InstanceSpec spec, string device, IReadOnlyList<DeviceMount> mounts, IReadOnlyList<DeviceNode> nodes, CancellationToken ct)
     {
         var pid = await RunningInitAsync(spec, ct)
-            ?? throw new BadRequestException($"Instance \"{spec.Name}\" is not running: device \"{device}\" is added at the next start");
+            ?? throw new BadRequestException($"Instance \"{spec.DisplayName}\" is not running: device \"{device}\" is added at the next start");
         if (nodes.Count > 0 && _cgroups is not CgroupV1Backend)
         {
             throw new BadRequestException(
@@ -87,6 +87,8 @@ public sealed partial class ContainerDriver
         }
         revert.Success();
     }
+
+    public (char Kind, uint Major, uint Minor)? PluggedNode(InstanceSpec spec, string device) => Syscalls.DeviceNumbers(NodePath(spec, device));
 
     public async Task DetachDeviceAsync(InstanceSpec spec, string device, IReadOnlyList<string> targets, CancellationToken ct)
     {

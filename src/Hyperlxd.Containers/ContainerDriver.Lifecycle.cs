@@ -17,7 +17,7 @@ public sealed partial class ContainerDriver
         var rootfs = SpecWriter.RootFs(spec);
         if (!Directory.Exists(rootfs))
         {
-            throw new BadRequestException($"Failed preparing instance \"{spec.Name}\": {rootfs} does not exist");
+            throw new BadRequestException($"Failed preparing instance \"{spec.DisplayName}\": {rootfs} does not exist");
         }
         var keys = new Dictionary<string, string>();
         if (!spec.Config.ContainsKey(NextKey))
@@ -193,7 +193,7 @@ public sealed partial class ContainerDriver
         _spares.Drop(spec.Name);
         if (!await RemoveGroupsAsync(spec.Name, ct))
         {
-            throw new TransientException($"Failed removing the cgroups of instance \"{spec.Name}\": still busy");
+            throw new TransientException($"Failed removing the cgroups of instance \"{spec.DisplayName}\": still busy");
         }
         var nodes = Path.Combine(spec.StateDir, "devices");
         if (Directory.Exists(nodes))

@@ -12,14 +12,14 @@ public sealed partial class ContainerDriver
     public async Task AttachNicAsync(InstanceSpec spec, NicPlan nic, CancellationToken ct)
     {
         var pid = await RunningInitAsync(spec, ct)
-            ?? throw new BadRequestException($"Instance \"{spec.Name}\" is not running: its nic \"{nic.Device}\" is added at the next start");
+            ?? throw new BadRequestException($"Instance \"{spec.DisplayName}\" is not running: its nic \"{nic.Device}\" is added at the next start");
         var netnsPath = $"/proc/{pid}/ns/net";
         using (var inside = RtNetlink.OpenIn(netnsPath))
         {
             // A clear 409 rather than the kernel's EEXIST for the inside name.
             if (inside.GetLink(nic.Name) is not null)
             {
-                throw new ConflictException($"Instance \"{spec.Name}\" already has an interface named \"{nic.Name}\" (nic \"{nic.Device}\")");
+                throw new ConflictException($"Instance \"{spec.DisplayName}\" already has an interface named \"{nic.Name}\" (nic \"{nic.Device}\")");
             }
         }
         using var netlink = _options.NicNamespace is { } ns ? RtNetlink.OpenIn(ns) : RtNetlink.Open();

@@ -33,7 +33,7 @@ internal static class InstanceLog
         {
             // The log is for people; the start's own error still reaches the caller.
         }
-        return new InvalidOperationException($"Failed starting instance \"{spec.Name}\": {reason}");
+        return new InvalidOperationException($"Failed starting instance \"{spec.DisplayName}\": {reason}");
     }
 
     private static string Now() => DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);

@@ -133,6 +133,7 @@ public sealed partial class InstanceManager
     /// <summary>The driver's cleanup of a stopped or crashed instance, then its devices'.</summary>
     private async Task CleanupAsync(Expanded e, CancellationToken ct)
     {
+        UnwatchUnixDevices(e.Record.Name);
         await DriverOf(e).CleanupAsync(SpecOf(e), ct);
         await TeardownDevicesAsync(e, ct);
     }

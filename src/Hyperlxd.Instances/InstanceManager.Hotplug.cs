@@ -85,6 +85,9 @@ public sealed partial class InstanceManager
                 await DeviceTypes.Of(device).TeardownAsync(ContextOf(updated, name, device), CancellationToken.None);
             });
         }
+        // The optional unix devices' watches follow the new device set (the old one's again if the update is undone).
+        WatchUnixDevices(updated);
+        revert.Add(() => WatchUnixDevices(old));
         foreach (var (k, v) in updated.Record.Config)
         {
             if (snapshot.GetValueOrDefault(k) != v)

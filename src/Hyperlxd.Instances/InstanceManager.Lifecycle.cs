@@ -223,6 +223,7 @@ public sealed partial class InstanceManager
             return Task.CompletedTask;
         }, ct);
         Watch(e);
+        WatchUnixDevices(e); // required=false unix devices follow their host node
         Lifecycle("instance-started", e.Record.Name);
         await StartupSnapshotAsync(e, ct);
     }
@@ -416,6 +417,7 @@ public sealed partial class InstanceManager
                 }
             }
             Watch(e); // kept running while the daemon was away
+            WatchUnixDevices(e); // its first check catches up with nodes made or removed meanwhile
             return;
         }
         var autostart = e.Config.GetValueOrDefault("boot.autostart");

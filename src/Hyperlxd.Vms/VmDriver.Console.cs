@@ -18,7 +18,7 @@ public sealed partial class VmDriver
         catch (LibvirtException e)
         {
             await stream.DisposeAsync();
-            throw new BadRequestException($"Failed attaching to the console of virtual machine \"{spec.Name}\": {e.LibvirtMessage}");
+            throw new BadRequestException($"Failed attaching to the console of virtual machine \"{spec.DisplayName}\": {e.LibvirtMessage}");
         }
         catch
         {

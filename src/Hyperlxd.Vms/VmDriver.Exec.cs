@@ -10,7 +10,7 @@ public sealed partial class VmDriver
 
     /// <summary>The guest agent of a VM; each command waits at most <paramref name="timeoutSeconds"/> for an answer.</summary>
     private GuestAgent Agent(InstanceSpec spec, int? timeoutSeconds = null) =>
-        new(Transport(DomainName(spec.Name)), spec.Name) { TimeoutSeconds = timeoutSeconds ?? AgentTimeoutSeconds };
+        new(Transport(DomainName(spec.Name)), spec.DisplayName) { TimeoutSeconds = timeoutSeconds ?? AgentTimeoutSeconds };
 
     /// <summary>
     /// One agent command through libvirt. "Not connected" (error 86 — for about a second after the daemon
@@ -58,9 +58,9 @@ public sealed partial class VmDriver
 
     /// <summary>An agent failure as the API reports it: 503 when the agent does not answer, 404 for a missing path, else 400.</summary>
     private static HyperlxdException Failure(InstanceSpec spec, GuestAgentException e, string what) =>
-        e.Unavailable ? new TransientException($"{what} in virtual machine \"{spec.Name}\" failed: {e.Message}")
-        : e.Message.Contains("No such file or directory", StringComparison.Ordinal) ? new NotFoundException($"{what} in virtual machine \"{spec.Name}\" failed: {e.Message}")
-        : new BadRequestException($"{what} in virtual machine \"{spec.Name}\" failed: {e.Message}");
+        e.Unavailable ? new TransientException($"{what} in virtual machine \"{spec.DisplayName}\" failed: {e.Message}")
+        : e.Message.Contains("No such file or directory", StringComparison.Ordinal) ? new NotFoundException($"{what} in virtual machine \"{spec.DisplayName}\" failed: {e.Message}")
+        : new BadRequestException($"{what} in virtual machine \"{spec.DisplayName}\" failed: {e.Message}");
 
     /// <summary>
     /// guest-exec with stdin gathered up front and the output captured (see <see cref="VmExecSession"/>).

@@ -16,7 +16,7 @@ public sealed partial class VmDriver
     public Task<IReadOnlyDictionary<string, string>> PrepareAsync(InstanceSpec spec, CancellationToken ct) =>
         File.Exists(DiskPath(spec))
             ? Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string>())
-            : throw new BadRequestException($"Failed preparing instance \"{spec.Name}\": its disk {DiskPath(spec)} does not exist");
+            : throw new BadRequestException($"Failed preparing instance \"{spec.DisplayName}\": its disk {DiskPath(spec)} does not exist");
 
     /// <summary>
     /// Defines the domain from the spec (a redefinition keeps its UUID), starts it paused, writes the
@@ -28,7 +28,7 @@ public sealed partial class VmDriver
         var resources = VmResources.From(spec.Config);
         if (!File.Exists(DiskPath(spec)))
         {
-            throw new BadRequestException($"Failed starting instance \"{spec.Name}\": its disk {DiskPath(spec)} does not exist");
+            throw new BadRequestException($"Failed starting instance \"{spec.DisplayName}\": its disk {DiskPath(spec)} does not exist");
         }
         var accelerator = Accelerator!;
         Directory.CreateDirectory(spec.StateDir);
@@ -51,7 +51,7 @@ public sealed partial class VmDriver
             revert.Add(() => File.Delete(NvramPath(spec))); // libvirt makes it from the template at the first start
         }
         var xml = DomainXml.Build(new DomainSpec(DomainName(spec.Name), uuid, accelerator.Kvm, resources, DiskPath(spec), boot,
-            ConsoleLogPath(spec), spec.Nics, Description: $"hyperlxd instance {spec.Name}"));
+            ConsoleLogPath(spec), spec.Nics, Description: $"hyperlxd instance {spec.DisplayName} (project {ProjectKeys.InstanceProject(spec.Name)})"));
         using var domain = await Blocking(() => Connection.DefineXml(xml));
         if (uuid is null)
         {
@@ -74,13 +74,13 @@ public sealed partial class VmDriver
             var initrd = Path.Combine(spec.RootPath, "boot", "initrd.img");
             var cmdline = Path.Combine(spec.RootPath, "boot", "cmdline");
             return new KernelBoot(kernel, File.Exists(initrd) ? initrd : null,
-                DomainXml.KernelCmdline(File.Exists(cmdline) ? File.ReadAllText(cmdline) : null, spec.Name));
+                DomainXml.KernelCmdline(File.Exists(cmdline) ? File.ReadAllText(cmdline) : null, spec.DisplayName)); // the guest's name, not the project's storage key
         }
         var (code, vars) = resources.SecureBoot ? ("OVMF_CODE_4M.secboot.fd", "OVMF_VARS_4M.ms.fd") : ("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd");
         var codePath = Path.Combine(_options.FirmwareDir, code);
         if (!File.Exists(codePath))
         {
-            throw new BadRequestException($"Failed starting instance \"{spec.Name}\": its image has no kernel (boot/vmlinuz) and UEFI firmware {codePath} is missing (install ovmf)");
+            throw new BadRequestException($"Failed starting instance \"{spec.DisplayName}\": its image has no kernel (boot/vmlinuz) and UEFI firmware {codePath} is missing (install ovmf)");
         }
         return new UefiBoot(codePath, Path.Combine(_options.FirmwareDir, vars), NvramPath(spec), resources.SecureBoot);
     }

@@ -233,7 +233,7 @@ public sealed partial class VmDriver
         }
         catch (LibvirtException e)
         {
-            throw new BadRequestException($"Failed adding nic \"{nic.Device}\" to virtual machine \"{spec.Name}\": {e.LibvirtMessage}");
+            throw new BadRequestException($"Failed adding nic \"{nic.Device}\" to virtual machine \"{spec.DisplayName}\": {e.LibvirtMessage}");
         }
     }
 
@@ -257,7 +257,7 @@ public sealed partial class VmDriver
         }
         catch (LibvirtException e)
         {
-            throw new BadRequestException($"Failed removing nic \"{device}\" from virtual machine \"{spec.Name}\": {e.LibvirtMessage}");
+            throw new BadRequestException($"Failed removing nic \"{device}\" from virtual machine \"{spec.DisplayName}\": {e.LibvirtMessage}");
         }
     }
 }

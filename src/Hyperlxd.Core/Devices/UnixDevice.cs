@@ -7,7 +7,8 @@ namespace Hyperlxd.Core.Devices;
 /// LXD's <c>unix-char</c> and <c>unix-block</c>: a device node at <c>path</c> inside a container (default:
 /// <c>source</c>), with the numbers of the host node <c>source</c> (default: <c>path</c>) unless
 /// <c>major</c>/<c>minor</c> say them, owned by <c>uid</c>/<c>gid</c> (inside) with <c>mode</c> (default 0660).
-/// A missing host node fails the start unless <c>required=false</c>, which skips the device. Hot-pluggable.
+/// A missing host node fails the start unless <c>required=false</c>, which skips the device (the instance
+/// manager then follows the node while the container runs: <c>InstanceManager.UnixWatch.cs</c>). Hot-pluggable.
 /// </summary>
 public sealed class UnixDevice(string type) : Device(type, KeyList)
 {

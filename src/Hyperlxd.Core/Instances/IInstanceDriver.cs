@@ -126,6 +126,12 @@ public interface IInstanceDriver
     Task AttachDeviceAsync(InstanceSpec spec, string device, IReadOnlyList<Devices.DeviceMount> mounts, IReadOnlyList<Devices.DeviceNode> nodes, CancellationToken ct) =>
         throw new BadRequestException($"The {Type.ToApi()} driver \"{Info.Name}\" cannot add device \"{device}\" to a running instance: stop it first");
 
+    /// <summary>
+    /// The kind and numbers of the node device <paramref name="device"/> has plugged into the running instance,
+    /// or null when none is (a <c>required=false</c> unix device whose host node is missing).
+    /// </summary>
+    (char Kind, uint Major, uint Minor)? PluggedNode(InstanceSpec spec, string device) => null;
+
     /// <summary>Hot-unplug: removes what device <paramref name="device"/> shows at <paramref name="targets"/> inside the running instance (mounts, nodes and their cgroup access).</summary>
     Task DetachDeviceAsync(InstanceSpec spec, string device, IReadOnlyList<string> targets, CancellationToken ct) =>
         throw new BadRequestException($"The {Type.ToApi()} driver \"{Info.Name}\" cannot remove device \"{device}\" from a running instance: stop it first");

@@ -39,6 +39,9 @@ public sealed record InstanceSpec(
 
     /// <summary>The device nodes (unix-char, unix-block) the devices' setup asks for before a start (empty otherwise).</summary>
     public IReadOnlyList<Devices.DeviceNode> Nodes { get; init; } = [];
+
+    /// <summary>The name clients know (<see cref="Name"/> is the storage key, <c>project_name</c> outside the default project): for messages and the guest.</summary>
+    public string DisplayName => ProjectKeys.InstanceName(Name);
 }
 
 public sealed record DriverInfo(string Name, string Version, bool Available, string? Reason);

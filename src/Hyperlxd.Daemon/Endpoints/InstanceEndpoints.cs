@@ -69,6 +69,10 @@ public static partial class InstanceEndpoints
         var instances = ctx.Service<InstanceManager>();
         var recursion = Collection.Recursion(ctx);
         var scope = ProjectScope.Of(ctx);
+        if (scope.AllProjects && ctx.Request.Query["project"].ToString().Length > 0)
+        {
+            throw new BadRequestException("Cannot specify a project when requesting all projects"); // LXD 5.0.2's instancesGet
+        }
         var records = (await instances.ListAsync(ctx.RequestAborted))
             .Where(r => (only is null || r.Type == only) && scope.Sees(r.Name)).ToList();
         var filter = Core.Query.ApiFilter.Parse(ctx.Request.Query["filter"]);

@@ -98,6 +98,9 @@ public static class ServerEndpoints
         "storage_api_project",
         "storage_volume_project_move",
         "storage_volumes_all_projects",
+        // issue 14: unix devices and VMs in projects (LxcUnixDeviceWatchTests, VmProjectTests)
+        "unix_device_hotplug", // required=false unix-char/unix-block follow their host node while the container runs
+        "instance_all_projects", // lxc list --all-projects: every project's instances, each with its project
     };
 
     public static string Version { get; } =
