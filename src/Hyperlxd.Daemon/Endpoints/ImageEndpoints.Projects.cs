@@ -18,11 +18,12 @@ public static partial class ImageEndpoints
     private static async Task<Func<string, bool>> VisibleAsync(HttpContext ctx)
     {
         var scope = ProjectScope.Of(ctx);
+        var memberships = await ctx.Service<StateStore>().Projects.ImageProjectsAsync(ctx.RequestAborted);
         if (scope.AllProjects)
         {
-            return _ => true;
+            // Every project's images the caller may see (an image in no project's list is the default project's).
+            return fp => memberships.TryGetValue(fp, out var projects) ? projects.Any(scope.Permitted) : scope.Permitted(ProjectKeys.Default);
         }
-        var memberships = await ctx.Service<StateStore>().Projects.ImageProjectsAsync(ctx.RequestAborted);
         var project = scope.ImageProject;
         return fp => ProjectService.ImageIn(memberships, fp, project);
     }

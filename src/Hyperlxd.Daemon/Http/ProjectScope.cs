@@ -14,10 +14,11 @@ public sealed class ProjectScope
 {
     private static readonly object Key = new();
 
-    public ProjectScope(Project project, bool allProjects)
+    public ProjectScope(Project project, bool allProjects, Func<string, bool>? permitted = null)
     {
         Project = project;
         AllProjects = allProjects;
+        Permitted = permitted ?? (_ => true);
     }
 
     public Project Project { get; }
@@ -28,6 +29,9 @@ public sealed class ProjectScope
 
     /// <summary><c>all-projects=true</c> on a list.</summary>
     public bool AllProjects { get; }
+
+    /// <summary>The projects the caller may see (a restricted certificate's; every one otherwise): what all-projects lists.</summary>
+    public Func<string, bool> Permitted { get; }
 
     public static bool Feature(Project p, string key) => p.Name == ProjectKeys.Default || p.Config.GetValueOrDefault(key) == "true";
 
@@ -48,13 +52,13 @@ public sealed class ProjectScope
     }
 
     /// <summary>Whether an instance key belongs to the request's project (or any, with all-projects).</summary>
-    public bool Sees(string instanceKey) => AllProjects || ProjectKeys.InProject(instanceKey, Name);
+    public bool Sees(string instanceKey) => AllProjects ? Permitted(ProjectKeys.InstanceProject(instanceKey)) : ProjectKeys.InProject(instanceKey, Name);
 
     /// <summary>A profile's storage key; a name with '/' (no client's profile has one) is not found, so no key of another project is reachable.</summary>
     public string ProfileKey(string name) =>
         name.Contains('/') ? throw new NotFoundException("Profile not found") : ProjectKeys.Scoped(ProfileProject, name);
 
-    public bool SeesProfile(string profileKey) => AllProjects || ProjectKeys.SplitScoped(profileKey).Project == ProfileProject;
+    public bool SeesProfile(string profileKey) => AllProjects ? Permitted(ProjectKeys.SplitScoped(profileKey).Project) : ProjectKeys.SplitScoped(profileKey).Project == ProfileProject;
 
     /// <summary>The project whose custom volumes this one uses (its own with <c>features.storage.volumes</c>).</summary>
     public string VolumeProject => ProjectKeys.VolumeProject(Name, Project.Config);
@@ -79,10 +83,10 @@ public sealed class ProjectScope
     }
 
     /// <summary>Whether a volume (by key) is listed in this project (every project's with all-projects).</summary>
-    public bool SeesVolume(string type, string key) => AllProjects || type switch
+    public bool SeesVolume(string type, string key) => type switch
     {
-        "custom" => ProjectKeys.SplitScoped(key).Project == VolumeProject,
-        "container" or "virtual-machine" => ProjectKeys.InProject(key, Name),
+        "custom" => AllProjects ? Permitted(ProjectKeys.SplitScoped(key).Project) : ProjectKeys.SplitScoped(key).Project == VolumeProject,
+        "container" or "virtual-machine" => Sees(key),
         _ => true,
     };
 
@@ -113,14 +117,16 @@ public sealed class ProjectScope
     {
         var all = ctx.Request.Query["all-projects"].ToString() == "true";
         var name = ctx.Request.Query["project"].ToString();
+        var caller = Security.Caller.Of(ctx);
+        Func<string, bool>? permitted = caller.IsAdmin ? null : caller.CanAccessProject;
         if (name is "" or ProjectKeys.Default)
         {
             // The default project's features are all on; its limits are read where they are enforced.
-            ctx.Items[Key] = new ProjectScope(new Project { Name = ProjectKeys.Default }, all);
+            ctx.Items[Key] = new ProjectScope(new Project { Name = ProjectKeys.Default }, all, permitted);
             return;
         }
         var project = await ctx.Service<StateStore>().Projects.FindAsync(name, ctx.RequestAborted)
             ?? throw new NotFoundException("Project not found");
-        ctx.Items[Key] = new ProjectScope(project, all);
+        ctx.Items[Key] = new ProjectScope(project, all, permitted);
     }
 }

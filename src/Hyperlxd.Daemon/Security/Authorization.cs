@@ -41,6 +41,8 @@ public static partial class Authorization
         {
             case Access.Admin:
                 throw new ForbiddenException($"not authorized: a restricted certificate cannot {Describe(ctx.Request.Method, pattern)}");
+            case Access.Project when IsAllProjectsList(ctx, pattern):
+                break; // the list holds only the caller's projects (ProjectScope.Permitted), as LXD 5.0.2 filters it
             case Access.Project:
                 var project = ProjectOf(ctx, pattern);
                 if (!caller.CanAccessProject(project))
@@ -96,6 +98,17 @@ public static partial class Authorization
         }
         return Access.Admin;
     }
+
+    /// <summary>Lists that take <c>all-projects=true</c> and filter it by the caller's projects.</summary>
+    private static readonly HashSet<string> AllProjectsLists = new(StringComparer.Ordinal)
+    {
+        "/1.0/instances", "/1.0/containers", "/1.0/virtual-machines", "/1.0/images", "/1.0/profiles",
+        "/1.0/storage-pools/{pool}/volumes", "/1.0/storage-pools/{pool}/volumes/{type}",
+    };
+
+    private static bool IsAllProjectsList(HttpContext ctx, string pattern) =>
+        HttpMethods.IsGet(ctx.Request.Method) && ctx.Request.Query["all-projects"].ToString() == "true"
+        && ctx.Request.Query["project"].ToString().Length == 0 && AllProjectsLists.Contains(pattern.TrimEnd('/'));
 
     private static bool IsUnder(string path, string prefix) =>
         path == prefix || path.StartsWith(prefix + "/", StringComparison.Ordinal);

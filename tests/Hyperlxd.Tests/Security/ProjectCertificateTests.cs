@@ -39,6 +39,13 @@ public sealed class ProjectCertificateTests(RestrictedDaemon fixture)
             var listed = await team.GetAsync("/1.0/instances?project=team");
             Assert.Equal(new[] { "/1.0/instances/t1?project=team" }, listed.Metadata.EnumerateArray().Select(e => e.GetString()));
             Assert.Equal(HttpStatusCode.Forbidden, (await team.GetAsync("/1.0/instances")).Status);
+            // all-projects lists the projects the certificate may see (LXD 5.0.2), never more; one instance is still its project's.
+            var everywhere = await team.GetAsync("/1.0/instances?all-projects=true");
+            Assert.True(everywhere.Status == HttpStatusCode.OK, everywhere.ToString());
+            Assert.Equal(new[] { "/1.0/instances/t1?project=team" }, everywhere.Metadata.EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal(HttpStatusCode.Forbidden, (await team.GetAsync("/1.0/instances/d1?all-projects=true")).Status);
+            var images = await team.GetAsync("/1.0/images?all-projects=true");
+            Assert.True(images.Status == HttpStatusCode.OK, images.ToString());
             Assert.Equal(HttpStatusCode.Forbidden, (await team.GetAsync("/1.0/instances/d1")).Status);
 
             // A running operation of the default project: listed for the admin, hidden from the team.
@@ -83,6 +90,9 @@ public sealed class ProjectCertificateTests(RestrictedDaemon fixture)
             Assert.True(mine.Status == HttpStatusCode.OK, mine.ToString());
             var listed = await team.GetAsync("/1.0/storage-pools/default/volumes/custom?project=vteam");
             Assert.Equal(new[] { "/1.0/storage-pools/default/volumes/custom/team-vol?project=vteam" }, listed.Metadata.EnumerateArray().Select(e => e.GetString()));
+            var everywhere = await team.GetAsync("/1.0/storage-pools/default/volumes/custom?all-projects=true");
+            Assert.True(everywhere.Status == HttpStatusCode.OK, everywhere.ToString());
+            Assert.Equal(new[] { "/1.0/storage-pools/default/volumes/custom/team-vol?project=vteam" }, everywhere.Metadata.EnumerateArray().Select(e => e.GetString()));
 
             // The default project's volumes: not listed, not read, not copied out by naming the project.
             Assert.Equal(HttpStatusCode.Forbidden, (await team.GetAsync("/1.0/storage-pools/default/volumes/custom")).Status);
