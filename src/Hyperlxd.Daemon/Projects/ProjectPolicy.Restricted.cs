@@ -2,6 +2,7 @@ using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
 using Hyperlxd.Core.Instances;
+using Hyperlxd.Instances;
 
 namespace Hyperlxd.Daemon.Projects;
 
@@ -169,6 +170,32 @@ public sealed partial class ProjectPolicy : Instances.Snapshots.ISnapshotGate
         if (problem is not null)
         {
             Forbid($"{problem}: device \"{name}\" on {entity}", byKey);
+        }
+    }
+
+    /// <summary>
+    /// Before a start, the host-path disks of an instance of a restricted project with
+    /// <c>restricted.devices.disk.paths</c> are resolved again (LXD opens them with openat2 RESOLVE_BENEATH at
+    /// start): a symlink changed since the disk was added must not lead the mount out of the allowed prefix.
+    /// </summary>
+    public async Task CheckStartAsync(InstanceManager.Expanded e, CancellationToken ct)
+    {
+        var project = ProjectKeys.InstanceProject(e.Record.Name);
+        if (project == ProjectKeys.Default)
+        {
+            return;
+        }
+        var p = await ProjectAsync(project, ct);
+        if (Restriction(p, "restricted.devices.disk") != "allow" || !LxdBool.IsTrue(p.Config.GetValueOrDefault("restricted")))
+        {
+            return; // "managed" and "block" leave no host-path disk to resolve; unrestricted projects have no prefix
+        }
+        foreach (var (name, device) in e.Devices.Where(d => d.Value.GetValueOrDefault("type") == "disk" && !d.Value.ContainsKey("pool")))
+        {
+            if (DiskPathProblem(p, device) is { } problem)
+            {
+                Forbid($"{problem}: device \"{name}\" on {e.Record.Type.ToApi()} \"{ProjectKeys.InstanceName(e.Record.Name)}\"", "restricted.devices.disk.paths");
+            }
         }
     }
 

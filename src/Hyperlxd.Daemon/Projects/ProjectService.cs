@@ -251,8 +251,8 @@ public sealed class ProjectService(StateStore store, InstanceManager instances, 
         {
             return $"invalid CIDR address: {parts[1]}";
         }
-        // .NET parses only a network address (no host bits), as LXD wants it.
-        return System.Net.IPNetwork.TryParse(parts[1], out _) ? null : $"Not an IP network address \"{parts[1]}\"";
+        // LXD wants the network address itself, no host bits set.
+        return Networking.Subnets.Mask(address, prefix).Equals(address) ? null : $"Not an IP network address \"{parts[1]}\"";
     }
 
     /// <summary>
