@@ -175,6 +175,11 @@ public sealed class LxcProjectRestrictionTests(NetworkDaemon fixture)
             Assert.Contains("doesn't contain", await LxcFailsAsync("project", "set", "pnet", "restricted.networks.subnets=hn-racc:10.0.0.0/24"));
             Assert.DoesNotContain("subnets", await LxcOkAsync("project", "show", "pnet"));
 
+            // restricted.devices.nic=allow: an unmanaged nic's parent link must be listed too.
+            await LxcOkAsync("project", "set", "pnet", "restricted.devices.nic=allow");
+            Assert.Contains("restricted.networks.access", await LxcFailsAsync("config", "device", "add", "n1", "ethp", "nic", "nictype=bridged", "parent=lxdbr0", "--project", "pnet"));
+            await LxcOkAsync("config", "device", "add", "n1", "ethp", "nic", "nictype=bridged", "parent=hn-racc", "--project", "pnet");
+
             // Unrestricted again, lxdbr0 is usable from the project (it shares the default project's networks).
             await LxcOkAsync("project", "set", "pnet", "restricted=false");
             await LxcOkAsync("config", "device", "add", "n1", "eth1", "nic", "network=lxdbr0", "name=eth1", "--project", "pnet");
