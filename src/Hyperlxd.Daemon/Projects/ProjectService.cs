@@ -288,7 +288,7 @@ public sealed class ProjectService(StateStore store, InstanceManager instances, 
         Validators.Check size = v => v == "" || Validators.ParseSize(v) is not null ? null : "must be a size such as 512MiB or 2GB";
         Validators.Check any = _ => null;
         // LXD's IsListOf: comma-separated, each item trimmed and checked.
-        Validators.Check listOf(Validators.Check item) => v => v.Split(',', StringSplitOptions.TrimEntries).Select(i => item(i)).FirstOrDefault(problem => problem is not null);
+        Validators.Check listOf(Validators.Check item) => v => v == "" ? null : v.Split(',', StringSplitOptions.TrimEntries).Select(i => item(i)).FirstOrDefault(problem => problem is not null);
         Validators.Check oneOf(params string[] allowed) => v => v == "" || allowed.Contains(v) ? null : "must be one of " + string.Join(", ", allowed);
         var keys = new Dictionary<string, Validators.Check>(StringComparer.Ordinal)
         {

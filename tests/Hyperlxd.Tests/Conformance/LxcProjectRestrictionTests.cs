@@ -197,6 +197,10 @@ public sealed class LxcProjectRestrictionTests(NetworkDaemon fixture)
     {
         try
         {
+            var extensions = (await D.Api.GetAsync("/1.0")).Metadata.GetProperty("api_extensions").EnumerateArray().Select(e => e.GetString()).ToList();
+            Assert.Contains("projects_networks", extensions);
+            Assert.Contains("projects_networks_restricted_access", extensions);
+            Assert.Contains("projects_networks_restricted_uplinks", extensions);
             await CreateProjectAsync("pown", "features.networks=true", "limits.networks=0");
             await CreateProjectAsync("pshared");
 
