@@ -1,6 +1,7 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Instances;
 
 namespace Hyperlxd.Daemon.Projects;
 
@@ -69,9 +70,40 @@ public sealed partial class ProjectPolicy
         }
         var p = await ProjectAsync(project, ct);
         CheckNetworkProject(p, devices);
-        if (LxdBool.IsTrue(p.Config.GetValueOrDefault("restricted")))
+        var restricted = LxdBool.IsTrue(p.Config.GetValueOrDefault("restricted"));
+        if (restricted)
         {
             CheckRestricted(p, null, $"profile \"{name}\"", config, devices);
         }
+        if (!restricted && !p.Config.Keys.Any(k => k.StartsWith("limits.", StringComparison.Ordinal)))
+        {
+            return;
+        }
+        // The project's instances as they would be with the changed profile: restrictions and aggregate limits.
+        var profiles = (await store.Profiles.ListAsync(ct)).ToDictionary(pr => pr.Name);
+        profiles[profileKey] = new Profile
+        {
+            Name = profileKey,
+            Config = new Dictionary<string, string>(config),
+            Devices = devices.ToDictionary(d => d.Key, d => new Dictionary<string, string>(d.Value)),
+        };
+        var members = (await instances.ListAsync(ct)).Where(r => ProjectKeys.InProject(r.Name, project)).ToList();
+        if (!members.Any(r => r.Profiles.Contains(profileKey)))
+        {
+            return;
+        }
+        var expanded = members.Select(r =>
+        {
+            var (c, d) = Core.Instances.ProfileExpansion.Expand(r.Profiles, profiles, r.Config, r.Devices);
+            return new Instances.InstanceManager.Expanded(r, c, d);
+        }).ToList();
+        if (restricted)
+        {
+            foreach (var e in expanded.Where(e => e.Record.Profiles.Contains(profileKey)))
+            {
+                CheckRestricted(p, e.Record.Type, $"{e.Record.Type.ToApi()} \"{ProjectKeys.InstanceName(e.Record.Name)}\"", e.Config, e.Devices);
+            }
+        }
+        CheckAggregates(p, expanded);
     }
 }

@@ -53,6 +53,13 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
         }
         var all = await instances.ExpandAllAsync(others, ct);
         all.Add(expanded);
+        CheckAggregates(p, all);
+    }
+
+    /// <summary>The project's aggregate limits (limits.cpu/memory/processes/disk) over its instances as given (expanded).</summary>
+    private static void CheckAggregates(Project p, List<InstanceManager.Expanded> all)
+    {
+        var project = p.Name;
         foreach (var key in AggregateKeys)
         {
             if (p.Config.GetValueOrDefault(key) is not { Length: > 0 } limitText)

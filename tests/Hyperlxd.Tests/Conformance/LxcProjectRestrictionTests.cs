@@ -236,4 +236,27 @@ public sealed class LxcProjectRestrictionTests(NetworkDaemon fixture)
             await DeleteProjectAsync("pshared", "s1");
         }
     }
+
+    [Fact]
+    public async Task A_profile_change_is_held_to_the_limits_of_the_instances_using_it()
+    {
+        try
+        {
+            await CreateProjectAsync("plim", "limits.memory=256MiB");
+            await LxcOkAsync("profile", "set", "default", "limits.memory=100MiB", "--project", "plim");
+            await LxcOkAsync("init", "busybox", "m1", "--project", "plim");
+            await LxcOkAsync("init", "busybox", "m2", "--project", "plim");
+
+            // Two instances take the profile's memory: 2 x 200MiB would pass the project's 256MiB (LXD's AllowProfileUpdate).
+            var refused = await LxcFailsAsync("profile", "set", "default", "limits.memory=200MiB", "--project", "plim");
+            Assert.Contains("Reached maximum aggregate value \"256MiB\" for \"limits.memory\"", refused);
+            Assert.Equal("100MiB", (await LxcOkAsync("profile", "get", "default", "limits.memory", "--project", "plim")).Trim());
+            await LxcOkAsync("profile", "set", "default", "limits.memory=120MiB", "--project", "plim");
+            Assert.Equal("120MiB", (await LxcOkAsync("config", "get", "m1", "limits.memory", "--expanded", "--project", "plim")).Trim());
+        }
+        finally
+        {
+            await DeleteProjectAsync("plim", "m1", "m2");
+        }
+    }
 }
