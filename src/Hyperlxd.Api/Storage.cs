@@ -76,6 +76,7 @@ public sealed class StorageVolumeSource
     public string? Name { get; set; }
     public string? Type { get; set; }
     public string? Pool { get; set; }
+    public string? Project { get; set; }
     public bool VolumeOnly { get; set; }
     public bool Refresh { get; set; }
 }

@@ -32,6 +32,20 @@ public static class Names
     }
 
     /// <summary>
+    /// A custom volume's storage key (<see cref="ProjectKeys"/>: "project/name" outside the default project),
+    /// checked on its name part; the HTTP layer checks what users send before it makes a key.
+    /// </summary>
+    public static void ValidateVolumeKey(string? key)
+    {
+        var (project, name) = key is null ? (ProjectKeys.Default, null) : ProjectKeys.SplitScoped(key);
+        if (project != ProjectKeys.Default)
+        {
+            ProjectKeys.ValidateProjectName(project);
+        }
+        ValidateEntityName("storage volume", name);
+    }
+
+    /// <summary>
     /// Instance names are hostnames: 1-63 letters, digits and hyphens, not starting with a digit or hyphen,
     /// not ending with a hyphen. Layers below HTTP see storage keys: a non-default project's "p_name"
     /// (<see cref="ProjectKeys"/>) is checked on its name part; the HTTP layer checks what users send.

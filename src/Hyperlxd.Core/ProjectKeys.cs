@@ -6,7 +6,8 @@ namespace Hyperlxd.Core;
 /// is untouched). Other projects' instances are stored as <c>project_name</c>, as LXD names them on
 /// disk: instance and project names cannot contain '_', so the split is unambiguous. Profiles of a
 /// project with <c>features.profiles</c> are <c>project/name</c>, image aliases of a project with
-/// <c>features.images</c> <c>project/alias</c> ('/' is refused in project and profile names).
+/// <c>features.images</c> <c>project/alias</c>, custom volumes of a project with <c>features.storage.volumes</c>
+/// <c>project/volume</c> ('/' is refused in project, profile and volume names).
 /// Whatever leaves the daemon shows the user-facing name and <c>?project=</c>, never the key.
 /// </summary>
 public static class ProjectKeys
@@ -43,6 +44,28 @@ public static class ProjectKeys
     {
         var slash = key.IndexOf('/');
         return slash > 0 ? (key[..slash], key[(slash + 1)..]) : (Default, key);
+    }
+
+    /// <summary>
+    /// The project whose custom volumes a project uses: its own with <c>features.storage.volumes</c>
+    /// (LXD's StorageVolumeProject), else default's.
+    /// </summary>
+    public static string VolumeProject(string project, IReadOnlyDictionary<string, string> config) =>
+        project == Default || config.GetValueOrDefault("features.storage.volumes") == "true" ? project : Default;
+
+    /// <summary>
+    /// "/1.0/storage-pools/POOL/volumes/TYPE/NAME[suffix][?project=P]" for a volume's storage key: a custom
+    /// volume's scoped key, an instance volume's instance key, an image volume's fingerprint.
+    /// </summary>
+    public static string VolumeUrl(string pool, string type, string key, string suffix = "")
+    {
+        var (project, name) = type switch
+        {
+            "custom" => SplitScoped(key),
+            "container" or "virtual-machine" => SplitInstance(key),
+            _ => (Default, key),
+        };
+        return WithProject($"/1.0/storage-pools/{Uri.EscapeDataString(pool)}/volumes/{type}/{Uri.EscapeDataString(name)}{suffix}", project);
     }
 
     public static string ProfileUrl(string key)

@@ -1,4 +1,5 @@
 using Hyperlxd.Core;
+using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Interop.Linux;
 
@@ -14,6 +15,7 @@ public sealed partial class InstanceManager
     public async Task<List<(string Name, InstanceType Type, InstanceMetrics Metrics)>> MetricsAsync(CancellationToken ct)
     {
         var result = new List<(string, InstanceType, InstanceMetrics)>();
+        var keyOf = await pools.VolumeKeysAsync(ct);
         foreach (var e in await ExpandAllAsync(await ListAsync(ct), ct))
         {
             InstanceMetrics? metrics;
@@ -27,14 +29,14 @@ public sealed partial class InstanceManager
             }
             if (metrics is not null)
             {
-                result.Add((e.Record.Name, e.Type, metrics with { Filesystems = Filesystems(e) }));
+                result.Add((e.Record.Name, e.Type, metrics with { Filesystems = Filesystems(e, keyOf) }));
             }
         }
         return result;
     }
 
     /// <summary>statfs of each disk device on a pool: the instance's volume for the root disk, the custom volume otherwise.</summary>
-    private List<FilesystemUsage> Filesystems(Expanded e)
+    private List<FilesystemUsage> Filesystems(Expanded e, Func<string, string, string> volumeKey)
     {
         var result = new List<FilesystemUsage>();
         foreach (var (_, d) in e.Devices.OrderBy(kv => kv.Key, StringComparer.Ordinal))
@@ -51,7 +53,7 @@ public sealed partial class InstanceManager
             }
             try
             {
-                var path = source.Length == 0 ? pool.InstanceVolumePath(e.Record.Name, e.Type) : pool.CustomVolumePath(source);
+                var path = source.Length == 0 ? pool.InstanceVolumePath(e.Record.Name, e.Type) : pool.CustomVolumePath(volumeKey(ProjectKeys.InstanceProject(e.Record.Name), DiskDevice.VolumeOf(d) ?? source));
                 var fs = Syscalls.Statfs(path);
                 // As LXD: the device is the mount source when the volume is a mount point of its own, else the disk's source.
                 result.Add(new FilesystemUsage(MountSource(path) ?? source, mountpoint, fs.FsType, (long)fs.SizeBytes, (long)fs.FreeBytes, (long)fs.AvailBytes));

@@ -17,13 +17,16 @@ public sealed partial class InstanceManager
 
     private const string VolumeLastKey = "volatile.idmap.last", VolumeNextKey = "volatile.idmap.next";
 
+    /// <summary><paramref name="volume"/> as a device of <paramref name="device"/>'s instance names it: of the project that instance uses for volumes.</summary>
     private async Task<string> AttachVolumeAsync(DeviceContext device, string poolName, string volume, CancellationToken ct)
     {
+        var keyOf = await pools.VolumeKeysAsync(ct);
+        var key = keyOf(ProjectKeys.InstanceProject(device.Instance), volume);
         var pool = pools.Get(poolName);
-        var path = pool.CustomVolumePath(volume); // 400 naming it when it does not exist
+        var path = pool.CustomVolumePath(key); // 400 naming it when it does not exist
         var driver = drivers.For(device.Type);
-        using var _ = await _volumeLocks.AcquireAsync(poolName + "/" + volume, ct);
-        var v = await store.Storage.FindVolumeAsync(poolName, "custom", volume, ct)
+        using var _ = await _volumeLocks.AcquireAsync(poolName + "/" + key, ct);
+        var v = await store.Storage.FindVolumeAsync(poolName, "custom", key, ct)
             ?? throw new BadRequestException($"Device \"{device.Name}\": storage volume \"{volume}\" not found on pool \"{poolName}\"");
         if (v.ContentType == "block" && device.Type == InstanceType.Container)
         {
@@ -39,10 +42,11 @@ public sealed partial class InstanceManager
             // LXD's rule: the volume may only move to another map when no other container needs the one it has.
             foreach (var other in await ExpandAllAsync((await Repo.ListAsync(ct)).Where(r => r.Type == device.Type && r.Name != device.Instance), ct))
             {
-                if (other.Devices.Values.Any(d => d.GetValueOrDefault("pool") == poolName && DiskDevice.VolumeOf(d) == volume)
+                if (other.Devices.Values.Any(d => d.GetValueOrDefault("pool") == poolName && DiskDevice.VolumeOf(d) is { } name
+                        && keyOf(ProjectKeys.InstanceProject(other.Record.Name), name) == key)
                     && driver.VolumeIdmap(other.Config) is { } theirs && NoMap(theirs) != NoMap(next))
                 {
-                    throw new BadRequestException($"Idmaps of container \"{other.Record.Name}\" and storage volume \"{volume}\" are not identical");
+                    throw new BadRequestException($"Idmaps of container \"{ProjectKeys.InstanceName(other.Record.Name)}\" and storage volume \"{volume}\" are not identical");
                 }
             }
             driver.ShiftVolume(path, last, next);

@@ -54,7 +54,7 @@ public sealed partial class StoragePool
     public Task<VolumeRecord> CreateCustomVolumeFromStreamsAsync(string name, string description, Dictionary<string, string> config,
         IReadOnlyList<ImportedSnapshot> snapshots, string volumeFile, CancellationToken ct)
     {
-        Names.ValidateEntityName("storage volume", name);
+        Names.ValidateVolumeKey(name);
         ValidateVolumeConfig(config);
         return CreateVolumeFromStreamsAsync(VolumeType.Custom, name, description, config, snapshots, volumeFile, ct);
     }

@@ -34,8 +34,15 @@ public sealed partial class StoragePool
     public async Task<VolumeRecord> CopyCustomVolumeAsync(StoragePool source, VolumeRecord sourceVolume, string? sourceSnapshot, string targetName,
         string description, Dictionary<string, string> config, bool volumeOnly, CancellationToken ct)
     {
-        Names.ValidateEntityName("storage volume", targetName);
+        Names.ValidateVolumeKey(targetName);
+        // volatile.* keys are the server's (lxc sends the source's back): the copy holds the source's data as it is
+        // shifted, so it takes the source's id map keys whatever the request says.
+        config = WithoutVolatile(config);
         ValidateVolumeConfig(config);
+        foreach (var (key, value) in sourceVolume.Config.Where(kv => kv.Key.StartsWith("volatile.idmap.", StringComparison.Ordinal)))
+        {
+            config[key] = value;
+        }
         if (await _repo.FindVolumeAsync(Name, "custom", targetName, ct) is not null)
         {
             throw new ConflictException($"Volume by that name already exists");
@@ -65,7 +72,7 @@ public sealed partial class StoragePool
         revert.Add(() => Driver.DeleteVolumeAsync(to, CancellationToken.None)); // idempotent: also the snapshots copied so far
         foreach (var snap in snapshots)
         {
-            var s = sourceSnaps.GetValueOrDefault(snap) ?? throw new NotFoundException($"Snapshot \"{snap}\" of storage volume \"{sourceRecord.Name}\" not found");
+            var s = sourceSnaps.GetValueOrDefault(snap) ?? throw new NotFoundException($"Snapshot \"{snap}\" of storage volume \"{ProjectKeys.SplitScoped(sourceRecord.Name).Name}\" not found");
             await _repo.CreateSnapshotAsync(record.Id, snap, s.Description, s.Config, s.ExpiresAt, ct);
             var snapPath = source.Driver.SnapshotPath(from, snap);
             await (flatten ? FlattenedAsync(snapPath, staged => Driver.CopySnapshotAsync(to, snap, staged, false, ct))
@@ -73,7 +80,7 @@ public sealed partial class StoragePool
         }
         if (sourceSnapshot is not null && !sourceSnaps.ContainsKey(sourceSnapshot))
         {
-            throw new NotFoundException($"Snapshot \"{sourceSnapshot}\" of storage volume \"{sourceRecord.Name}\" not found");
+            throw new NotFoundException($"Snapshot \"{sourceSnapshot}\" of storage volume \"{ProjectKeys.SplitScoped(sourceRecord.Name).Name}\" not found");
         }
         var path = sourceSnapshot is null ? source.Driver.VolumePath(from) : source.Driver.SnapshotPath(from, sourceSnapshot);
         await (flatten ? FlattenedAsync(path, staged => Driver.CopyVolumeAsync(to, staged, false, ct)) : Driver.CopyVolumeAsync(to, path, samePool, ct));

@@ -108,11 +108,11 @@ public sealed partial class StoragePool
 
     public string InstanceVolumePath(string instanceName, InstanceType type) => Driver.VolumePath(new Volume(VolumeTypeOf(type), instanceName));
 
-    /// <summary>Where custom volume <paramref name="name"/> is mounted on the host (a disk device's source); a 400 when it does not exist.</summary>
+    /// <summary>Where custom volume <paramref name="name"/> (its key) is mounted on the host (a disk device's source); a 400 when it does not exist.</summary>
     public string CustomVolumePath(string name)
     {
         var path = Driver.VolumePath(new Volume(VolumeType.Custom, name));
-        return Directory.Exists(path) ? path : throw new BadRequestException($"Storage volume \"{name}\" not found on pool \"{Name}\"");
+        return Directory.Exists(path) ? path : throw new BadRequestException($"Storage volume \"{ProjectKeys.SplitScoped(name).Name}\" not found on pool \"{Name}\"");
     }
 
     public async Task CreateInstanceSnapshotAsync(string instanceName, InstanceType type, string snapshot, CancellationToken ct) =>

@@ -22,7 +22,7 @@ public sealed partial class StoragePool
 
     public async Task<VolumeRecord> CreateVolumeAsync(VolumeType type, string name, string description, Dictionary<string, string> config, string contentType, CancellationToken ct)
     {
-        Names.ValidateEntityName("storage volume", name);
+        Names.ValidateVolumeKey(name);
         if (contentType is not ("filesystem" or "block"))
         {
             throw new BadRequestException($"Invalid content type \"{contentType}\"");
@@ -53,7 +53,7 @@ public sealed partial class StoragePool
     /// </summary>
     public async Task UpdateVolumeAsync(VolumeRecord v, string description, Dictionary<string, string> config, CancellationToken ct)
     {
-        config = config.Where(kv => !kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToDictionary();
+        config = WithoutVolatile(config);
         var vol = new Volume(ParseType(v.Type), v.Name);
         ValidateVolumeConfig(config, vol.Type);
         using var _ = await _locks.AcquireAsync(Key(v), ct);
@@ -76,7 +76,7 @@ public sealed partial class StoragePool
 
     public async Task RenameVolumeAsync(VolumeRecord v, string newName, CancellationToken ct)
     {
-        Names.ValidateEntityName("storage volume", newName);
+        Names.ValidateVolumeKey(newName);
         using var _ = await _locks.AcquireAsync(Key(v), ct);
         if (await _repo.FindVolumeAsync(Name, v.Type, newName, ct) is not null)
         {

@@ -51,6 +51,10 @@ public sealed partial class StoragePool
         _ => throw new BadRequestException($"Invalid storage volume type \"{type}\""),
     };
 
+    /// <summary>A volume config without the server's <c>volatile.*</c> keys (which no request sets).</summary>
+    public static Dictionary<string, string> WithoutVolatile(IReadOnlyDictionary<string, string> config) =>
+        config.Where(kv => !kv.Key.StartsWith("volatile.", StringComparison.Ordinal)).ToDictionary();
+
     /// <summary>Volume keys the tier itself knows; the rest are the driver's. A VM volume's <c>size</c> is its disk's (every driver).</summary>
     public void ValidateVolumeConfig(IReadOnlyDictionary<string, string> config, VolumeType type = VolumeType.Custom)
     {

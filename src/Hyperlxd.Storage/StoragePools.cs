@@ -173,7 +173,7 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
         {
             users.Add(v.Type switch
             {
-                "custom" => VolumeUrl(pool.Name, v.Type, v.Name),
+                "custom" => ProjectKeys.VolumeUrl(pool.Name, v.Type, v.Name),
                 "image" => "/1.0/images/" + v.Name,
                 _ => ProjectKeys.InstanceUrl(v.Name),
             });
@@ -182,8 +182,19 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
     }
 
     /// <summary>
+    /// The key of the custom volume a disk device names, given the project of the instance or profile holding the
+    /// device: the volume belongs to the project that one uses for volumes (<see cref="ProjectKeys.VolumeProject"/>).
+    /// </summary>
+    public async Task<Func<string, string, string>> VolumeKeysAsync(CancellationToken ct)
+    {
+        var volumeProject = (await store.Projects.ListAsync(ct)).ToDictionary(p => p.Name, p => ProjectKeys.VolumeProject(p.Name, p.Config));
+        return (ownerProject, volume) => ProjectKeys.Scoped(volumeProject.GetValueOrDefault(ownerProject, ProjectKeys.Default), volume);
+    }
+
+    /// <summary>
     /// LXD's used_by of a custom volume: the instances whose own devices (not their profiles') have a
-    /// <c>disk</c> on it, then the profiles that do.
+    /// <c>disk</c> on it, then the profiles that do. A device names a volume of the project its owner uses
+    /// for volumes (<see cref="ProjectKeys.VolumeProject"/>).
     /// </summary>
     public async Task<List<string>> VolumeUsedByAsync(string pool, VolumeRecord v, CancellationToken ct)
     {
@@ -191,18 +202,16 @@ public sealed class StoragePools(StateStore store, StoragePaths paths, ILogger l
         {
             return v.Type == "image" ? new() : new() { ProjectKeys.InstanceUrl(v.Name) };
         }
-        bool Uses(Dictionary<string, Dictionary<string, string>> devices) =>
-            devices.Values.Any(d => d.GetValueOrDefault("pool") == pool && DiskDevice.VolumeOf(d) == v.Name);
-        var users = (await store.Instances.ListAsync(ct)).Where(i => Uses(i.Devices))
+        var keyOf = await VolumeKeysAsync(ct);
+        bool Uses(string ownerProject, Dictionary<string, Dictionary<string, string>> devices) =>
+            devices.Values.Any(d => d.GetValueOrDefault("pool") == pool && DiskDevice.VolumeOf(d) is { } name && keyOf(ownerProject, name) == v.Name);
+        var users = (await store.Instances.ListAsync(ct)).Where(i => Uses(ProjectKeys.InstanceProject(i.Name), i.Devices))
             .OrderBy(i => i.Name, StringComparer.Ordinal)
             .Select(i => ProjectKeys.InstanceUrl(i.Name)).ToList();
-        users.AddRange((await store.Profiles.ListAsync(ct)).Where(p => Uses(p.Devices))
+        users.AddRange((await store.Profiles.ListAsync(ct)).Where(p => Uses(ProjectKeys.SplitScoped(p.Name).Project, p.Devices))
             .Select(p => ProjectKeys.ProfileUrl(p.Name)));
         return users;
     }
-
-    public static string VolumeUrl(string pool, string type, string name) =>
-        $"/1.0/storage-pools/{Uri.EscapeDataString(pool)}/volumes/{type}/{Uri.EscapeDataString(name)}";
 
     public async Task EvictAsync(string fingerprint, CancellationToken ct)
     {

@@ -37,9 +37,10 @@ public sealed class DiskDevice() : Device("disk", KeyList, "path")
             }
         }
         if (device.ContainsKey("pool") && device["path"] != "/" && Value(device, "source") is { } volume
-            && (volume.StartsWith('/') || volume.Contains("..") || (volume.Contains('/') && !volume.StartsWith("custom/", StringComparison.Ordinal))))
+            && (volume.StartsWith('/') || volume.Contains("..") || (volume.StartsWith("custom/", StringComparison.Ordinal) ? volume["custom/".Length..] : volume).Contains('/')))
         {
-            // LXD's wording: with a pool, source names one of its custom volumes.
+            // LXD's wording: with a pool, source names one of its custom volumes ("custom/NAME" at most: a
+            // further '/' would name a volume key of another project).
             BadValue(name, "source", $"\"{Validators.Printable(volume)}\": when the \"pool\" property is set \"source\" must specify the name of a custom volume, not a path");
         }
         CheckBool(name, device, "readonly");

@@ -37,7 +37,7 @@ public static partial class InstanceEndpoints
         {
             if (source.Type == "copy" && !string.IsNullOrEmpty(source.Source))
             {
-                var from = string.IsNullOrEmpty(source.Project) ? scope : await OtherScopeAsync(ctx, source.Project);
+                var from = string.IsNullOrEmpty(source.Project) ? scope : await ProjectScope.OtherAsync(ctx, source.Project);
                 var slash = source.Source.IndexOf('/');
                 source.Source = slash < 0 ? from.InstanceKey(source.Source) : from.InstanceKey(source.Source[..slash]) + source.Source[slash..];
                 source.Project = null;
@@ -62,16 +62,6 @@ public static partial class InstanceEndpoints
         {
             throw new NotFoundException("Image not found");
         }
-    }
-
-    private static async Task<ProjectScope> OtherScopeAsync(HttpContext ctx, string project)
-    {
-        if (!Security.Caller.Of(ctx).CanAccessProject(project))
-        {
-            throw new ForbiddenException($"not authorized: this certificate cannot use project \"{project}\"");
-        }
-        var p = await ctx.Service<ProjectPolicy>().ProjectAsync(project, ctx.RequestAborted);
-        return new ProjectScope(p, false);
     }
 
     /// <summary>PUT/PATCH: profile names become the project's keys; limits and restrictions are checked on the result.</summary>

@@ -94,6 +94,10 @@ public static class ServerEndpoints
         "projects_limits_instances",
         "projects_limits_disk",
         "project_usage",
+        // issue 14: custom volumes per project (features.storage.volumes; LxcProjectVolumeTests)
+        "storage_api_project",
+        "storage_volume_project_move",
+        "storage_volumes_all_projects",
         // issue 14: project restrictions and networks (features.networks without OVN, restricted.networks.*; LxcProjectRestrictionTests)
         "projects_networks",
         "projects_networks_restricted_uplinks",

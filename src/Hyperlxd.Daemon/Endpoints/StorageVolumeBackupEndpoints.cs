@@ -32,6 +32,7 @@ public static class StorageVolumeBackupEndpoints
         {
             var backups = ctx.Service<VolumeBackups>();
             var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx);
+            await ctx.Service<Projects.ProjectPolicy>().CheckAllowedAsync(ProjectKeys.SplitScoped(v.Name).Project, "restricted.backups", "Backups", ctx.RequestAborted);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StoragePoolVolumeBackupsPost);
             VolumeBackups.CheckRequest(v, req);
             var backup = string.IsNullOrEmpty(req.Name) ? await backups.NextNameAsync(v, ctx.RequestAborted) : req.Name;
@@ -89,7 +90,8 @@ public static class StorageVolumeBackupEndpoints
         try
         {
             await BackupFiles.SaveUploadAsync(ctx, file, instances.UploadLimit());
-            var plan = await backups.PrepareImportAsync(file, pool, ctx.Request.Headers["X-LXD-name"].ToString(), ctx.RequestAborted);
+            var plan = await backups.PrepareImportAsync(file, pool, ProjectScope.Of(ctx).VolumeProject, ctx.Request.Headers["X-LXD-name"].ToString(), ctx.RequestAborted);
+            await ctx.Service<Projects.ProjectPolicy>().CheckVolumeAsync(pool.Name, plan.Name, plan.Volume.Config ?? new(), ctx.RequestAborted);
             var op = ctx.Service<OperationManager>().Start(OperationClass.Task, "Restoring custom volume backup", async (_, ct) =>
             {
                 try

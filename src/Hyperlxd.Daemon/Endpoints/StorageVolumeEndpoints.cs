@@ -4,7 +4,9 @@ using Hyperlxd.Core.Events;
 using Hyperlxd.Core.Operations;
 using Hyperlxd.Core.Query;
 using Hyperlxd.Daemon.Http;
+using Hyperlxd.Daemon.Projects;
 using Hyperlxd.Daemon.Security;
+using Hyperlxd.State;
 using Hyperlxd.State.Repositories;
 using Hyperlxd.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -15,7 +17,9 @@ namespace Hyperlxd.Daemon.Endpoints;
 
 /// <summary>
 /// <c>/1.0/storage-pools/{pool}/volumes</c> as LXD 5.0.2 serves it: custom volume create, update,
-/// rename and delete are synchronous; snapshot create, rename and delete are operations.
+/// rename and delete are synchronous; snapshot create, rename and delete are operations. Names in URLs
+/// and bodies are the request project's (<see cref="ProjectScope.VolumeKey"/>): custom volumes those of
+/// the project it uses for volumes, instance volumes its own instances'.
 /// </summary>
 public static class StorageVolumeEndpoints
 {
@@ -41,23 +45,34 @@ public static class StorageVolumeEndpoints
         StorageVolumeBackupEndpoints.Map(app);
     }
 
-    internal static string Url(string pool, string type, string name) => StoragePools.VolumeUrl(pool, type, name);
+    /// <summary>A volume's URL from its storage key (with <c>?project=</c> outside the default project).</summary>
+    internal static string Url(string pool, string type, string key) => ProjectKeys.VolumeUrl(pool, type, key);
 
     internal static async Task<(Pool Pool, VolumeRecord Volume)> VolumeOf(HttpContext ctx)
     {
         var pool = StoragePoolEndpoints.PoolOf(ctx);
         var type = (string)ctx.Request.RouteValues["type"]!;
         Pool.ParseType(type);
-        var v = await pool.GetVolumeAsync(type, (string)ctx.Request.RouteValues["name"]!, ctx.RequestAborted);
+        var key = ProjectScope.Of(ctx).VolumeKey(type, (string)ctx.Request.RouteValues["name"]!);
+        var v = await pool.GetVolumeAsync(type, key, ctx.RequestAborted);
         return (pool, v);
     }
+
+    /// <summary>(project, name) a client sees for a volume's storage key.</summary>
+    internal static (string Project, string Name) Display(VolumeRecord v) => v.Type switch
+    {
+        "custom" => ProjectKeys.SplitScoped(v.Name),
+        "container" or "virtual-machine" => ProjectKeys.SplitInstance(v.Name),
+        _ => (ProjectKeys.Default, v.Name),
+    };
 
     private static string ETagOf(VolumeRecord v) =>
         ETag.Compute(new StorageVolumePut { Description = v.Description, Config = v.Config }, ApiJsonContext.Default.StorageVolumePut);
 
     private static async Task<StorageVolume> ToApiAsync(StoragePools pools, Pool pool, VolumeRecord v, CancellationToken ct) => new()
     {
-        Name = v.Name,
+        Name = Display(v).Name,
+        Project = Display(v).Project,
         Type = v.Type,
         Description = v.Description,
         Config = v.Config,
@@ -72,12 +87,22 @@ public static class StorageVolumeEndpoints
         {
             Pool.ParseType(type);
         }
+        var scope = ProjectScope.Of(ctx);
+        // Image volumes are a cache of the images: listed where the image is (LXD's filterVolumes).
+        var imageProjects = await ctx.Service<StateStore>().Projects.ImageProjectsAsync(ctx.RequestAborted);
         var list = new List<StorageVolume>();
+        var urls = new Dictionary<StorageVolume, string>(ReferenceEqualityComparer.Instance);
         foreach (var v in await pool.ListVolumesAsync(type, ctx.RequestAborted))
         {
-            list.Add(await ToApiAsync(ctx.Service<StoragePools>(), pool, v, ctx.RequestAborted));
+            if (!scope.SeesVolume(v.Type, v.Name) || (v.Type == "image" && !scope.AllProjects && !ProjectService.ImageIn(imageProjects, v.Name, scope.ImageProject)))
+            {
+                continue;
+            }
+            var api = await ToApiAsync(ctx.Service<StoragePools>(), pool, v, ctx.RequestAborted);
+            list.Add(api);
+            urls[api] = Url(pool.Name, v.Type, v.Name);
         }
-        await Collection.Write(ctx, list, v => Url(pool.Name, v.Type, v.Name), ApiJsonContext.Default.StorageVolume, ApiJsonContext.Default.ListStorageVolume);
+        await Collection.Write(ctx, list, v => urls[v], ApiJsonContext.Default.StorageVolume, ApiJsonContext.Default.ListStorageVolume);
     }
 
     private static async Task CreateAsync(HttpContext ctx, string? routeType)
@@ -107,7 +132,9 @@ public static class StorageVolumeEndpoints
             await CopyAsync(ctx, pool, req, source);
             return;
         }
-        var v = await pool.CreateVolumeAsync(Pool.ParseType(type), req.Name ?? "", req.Description ?? "", req.Config ?? new(), req.ContentType ?? "filesystem", ctx.RequestAborted);
+        var key = ProjectScope.Of(ctx).NewVolumeKey(req.Name);
+        await ctx.Service<ProjectPolicy>().CheckVolumeAsync(pool.Name, key, req.Config ?? new(), ctx.RequestAborted);
+        var v = await pool.CreateVolumeAsync(Pool.ParseType(type), key, req.Description ?? "", req.Config ?? new(), req.ContentType ?? "filesystem", ctx.RequestAborted);
         Lifecycle(ctx, "storage-volume-created", Url(pool.Name, v.Type, v.Name));
         ctx.Response.Headers.Location = Url(pool.Name, v.Type, v.Name);
         await Respond.Empty(ctx);
@@ -134,12 +161,14 @@ public static class StorageVolumeEndpoints
         {
             throw new BadRequestException($"Invalid source name \"{source.Name}\": a volume or VOLUME/SNAPSHOT");
         }
-        var v = await from.GetVolumeAsync("custom", parts[0], ctx.RequestAborted);
+        // The source is a volume of the project the request (or source.project, --target-project's other side) uses for volumes.
+        var sourceScope = string.IsNullOrEmpty(source.Project) ? ProjectScope.Of(ctx) : await ProjectScope.OtherAsync(ctx, source.Project);
+        var v = await from.GetVolumeAsync("custom", sourceScope.VolumeKey("custom", parts[0]), ctx.RequestAborted);
         var snapshot = parts.Length == 2 ? (await from.GetSnapshotAsync(v, parts[1], ctx.RequestAborted)).Name : null;
-        var name = req.Name ?? "";
-        Names.ValidateEntityName("storage volume", name);
+        var name = ProjectScope.Of(ctx).NewVolumeKey(req.Name);
         var config = req.Config ?? new Dictionary<string, string>(v.Config);
-        pool.ValidateVolumeConfig(config);
+        pool.ValidateVolumeConfig(Pool.WithoutVolatile(config));
+        await ctx.Service<ProjectPolicy>().CheckVolumeAsync(pool.Name, name, config, ctx.RequestAborted);
         var url = Url(pool.Name, "custom", name);
         var requestor = Caller.Of(ctx).Requestor;
         var events = ctx.Service<EventHub>();
@@ -172,6 +201,10 @@ public static class StorageVolumeEndpoints
                 config[k] = val;
             }
         }
+        if (config.GetValueOrDefault("size", "") != v.Config.GetValueOrDefault("size", "") && v.Type == "custom")
+        {
+            await ctx.Service<ProjectPolicy>().CheckVolumeAsync(pool.Name, v.Name, config, ctx.RequestAborted);
+        }
         await pool.UpdateVolumeAsync(v, req.Description ?? (patch ? v.Description : ""), config, ctx.RequestAborted);
         Lifecycle(ctx, "storage-volume-updated", Url(pool.Name, v.Type, v.Name));
         await Respond.Empty(ctx);
@@ -195,14 +228,18 @@ public static class StorageVolumeEndpoints
         {
             throw new ConflictException($"Volume is still in use by: {string.Join(", ", users)}");
         }
-        if (target is not null)
+        // A project named in the body (lxc storage volume move --target-project) takes the volume there, as a move.
+        var scope = string.IsNullOrEmpty(req.Project) || req.Project == ProjectScope.Of(ctx).Name ? ProjectScope.Of(ctx) : await ProjectScope.OtherAsync(ctx, req.Project);
+        var moving = target is not null || scope != ProjectScope.Of(ctx);
+        var newKey = scope.NewVolumeKey(string.IsNullOrEmpty(req.Name) && moving ? Display(v).Name : req.Name);
+        if (moving || ProjectKeys.SplitScoped(newKey).Project != ProjectKeys.SplitScoped(v.Name).Project)
         {
-            await MoveAsync(ctx, pool, v, target, string.IsNullOrEmpty(req.Name) ? v.Name : req.Name);
+            await MoveAsync(ctx, pool, v, target ?? pool, newKey);
             return;
         }
-        await pool.RenameVolumeAsync(v, req.Name ?? "", ctx.RequestAborted);
-        Lifecycle(ctx, "storage-volume-renamed", Url(pool.Name, v.Type, req.Name!), new() { ["old_name"] = v.Name });
-        ctx.Response.Headers.Location = Url(pool.Name, v.Type, req.Name!);
+        await pool.RenameVolumeAsync(v, newKey, ctx.RequestAborted);
+        Lifecycle(ctx, "storage-volume-renamed", Url(pool.Name, v.Type, newKey), new() { ["old_name"] = Display(v).Name });
+        ctx.Response.Headers.Location = Url(pool.Name, v.Type, newKey);
         await Respond.Empty(ctx);
     }
 
@@ -212,7 +249,10 @@ public static class StorageVolumeEndpoints
     /// </summary>
     private static async Task MoveAsync(HttpContext ctx, Pool pool, VolumeRecord v, Pool target, string name)
     {
-        Names.ValidateEntityName("storage volume", name);
+        if (ProjectKeys.SplitScoped(name).Project != ProjectKeys.SplitScoped(v.Name).Project)
+        {
+            await ctx.Service<ProjectPolicy>().CheckVolumeAsync(target.Name, name, v.Config, ctx.RequestAborted);
+        }
         var backups = ctx.Service<Instances.Backups.VolumeBackups>();
         var events = ctx.Service<EventHub>();
         var requestor = Caller.Of(ctx).Requestor;
@@ -230,7 +270,7 @@ public static class StorageVolumeEndpoints
                 throw;
             }
             backups.DeleteFiles(v);
-            events.PublishLifecycle("storage-volume-moved", url, new() { ["old_name"] = v.Name, ["old_pool"] = pool.Name }, requestor);
+            events.PublishLifecycle("storage-volume-moved", url, new() { ["old_name"] = Display(v).Name, ["old_pool"] = pool.Name, ["old_project"] = Display(v).Project }, requestor);
         }, new() { ["storage_volumes"] = new() { Url(pool.Name, v.Type, v.Name) } });
         await Respond.Async(ctx, op);
     }

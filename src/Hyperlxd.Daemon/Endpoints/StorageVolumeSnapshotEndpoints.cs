@@ -30,6 +30,7 @@ public static class StorageVolumeSnapshotEndpoints
             var operations = ctx.Service<OperationManager>();
             var events = ctx.Service<EventHub>();
             var (pool, v) = await StorageVolumeEndpoints.VolumeOf(ctx);
+            await ctx.Service<Projects.ProjectPolicy>().CheckAllowedAsync(ProjectKeys.SplitScoped(v.Name).Project, "restricted.snapshots", "Snapshots", ctx.RequestAborted);
             var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.StorageVolumeSnapshotsPost);
             var name = req.Name is { Length: > 0 } n ? n : await NextNameAsync(pool, v, ctx.RequestAborted);
             Names.ValidateEntityName("snapshot", name);
@@ -110,7 +111,7 @@ public static class StorageVolumeSnapshotEndpoints
     };
 
     private static string Url(string pool, VolumeRecord v, string snap) =>
-        StorageVolumeEndpoints.Url(pool, v.Type, v.Name) + "/snapshots/" + Uri.EscapeDataString(snap);
+        ProjectKeys.VolumeUrl(pool, v.Type, v.Name, "/snapshots/" + Uri.EscapeDataString(snap));
 
     /// <summary>LXD's default names for a snapshot created without one: snap%d, one past the highest number taken (not the pattern: LXD 5.0.2 uses that for scheduled ones only).</summary>
     private static async Task<string> NextNameAsync(Storage.StoragePool pool, VolumeRecord v, CancellationToken ct) =>

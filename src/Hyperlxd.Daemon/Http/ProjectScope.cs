@@ -56,12 +56,54 @@ public sealed class ProjectScope
 
     public bool SeesProfile(string profileKey) => AllProjects || ProjectKeys.SplitScoped(profileKey).Project == ProfileProject;
 
+    /// <summary>The project whose custom volumes this one uses (its own with <c>features.storage.volumes</c>).</summary>
+    public string VolumeProject => ProjectKeys.VolumeProject(Name, Project.Config);
+
+    /// <summary>
+    /// The storage key of a volume a client names in a URL: a custom volume of <see cref="VolumeProject"/>, an
+    /// instance's volume of this project, an image volume by fingerprint. A name with '/' is not found.
+    /// </summary>
+    public string VolumeKey(string type, string name) => type switch
+    {
+        _ when name.Contains('/') => throw new NotFoundException("Storage volume not found"),
+        "custom" => ProjectKeys.Scoped(VolumeProject, name),
+        "container" or "virtual-machine" => InstanceKey(name),
+        _ => name,
+    };
+
+    /// <summary>A custom volume name a client gives for a new volume, checked before it becomes a key of <see cref="VolumeProject"/>.</summary>
+    public string NewVolumeKey(string? name)
+    {
+        Names.ValidateEntityName("storage volume", name);
+        return ProjectKeys.Scoped(VolumeProject, name!);
+    }
+
+    /// <summary>Whether a volume (by key) is listed in this project (every project's with all-projects).</summary>
+    public bool SeesVolume(string type, string key) => AllProjects || type switch
+    {
+        "custom" => ProjectKeys.SplitScoped(key).Project == VolumeProject,
+        "container" or "virtual-machine" => ProjectKeys.InProject(key, Name),
+        _ => true,
+    };
+
     public string AliasKey(string alias) =>
         alias.Contains('/') ? throw new NotFoundException("Image alias not found") : ProjectKeys.Scoped(ImageProject, alias);
 
     public bool SeesAlias(string aliasKey) => ProjectKeys.SplitScoped(aliasKey).Project == ImageProject;
 
     public string Url(string url) => ProjectKeys.WithProject(url, Name);
+
+    /// <summary>Another project a request names (a copy's source project): one the caller may use, else a 403.</summary>
+    public static async Task<ProjectScope> OtherAsync(HttpContext ctx, string project)
+    {
+        if (!Security.Caller.Of(ctx).CanAccessProject(project))
+        {
+            throw new ForbiddenException($"not authorized: this certificate cannot use project \"{project}\"");
+        }
+        var p = project == ProjectKeys.Default ? new Project { Name = ProjectKeys.Default }
+            : await ctx.Service<StateStore>().Projects.FindAsync(project, ctx.RequestAborted) ?? throw new NotFoundException("Project not found");
+        return new ProjectScope(p, false);
+    }
 
     public static ProjectScope Of(HttpContext ctx) =>
         ctx.Items[Key] as ProjectScope ?? new ProjectScope(new Project { Name = ProjectKeys.Default }, false);
@@ -79,12 +121,6 @@ public sealed class ProjectScope
         }
         var project = await ctx.Service<StateStore>().Projects.FindAsync(name, ctx.RequestAborted)
             ?? throw new NotFoundException("Project not found");
-        // Custom volumes are not kept per project yet: refuse rather than share the default project's.
-        if (Feature(project, "features.storage.volumes") && ctx.Request.Path.StartsWithSegments("/1.0/storage-pools")
-            && (ctx.Request.Path.Value ?? "").Contains("/volumes", StringComparison.Ordinal))
-        {
-            throw new BadRequestException($"Storage volumes of project \"{name}\" are not supported yet (it has features.storage.volumes=true): use the default project, or a project with features.storage.volumes=false, which uses the default project's volumes");
-        }
         ctx.Items[Key] = new ProjectScope(project, all);
     }
 }

@@ -104,6 +104,6 @@ public sealed partial class ProjectPolicy
                 CheckRestricted(p, e.Record.Type, $"{e.Record.Type.ToApi()} \"{ProjectKeys.InstanceName(e.Record.Name)}\"", e.Config, e.Devices);
             }
         }
-        CheckAggregates(p, expanded);
+        await CheckAggregatesAsync(p, expanded, ct);
     }
 }

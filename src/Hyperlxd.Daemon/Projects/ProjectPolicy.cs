@@ -12,7 +12,7 @@ namespace Hyperlxd.Daemon.Projects;
 /// A project's <c>limits.*</c> and <c>restricted.*</c> (LXD 5.0.2 lxd/project/permissions.go), checked
 /// when an instance is created or changed, before anything is written. Limits are a 400 naming the
 /// key; what <c>restricted.*</c> forbids is a 403 naming the key or device. Partial file:
-/// ProjectPolicy.Restricted.cs.
+/// ProjectPolicy.Restricted.cs, ProjectPolicy.Volumes.cs.
 /// </summary>
 public sealed partial class ProjectPolicy(StateStore store, InstanceManager instances)
 {
@@ -53,11 +53,11 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
         }
         var all = await instances.ExpandAllAsync(others, ct);
         all.Add(expanded);
-        CheckAggregates(p, all);
+        await CheckAggregatesAsync(p, all, ct);
     }
 
-    /// <summary>The project's aggregate limits (limits.cpu/memory/processes/disk) over its instances as given (expanded).</summary>
-    private static void CheckAggregates(Project p, List<InstanceManager.Expanded> all)
+    /// <summary>The project's aggregate limits (limits.cpu/memory/processes/disk) over its instances as given (expanded) and, for limits.disk, its custom volumes.</summary>
+    private async Task CheckAggregatesAsync(Project p, List<InstanceManager.Expanded> all, CancellationToken ct)
     {
         var project = p.Name;
         foreach (var key in AggregateKeys)
@@ -67,7 +67,7 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
                 continue;
             }
             var limit = Parse(key, limitText) ?? throw new BadRequestException($"Invalid value \"{limitText}\" for limit \"{key}\"");
-            long total = 0;
+            var total = key == "limits.disk" ? await VolumesDiskAsync(project, null, null, ct) : 0;
             foreach (var e in all)
             {
                 var value = key == "limits.disk" ? RootDisk.Size(e.Devices) : e.Config.GetValueOrDefault(key);
@@ -110,7 +110,7 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
             {
                 continue;
             }
-            long total = 0;
+            var total = key == "limits.disk" ? await VolumesDiskAsync(project, null, null, ct) : 0;
             foreach (var e in expanded)
             {
                 var value = key == "limits.disk" ? RootDisk.Size(e.Devices) : e.Config.GetValueOrDefault(key);

@@ -183,16 +183,16 @@ public sealed class ProjectService(StateStore store, InstanceManager instances, 
         Description = $"Default LXD profile for project {project}",
     };
 
-    private sealed record Usage(List<string> Instances, List<string> Profiles, Dictionary<string, List<string>> ImageProjects, List<string> Images, List<string> Volumes);
+    private sealed record Usage(List<string> Instances, List<string> Profiles, Dictionary<string, List<string>> ImageProjects, List<string> Images, List<(string Pool, string Key)> Volumes);
 
     private async Task<Usage> UsageAsync(CancellationToken ct) => new(
         (await instances.ListAsync(ct)).Select(r => r.Name).ToList(),
         (await store.Profiles.ListAsync(ct)).Select(p => p.Name).ToList(),
         await store.Projects.ImageProjectsAsync(ct),
         (await store.Images.ListAsync(ct)).Select(i => i.Fingerprint).ToList(),
-        (await store.Storage.ListVolumesAsync(null, "custom", ct)).Select(v => StoragePools.VolumeUrl(v.Pool, v.Type, v.Name)).ToList());
+        (await store.Storage.ListVolumesAsync(null, "custom", ct)).Select(v => (v.Pool, v.Name)).ToList());
 
-    /// <summary>LXD's order: instances, profiles, images, then (default project only here) custom volumes.</summary>
+    /// <summary>LXD's order: instances, profiles, images, then the custom volumes the project holds (default's and those with features.storage.volumes).</summary>
     private static List<string> UsedBy(Project p, Usage u)
     {
         var used = u.Instances.Where(k => ProjectKeys.InProject(k, p.Name)).Select(ProjectKeys.InstanceUrl).ToList();
@@ -201,10 +201,7 @@ public sealed class ProjectService(StateStore store, InstanceManager instances, 
         {
             used.AddRange(u.Images.Where(fp => ImageIn(u.ImageProjects, fp, p.Name)).Select(fp => ProjectKeys.WithProject("/1.0/images/" + fp, p.Name)));
         }
-        if (p.Name == ProjectKeys.Default)
-        {
-            used.AddRange(u.Volumes);
-        }
+        used.AddRange(u.Volumes.Where(v => ProjectKeys.SplitScoped(v.Key).Project == p.Name).Select(v => ProjectKeys.VolumeUrl(v.Pool, "custom", v.Key)));
         return used;
     }
 

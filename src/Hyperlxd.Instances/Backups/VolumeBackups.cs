@@ -31,7 +31,7 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
 
     private static string Owner(VolumeRecord v) => v.Id.ToString(CultureInfo.InvariantCulture);
 
-    public static string Url(VolumeRecord v, string backup) => $"{StoragePools.VolumeUrl(v.Pool, v.Type, v.Name)}/backups/{Uri.EscapeDataString(backup)}";
+    public static string Url(VolumeRecord v, string backup) => ProjectKeys.VolumeUrl(v.Pool, v.Type, v.Name, "/backups/" + Uri.EscapeDataString(backup));
 
     public static StoragePoolVolumeBackup Render(BackupRecord b) => new()
     {
@@ -117,9 +117,10 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
         revert.Add(() => File.Delete(target));
         try
         {
+            var (project, name) = ProjectKeys.SplitScoped(v.Name);
             var index = new BackupIndex
             {
-                Name = v.Name,
+                Name = name,
                 Backend = pool.Info.Name,
                 Pool = pool.Name,
                 Snapshots = req.VolumeOnly ? null : snapshots.Select(s => s.Name).ToList(),
@@ -128,7 +129,7 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
                 Type = "custom",
                 Config = new BackupConfig
                 {
-                    Volume = new StorageVolume { Name = v.Name, Type = v.Type, Description = v.Description, Config = v.Config, ContentType = v.ContentType },
+                    Volume = new StorageVolume { Name = name, Type = v.Type, Description = v.Description, Config = v.Config, ContentType = v.ContentType, Project = project },
                     VolumeSnapshots = snapshots.Select(s => new StorageVolumeSnapshot
                     {
                         Name = s.Name, Description = s.Description, Config = s.Config, ContentType = v.ContentType, CreatedAt = s.CreatedAt, ExpiresAt = s.ExpiresAt ?? default,
@@ -242,7 +243,8 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
     /// (<paramref name="name"/> overrides the index's; taken: 409). Config keys the target pool does not take
     /// are dropped, as LXD strips them when a backup moves between drivers.
     /// </summary>
-    public async Task<ImportPlan> PrepareImportAsync(string file, StoragePool pool, string? name, CancellationToken ct)
+    /// <summary>Checks a volume backup tarball whole; the volume is made in <paramref name="project"/> (the project the request uses for volumes).</summary>
+    public async Task<ImportPlan> PrepareImportAsync(string file, StoragePool pool, string project, string? name, CancellationToken ct)
     {
         var room = new DriveInfo(pool.Driver.Pool.MountPath).AvailableFreeSpace;
         var contents = await Task.Run(() => BackupTarball.Inspect(file, new SizeBudget(room, $"the free space of storage pool \"{pool.Name}\""), BackupLayout.Custom), ct);
@@ -274,11 +276,11 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
             snapshots.Add(new ImportedSnapshot(snap, c?.Description ?? "", c?.ExpiresAt is { } at && at > DateTimeOffset.MinValue.AddYears(1) ? at : null, ""));
         }
         volume.Config = SupportedConfig(pool, volume.Config ?? new());
-        if (await TryGetVolumeAsync(pool, name!, ct) is not null)
+        if (await TryGetVolumeAsync(pool, ProjectKeys.Scoped(project, name!), ct) is not null)
         {
             throw new ConflictException($"Storage volume \"{name}\" already exists in pool \"{pool.Name}\"");
         }
-        return new ImportPlan(file, pool, name!, volume, snapshots, optimized);
+        return new ImportPlan(file, pool, ProjectKeys.Scoped(project, name!), volume, snapshots, optimized);
     }
 
     private static async Task<VolumeRecord?> TryGetVolumeAsync(StoragePool pool, string name, CancellationToken ct)
@@ -339,7 +341,7 @@ public sealed class VolumeBackups(StateStore store, StoragePools pools, EventHub
             await Task.Run(() => BackupTarball.Extract(plan.File, BackupLayout.Custom.Volume, path, Budget()), ct);
         }
         revert.Success();
-        events.PublishLifecycle("storage-volume-created", StoragePools.VolumeUrl(pool.Name, "custom", v.Name));
+        events.PublishLifecycle("storage-volume-created", ProjectKeys.VolumeUrl(pool.Name, "custom", v.Name));
     }
 
     /// <summary>An optimized backup: its streams are copied out to a root-only work directory, then received by the driver.</summary>

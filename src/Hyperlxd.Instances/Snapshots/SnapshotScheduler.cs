@@ -100,14 +100,14 @@ public sealed class SnapshotScheduler(InstanceManager instances, StoragePools po
         }
     }
 
-    /// <summary>Custom volumes are the default project's (a project with its own volumes cannot have any yet).</summary>
+    /// <summary>Custom volumes, each checked against the project its key names (default's, or one with features.storage.volumes).</summary>
     private async Task ScheduleVolumesAsync(DateTimeOffset now, SnapshotTickReport report, Func<string, Task<bool>> allowed, CancellationToken ct)
     {
         foreach (var pool in pools.All)
         {
             foreach (var v in await pool.ListVolumesAsync("custom", ct))
             {
-                if (!SnapshotSchedule.IsDue(v.Config.GetValueOrDefault("snapshots.schedule"), v.Id, now) || !await allowed(ProjectKeys.Default))
+                if (!SnapshotSchedule.IsDue(v.Config.GetValueOrDefault("snapshots.schedule"), v.Id, now) || !await allowed(ProjectKeys.SplitScoped(v.Name).Project))
                 {
                     continue;
                 }
@@ -125,7 +125,7 @@ public sealed class SnapshotScheduler(InstanceManager instances, StoragePools po
     }
 
     private static string SnapshotUrl(StoragePool pool, VolumeRecord v, string snapshot) =>
-        StoragePools.VolumeUrl(pool.Name, v.Type, v.Name) + "/snapshots/" + Uri.EscapeDataString(snapshot);
+        ProjectKeys.VolumeUrl(pool.Name, v.Type, v.Name, "/snapshots/" + Uri.EscapeDataString(snapshot));
 
     private async Task Quietly(string what, Func<Task> work)
     {

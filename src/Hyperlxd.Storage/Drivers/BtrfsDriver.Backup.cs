@@ -147,10 +147,14 @@ public sealed partial class BtrfsDriver : IOptimizedBackups
         }
     }
 
-    /// <summary>A root-only directory next to the volume (same filesystem, so moves are renames), named so startup can sweep leftovers.</summary>
+    /// <summary>
+    /// A root-only directory in the volume type's directory (same filesystem, so moves are renames; the default
+    /// project's, also for a project's volume, so startup finds it), named so startup can sweep leftovers.
+    /// </summary>
     private string NewWorkDir(Volume v)
     {
-        var dir = Path.Combine(Path.GetDirectoryName(VolumePath(v))!, WorkPrefix + Guid.NewGuid().ToString("N"));
+        NewVolumePath(v); // the directory the volume is moved into at the end
+        var dir = Path.Combine(Path.GetDirectoryName(VolumePath(v with { Name = "x" }))!, WorkPrefix + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return dir;
     }

@@ -8,7 +8,7 @@ public sealed partial class BtrfsDriver
 {
     public override async Task CopyVolumeAsync(Volume target, string sourcePath, bool samePool, CancellationToken ct)
     {
-        await CopySubvolumeAsync(sourcePath, VolumePath(target), samePool, readOnly: false);
+        await CopySubvolumeAsync(sourcePath, NewVolumePath(target), samePool, readOnly: false);
         await SecureOrDeleteAsync(target);
     }
 

@@ -8,13 +8,13 @@ public sealed partial class BtrfsDriver
 {
     public override async Task CreateVolumeAsync(Volume v, CancellationToken ct)
     {
-        await Host.RunAsync("btrfs", "-q", "subvolume", "create", VolumePath(v));
+        await Host.RunAsync("btrfs", "-q", "subvolume", "create", NewVolumePath(v));
         await SecureOrDeleteAsync(v);
     }
 
     public override async Task CreateVolumeFromCopyAsync(Volume target, Volume source, CancellationToken ct)
     {
-        await Host.RunAsync("btrfs", "-q", "subvolume", "snapshot", VolumePath(source), VolumePath(target));
+        await Host.RunAsync("btrfs", "-q", "subvolume", "snapshot", VolumePath(source), NewVolumePath(target));
         await SecureOrDeleteAsync(target);
     }
 

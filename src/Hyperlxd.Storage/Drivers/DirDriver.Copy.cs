@@ -9,7 +9,7 @@ public sealed partial class DirDriver
 {
     public override async Task CopyVolumeAsync(Volume target, string sourcePath, bool samePool, CancellationToken ct)
     {
-        var path = VolumePath(target);
+        var path = NewVolumePath(target);
         if (Directory.Exists(path))
         {
             throw new IOException($"Volume path \"{path}\" already exists");

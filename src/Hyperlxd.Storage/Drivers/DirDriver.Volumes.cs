@@ -5,7 +5,7 @@ public sealed partial class DirDriver
 {
     public override Task CreateVolumeAsync(Volume v, CancellationToken ct)
     {
-        var path = VolumePath(v);
+        var path = NewVolumePath(v);
         if (Directory.Exists(path))
         {
             throw new IOException($"Volume path \"{path}\" already exists");
@@ -17,7 +17,7 @@ public sealed partial class DirDriver
 
     public override async Task CreateVolumeFromCopyAsync(Volume target, Volume source, CancellationToken ct)
     {
-        var path = VolumePath(target);
+        var path = NewVolumePath(target);
         try
         {
             if (IsVmImage(target, source))

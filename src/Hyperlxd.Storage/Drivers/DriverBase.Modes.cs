@@ -97,18 +97,39 @@ public abstract partial class DriverBase
         OpenImagesToQemu();
         foreach (var type in new[] { VolumeType.Container, VolumeType.VirtualMachine, VolumeType.Custom })
         {
-            foreach (var vol in Subdirectories(Path.Combine(Pool.MountPath, TypeDir(type))))
+            SecureVolumes(Path.Combine(Pool.MountPath, TypeDir(type)), Path.Combine(Pool.MountPath, TypeDir(type) + "-snapshots"), type);
+        }
+        foreach (var dir in ProjectTypeDirs().Where(d => new DirectoryInfo(d).LinkTarget is null))
+        {
+            Chmod(dir, OwnerOnly);
+            var snapshots = Path.GetFileName(dir).StartsWith(TypeDir(VolumeType.Custom) + "-snapshots", StringComparison.Ordinal);
+            SecureVolumes(snapshots ? "" : dir, snapshots ? dir : "", VolumeType.Custom);
+        }
+    }
+
+    private static void SecureVolumes(string volumes, string snapshots, VolumeType type)
+    {
+        foreach (var vol in Subdirectories(volumes))
+        {
+            TryChmod(vol, VolumeMode(type));
+        }
+        foreach (var parent in Subdirectories(snapshots))
+        {
+            Chmod(parent, OwnerOnly);
+            foreach (var snap in Subdirectories(parent))
             {
-                TryChmod(vol, VolumeMode(type));
+                TryChmod(snap, VolumeMode(type));
             }
-            foreach (var parent in Subdirectories(Path.Combine(Pool.MountPath, TypeDir(type) + "-snapshots")))
-            {
-                Chmod(parent, OwnerOnly);
-                foreach (var snap in Subdirectories(parent))
-                {
-                    TryChmod(snap, VolumeMode(type));
-                }
-            }
+        }
+    }
+
+    /// <summary>A directory only root may enter, made when missing.</summary>
+    private static void EnsureOwnerOnly(string dir)
+    {
+        if (!Directory.Exists(dir))
+        {
+            Directory.CreateDirectory(dir, OwnerOnly);
+            Chmod(dir, OwnerOnly);
         }
     }
 
@@ -120,6 +141,7 @@ public abstract partial class DriverBase
     {
         var path = SnapshotPath(v, snapshot);
         var parent = Path.GetDirectoryName(path)!;
+        EnsureOwnerOnly(Path.GetDirectoryName(parent)!);
         Directory.CreateDirectory(parent, OwnerOnly);
         Chmod(parent, OwnerOnly);
         return path;
@@ -127,7 +149,7 @@ public abstract partial class DriverBase
 
     /// <summary>Directories only: a symlink planted in a type directory is never followed.</summary>
     private static IEnumerable<string> Subdirectories(string dir) =>
-        Directory.Exists(dir)
+        dir.Length > 0 && Directory.Exists(dir)
             ? Directory.EnumerateDirectories(dir).Where(p => new DirectoryInfo(p).LinkTarget is null)
             : [];
 

@@ -3,7 +3,14 @@ using Hyperlxd.Core.Config;
 
 namespace Hyperlxd.Storage.Drivers;
 
-/// <summary>LXD's on-disk layout shared by the local drivers: <c>{mount}/{custom|containers|virtual-machines|images}/{name}</c>, snapshots under <c>{type}-snapshots/{name}/{snap}</c>.</summary>
+/// <summary>
+/// LXD's on-disk layout shared by the local drivers: <c>{mount}/{custom|containers|virtual-machines|images}/{name}</c>,
+/// snapshots under <c>{type}-snapshots/{name}/{snap}</c>. Custom volumes of a project with its own
+/// (<c>features.storage.volumes</c>, key "project/name") live in <c>custom_{project}</c> and
+/// <c>custom-snapshots_{project}</c>: no volume name of another project can reach them ('/' is not in volume
+/// names, '_' not in project names), where LXD's flat <c>{project}_{name}</c> would collide with the default
+/// project's bare names kept here.
+/// </summary>
 public abstract partial class DriverBase(PoolSpec pool) : IStorageDriver
 {
     protected static readonly string[] TypeDirs = { "custom", "containers", "virtual-machines", "images", "custom-snapshots", "containers-snapshots", "virtual-machines-snapshots" };
@@ -81,16 +88,41 @@ public abstract partial class DriverBase(PoolSpec pool) : IStorageDriver
         _ => "images",
     };
 
-    public string VolumePath(Volume v) => Path.Combine(pool.MountPath, TypeDir(v.Type), v.Name);
+    private const string ProjectSeparator = "_";
 
-    public string SnapshotPath(Volume v, string snapshot) => Path.Combine(pool.MountPath, TypeDir(v.Type) + "-snapshots", v.Name, snapshot);
+    /// <summary>The directory holding <paramref name="v"/> (or its snapshot directories) and its name in it.</summary>
+    private (string Dir, string Leaf) Place(Volume v, bool snapshots)
+    {
+        var dir = TypeDir(v.Type) + (snapshots ? "-snapshots" : "");
+        if (v.Type == VolumeType.Custom && ProjectKeys.SplitScoped(v.Name) is { Project: not ProjectKeys.Default } key)
+        {
+            return (Path.Combine(pool.MountPath, dir + ProjectSeparator + key.Project), key.Name);
+        }
+        return (Path.Combine(pool.MountPath, dir), v.Name);
+    }
+
+    public string VolumePath(Volume v) => Place(v, snapshots: false) is var (dir, leaf) ? Path.Combine(dir, leaf) : "";
+
+    public string SnapshotPath(Volume v, string snapshot) => Place(v, snapshots: true) is var (dir, leaf) ? Path.Combine(dir, leaf, snapshot) : "";
+
+    /// <summary>Where a volume about to be made goes, its project's type directory made first (0700, as <c>custom/</c>).</summary>
+    protected string NewVolumePath(Volume v)
+    {
+        EnsureOwnerOnly(Place(v, snapshots: false).Dir);
+        return VolumePath(v);
+    }
+
+    /// <summary>The type directories of projects with their own custom volumes (a type directory name with the separator).</summary>
+    private IEnumerable<string> ProjectTypeDirs() =>
+        Directory.Exists(pool.MountPath)
+            ? Directory.EnumerateDirectories(pool.MountPath).Where(d => Path.GetFileName(d).Contains(ProjectSeparator, StringComparison.Ordinal))
+            : [];
 
 
     protected void DeleteLayout()
     {
-        foreach (var d in TypeDirs)
+        foreach (var p in TypeDirs.Select(d => Path.Combine(pool.MountPath, d)).Concat(ProjectTypeDirs().ToList()))
         {
-            var p = Path.Combine(pool.MountPath, d);
             if (Directory.Exists(p))
             {
                 Directory.Delete(p, recursive: true);

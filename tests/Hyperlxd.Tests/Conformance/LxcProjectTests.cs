@@ -114,9 +114,12 @@ public sealed class LxcProjectTests(ContainerDaemon fixture)
             var info = await LxcOkAsync("project", "info", "pimg", "--format", "csv");
             Assert.Contains("INSTANCES,2,2", info.ToUpperInvariant());
 
-            // Its own custom volumes are not kept apart yet: refused, never the default project's shown.
-            Assert.Contains("features.storage.volumes", await LxcFailsAsync("storage", "volume", "create", "default", "v1", "--project", "pimg"));
-            Assert.Contains("features.storage.volumes", await LxcFailsAsync("storage", "volume", "list", "default", "--project", "pimg"));
+            // Its own custom volumes (features.storage.volumes, on by default): listed there and in its used_by, not in default's.
+            await LxcOkAsync("storage", "volume", "create", "default", "v1", "--project", "pimg");
+            Assert.Contains("custom,v1", await LxcOkAsync("storage", "volume", "list", "default", "--project", "pimg", "--format", "csv", "-c", "tn"));
+            Assert.DoesNotContain("custom,v1", await LxcOkAsync("storage", "volume", "list", "default", "--format", "csv", "-c", "tn"));
+            Assert.Contains("/1.0/storage-pools/default/volumes/custom/v1?project=pimg", await UsedByAsync("pimg"));
+            await LxcOkAsync("storage", "volume", "delete", "default", "v1", "--project", "pimg");
 
             // lxc project switch (client-side) makes it the default of later commands.
             await LxcOkAsync("project", "switch", "pimg");
@@ -159,8 +162,36 @@ public sealed class LxcProjectTests(ContainerDaemon fixture)
                     await D.LxcAsync("delete", "--force", c, "--project", p);
                 }
                 await D.LxcAsync("image", "delete", "bb", "--project", p);
+                await D.LxcAsync("storage", "volume", "delete", "default", "v1", "--project", p);
                 await D.LxcAsync("project", "delete", p);
             }
+        }
+    }
+
+    [Fact]
+    public async Task Every_read_command_of_lxc_takes_project()
+    {
+        const string p = "pall";
+        try
+        {
+            await LxcOkAsync("project", "create", p);
+            var commands = new[]
+            {
+                new[] { "list" }, new[] { "info" }, new[] { "image", "list" }, new[] { "image", "alias", "list" },
+                new[] { "profile", "list" }, new[] { "profile", "show", "default" }, new[] { "network", "list" },
+                new[] { "storage", "list" }, new[] { "storage", "show", "default" }, new[] { "storage", "info", "default" },
+                new[] { "storage", "volume", "list", "default" }, new[] { "operation", "list" }, new[] { "warning", "list" },
+                new[] { "project", "info", p }, new[] { "project", "show", p }, new[] { "config", "trust", "list" },
+            };
+            foreach (var command in commands)
+            {
+                var r = await D.LxcAsync(command.Concat(new[] { "--project", p }).ToArray());
+                Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', command)} --project {p}: {r}");
+            }
+        }
+        finally
+        {
+            await D.LxcAsync("project", "delete", p);
         }
     }
 

@@ -66,4 +66,43 @@ public sealed class ProjectCertificateTests(RestrictedDaemon fixture)
             cert.Dispose();
         }
     }
+
+    [Fact]
+    public async Task A_certificate_of_one_project_reaches_its_own_volumes_only()
+    {
+        var created = await Admin.SendAsync(HttpMethod.Post, "/1.0/projects", """{"name": "vteam", "config": {"features.profiles": "false"}}""");
+        Assert.True(created.Status == HttpStatusCode.OK, created.ToString());
+        var cert = TestCertificates.CreateClient("vteam-cert");
+        try
+        {
+            await fixture.TrustAsync(cert, "vteam-cert", restricted: true, "vteam");
+            using var team = ApiClient.Https(fixture.HttpsPort, cert, fixture.Daemon.NetnsName);
+            Assert.Equal(HttpStatusCode.OK, (await Admin.PostAsync("/1.0/storage-pools/default/volumes/custom", """{"name": "admin-secret"}""")).Status);
+
+            var mine = await team.PostAsync("/1.0/storage-pools/default/volumes/custom?project=vteam", """{"name": "team-vol"}""");
+            Assert.True(mine.Status == HttpStatusCode.OK, mine.ToString());
+            var listed = await team.GetAsync("/1.0/storage-pools/default/volumes/custom?project=vteam");
+            Assert.Equal(new[] { "/1.0/storage-pools/default/volumes/custom/team-vol?project=vteam" }, listed.Metadata.EnumerateArray().Select(e => e.GetString()));
+
+            // The default project's volumes: not listed, not read, not copied out by naming the project.
+            Assert.Equal(HttpStatusCode.Forbidden, (await team.GetAsync("/1.0/storage-pools/default/volumes/custom")).Status);
+            Assert.Equal(HttpStatusCode.NotFound, (await team.GetAsync("/1.0/storage-pools/default/volumes/custom/admin-secret?project=vteam")).Status);
+            var steal = await team.PostAsync("/1.0/storage-pools/default/volumes/custom?project=vteam",
+                """{"name": "stolen", "source": {"type": "copy", "name": "admin-secret", "pool": "default", "project": "default"}}""");
+            Assert.True(steal.Status == HttpStatusCode.Forbidden, steal.ToString());
+            var move = await team.PostAsync("/1.0/storage-pools/default/volumes/custom/team-vol?project=vteam", """{"name": "team-vol", "project": "default"}""");
+            Assert.True(move.Status == HttpStatusCode.Forbidden, move.ToString());
+
+            // And the admin's default project does not see the team's volume.
+            Assert.DoesNotContain("team-vol", (await Admin.GetAsync("/1.0/storage-pools/default/volumes/custom")).Body.ToString());
+        }
+        finally
+        {
+            await Admin.DeleteAsync("/1.0/storage-pools/default/volumes/custom/team-vol?project=vteam");
+            await Admin.DeleteAsync("/1.0/storage-pools/default/volumes/custom/admin-secret");
+            await Admin.SendAsync(HttpMethod.Delete, "/1.0/certificates/" + TestCertificates.Fingerprint(cert));
+            await Admin.SendAsync(HttpMethod.Delete, "/1.0/projects/vteam");
+            cert.Dispose();
+        }
+    }
 }
