@@ -35,20 +35,27 @@ public sealed partial class NetworkManager
         return nics;
     }
 
-    /// <summary>URLs of the instances and profiles whose devices name <paramref name="name"/> as network or parent.</summary>
+    /// <summary>
+    /// URLs of the instances and profiles, of every project, whose devices name <paramref name="name"/> as network
+    /// or parent (with <c>?project=</c> outside default, as LXD). Those of a project with <c>features.networks</c>
+    /// name that project's networks, never the default project's, so they are left out (LXD's UsedBy).
+    /// </summary>
     public async Task<List<string>> UsedByAsync(string name, CancellationToken ct)
     {
         static bool Uses(Dictionary<string, string> d, string name) =>
             d.GetValueOrDefault("type") == "nic" && (d.GetValueOrDefault("network") == name || d.GetValueOrDefault("parent") == name);
+        var ownNetworks = (await Store.Projects.ListAsync(ct))
+            .Where(p => p.Name != ProjectKeys.Default && Core.Config.LxdBool.IsTrue(p.Config.GetValueOrDefault("features.networks")))
+            .Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         var used = new List<string>();
         foreach (var p in await Store.Profiles.ListAsync(ct))
         {
-            if (p.Devices.Values.Any(d => Uses(d, name)))
+            if (!ownNetworks.Contains(ProjectKeys.SplitScoped(p.Name).Project) && p.Devices.Values.Any(d => Uses(d, name)))
             {
                 used.Add(ProjectKeys.ProfileUrl(p.Name));
             }
         }
-        foreach (var nic in (await InstanceNicsAsync(ct)).Where(n => n.Link == name).DistinctBy(n => n.Instance))
+        foreach (var nic in (await InstanceNicsAsync(ct)).Where(n => n.Link == name && !ownNetworks.Contains(ProjectKeys.InstanceProject(n.Instance))).DistinctBy(n => n.Instance))
         {
             used.Add(ProjectKeys.InstanceUrl(nic.Instance));
         }

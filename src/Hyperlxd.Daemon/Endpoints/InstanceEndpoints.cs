@@ -245,6 +245,11 @@ public static partial class InstanceEndpoints
         {
             throw new BadRequestException("The instance is already stopped");
         }
+        if (req.Action is "start" or "restart")
+        {
+            // restricted.devices.disk.paths again at start: a symlink may have been swapped since the disk was added.
+            await ctx.Service<Projects.ProjectPolicy>().CheckStartAsync(e, ctx.RequestAborted);
+        }
         var name = e.Record.Name;
         var description = req.Action switch
         {

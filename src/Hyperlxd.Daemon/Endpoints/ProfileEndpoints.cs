@@ -1,5 +1,6 @@
 using Hyperlxd.Api;
 using Hyperlxd.Daemon.Http;
+using Hyperlxd.Daemon.Projects;
 using Hyperlxd.Daemon.Security;
 using Hyperlxd.Instances;
 using Microsoft.AspNetCore.Builder;
@@ -56,6 +57,8 @@ public static class ProfileEndpoints
     {
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ProfilesPost);
         req.Name = KeyOf(ctx, req.Name);
+        // LXD checks a profile against its project's restrictions as it does an instance.
+        await ctx.Service<ProjectPolicy>().CheckProfileAsync(req.Name, Core.Config.ConfigPatch.Set(req.Config), req.Devices ?? new(), ctx.RequestAborted);
         await profiles.CreateAsync(req, Caller.Of(ctx).Requestor, ctx.RequestAborted);
         ctx.Response.Headers.Location = ProfileService.Url(req.Name!);
         await Respond.Empty(ctx);
@@ -64,6 +67,9 @@ public static class ProfileEndpoints
     private static async Task UpdateAsync(HttpContext ctx, ProfileService profiles, bool patch)
     {
         var req = await RequestBody.ReadAsync(ctx, ApiJsonContext.Default.ProfilePut);
+        var current = await profiles.GetAsync(Name(ctx), ctx.RequestAborted, usedBy: false);
+        await ctx.Service<ProjectPolicy>().CheckProfileAsync(Name(ctx), Core.Config.ConfigPatch.Config(current.Config, req.Config, patch),
+            Core.Config.ConfigPatch.Devices(current.Devices, req.Devices, patch), ctx.RequestAborted);
         await profiles.UpdateAsync(Name(ctx), req, patch, p => Collection.CheckETag(ctx, ProfileService.ETagOf(p)), Caller.Of(ctx).Requestor, ctx.RequestAborted);
         await Respond.Empty(ctx);
     }

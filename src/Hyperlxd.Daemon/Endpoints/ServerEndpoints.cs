@@ -101,6 +101,10 @@ public static class ServerEndpoints
         // issue 14: unix devices and VMs in projects (LxcUnixDeviceWatchTests, VmProjectTests)
         "unix_device_hotplug", // required=false unix-char/unix-block follow their host node while the container runs
         "instance_all_projects", // lxc list --all-projects: every project's instances, each with its project
+        // issue 14: project restrictions and networks (features.networks without OVN, restricted.networks.*; LxcProjectRestrictionTests)
+        "projects_networks",
+        "projects_networks_restricted_uplinks",
+        "projects_networks_restricted_access",
     };
 
     public static string Version { get; } =

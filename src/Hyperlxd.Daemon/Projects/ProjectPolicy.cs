@@ -30,14 +30,15 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
         var p = await ProjectAsync(project, ct);
         var limited = p.Config.Keys.Any(k => k.StartsWith("limits.", StringComparison.Ordinal));
         var restricted = LxdBool.IsTrue(p.Config.GetValueOrDefault("restricted"));
-        if (!limited && !restricted)
+        if (!limited && !restricted && NetworkProject(p) == ProjectKeys.Default)
         {
             return;
         }
         var expanded = await instances.ExpandAsync(candidate, ct);
+        CheckNetworkProject(p, expanded.Devices);
         if (restricted)
         {
-            CheckRestricted(p, $"{candidate.Type.ToApi()} \"{ProjectKeys.InstanceName(candidate.Name)}\"", expanded.Config, expanded.Devices);
+            CheckRestricted(p, candidate.Type, $"{candidate.Type.ToApi()} \"{ProjectKeys.InstanceName(candidate.Name)}\"", expanded.Config, expanded.Devices);
         }
         if (!limited)
         {
@@ -52,6 +53,13 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
         }
         var all = await instances.ExpandAllAsync(others, ct);
         all.Add(expanded);
+        await CheckAggregatesAsync(p, all, ct);
+    }
+
+    /// <summary>The project's aggregate limits (limits.cpu/memory/processes/disk) over its instances as given (expanded) and, for limits.disk, its custom volumes.</summary>
+    private async Task CheckAggregatesAsync(Project p, List<InstanceManager.Expanded> all, CancellationToken ct)
+    {
+        var project = p.Name;
         foreach (var key in AggregateKeys)
         {
             if (p.Config.GetValueOrDefault(key) is not { Length: > 0 } limitText)
@@ -82,6 +90,7 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
     public async Task CheckProjectUpdateAsync(string project, Dictionary<string, string> config, CancellationToken ct)
     {
         var members = (await instances.ListAsync(ct)).Where(r => ProjectKeys.InProject(r.Name, project)).ToList();
+        await CheckRestrictionsChangeAsync(project, config, members, ct);
         if (config.GetValueOrDefault("limits.instances") is { Length: > 0 } li && long.TryParse(li, out var maxInstances) && members.Count > maxInstances)
         {
             throw new BadRequestException($"\"limits.instances\" is too low: there currently are {members.Count} total instances in project \"{project}\"");
@@ -115,6 +124,37 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
             {
                 throw new BadRequestException($"\"{key}\" is too low: current total is \"{total}\"");
             }
+        }
+    }
+
+    /// <summary>
+    /// LXD's AllowProjectUpdate: when a restricted project's <c>restricted*</c> keys change, what the project
+    /// already holds (instances with their profiles applied, and its profiles) must pass the new restrictions.
+    /// </summary>
+    private async Task CheckRestrictionsChangeAsync(string project, Dictionary<string, string> config, List<InstanceRecord> members, CancellationToken ct)
+    {
+        var current = await ProjectAsync(project, ct);
+        var changed = current.Config.Keys.Union(config.Keys)
+            .FirstOrDefault(k => k.StartsWith("restricted", StringComparison.Ordinal) && current.Config.GetValueOrDefault(k, "") != config.GetValueOrDefault(k, ""));
+        if (changed is null || !LxdBool.IsTrue(config.GetValueOrDefault("restricted")))
+        {
+            return;
+        }
+        var next = new Project { Name = project, Config = config };
+        try
+        {
+            foreach (var e in await instances.ExpandAllAsync(members, ct))
+            {
+                CheckRestricted(next, e.Record.Type, $"{e.Record.Type.ToApi()} \"{ProjectKeys.InstanceName(e.Record.Name)}\"", e.Config, e.Devices);
+            }
+            foreach (var profile in (await store.Profiles.ListAsync(ct)).Where(pr => ProjectKeys.SplitScoped(pr.Name).Project == project))
+            {
+                CheckRestricted(next, null, $"profile \"{ProjectKeys.SplitScoped(profile.Name).Name}\"", profile.Config, profile.Devices);
+            }
+        }
+        catch (ForbiddenException e)
+        {
+            throw new BadRequestException($"Conflict detected when changing \"{changed}\" in project \"{project}\": {e.Message}");
         }
     }
 

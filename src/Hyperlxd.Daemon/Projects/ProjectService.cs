@@ -21,6 +21,8 @@ public sealed class ProjectService(StateStore store, InstanceManager instances, 
 
     private static readonly Dictionary<string, Validators.Check> Keys = BuildKeys();
 
+    private static readonly string[] RouteKeys = { "ipv4.routes", "ipv6.routes" };
+
     public static string Url(string name) => "/1.0/projects/" + Uri.EscapeDataString(name);
 
     public async Task<List<Project>> ListAsync(CancellationToken ct)
@@ -53,6 +55,7 @@ public sealed class ProjectService(StateStore store, InstanceManager instances, 
             config.TryAdd(feature, "true");
         }
         ValidateConfig(config);
+        await ValidateSubnetsAsync(config, ct);
         var project = new Project { Name = req.Name!, Description = req.Description ?? "", Config = config };
         await store.Projects.CreateAsync(project, LxdBool.IsTrue(config["features.profiles"]) ? DefaultProfile(project.Name) : null, ct);
         events.PublishLifecycle("project-created", Url(project.Name), null, requestor);
@@ -88,6 +91,7 @@ public sealed class ProjectService(StateStore store, InstanceManager instances, 
             }
         }
         ValidateConfig(config);
+        await ValidateSubnetsAsync(config, ct);
         await policy.CheckProjectUpdateAsync(name, config, ct);
         Profile? add = null;
         string? drop = null;
@@ -230,12 +234,58 @@ public sealed class ProjectService(StateStore store, InstanceManager instances, 
         }
     }
 
+    /// <summary>One "&lt;uplink network&gt;:&lt;subnet&gt;" of restricted.networks.subnets, as text (LXD's format checks).</summary>
+    private static string? SubnetSyntax(string item)
+    {
+        var parts = item.Split(':', 2);
+        if (parts.Length != 2)
+        {
+            return $"Subnet \"{item}\" invalid, must be in the format of \"<uplink network>:<subnet>\"";
+        }
+        var cidr = parts[1].Split('/');
+        if (cidr.Length != 2 || !System.Net.IPAddress.TryParse(cidr[0], out var address) || !int.TryParse(cidr[1], out var prefix)
+            || prefix < 0 || prefix > (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
+        {
+            return $"invalid CIDR address: {parts[1]}";
+        }
+        // LXD wants the network address itself, no host bits set.
+        return Networking.Subnets.Mask(address, prefix).Equals(address) ? null : $"Not an IP network address \"{parts[1]}\"";
+    }
+
+    /// <summary>
+    /// LXD's projectValidateRestrictedSubnets: each uplink is a network of the default project and the subnet
+    /// lies inside its <c>ipv4.routes</c>/<c>ipv6.routes</c> (bridges here have none, so only an uplink with routes passes).
+    /// </summary>
+    private async Task ValidateSubnetsAsync(Dictionary<string, string> config, CancellationToken ct)
+    {
+        if (config.GetValueOrDefault("restricted.networks.subnets") is not { Length: > 0 } value)
+        {
+            return;
+        }
+        foreach (var item in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var (uplink, subnet) = (item.Split(':', 2)[0], System.Net.IPNetwork.Parse(item.Split(':', 2)[1]));
+            var n = await store.Networks.FindAsync(uplink, ct)
+                ?? throw new BadRequestException($"Invalid project configuration key \"restricted.networks.subnets\" value: Invalid uplink network \"{uplink}\": Network not found");
+            var routes = RouteKeys
+                .SelectMany(k => n.Config.GetValueOrDefault(k, "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                .Select(r => System.Net.IPNetwork.TryParse(r, out var net) ? net : (System.Net.IPNetwork?)null)
+                .OfType<System.Net.IPNetwork>();
+            if (!routes.Any(r => r.BaseAddress.AddressFamily == subnet.BaseAddress.AddressFamily && r.PrefixLength <= subnet.PrefixLength && r.Contains(subnet.BaseAddress)))
+            {
+                throw new BadRequestException($"Invalid project configuration key \"restricted.networks.subnets\" value: Uplink network \"{uplink}\" doesn't contain \"{subnet}\" in its routes");
+            }
+        }
+    }
+
     private static Dictionary<string, Validators.Check> BuildKeys()
     {
         Validators.Check boolean = v => v == "" || LxdBool.IsTrue(v) || LxdBool.IsFalse(v) ? null : "must be true or false";
         Validators.Check count = v => v == "" || uint.TryParse(v, out _) ? null : "must be a non-negative integer";
         Validators.Check size = v => v == "" || Validators.ParseSize(v) is not null ? null : "must be a size such as 512MiB or 2GB";
         Validators.Check any = _ => null;
+        // LXD's IsListOf: comma-separated, each item trimmed and checked.
+        Validators.Check listOf(Validators.Check item) => v => v == "" ? null : v.Split(',', StringSplitOptions.TrimEntries).Select(i => item(i)).FirstOrDefault(problem => problem is not null);
         Validators.Check oneOf(params string[] allowed) => v => v == "" || allowed.Contains(v) ? null : "must be one of " + string.Join(", ", allowed);
         var keys = new Dictionary<string, Validators.Check>(StringComparer.Ordinal)
         {
@@ -258,12 +308,12 @@ public sealed class ProjectService(StateStore store, InstanceManager instances, 
             ["restricted.containers.privilege"] = oneOf("allow", "unprivileged", "isolated"),
             ["restricted.devices.nic"] = oneOf("allow", "block", "managed"),
             ["restricted.devices.disk"] = oneOf("allow", "block", "managed"),
-            ["restricted.devices.disk.paths"] = any,
-            ["restricted.idmap.uid"] = any,
-            ["restricted.idmap.gid"] = any,
+            ["restricted.devices.disk.paths"] = listOf(v => v.StartsWith('/') ? null : "Must be absolute file path"),
+            ["restricted.idmap.uid"] = listOf(v => ProjectPolicy.ParseIdRange(v) is null ? $"Invalid range \"{v}\": a number or START-END with START lower than END" : null),
+            ["restricted.idmap.gid"] = listOf(v => ProjectPolicy.ParseIdRange(v) is null ? $"Invalid range \"{v}\": a number or START-END with START lower than END" : null),
             ["restricted.networks.access"] = any,
             ["restricted.networks.uplinks"] = any,
-            ["restricted.networks.subnets"] = any,
+            ["restricted.networks.subnets"] = v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(SubnetSyntax).FirstOrDefault(problem => problem is not null),
             ["restricted.networks.zones"] = any,
             ["restricted.cluster.groups"] = any,
         };
