@@ -272,6 +272,46 @@ public sealed class LxcMonitoringTests(MonitoringDaemon fixture)
     }
 
     [Fact]
+    public async Task Disk_metrics_of_a_container_count_its_direct_io_per_host_disk()
+    {
+        await LxcOk("launch", "busybox", "mon-io");
+        try
+        {
+            var before = await ScrapeAsync();
+            // O_DIRECT: the requests leave from the container's own tasks, so its blkio/io group counts them (buffered
+            // writeback would be charged to the flusher). 1 MiB written, then read back.
+            await LxcOk("exec", "mon-io", "--", "dd", "if=/dev/zero", "of=/root/io-test", "bs=65536", "count=16", "oflag=direct");
+            await LxcOk("exec", "mon-io", "--", "dd", "if=/root/io-test", "of=/dev/null", "bs=65536", "iflag=direct");
+            var m = await ScrapeAsync();
+
+            var partitions = File.ReadLines("/proc/partitions").Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length == 4).Select(f => f[3]).ToHashSet();
+            foreach (var family in new[] { "lxd_disk_read_bytes", "lxd_disk_reads_completed", "lxd_disk_written_bytes", "lxd_disk_writes_completed" })
+            {
+                Assert.Equal("counter", m[family].Type);
+                var samples = Of(m, family, "mon-io");
+                Assert.NotEmpty(samples);
+                Assert.All(samples, s =>
+                {
+                    Assert.Equal(family + "_total", s.Name);
+                    Assert.Equal(("default", "container"), (s.Labels["project"], s.Labels["type"]));
+                    Assert.Contains(s.Labels["device"], partitions);
+                });
+            }
+            double Sum(Dictionary<string, (string Type, List<(string Name, Dictionary<string, string> Labels, double Value)> Samples)> scrape, string family) =>
+                Of(scrape, family, "mon-io").Sum(s => s.Value);
+            Assert.True(Sum(m, "lxd_disk_written_bytes") - Sum(before, "lxd_disk_written_bytes") >= 1 << 20, $"written: {Sum(m, "lxd_disk_written_bytes")}");
+            Assert.True(Sum(m, "lxd_disk_writes_completed") - Sum(before, "lxd_disk_writes_completed") >= 16, $"writes: {Sum(m, "lxd_disk_writes_completed")}");
+            Assert.True(Sum(m, "lxd_disk_read_bytes") - Sum(before, "lxd_disk_read_bytes") >= 1 << 20, $"read: {Sum(m, "lxd_disk_read_bytes")}");
+            Assert.True(Sum(m, "lxd_disk_reads_completed") - Sum(before, "lxd_disk_reads_completed") >= 16, $"reads: {Sum(m, "lxd_disk_reads_completed")}");
+        }
+        finally
+        {
+            await D.LxcAsync("delete", "--force", "mon-io");
+        }
+    }
+
+    [Fact]
     public async Task Exec_record_output_is_readable_from_the_logs_afterwards_and_deletable()
     {
         await LxcOk("launch", "busybox", "mon-rec");
