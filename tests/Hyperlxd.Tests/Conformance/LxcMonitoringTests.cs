@@ -168,39 +168,10 @@ public sealed class LxcMonitoringTests(MonitoringDaemon fixture)
         }
     }
 
-    /// <summary>Parses /1.0/metrics (read over the unix socket) with prometheus_client; families as JSON.</summary>
-    private async Task<Dictionary<string, (string Type, List<(string Name, Dictionary<string, string> Labels, double Value)> Samples)>> ScrapeAsync(string path = "/1.0/metrics")
-    {
-        var r = await D.PythonAsync($$"""
-            import json, socket, http.client
-            from prometheus_client.parser import text_string_to_metric_families
-            class C(http.client.HTTPConnection):
-                def connect(self):
-                    self.sock = socket.socket(socket.AF_UNIX)
-                    self.sock.connect('{{D.Socket}}')
-            c = C('lxd')
-            c.request('GET', '{{path}}')
-            resp = c.getresponse()
-            assert resp.status == 200, resp.status
-            assert resp.getheader('Content-Type').startswith('text/plain'), resp.getheader('Content-Type')
-            out = {}
-            for f in text_string_to_metric_families(resp.read().decode()):
-                out[f.name] = {'type': f.type, 'samples': [[s.name, s.labels, s.value] for s in f.samples]}
-            print(json.dumps(out))
-            """);
-        Assert.True(r.ExitCode == 0, r.ToString());
-        var result = new Dictionary<string, (string, List<(string, Dictionary<string, string>, double)>)>();
-        foreach (var f in JsonDocument.Parse(r.Stdout).RootElement.EnumerateObject())
-        {
-            result[f.Name] = (f.Value.GetProperty("type").GetString()!, f.Value.GetProperty("samples").EnumerateArray()
-                .Select(s => (s[0].GetString()!, s[1].EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!), s[2].GetDouble())).ToList());
-        }
-        return result;
-    }
+    private Task<Dictionary<string, PrometheusScrape.Family>> ScrapeAsync(string path = "/1.0/metrics") => PrometheusScrape.ScrapeAsync(D, path);
 
-    private static List<(string Name, Dictionary<string, string> Labels, double Value)> Of(
-        Dictionary<string, (string Type, List<(string Name, Dictionary<string, string> Labels, double Value)> Samples)> m, string family, string instance) =>
-        m.TryGetValue(family, out var f) ? f.Samples.Where(s => s.Labels.GetValueOrDefault("name") == instance).ToList() : [];
+    private static List<PrometheusScrape.Sample> Of(Dictionary<string, PrometheusScrape.Family> m, string family, string instance) =>
+        PrometheusScrape.Of(m, family, instance);
 
     [Fact]
     public async Task Metrics_of_a_running_container_parse_with_prometheus_client_and_follow_it()
@@ -298,7 +269,7 @@ public sealed class LxcMonitoringTests(MonitoringDaemon fixture)
                     Assert.Contains(s.Labels["device"], partitions);
                 });
             }
-            double Sum(Dictionary<string, (string Type, List<(string Name, Dictionary<string, string> Labels, double Value)> Samples)> scrape, string family) =>
+            double Sum(Dictionary<string, PrometheusScrape.Family> scrape, string family) =>
                 Of(scrape, family, "mon-io").Sum(s => s.Value);
             Assert.True(Sum(m, "lxd_disk_written_bytes") - Sum(before, "lxd_disk_written_bytes") >= 1 << 20, $"written: {Sum(m, "lxd_disk_written_bytes")}");
             Assert.True(Sum(m, "lxd_disk_writes_completed") - Sum(before, "lxd_disk_writes_completed") >= 16, $"writes: {Sum(m, "lxd_disk_writes_completed")}");
