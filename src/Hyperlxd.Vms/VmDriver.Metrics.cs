@@ -24,7 +24,17 @@ public sealed partial class VmDriver
     /// block I/O per disk (named as LXD's QEMU device id, "dev-lxd_root") and each nic's counters by its
     /// device name. Null when the VM does not run.
     /// </summary>
-    public Task<InstanceMetrics?> MetricsAsync(InstanceSpec spec, CancellationToken ct) => Blocking(() => Metrics(spec));
+    public Task<InstanceMetrics?> MetricsAsync(InstanceSpec spec, CancellationToken ct) => Blocking(() =>
+    {
+        try
+        {
+            return Metrics(spec);
+        }
+        catch (LibvirtException)
+        {
+            return null; // stopped or gone meanwhile: left out of this scrape, which goes on with the others
+        }
+    });
 
     private InstanceMetrics? Metrics(InstanceSpec spec)
     {
