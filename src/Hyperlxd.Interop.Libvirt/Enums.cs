@@ -108,7 +108,15 @@ public enum DomainEventType
 public readonly record struct DomainInfo(DomainState State, ulong MaxMemoryKiB, ulong MemoryKiB, uint VirtCpus, ulong CpuTimeNs);
 
 /// <summary>virDomainInterfaceStatsStruct (the counters the hypervisor knows; -1 where it does not).</summary>
-public readonly record struct InterfaceStats(long RxBytes, long RxPackets, long TxBytes, long TxPackets);
+public readonly record struct InterfaceStats(long RxBytes, long RxPackets, long TxBytes, long TxPackets,
+    long RxErrors = -1, long RxDrops = -1, long TxErrors = -1, long TxDrops = -1);
+
+/// <summary>
+/// virDomainMemoryStats, in bytes; null where the driver or guest reports nothing: <c>Rss</c> is QEMU's resident
+/// memory on the host, <c>ActualBalloon</c> the guest's current memory size; the others need the guest's balloon
+/// driver with statistics on (<c>Available</c>: memory the guest sees, <c>Unused</c>: free, <c>Usable</c>: reclaimable without swapping).
+/// </summary>
+public sealed record DomainMemoryStats(long? ActualBalloon, long? Rss, long? Available, long? Unused, long? Usable, long? DiskCaches);
 
 /// <summary>virDomainBlockStatsStruct (-1 where the hypervisor does not know).</summary>
 public readonly record struct BlockStats(long ReadRequests, long ReadBytes, long WriteRequests, long WriteBytes, long Errors);

@@ -102,7 +102,23 @@ public sealed unsafe partial class LibvirtDomain : IDisposable
     {
         Native.InterfaceStatsNative s;
         LibvirtError.Check(Native.virDomainInterfaceStats(_handle, device, &s, (nuint)sizeof(Native.InterfaceStatsNative)), "virDomainInterfaceStats");
-        return new InterfaceStats(s.RxBytes, s.RxPackets, s.TxBytes, s.TxPackets);
+        return new InterfaceStats(s.RxBytes, s.RxPackets, s.TxBytes, s.TxPackets, s.RxErrs, s.RxDrop, s.TxErrs, s.TxDrop);
+    }
+
+    /// <summary>virDomainMemoryStats of a running domain (values converted from KiB to bytes).</summary>
+    public DomainMemoryStats MemoryStats()
+    {
+        var stats = stackalloc Native.MemoryStatNative[Native.VIR_DOMAIN_MEMORY_STAT_NR];
+        var n = LibvirtError.Check(Native.virDomainMemoryStats(_handle, stats, Native.VIR_DOMAIN_MEMORY_STAT_NR, 0), "virDomainMemoryStats");
+        var values = new Dictionary<int, long>();
+        for (var i = 0; i < n; i++)
+        {
+            values[stats[i].Tag] = (long)stats[i].Val * 1024;
+        }
+        long? Get(int tag) => values.TryGetValue(tag, out var v) ? v : null;
+        return new DomainMemoryStats(Get(Native.VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON), Get(Native.VIR_DOMAIN_MEMORY_STAT_RSS),
+            Get(Native.VIR_DOMAIN_MEMORY_STAT_AVAILABLE), Get(Native.VIR_DOMAIN_MEMORY_STAT_UNUSED), Get(Native.VIR_DOMAIN_MEMORY_STAT_USABLE),
+            Get(Native.VIR_DOMAIN_MEMORY_STAT_DISK_CACHES));
     }
 
     /// <summary>virDomainBlockStats of a running domain's disk (target dev such as "vda", or the source path).</summary>

@@ -72,6 +72,10 @@ internal static unsafe partial class Native
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int virDomainBlockStats(DomainHandle dom, string disk, BlockStatsNative* stats, nuint size);
 
+    /// <summary>Fills up to <paramref name="nr_stats"/> tag/value pairs (KiB, counts); returns how many.</summary>
+    [LibraryImport(Lib)]
+    internal static partial int virDomainMemoryStats(DomainHandle dom, MemoryStatNative* stats, uint nr_stats, uint flags);
+
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int virDomainOpenConsole(DomainHandle dom, string? dev_name, StreamHandle st, uint flags);
 
@@ -92,6 +96,23 @@ internal static unsafe partial class Native
     {
         public long RxBytes, RxPackets, RxErrs, RxDrop, TxBytes, TxPackets, TxErrs, TxDrop;
     }
+
+    /// <summary>virDomainMemoryStatStruct: a virDomainMemoryStatTags value and its value.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct MemoryStatNative
+    {
+        public int Tag;
+        public ulong Val;
+    }
+
+    // virDomainMemoryStatTags the binding reads (values checked by LibvirtSignatureTests).
+    internal const int VIR_DOMAIN_MEMORY_STAT_UNUSED = 4;
+    internal const int VIR_DOMAIN_MEMORY_STAT_AVAILABLE = 5;
+    internal const int VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON = 6;
+    internal const int VIR_DOMAIN_MEMORY_STAT_RSS = 7;
+    internal const int VIR_DOMAIN_MEMORY_STAT_USABLE = 8;
+    internal const int VIR_DOMAIN_MEMORY_STAT_DISK_CACHES = 10;
+    internal const int VIR_DOMAIN_MEMORY_STAT_NR = 13;
 
     /// <summary>virDomainBlockStatsStruct: five long long counters.</summary>
     [StructLayout(LayoutKind.Sequential)]

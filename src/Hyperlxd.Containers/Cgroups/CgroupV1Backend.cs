@@ -8,7 +8,8 @@ namespace Hyperlxd.Containers.Cgroups;
 /// </summary>
 internal sealed class CgroupV1Backend(string root, string? unified, string group) : ICgroupBackend
 {
-    private static readonly string[] Controllers = { "cpuset", "cpu", "cpuacct", "memory", "pids", "devices", "freezer" };
+    // blkio: no limits applied here, but its counters feed /1.0/metrics' lxd_disk_* (as LXD, which joins it too).
+    private static readonly string[] Controllers = { "cpuset", "cpu", "cpuacct", "memory", "pids", "devices", "freezer", "blkio" };
 
     public string Name => "cgroup1";
 
@@ -63,7 +64,41 @@ internal sealed class CgroupV1Backend(string root, string? unified, string group
                 Write(Path.Combine(devices, "devices.allow"), rule);
             }
         }
+        var blkio = Dir("blkio", name);
+        if (Directory.Exists(blkio))
+        {
+            EnableIoStats(blkio);
+        }
         Apply(name, limits);
+    }
+
+    /// <summary>
+    /// Recent kernels count v1 blkio.throttle.io_service* only on disks where throttling was ever configured
+    /// (the queue's throttle data is made on the first rule). A "MAJ:MIN 0" rule sets no limit but makes it,
+    /// so the lxd_disk_* metrics see the container's I/O on every whole disk, as LXD's hosts (with rules) do.
+    /// </summary>
+    private static void EnableIoStats(string dir)
+    {
+        string[] disks;
+        try
+        {
+            disks = Directory.GetDirectories("/sys/block");
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        foreach (var disk in disks)
+        {
+            try
+            {
+                Write(Path.Combine(dir, "blkio.throttle.read_bps_device"), File.ReadAllText(Path.Combine(disk, "dev")).Trim() + " 0");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // a device without a queue (an unbound loop device...): nothing to count there
+            }
+        }
     }
 
     private static void CopyCpuset(string from, string to)

@@ -67,8 +67,9 @@ public sealed class EventHub
         listener.Queue.Writer.TryComplete();
     }
 
-    public void PublishOperation(Operation op) =>
-        Publish(Operation, JsonSerializer.SerializeToElement(op, ApiJsonContext.Default.Operation), Operations.Operation.ProjectOf(op.Resources));
+    /// <param name="project">The operation's project (<see cref="Operations.Operation.Project"/>); null: from its resources.</param>
+    public void PublishOperation(Operation op, string? project = null) =>
+        Publish(Operation, JsonSerializer.SerializeToElement(op, ApiJsonContext.Default.Operation), project ?? Operations.Operation.ProjectOf(op.Resources));
 
     /// <summary>A lifecycle event belongs to the project its source URL names (<c>?project=</c>, else default).</summary>
     public void PublishLifecycle(string action, string source, Dictionary<string, object?>? context = null, EventLifecycleRequestor? requestor = null) =>

@@ -13,6 +13,9 @@ public sealed record InstanceMetrics(
     int? Processes)
 {
     public IReadOnlyList<FilesystemUsage> Filesystems { get; init; } = [];
+
+    /// <summary>I/O counters per block device (containers: the host's disk name from /proc/partitions; VMs: QEMU's device id).</summary>
+    public IReadOnlyList<DiskCounters> Disks { get; init; } = [];
 }
 
 /// <summary>Seconds spent by <paramref name="Cpu"/> (a CPU number, as a label) in <paramref name="Mode"/> ("user", "system").</summary>
@@ -20,6 +23,8 @@ public sealed record CpuTime(string Cpu, string Mode, double Seconds);
 
 public sealed record NetworkCounters(string Device, long BytesReceived, long PacketsReceived, long ErrorsReceived, long DropsReceived,
     long BytesSent, long PacketsSent, long ErrorsSent, long DropsSent);
+
+public sealed record DiskCounters(string Device, long ReadBytes, long ReadsCompleted, long WrittenBytes, long WritesCompleted);
 
 /// <summary>statvfs of a disk device's filesystem as the instance sees it at <paramref name="Mountpoint"/>.</summary>
 public sealed record FilesystemUsage(string Device, string Mountpoint, string FsType, long SizeBytes, long FreeBytes, long AvailBytes);

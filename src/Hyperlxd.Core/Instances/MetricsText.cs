@@ -93,6 +93,14 @@ public static class MetricsText
             {
                 Add("lxd_cpu_seconds_total", c.Seconds, L(type, ("cpu", c.Cpu), ("mode", c.Mode)));
             }
+            foreach (var d in m.Disks)
+            {
+                var labels = L(type, ("device", d.Device));
+                Add("lxd_disk_read_bytes_total", d.ReadBytes, labels);
+                Add("lxd_disk_reads_completed_total", d.ReadsCompleted, labels);
+                Add("lxd_disk_written_bytes_total", d.WrittenBytes, labels);
+                Add("lxd_disk_writes_completed_total", d.WritesCompleted, labels);
+            }
             foreach (var fs in m.Filesystems)
             {
                 var labels = L(null, ("device", fs.Device), ("mountpoint", fs.Mountpoint), ("fstype", fs.FsType));

@@ -24,12 +24,14 @@ public sealed class Operation : IDisposable
     private StatusCode _status = StatusCode.Running;
     private string _err = "";
     private DateTimeOffset _updatedAt;
+    private readonly string? _project;
 
     internal Operation(EventHub events, OperationClass cls, string description,
         Dictionary<string, List<string>>? resources, Dictionary<string, object?>? metadata, bool mayCancel,
-        Func<Operation, Task>? onCancel)
+        Func<Operation, Task>? onCancel, string? project = null)
     {
         _events = events;
+        _project = project;
         Class = cls;
         Description = description;
         Resources = resources;
@@ -50,10 +52,11 @@ public sealed class Operation : IDisposable
     public Dictionary<string, List<string>>? Resources { get; }
 
     /// <summary>
-    /// The project the operation works in, from its project-scoped resources (their <c>?project=</c>);
-    /// "" when it has none (server-wide work, seen from every project as LXD sends unscoped events).
+    /// The project the operation works in: the one it was started for (work with no resource yet, such as an
+    /// image pull: LXD's OperationCreate(projectName)), else from its project-scoped resources (their
+    /// <c>?project=</c>); "" when it has none (server-wide work, seen from every project as LXD sends unscoped events).
     /// </summary>
-    public string Project => ProjectOf(Resources);
+    public string Project => _project ?? ProjectOf(Resources);
 
     public static string ProjectOf(Dictionary<string, List<string>>? resources)
     {
@@ -67,7 +70,7 @@ public sealed class Operation : IDisposable
         return "";
     }
 
-    private static readonly string[] ScopedResources = { "instances", "containers", "virtual-machines", "profiles", "storage_volumes" };
+    private static readonly string[] ScopedResources = { "instances", "containers", "virtual-machines", "profiles", "storage_volumes", "images" };
 
     public bool MayCancel { get; }
     internal Func<Operation, Task>? OnCancel { get; }
@@ -97,7 +100,7 @@ public sealed class Operation : IDisposable
             _metadata[key] = value;
             _updatedAt = DateTimeOffset.UtcNow;
         }
-        _events.PublishOperation(ToApi());
+        _events.PublishOperation(ToApi(), Project);
     }
 
     /// <summary>Moves to a final state once; later calls are ignored.</summary>
@@ -114,7 +117,7 @@ public sealed class Operation : IDisposable
             _updatedAt = DateTimeOffset.UtcNow;
             FinishedAt = _updatedAt;
         }
-        _events.PublishOperation(ToApi());
+        _events.PublishOperation(ToApi(), Project);
         _done.TrySetResult();
         return true;
     }
@@ -130,7 +133,7 @@ public sealed class Operation : IDisposable
             _status = StatusCode.Cancelling;
             _updatedAt = DateTimeOffset.UtcNow;
         }
-        _events.PublishOperation(ToApi());
+        _events.PublishOperation(ToApi(), Project);
         _cts.Cancel();
     }
 

@@ -20,15 +20,15 @@ public sealed class OperationManager(EventHub events, ILogger<OperationManager> 
     /// <summary>Creates an operation and, when <paramref name="run"/> is given, starts it in the background.</summary>
     public Operation Start(OperationClass cls, string description, RunHook? run,
         Dictionary<string, List<string>>? resources = null, Dictionary<string, object?>? metadata = null,
-        bool mayCancel = false, Func<Operation, Task>? onCancel = null)
+        bool mayCancel = false, Func<Operation, Task>? onCancel = null, string? project = null)
     {
         if (_shuttingDown)
         {
             throw new TransientException("The daemon is shutting down");
         }
-        var op = new Operation(events, cls, description, resources, metadata, mayCancel, onCancel);
+        var op = new Operation(events, cls, description, resources, metadata, mayCancel, onCancel, project);
         _ops[op.Id] = op;
-        events.PublishOperation(op.ToApi());
+        events.PublishOperation(op.ToApi(), op.Project);
         if (run is not null)
         {
             _ = Task.Run(() => RunAsync(op, run));

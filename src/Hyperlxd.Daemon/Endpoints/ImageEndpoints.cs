@@ -118,7 +118,8 @@ public static partial class ImageEndpoints
     private static async Task RespondDone(HttpContext ctx, string description, string fp, Dictionary<string, object?> metadata)
     {
         var operations = ctx.Service<OperationManager>();
-        var op = operations.Start(OperationClass.Task, description, run: null, new() { ["images"] = new() { Url(fp) } }, metadata);
+        // The image's URL in the request's project: its events reach that project's listeners only.
+        var op = operations.Start(OperationClass.Task, description, run: null, new() { ["images"] = new() { ProjectScope.Of(ctx).Url(Url(fp)) } }, metadata);
         operations.Complete(op);
         await Respond.Async(ctx, op);
     }
@@ -214,7 +215,7 @@ public static partial class ImageEndpoints
             o.SetMetadata("fingerprint", image.Fingerprint);
             o.SetMetadata("size", image.Size);
             events.PublishLifecycle("image-created", ProjectKeys.WithProject(Url(image.Fingerprint), imageProject), null, requestor);
-        });
+        }, project: ProjectScope.Of(ctx).Name); // no resource before the fingerprint is known: the request's project, as LXD's OperationCreate
         await Respond.Async(ctx, op);
     }
 
@@ -261,7 +262,7 @@ public static partial class ImageEndpoints
             o.SetMetadata("fingerprint", image.Fingerprint);
             o.SetMetadata("size", image.Size.ToString(System.Globalization.CultureInfo.InvariantCulture));
             events.PublishLifecycle("image-created", ProjectKeys.WithProject(Url(image.Fingerprint), imageProject), null, requestor);
-        }, new() { ["instances"] = new() { InstanceManager.Url(instance) } });
+        }, new() { ["instances"] = new() { InstanceManager.Url(instance) } }, project: ProjectScope.Of(ctx).Name);
         await Respond.Async(ctx, op);
     }
 

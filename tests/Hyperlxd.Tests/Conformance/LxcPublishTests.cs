@@ -57,6 +57,45 @@ public sealed class LxcPublishTests(ContainerDaemon fixture)
         }
     }
 
+    /// <summary>
+    /// `lxc publish --project P` (features.images): the client finishes on the operation's events in P, the image is
+    /// P's, and the default project's listeners never see the operation (a later default-project operation shows it).
+    /// </summary>
+    [Fact]
+    public async Task Publish_in_a_project_with_its_own_images_is_announced_in_that_project_only()
+    {
+        await LxcOkAsync("project", "create", "pubp", "-c", "features.images=true");
+        string fp = "";
+        try
+        {
+            await LxcOkAsync("--project", "pubp", "profile", "device", "add", "default", "root", "disk", "path=/", "pool=default");
+            await LxcOkAsync("--project", "pubp", "image", "import", Images.ImageFixture.Busybox, "--alias", "bb");
+            await LxcOkAsync("--project", "pubp", "init", "bb", "pub-p1");
+            await using var inDefault = await OperationEvents.OpenAsync(D.Socket, null);
+
+            fp = Fingerprint(await LxcOkAsync("--project", "pubp", "publish", "pub-p1", "--alias", "pub-p-img", "--compression", "none"));
+            Assert.Equal(64, fp.Length);
+            Assert.Equal(fp, (await D.Api.GetAsync("/1.0/images/aliases/pub-p-img?project=pubp")).Metadata.GetProperty("target").GetString());
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await D.Api.GetAsync("/1.0/images/aliases/pub-p-img")).Status);
+            Assert.Contains(fp[..12], await LxcOkAsync("--project", "pubp", "image", "list", "--format", "csv", "-c", "F"));
+
+            var marker = await D.Api.PostAsync("/1.0/images", """{"source":{"type":"url","url":"http://127.0.0.1:1/none"}}""");
+            Assert.True(marker.Status == System.Net.HttpStatusCode.Accepted, marker.ToString());
+            var seen = await inDefault.UntilFinalAsync(marker.Metadata.GetProperty("id").GetString()!);
+            Assert.DoesNotContain(seen, e => e.Operation.ToString().Contains("pubp", StringComparison.Ordinal) || e.Operation.ToString().Contains(fp, StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (fp.Length > 0)
+            {
+                await D.LxcAsync("--project", "pubp", "image", "delete", fp);
+            }
+            await D.LxcAsync("--project", "pubp", "delete", "--force", "pub-p1");
+            await D.LxcAsync("--project", "pubp", "image", "delete", "bb");
+            await D.LxcAsync("project", "delete", "pubp");
+        }
+    }
+
     /// <summary>`lxc launch IMAGE NAME` (the fixture's launch is for busybox only).</summary>
     private async Task<LaunchedContainer> LaunchImageAsync(string image, string name)
     {

@@ -342,4 +342,50 @@ public sealed class VmLxcTests(SharedVmFixture fixture) : IClassFixture<SharedVm
             await D.LxcAsync("delete", "--force", Ct);
         }
     }
+
+    /// <summary>
+    /// Issue 14: a running VM in /1.0/metrics as LXD 5.0.2 reports one without its agent (getQemuMetrics): vCPU time in
+    /// LXD's eight modes, the memory totals, block I/O of the root disk following a write in the guest, the nic by its
+    /// device name, no processes (parsed by prometheus_client).
+    /// </summary>
+    [Fact]
+    public async Task Metrics_of_a_running_vm_show_its_vcpus_memory_disk_and_nic()
+    {
+        var before = await PrometheusScrape.ScrapeAsync(D);
+        // 1 MiB onto the VM's disk, flushed: the virtio disk's write counters see it.
+        await LxcOkAsync("exec", Vm, "--", "sh", "-c", "dd if=/dev/zero of=/mnt/disk/metrics.bin bs=65536 count=16 conv=fsync && rm /mnt/disk/metrics.bin && sync");
+        var m = await PrometheusScrape.ScrapeAsync(D);
+
+        var cpu = PrometheusScrape.Of(m, "lxd_cpu_seconds", Vm);
+        Assert.NotEmpty(cpu);
+        Assert.All(cpu, s => Assert.Equal(("default", "virtual-machine"), (s.Labels["project"], s.Labels["type"])));
+        Assert.Equal(["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"], cpu.Select(s => s.Labels["mode"]).Distinct().Order(StringComparer.Ordinal));
+        var vcpus = (await LxcOkAsync("exec", Vm, "--", "grep", "-c", "^processor", "/proc/cpuinfo")).Trim();
+        Assert.Equal(vcpus, cpu.Select(s => s.Labels["cpu"]).Distinct().Count().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(cpu.Where(s => s.Labels["mode"] == "user").Sum(s => s.Value) > 0, "the booted guest has used vCPU time");
+
+        var config = (await D.Api.GetAsync($"/1.0/instances/{Vm}")).Metadata.GetProperty("expanded_config");
+        var total = PrometheusScrape.Of(m, "lxd_memory_MemTotal_bytes", Vm).Single().Value;
+        if (!config.TryGetProperty("limits.memory", out _))
+        {
+            Assert.Equal(1024.0 * 1024 * 1024, total); // LXD's default for a VM
+        }
+        var free = PrometheusScrape.Of(m, "lxd_memory_MemFree_bytes", Vm).Single().Value;
+        Assert.InRange(free, 1, total - 1); // QEMU's resident memory is taken off
+        Assert.Equal(free, PrometheusScrape.Of(m, "lxd_memory_MemAvailable_bytes", Vm).Single().Value);
+        Assert.Equal(0, PrometheusScrape.Of(m, "lxd_procs_total", Vm).Single().Value);
+        Assert.Empty(PrometheusScrape.Of(m, "lxd_filesystem_size_bytes", Vm)); // the guest's filesystem is inside its disk image
+
+        double Root(Dictionary<string, PrometheusScrape.Family> scrape, string family) =>
+            PrometheusScrape.Of(scrape, family, Vm).Single(s => s.Labels["device"] == "dev-lxd_root").Value;
+        Assert.Equal("counter", m["lxd_disk_written_bytes"].Type);
+        Assert.True(Root(m, "lxd_disk_written_bytes") - Root(before, "lxd_disk_written_bytes") >= 1 << 20,
+            $"written {Root(before, "lxd_disk_written_bytes")} -> {Root(m, "lxd_disk_written_bytes")}");
+        Assert.True(Root(m, "lxd_disk_writes_completed") > Root(before, "lxd_disk_writes_completed"));
+        Assert.True(Root(m, "lxd_disk_reads_completed") > 0 && Root(m, "lxd_disk_read_bytes") > 0, "the guest read its disk at boot");
+
+        var nic = PrometheusScrape.Of(m, "lxd_network_transmit_packets", Vm);
+        Assert.Contains(nic, s => s.Labels["device"] == "eth0" && s.Labels["type"] == "virtual-machine");
+        Assert.Single(PrometheusScrape.Of(m, "lxd_network_receive_errs", Vm), s => s.Labels["device"] == "eth0");
+    }
 }

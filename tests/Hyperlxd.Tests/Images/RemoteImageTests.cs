@@ -102,6 +102,59 @@ public sealed class RemoteImageTests(ImageFixture fixture)
         Assert.Equal("files=[] images=0 aliases=0", await fixture.StoreStateAsync());
     }
 
+    /// <summary>
+    /// Image operations carry their project (LXD's OperationCreate(projectName)): a pull and a delete in a project
+    /// with its own images are listed and announced in that project only; the delete names the image with ?project=.
+    /// </summary>
+    [Fact]
+    public async Task Pull_and_delete_in_a_project_with_its_own_images_are_operations_of_that_project()
+    {
+        await using var server = await SimplestreamsServer.StartAsync(dropOnce: false);
+        var created = await Api.PostAsync("/1.0/projects", """{"name":"imgops","config":{"features.images":"true"}}""");
+        Assert.True(created.Status == HttpStatusCode.OK, created.ToString());
+        string? fp = null;
+        try
+        {
+            await using var inProject = await OperationEvents.OpenAsync(fixture.Daemon.Socket, "imgops");
+            await using var inDefault = await OperationEvents.OpenAsync(fixture.Daemon.Socket, null);
+
+            var r = await Api.PostAsync("/1.0/images?project=imgops", $$$"""{"source":{"type":"image","server":"{{{server.Url}}}","protocol":"simplestreams","alias":"busybox/combined"}}""");
+            Assert.True(r.Status == HttpStatusCode.Accepted, r.ToString());
+            var pull = r.Metadata.GetProperty("id").GetString()!;
+            Assert.Contains(pull, (await Api.GetAsync("/1.0/operations?project=imgops")).Body.ToString());
+            Assert.DoesNotContain(pull, (await Api.GetAsync("/1.0/operations")).Body.ToString());
+            var done = (await Api.GetAsync($"/1.0/operations/{pull}/wait?timeout=60&project=imgops")).Metadata;
+            Assert.True(done.GetProperty("status").GetString() == "Success", done.ToString());
+            fp = done.GetProperty("metadata").GetProperty("fingerprint").GetString()!;
+            Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync($"/1.0/images/{fp}?project=imgops")).Status);
+            Assert.Equal(HttpStatusCode.NotFound, (await Api.GetAsync($"/1.0/images/{fp}")).Status);
+            var projectEvents = await inProject.UntilFinalAsync(pull);
+            Assert.All(projectEvents.Where(e => e.Operation.GetProperty("id").GetString() == pull), e => Assert.Equal("imgops", e.Project));
+
+            var del = await Api.DeleteAsync($"/1.0/images/{fp}?project=imgops");
+            Assert.True(del.Status == HttpStatusCode.Accepted, del.ToString());
+            Assert.Equal([$"/1.0/images/{fp}?project=imgops"], del.Metadata.GetProperty("resources").GetProperty("images").EnumerateArray().Select(u => u.GetString()));
+            var delete = del.Metadata.GetProperty("id").GetString()!;
+            Assert.Equal("imgops", (await inProject.UntilFinalAsync(delete)).Last().Project);
+            fp = null;
+
+            // A later operation of the default project: its listener got it, and nothing of the project's before it.
+            var marker = await Api.PostAsync("/1.0/images", $$$"""{"source":{"type":"image","server":"{{{server.Url}}}","protocol":"simplestreams","alias":"nope"}}""");
+            var markerId = marker.Metadata.GetProperty("id").GetString()!;
+            var defaultEvents = await inDefault.UntilFinalAsync(markerId);
+            Assert.DoesNotContain(defaultEvents, e => e.Operation.GetProperty("id").GetString() is var id && (id == pull || id == delete));
+            Assert.All(defaultEvents, e => Assert.Contains(e.Project, new[] { "default", "" }));
+        }
+        finally
+        {
+            if (fp is not null)
+            {
+                await Api.DeleteAsync($"/1.0/images/{fp}?project=imgops");
+            }
+            await Api.DeleteAsync("/1.0/projects/imgops");
+        }
+    }
+
     [Fact]
     public async Task Bad_remote_sources_fail_and_leave_nothing()
     {

@@ -200,6 +200,7 @@ public sealed class LibvirtSignatureTests
     [InlineData("virDomainInfo", "DomainInfoNative", false)]
     [InlineData("virDomainInterfaceStatsStruct", "InterfaceStatsNative", false)]
     [InlineData("virDomainBlockStatsStruct", "BlockStatsNative", false)]
+    [InlineData("virDomainMemoryStatStruct", "MemoryStatNative", false)]
     [InlineData("virError", "ErrorNative", true)]
     public void The_mirrored_structs_have_the_C_layout(string cStruct, string managed, bool headOnly)
     {
@@ -319,6 +320,7 @@ public sealed class LibvirtSignatureTests
             ["virDomainInfo"] = "DomainInfoNative",
             ["virDomainInterfaceStatsStruct"] = "InterfaceStatsNative",
             ["virDomainBlockStatsStruct"] = "BlockStatsNative",
+            ["virDomainMemoryStatStruct"] = "MemoryStatNative",
             ["virError"] = "ErrorNative",
         };
 

@@ -87,4 +87,61 @@ public sealed class MetricsTextTests
         var real = HostResources.RealPath("/sys/class/net/lo");
         Assert.Equal("/sys/devices/virtual/net/lo", real);
     }
+
+    [Fact]
+    public void Disk_counters_print_per_device_with_the_instance_labels_in_LXD_order()
+    {
+        var b = new MetricsText.Builder();
+        b.AddInstance("v1", "p1", "virtual-machine", new InstanceMetrics([], new Dictionary<string, long>(), [], 0)
+        {
+            Disks = [new DiskCounters("dev-lxd_root", 4096, 2, 8192, 3)],
+        });
+        var lines = b.ToString().Split('\n');
+        var labels = "{device=\"dev-lxd_root\",name=\"v1\",project=\"p1\",type=\"virtual-machine\"}";
+        Assert.Contains("lxd_disk_read_bytes_total" + labels + " 4096", lines);
+        Assert.Contains("lxd_disk_reads_completed_total" + labels + " 2", lines);
+        Assert.Contains("lxd_disk_written_bytes_total" + labels + " 8192", lines);
+        Assert.Contains("lxd_disk_writes_completed_total" + labels + " 3", lines);
+        Assert.Equal(["lxd_disk_read_bytes_total", "lxd_disk_reads_completed_total", "lxd_disk_written_bytes_total", "lxd_disk_writes_completed_total", "lxd_procs_total"],
+            lines.Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).ToList());
+        Assert.All(lines.Where(l => l.StartsWith("# TYPE lxd_disk", StringComparison.Ordinal)), l => Assert.EndsWith(" counter", l));
+    }
+
+    [Fact]
+    public void Cgroup_v1_blkio_and_v2_io_stat_give_counters_per_named_disk()
+    {
+        var dir = Directory.CreateTempSubdirectory("hyperlxd-blkio-").FullName;
+        try
+        {
+            var partitions = Path.Combine(dir, "partitions");
+            File.WriteAllText(partitions, "major minor  #blocks  name\n\n 254        0  268435456 vda\n   7        1     102400 loop1\n");
+            var v1 = Directory.CreateDirectory(Path.Combine(dir, "v1")).FullName;
+            // Total lines, Sync/Async and devices /proc/partitions does not know are ignored.
+            File.WriteAllText(Path.Combine(v1, "blkio.throttle.io_service_bytes_recursive"),
+                "254:0 Read 4096\n254:0 Write 1048576\n254:0 Sync 1052672\n254:0 Total 1052672\n7:1 Read 512\n9:9 Read 1\nTotal 1053184\n");
+            File.WriteAllText(Path.Combine(v1, "blkio.throttle.io_serviced_recursive"), "254:0 Read 1\n254:0 Write 256\n7:1 Read 1\n7:1 Write 0\nTotal 258\n");
+            Assert.Equal([new DiskCounters("loop1", 512, 1, 0, 0), new DiskCounters("vda", 4096, 1, 1048576, 256)],
+                Hyperlxd.Containers.CgroupMetrics.Disks(v1, partitions));
+
+            var v2 = Directory.CreateDirectory(Path.Combine(dir, "v2")).FullName;
+            File.WriteAllText(Path.Combine(v2, "io.stat"), "254:0 rbytes=4096 wbytes=1048576 rios=1 wios=256 dbytes=0 dios=0\n9:9 rbytes=1 wbytes=1 rios=1 wios=1\n");
+            Assert.Equal([new DiskCounters("vda", 4096, 1, 1048576, 256)], Hyperlxd.Containers.CgroupMetrics.Disks(v2, partitions));
+
+            Assert.Empty(Hyperlxd.Containers.CgroupMetrics.Disks(Path.Combine(dir, "missing"), partitions));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_vcpu_thread_stat_line_gives_utime_stime_and_guest_time_even_with_spaces_in_its_name()
+    {
+        // proc(5): pid (comm) state ppid ... utime(14) stime(15) ... guest_time(43).
+        var fields = Enumerable.Range(3, 50).Select(i => i switch { 3 => "S", 14 => "700", 15 => "30", 43 => "200", _ => "0" });
+        var stat = "4242 (CPU 0/TCG) " + string.Join(' ', fields) + "\n";
+        Assert.Equal((700L, 30L, 200L), Hyperlxd.Vms.VmDriver.ParseTaskStat(stat));
+        Assert.Null(Hyperlxd.Vms.VmDriver.ParseTaskStat("garbage"));
+    }
 }
