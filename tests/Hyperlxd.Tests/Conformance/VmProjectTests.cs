@@ -18,12 +18,7 @@ public sealed class VmProjectTests(VmDaemon fixture) : IClassFixture<VmDaemon>
 
     private Task<string> LxcOkAsync(params string[] args) => VmDaemon.LxcOkAsync(D, args);
 
-    private async Task<string> LxcFailsAsync(params string[] args)
-    {
-        var r = await D.LxcAsync(args);
-        Assert.True(r.ExitCode != 0, $"lxc {string.Join(' ', args)} should fail: {r}");
-        return r.Stderr + r.Stdout;
-    }
+    private Task<string> LxcFailsAsync(params string[] args) => D.LxcFailsAsync(args);
 
     /// <summary>Polls `lxc exec NAME --project P -- true` until the guest agent answers (a hang guard, not a timing).</summary>
     private async Task WaitForAgentAsync(string name, string project)

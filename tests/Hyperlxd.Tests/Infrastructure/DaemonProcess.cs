@@ -303,6 +303,14 @@ public sealed class DaemonProcess : IAsyncDisposable
 
     public Task<ProcessResult> LxcAsync(params string[] args) => RunInNetnsAsync("lxc", args, Env);
 
+    /// <summary>Runs lxc expecting a refusal; what it printed (stderr, then stdout) for the test to check the reason.</summary>
+    public async Task<string> LxcFailsAsync(params string[] args)
+    {
+        var r = await LxcAsync(args);
+        Xunit.Assert.True(r.ExitCode != 0, $"lxc {string.Join(' ', args)} should fail: {r}");
+        return r.Stderr + r.Stdout;
+    }
+
     public Task<ProcessResult> HyperlxdAsync(string? stdin, params string[] args)
     {
         if (HostNetwork && args.FirstOrDefault() == "init")
