@@ -268,8 +268,10 @@ public sealed partial class InstanceManager
     /// Checks an uploaded backup completely before anything is made (a 400 from the POST itself): the tarball
     /// (<see cref="BackupTarball.Inspect"/>), its index (names, type, snapshots, config), the target pool
     /// (<paramref name="poolName"/> overrides the index's) and the new name (<paramref name="name"/> overrides it; taken: 409).
+    /// The instance lands in <paramref name="project"/>, its profiles named as those of <paramref name="profileProject"/>.
     /// </summary>
-    public async Task<(InstanceRecord Record, CreateSource Source)> PrepareImportAsync(string file, string? name, string? poolName, CancellationToken ct)
+    public async Task<(InstanceRecord Record, CreateSource Source)> PrepareImportAsync(string file, string? name, string? poolName,
+        string project, string profileProject, CancellationToken ct)
     {
         // Nothing can unpack to more than the roomiest pool holds: a small upload must not expand without bound.
         var room = pools.All.Select(p => new DriveInfo(p.Driver.Pool.MountPath).AvailableFreeSpace).DefaultIfEmpty(0).Max();
@@ -295,7 +297,7 @@ public sealed partial class InstanceManager
         else
         {
             var profiles = (await store.Profiles.ListAsync(ct)).ToDictionary(p => p.Name);
-            pool = profiles.TryGetValue("default", out var d) ? RootDisk.Find(d.Devices).Pool : throw new BadRequestException($"Storage pool \"{index.Pool}\" not found");
+            pool = profiles.TryGetValue(ProjectKeys.Scoped(profileProject, "default"), out var d) ? RootDisk.Find(d.Devices).Pool : throw new BadRequestException($"Storage pool \"{index.Pool}\" not found");
         }
         var optimized = index.Optimized ?? contents.HasOptimized;
         if (optimized && type == InstanceType.VirtualMachine)
@@ -318,7 +320,7 @@ public sealed partial class InstanceManager
                 Architecture = string.IsNullOrEmpty(c?.Architecture) ? source.Architecture : c.Architecture,
                 Config = ImportedConfig(c?.Config ?? source.Config, keepDisk: true),
                 Devices = c?.Devices ?? source.Devices,
-                Profiles = c?.Profiles ?? source.Profiles,
+                Profiles = (c?.Profiles ?? source.Profiles).Select(n => ProjectKeys.Scoped(profileProject, n)).ToList(),
                 Ephemeral = c?.Ephemeral ?? false,
                 ExpiresAt = Core.Snapshots.SnapshotExpiry.Normalize(c?.ExpiresAt), // LXD's zero time is "never"
             });
@@ -333,19 +335,19 @@ public sealed partial class InstanceManager
         }
         var record = new InstanceRecord
         {
-            Name = name!,
+            Name = ProjectKeys.Instance(project, name!),
             Type = type,
             Architecture = source.Architecture,
             Description = source.Description,
             Config = ImportedConfig(source.Config, keepDisk: false),
             Devices = source.Devices,
-            Profiles = source.Profiles,
+            Profiles = source.Profiles.Select(n => ProjectKeys.Scoped(profileProject, n)).ToList(),
             Ephemeral = source.Ephemeral,
         };
         try
         {
             await Repo.GetAsync(record.Name, ct);
-            throw new ConflictException($"Instance \"{record.Name}\" already exists");
+            throw new ConflictException($"Instance \"{name}\" already exists");
         }
         catch (NotFoundException)
         {

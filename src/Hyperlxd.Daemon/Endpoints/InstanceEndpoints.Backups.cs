@@ -90,7 +90,11 @@ public static partial class InstanceEndpoints
         {
             await BackupFiles.SaveUploadAsync(ctx, file, instances.UploadLimit());
             var headers = ctx.Request.Headers;
-            var (record, source) = await instances.PrepareImportAsync(file, headers["X-LXD-name"].ToString(), headers["X-LXD-pool"].ToString(), ctx.RequestAborted);
+            var scope = ProjectScope.Of(ctx);
+            var (record, source) = await instances.PrepareImportAsync(file, headers["X-LXD-name"].ToString(), headers["X-LXD-pool"].ToString(),
+                scope.Name, scope.ProfileProject, ctx.RequestAborted);
+            // As a create in the project: its limits and restrictions hold for what the tarball brings.
+            await ctx.Service<Projects.ProjectPolicy>().CheckInstanceAsync(scope.Name, record, creating: true, ctx.RequestAborted);
             var op = operations.Start(OperationClass.Task, "Restoring backup", async (_, ct) =>
             {
                 try
@@ -103,7 +107,7 @@ public static partial class InstanceEndpoints
                 }
             }, Resources(record.Name));
             started = true;
-            ctx.Response.Headers.Location = prefix + "/" + record.Name;
+            ctx.Response.Headers.Location = ProjectKeys.WithProject(prefix + "/" + ProjectKeys.InstanceName(record.Name), scope.Name);
             await Respond.Async(ctx, op);
         }
         finally

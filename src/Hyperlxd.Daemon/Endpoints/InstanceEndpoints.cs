@@ -108,11 +108,6 @@ public static partial class InstanceEndpoints
     {
         if ((ctx.Request.ContentType ?? "").StartsWith("application/octet-stream", StringComparison.OrdinalIgnoreCase))
         {
-            if (!ProjectScope.Of(ctx).IsDefault)
-            {
-                // The tarball names the instance: importing it under another project's key is not done yet.
-                throw new BadRequestException($"Importing backups into project \"{ProjectScope.Of(ctx).Name}\" is not supported yet: import into the default project");
-            }
             await ImportAsync(ctx, prefix); // lxc import: the body is a backup tarball
             return;
         }

@@ -164,6 +164,41 @@ public sealed class LxcProjectTests(ContainerDaemon fixture)
     }
 
     [Fact]
+    public async Task Lxc_import_puts_a_backup_into_the_project_within_its_limits()
+    {
+        const string p = "pimp";
+        var tarball = Path.Combine(D.Dir, "pimp-src.tar.gz");
+        try
+        {
+            await LxcOkAsync("project", "create", p, "-c", "features.images=false", "-c", "features.profiles=false", "-c", "limits.instances=1");
+            await LxcOkAsync("launch", "busybox", "pimp-src");
+            await LxcOkAsync("exec", "pimp-src", "--", "sh", "-c", "echo kept > /root/data");
+            await LxcOkAsync("stop", "pimp-src", "--force");
+            await LxcOkAsync("export", "pimp-src", tarball);
+
+            // Into the project under the tarball's name, beside the default project's instance of that name.
+            await LxcOkAsync("import", tarball, "--project", p);
+            Assert.Equal(new[] { "pimp-src" }, (await LxcOkAsync("list", "--project", p, "-c", "n", "--format", "csv")).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Equal(p, (await D.Api.GetAsync($"/1.0/instances/pimp-src?project={p}")).Metadata.GetProperty("project").GetString());
+            await LxcOkAsync("start", "pimp-src", "--project", p);
+            Assert.Equal("kept\n", await LxcOkAsync("exec", "pimp-src", "--project", p, "--", "cat", "/root/data"));
+
+            // The project's limits hold for imports too; the name taken there is a 409 naming it.
+            Assert.Contains("limits.instances", await LxcFailsAsync("import", tarball, "pimp-second", "--project", p));
+            await LxcOkAsync("project", "set", p, "limits.instances=5");
+            Assert.Contains("Instance \"pimp-src\" already exists", await LxcFailsAsync("import", tarball, "--project", p));
+        }
+        finally
+        {
+            File.Delete(tarball);
+            await D.LxcAsync("delete", "--force", "pimp-src", "--project", p);
+            await D.LxcAsync("delete", "--force", "pimp-second", "--project", p);
+            await D.LxcAsync("delete", "--force", "pimp-src");
+            await D.LxcAsync("project", "delete", p);
+        }
+    }
+
+    [Fact]
     public async Task Every_read_command_of_lxc_takes_project()
     {
         const string p = "pall";
