@@ -15,9 +15,9 @@ namespace Hyperlxd.Instances;
 public sealed partial class InstanceManager
 {
     /// <summary>What devices may use on the host: the pools' custom volumes, the networks, the proxy forwarders.</summary>
-    private sealed class DeviceHost(InstanceManager manager, StoragePools pools, INetworkHost networks, IProxyForwarders forwarders) : IDeviceHost
+    private sealed class DeviceHost(InstanceManager manager, INetworkHost networks, IProxyForwarders forwarders) : IDeviceHost
     {
-        public string VolumePath(string pool, string volume) => pools.Get(pool).CustomVolumePath(volume);
+        public Task<string> HostPathAsync(DeviceContext device, string source, CancellationToken ct) => manager.HostPathAsync(device, source, ct);
 
         public Task<string> AttachVolumeAsync(DeviceContext device, string pool, string volume, CancellationToken ct) =>
             manager.AttachVolumeAsync(device, pool, volume, ct);
@@ -31,7 +31,7 @@ public sealed partial class InstanceManager
 
     private DeviceHost? _deviceHost;
 
-    private IDeviceHost Host => _deviceHost ??= new DeviceHost(this, pools, _networks, forwarders);
+    private IDeviceHost Host => _deviceHost ??= new DeviceHost(this, _networks, forwarders);
 
     /// <summary>The instance's driver, when it offers <paramref name="feature"/> (else a 400 naming it).</summary>
     private IInstanceDriver RequireFeature(Expanded e, DriverFeatures feature)
@@ -92,11 +92,27 @@ public sealed partial class InstanceManager
     /// </summary>
     private async Task StartWithDevicesAsync(Expanded e, CancellationToken ct)
     {
-        var spec = await SetupDevicesAsync(e, ct);
+        InstanceSpec spec;
+        try
+        {
+            spec = await SetupDevicesAsync(e, ct);
+        }
+        catch
+        {
+            ReleasePins(e.Record.Name);
+            throw;
+        }
         await using var revert = new Reverter();
         revert.Add(() => TeardownDevicesAsync(e, CancellationToken.None));
         var driver = DriverOf(e);
-        await driver.StartAsync(spec, ct);
+        try
+        {
+            await driver.StartAsync(spec, ct);
+        }
+        finally
+        {
+            ReleasePins(e.Record.Name); // the container holds its own mounts now (or never will)
+        }
         revert.Add(async () =>
         {
             await driver.StopAsync(spec, force: true, TimeSpan.Zero, CancellationToken.None);

@@ -118,7 +118,14 @@ public sealed partial class InstanceManager
         }
         if (setup.Mounts.Count + setup.Nodes.Count > 0)
         {
-            await driver.AttachDeviceAsync(spec, name, setup.Mounts, setup.Nodes, ct);
+            try
+            {
+                await driver.AttachDeviceAsync(spec, name, setup.Mounts, setup.Nodes, ct);
+            }
+            finally
+            {
+                ReleasePins(e.Record.Name);
+            }
             revert.Add(() => driver.DetachDeviceAsync(spec, name, type.Targets(device), CancellationToken.None));
         }
         var netns = type.RunsAfterStart ? await driver.NetworkNamespaceAsync(spec, ct) : null;

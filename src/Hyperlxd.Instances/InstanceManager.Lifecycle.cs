@@ -338,6 +338,7 @@ public sealed partial class InstanceManager
     public async Task StartupAsync(CancellationToken ct)
     {
         await RemoveUnfinishedCreatesAsync(ct);
+        SweepPins();
         StartBackupExpiry();
         await ReplanAllAsync(ct);
         var all = await ExpandAllAsync(await Repo.ListAsync(ct), ct);

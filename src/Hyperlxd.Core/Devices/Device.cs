@@ -24,8 +24,11 @@ public sealed record DeviceNode(string Device, string Target, char Kind, uint Ma
 /// <summary>What the host offers a device's setup: the storage it may reference, the networks, the proxy forwarders.</summary>
 public interface IDeviceHost
 {
-    /// <summary>The host path of custom volume <paramref name="volume"/> on <paramref name="pool"/>; a 400 naming them when it does not exist.</summary>
-    string VolumePath(string pool, string volume);
+    /// <summary>
+    /// What a host-path disk of <paramref name="device"/>'s instance mounts for <paramref name="source"/>: the path
+    /// itself, or (a path confined by its project) the file it names now, pinned where nobody else can change it.
+    /// </summary>
+    Task<string> HostPathAsync(DeviceContext device, string source, CancellationToken ct);
 
     /// <summary>
     /// Readies custom volume <paramref name="volume"/> for <paramref name="device"/>'s instance (a container's:

@@ -100,7 +100,7 @@ public sealed class DiskDevice() : Device("disk", KeyList, "path")
         }
         else
         {
-            host = source;
+            host = await device.Host.HostPathAsync(device, source, ct);
         }
         var readOnly = LxdBool.IsTrue(d.GetValueOrDefault("readonly"));
         return new DeviceSetup([new DeviceMount(device.Name, host, path, readOnly)], new Dictionary<string, string>());

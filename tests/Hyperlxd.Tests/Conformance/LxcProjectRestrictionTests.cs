@@ -42,6 +42,13 @@ public sealed class LxcProjectRestrictionTests(NetworkDaemon fixture)
         await D.LxcAsync("project", "delete", name);
     }
 
+    private async Task AssertNothingStagedAsync()
+    {
+        var pinned = Path.Combine(D.Dir, "pinned");
+        Assert.DoesNotContain(pinned, await File.ReadAllTextAsync($"/proc/{D.Pid}/mountinfo"));
+        Assert.Empty(Directory.Exists(pinned) ? Directory.GetFileSystemEntries(pinned) : []);
+    }
+
     [Fact]
     public async Task Host_disks_stay_under_restricted_devices_disk_paths_and_raw_idmap_within_restricted_idmap()
     {
@@ -51,7 +58,10 @@ public sealed class LxcProjectRestrictionTests(NetworkDaemon fixture)
         var other = Directory.CreateDirectory(Path.Combine(tmp, "other")).FullName;
         Directory.CreateDirectory(Path.Combine(tmp, "allowed-evil"));
         File.CreateSymbolicLink(Path.Combine(allowed, "escape"), other);
-        File.CreateSymbolicLink(Path.Combine(allowed, "inside"), Path.Combine(allowed, "sub"));
+        // A relative link that stays inside: at start the source is opened beneath the prefix (openat2 RESOLVE_BENEATH,
+        // as LXD), which follows no absolute link and none leading out.
+        File.CreateSymbolicLink(Path.Combine(allowed, "inside"), "sub");
+        File.CreateSymbolicLink(Path.Combine(allowed, "abs"), Path.Combine(allowed, "sub"));
         await File.WriteAllTextAsync(Path.Combine(allowed, "sub", "f"), "allowed-content\n");
         try
         {
@@ -84,6 +94,20 @@ public sealed class LxcProjectRestrictionTests(NetworkDaemon fixture)
             await LxcOkAsync("config", "device", "add", "d1", "hostdir", "disk", $"source={allowed}/inside", "path=/mnt", "--project", "pdisk");
             await LxcOkAsync("start", "d1", "--project", "pdisk");
             Assert.Equal("allowed-content\n", await LxcOkAsync("exec", "d1", "--project", "pdisk", "--", "cat", "/mnt/f"));
+            // The source was pinned (bind-mounted from the opened fd onto a root-only staging path) only until the
+            // container held its own mount: nothing is left staged in the daemon's mount namespace.
+            await AssertNothingStagedAsync();
+            // Hot-plugged the same way.
+            await LxcOkAsync("config", "device", "add", "d1", "hostdir2", "disk", $"source={allowed}/sub", "path=/mnt2", "--project", "pdisk");
+            Assert.Equal("allowed-content\n", await LxcOkAsync("exec", "d1", "--project", "pdisk", "--", "cat", "/mnt2/f"));
+            await AssertNothingStagedAsync();
+            await LxcOkAsync("config", "device", "remove", "d1", "hostdir2", "--project", "pdisk");
+            // An absolute link, even one naming a place inside: its text passes the check, but the mount opens the
+            // source beneath the prefix, which follows no absolute link (LXD's RESOLVE_BENEATH): refused, nothing added.
+            var absolute = await LxcFailsAsync("config", "device", "add", "d1", "hostabs", "disk", $"source={allowed}/abs", "path=/mnt3", "--project", "pdisk");
+            Assert.Contains("resolves outside", absolute);
+            Assert.DoesNotContain("hostabs", await LxcOkAsync("config", "device", "list", "d1", "--project", "pdisk"));
+            await AssertNothingStagedAsync();
 
             // The link swapped to lead outside while the disk stays configured: the next start is refused (LXD resolves at start too).
             await LxcOkAsync("stop", "d1", "--force", "--project", "pdisk");
@@ -94,7 +118,7 @@ public sealed class LxcProjectRestrictionTests(NetworkDaemon fixture)
             Assert.Contains("\"hostdir\"", startRefused);
             Assert.Contains("STOPPED", await LxcOkAsync("list", "d1", "--project", "pdisk", "-c", "s", "--format", "csv"));
             File.Delete(Path.Combine(allowed, "inside"));
-            File.CreateSymbolicLink(Path.Combine(allowed, "inside"), Path.Combine(allowed, "sub"));
+            File.CreateSymbolicLink(Path.Combine(allowed, "inside"), "sub");
 
             // raw.idmap with low-level keys blocked: host ids only within restricted.idmap.uid/gid.
             await LxcOkAsync("init", "busybox", "d2", "--project", "pdisk");
