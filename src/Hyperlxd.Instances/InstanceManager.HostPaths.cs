@@ -26,17 +26,16 @@ public sealed partial class InstanceManager
     /// <summary>What a host-path disk of <paramref name="device"/>'s instance mounts: its source, or the source pinned beneath its prefix.</summary>
     private async Task<string> HostPathAsync(DeviceContext device, string source, CancellationToken ct)
     {
-        if (device.Type != InstanceType.Container || await DiskPrefixesAsync(device.Instance, ct) is not { } prefixes)
+        if (device.Type != InstanceType.Container || await DiskPrefixesAsync(device.Instance, ct) is not { } list)
         {
             return source;
         }
-        var clean = Path.GetFullPath(source);
-        var prefix = prefixes.Select(Path.GetFullPath).FirstOrDefault(p => clean == p || clean.StartsWith(p.TrimEnd('/') + "/", StringComparison.Ordinal))
-            ?? throw new ForbiddenException($"Disk source path \"{source}\" not allowed (project restriction \"restricted.devices.disk.paths\")");
+        var prefix = DiskDevice.RestrictedParent(list, source) is { } parent ? DiskDevice.CleanPath(parent)
+            : throw new ForbiddenException($"Disk source path \"{source}\" not allowed (project restriction \"restricted.devices.disk.paths\")");
         SafeFdHandle fd;
         try
         {
-            fd = Syscalls.OpenBeneath(prefix, Path.GetRelativePath(prefix, clean));
+            fd = Syscalls.OpenBeneath(prefix, Path.GetRelativePath(prefix, DiskDevice.CleanPath(source)));
         }
         catch (ErrnoException e) when (e.Errno == Errno.EXDEV)
         {
@@ -64,8 +63,8 @@ public sealed partial class InstanceManager
         }
     }
 
-    /// <summary>The prefixes a restricted project allows host-path disks under, or null when its disks are not confined.</summary>
-    private async Task<string[]?> DiskPrefixesAsync(string instance, CancellationToken ct)
+    /// <summary>The <c>restricted.devices.disk.paths</c> of a restricted project allowing host-path disks, or null when its disks are not confined.</summary>
+    private async Task<string?> DiskPrefixesAsync(string instance, CancellationToken ct)
     {
         var project = ProjectKeys.InstanceProject(instance);
         if (project == ProjectKeys.Default || await store.Projects.FindAsync(project, ct) is not { } p
@@ -74,7 +73,7 @@ public sealed partial class InstanceManager
         {
             return null;
         }
-        return list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return list;
     }
 
     /// <summary>Drops the staging mounts of <paramref name="instance"/>'s disks: the container holds its own mounts by now (or failed to).</summary>

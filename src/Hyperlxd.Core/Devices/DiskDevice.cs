@@ -65,6 +65,38 @@ public sealed class DiskDevice() : Device("disk", KeyList, "path")
         }
     }
 
+    /// <summary>
+    /// LXD's CheckRestrictedDevicesDiskPaths: the prefix of <c>restricted.devices.disk.paths</c> (<paramref name="list"/>)
+    /// that the cleaned <paramref name="source"/> lies under (whole path components), or null.
+    /// </summary>
+    public static string? RestrictedParent(string list, string source) =>
+        list.Split(',').FirstOrDefault(prefix => IsUnder(CleanPath(source), CleanPath(prefix)));
+
+    /// <summary>Whether <paramref name="path"/> is <paramref name="parent"/> or below it (whole components: "/a-b" is not under "/a").</summary>
+    public static bool IsUnder(string path, string parent) =>
+        (path.TrimEnd('/') + "/").StartsWith(parent.TrimEnd('/') + "/", StringComparison.Ordinal);
+
+    /// <summary>Go's filepath.Clean for an absolute path ("." and ".." resolved lexically, no symlinks followed).</summary>
+    public static string CleanPath(string path)
+    {
+        var parts = new List<string>();
+        foreach (var part in path.Trim().Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == "..")
+            {
+                if (parts.Count > 0)
+                {
+                    parts.RemoveAt(parts.Count - 1);
+                }
+            }
+            else if (part != ".")
+            {
+                parts.Add(part);
+            }
+        }
+        return "/" + string.Join('/', parts);
+    }
+
     /// <summary>The root disk: mounted by the driver from the instance's root volume, not here.</summary>
     public static bool IsRoot(IReadOnlyDictionary<string, string> device) => device.GetValueOrDefault("path") == "/";
 

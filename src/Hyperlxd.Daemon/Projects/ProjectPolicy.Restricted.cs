@@ -1,6 +1,7 @@
 using Hyperlxd.Api;
 using Hyperlxd.Core;
 using Hyperlxd.Core.Config;
+using Hyperlxd.Core.Devices;
 using Hyperlxd.Core.Instances;
 using Hyperlxd.Instances;
 
@@ -212,7 +213,7 @@ public sealed partial class ProjectPolicy : Instances.Snapshots.ISnapshotGate
             return null;
         }
         var source = device.GetValueOrDefault("source", "");
-        if (AllowedDiskParent(list, source) is not { } parent)
+        if (DiskDevice.RestrictedParent(list, source) is not { } parent)
         {
             return $"Disk source path \"{source}\" not allowed";
         }
@@ -220,37 +221,9 @@ public sealed partial class ProjectPolicy : Instances.Snapshots.ISnapshotGate
         {
             return "The \"shift\" property cannot be used with a restricted source path";
         }
-        var realParent = Resources.HostResources.RealPath(CleanPath(parent));
-        var realSource = Resources.HostResources.RealPath(CleanPath(source));
-        return Under(realSource, realParent) ? null : $"Source path \"{source}\" resolves outside of restricted parent source path \"{parent}\"";
-    }
-
-    /// <summary>LXD's CheckRestrictedDevicesDiskPaths: the listed prefix the cleaned source lies under, or null.</summary>
-    internal static string? AllowedDiskParent(string list, string source) =>
-        list.Split(',').FirstOrDefault(prefix => Under(CleanPath(source), CleanPath(prefix)));
-
-    private static bool Under(string path, string parent) =>
-        (path.TrimEnd('/') + "/").StartsWith(parent.TrimEnd('/') + "/", StringComparison.Ordinal);
-
-    /// <summary>Go's filepath.Clean for an absolute path ("." and ".." resolved lexically, no symlinks followed).</summary>
-    internal static string CleanPath(string path)
-    {
-        var parts = new List<string>();
-        foreach (var part in path.Trim().Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (part == "..")
-            {
-                if (parts.Count > 0)
-                {
-                    parts.RemoveAt(parts.Count - 1);
-                }
-            }
-            else if (part != ".")
-            {
-                parts.Add(part);
-            }
-        }
-        return "/" + string.Join('/', parts);
+        var realParent = Resources.HostResources.RealPath(DiskDevice.CleanPath(parent));
+        var realSource = Resources.HostResources.RealPath(DiskDevice.CleanPath(source));
+        return DiskDevice.IsUnder(realSource, realParent) ? null : $"Source path \"{source}\" resolves outside of restricted parent source path \"{parent}\"";
     }
 
     /// <summary>
