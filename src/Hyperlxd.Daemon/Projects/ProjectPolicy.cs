@@ -56,18 +56,22 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
         await CheckAggregatesAsync(p, all, ct);
     }
 
-    /// <summary>The project's aggregate limits (limits.cpu/memory/processes/disk) over its instances as given (expanded) and, for limits.disk, its custom volumes.</summary>
-    private async Task CheckAggregatesAsync(Project p, List<InstanceManager.Expanded> all, CancellationToken ct)
+    /// <summary>
+    /// The project's aggregate limits (<paramref name="keys"/>, else limits.cpu/memory/processes/disk) over its instances as
+    /// given (expanded) and, for limits.disk, its custom volumes, one of them replaced by <paramref name="volume"/> when given.
+    /// </summary>
+    private async Task CheckAggregatesAsync(Project p, List<InstanceManager.Expanded> all, CancellationToken ct,
+        IReadOnlyList<string>? keys = null, VolumeChange? volume = null)
     {
         var project = p.Name;
-        foreach (var key in AggregateKeys)
+        foreach (var key in keys ?? AggregateKeys)
         {
             if (p.Config.GetValueOrDefault(key) is not { Length: > 0 } limitText)
             {
                 continue;
             }
             var limit = Parse(key, limitText) ?? throw new BadRequestException($"Invalid value \"{limitText}\" for limit \"{key}\"");
-            var total = key == "limits.disk" ? await VolumesDiskAsync(project, null, null, ct) : 0;
+            var total = key == "limits.disk" ? await VolumesDiskAsync(project, volume, ct) : 0;
             foreach (var e in all)
             {
                 var value = key == "limits.disk" ? RootDisk.Size(e.Devices) : e.Config.GetValueOrDefault(key);
@@ -110,7 +114,7 @@ public sealed partial class ProjectPolicy(StateStore store, InstanceManager inst
             {
                 continue;
             }
-            var total = key == "limits.disk" ? await VolumesDiskAsync(project, null, null, ct) : 0;
+            var total = key == "limits.disk" ? await VolumesDiskAsync(project, null, ct) : 0;
             foreach (var e in expanded)
             {
                 var value = key == "limits.disk" ? RootDisk.Size(e.Devices) : e.Config.GetValueOrDefault(key);
