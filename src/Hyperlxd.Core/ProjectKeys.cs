@@ -59,14 +59,21 @@ public static class ProjectKeys
     /// </summary>
     public static string VolumeUrl(string pool, string type, string key, string suffix = "")
     {
-        var (project, name) = type switch
-        {
-            "custom" => SplitScoped(key),
-            "container" or "virtual-machine" => SplitInstance(key),
-            _ => (Default, key),
-        };
-        return WithProject($"/1.0/storage-pools/{Uri.EscapeDataString(pool)}/volumes/{type}/{Uri.EscapeDataString(name)}{suffix}", project);
+        var (project, name) = SplitVolume(type, key);
+        return VolumeUrlOf(pool, type, project, name, suffix);
     }
+
+    /// <summary>The same URL from what a client sees of the volume: its project and name.</summary>
+    public static string VolumeUrlOf(string pool, string type, string project, string name, string suffix = "") =>
+        WithProject($"/1.0/storage-pools/{Uri.EscapeDataString(pool)}/volumes/{type}/{Uri.EscapeDataString(name)}{suffix}", project);
+
+    /// <summary>(project, name) of a volume's storage key: a custom volume's is scoped, an instance volume's the instance's, an image volume's the default project's.</summary>
+    public static (string Project, string Name) SplitVolume(string type, string key) => type switch
+    {
+        "custom" => SplitScoped(key),
+        "container" or "virtual-machine" => SplitInstance(key),
+        _ => (Default, key),
+    };
 
     public static string ProfileUrl(string key)
     {

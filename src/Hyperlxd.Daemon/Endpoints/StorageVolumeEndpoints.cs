@@ -59,12 +59,7 @@ public static class StorageVolumeEndpoints
     }
 
     /// <summary>(project, name) a client sees for a volume's storage key.</summary>
-    internal static (string Project, string Name) Display(VolumeRecord v) => v.Type switch
-    {
-        "custom" => ProjectKeys.SplitScoped(v.Name),
-        "container" or "virtual-machine" => ProjectKeys.SplitInstance(v.Name),
-        _ => (ProjectKeys.Default, v.Name),
-    };
+    internal static (string Project, string Name) Display(VolumeRecord v) => ProjectKeys.SplitVolume(v.Type, v.Name);
 
     private static string ETagOf(VolumeRecord v) =>
         ETag.Compute(new StorageVolumePut { Description = v.Description, Config = v.Config }, ApiJsonContext.Default.StorageVolumePut);
@@ -91,18 +86,15 @@ public static class StorageVolumeEndpoints
         // Image volumes are a cache of the images: listed where the image is (LXD's filterVolumes).
         var imageProjects = await ctx.Service<StateStore>().Projects.ImageProjectsAsync(ctx.RequestAborted);
         var list = new List<StorageVolume>();
-        var urls = new Dictionary<StorageVolume, string>(ReferenceEqualityComparer.Instance);
         foreach (var v in await pool.ListVolumesAsync(type, ctx.RequestAborted))
         {
             if (!scope.SeesVolume(v.Type, v.Name) || (v.Type == "image" && !scope.AllProjects && !ProjectService.ImageIn(imageProjects, v.Name, scope.ImageProject)))
             {
                 continue;
             }
-            var api = await ToApiAsync(ctx.Service<StoragePools>(), pool, v, ctx.RequestAborted);
-            list.Add(api);
-            urls[api] = Url(pool.Name, v.Type, v.Name);
+            list.Add(await ToApiAsync(ctx.Service<StoragePools>(), pool, v, ctx.RequestAborted));
         }
-        await Collection.Write(ctx, list, v => urls[v], ApiJsonContext.Default.StorageVolume, ApiJsonContext.Default.ListStorageVolume);
+        await Collection.Write(ctx, list, v => ProjectKeys.VolumeUrlOf(pool.Name, v.Type, v.Project, v.Name), ApiJsonContext.Default.StorageVolume, ApiJsonContext.Default.ListStorageVolume);
     }
 
     private static async Task CreateAsync(HttpContext ctx, string? routeType)
@@ -232,7 +224,7 @@ public static class StorageVolumeEndpoints
         var scope = string.IsNullOrEmpty(req.Project) || req.Project == ProjectScope.Of(ctx).Name ? ProjectScope.Of(ctx) : await ProjectScope.OtherAsync(ctx, req.Project);
         var moving = target is not null || scope != ProjectScope.Of(ctx);
         var newKey = scope.NewVolumeKey(string.IsNullOrEmpty(req.Name) && moving ? Display(v).Name : req.Name);
-        if (moving || ProjectKeys.SplitScoped(newKey).Project != ProjectKeys.SplitScoped(v.Name).Project)
+        if (moving)
         {
             await MoveAsync(ctx, pool, v, target ?? pool, newKey);
             return;
