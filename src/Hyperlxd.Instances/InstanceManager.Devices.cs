@@ -92,34 +92,25 @@ public sealed partial class InstanceManager
     /// </summary>
     private async Task StartWithDevicesAsync(Expanded e, CancellationToken ct)
     {
-        InstanceSpec spec;
         try
         {
-            spec = await SetupDevicesAsync(e, ct);
-        }
-        catch
-        {
-            ReleasePins(e.Record.Name);
-            throw;
-        }
-        await using var revert = new Reverter();
-        revert.Add(() => TeardownDevicesAsync(e, CancellationToken.None));
-        var driver = DriverOf(e);
-        try
-        {
+            var spec = await SetupDevicesAsync(e, ct);
+            await using var revert = new Reverter();
+            revert.Add(() => TeardownDevicesAsync(e, CancellationToken.None));
+            var driver = DriverOf(e);
             await driver.StartAsync(spec, ct);
+            revert.Add(async () =>
+            {
+                await driver.StopAsync(spec, force: true, TimeSpan.Zero, CancellationToken.None);
+                await driver.CleanupAsync(spec, CancellationToken.None);
+            });
+            await StartedDevicesAsync(e, spec, ct);
+            revert.Success();
         }
         finally
         {
-            ReleasePins(e.Record.Name); // the container holds its own mounts now (or never will)
+            ReleasePins(e.Record.Name); // staged disk sources: the container holds its own mounts now (or never will)
         }
-        revert.Add(async () =>
-        {
-            await driver.StopAsync(spec, force: true, TimeSpan.Zero, CancellationToken.None);
-            await driver.CleanupAsync(spec, CancellationToken.None);
-        });
-        await StartedDevicesAsync(e, spec, ct);
-        revert.Success();
     }
 
     /// <summary>Every device's post-start hook with the running instance's network namespace (also what re-adopts proxies at daemon start).</summary>
