@@ -19,12 +19,7 @@ public sealed class LxcBackupShiftedTests
         try
         {
             await d.PrepareContainersAsync(Hyperlxd.Tests.Images.ImageFixture.Busybox);
-            async Task<string> Lxc(params string[] args)
-            {
-                var r = await d.LxcAsync(args);
-                Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', args)}: {r}");
-                return r.Stdout.Trim();
-            }
+            async Task<string> Lxc(params string[] args) => (await d.LxcOkAsync(args)).Trim();
             await Lxc("launch", "busybox", "sh1");
             Assert.NotEqual("[]", await Lxc("config", "get", "sh1", "volatile.last_state.idmap"));
             await Lxc("exec", "sh1", "--", "sh", "-c", "echo one > /root/made; chown 1000:1001 /root/made");

@@ -228,12 +228,7 @@ public sealed class LxcIdmapShiftTests
         try
         {
             await d.PrepareContainersAsync(ImageFixture.Busybox);
-            async Task<string> Lxc(params string[] args)
-            {
-                var r = await d.LxcAsync(args);
-                Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', args)}: {r}");
-                return r.Stdout.Trim();
-            }
+            async Task<string> Lxc(params string[] args) => (await d.LxcOkAsync(args)).Trim();
             var rootfs = Path.Combine(d.Dir, "storage-pools", "default", "containers", "shift", "rootfs");
 
             await Lxc("launch", "busybox", "shift");

@@ -258,12 +258,7 @@ public sealed class LxcPublishShiftedTests
         try
         {
             await d.PrepareContainersAsync(Hyperlxd.Tests.Images.ImageFixture.Busybox);
-            async Task<string> Lxc(params string[] args)
-            {
-                var r = await d.LxcAsync(args);
-                Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', args)}: {r}");
-                return r.Stdout.Trim();
-            }
+            async Task<string> Lxc(params string[] args) => (await d.LxcOkAsync(args)).Trim();
             await Lxc("launch", "busybox", "shifted");
             Assert.NotEqual("[]", await Lxc("config", "get", "shifted", "volatile.last_state.idmap"));
             await Lxc("exec", "shifted", "--", "sh", "-c", "echo x > /root/made; chown 1000:1001 /root/made");

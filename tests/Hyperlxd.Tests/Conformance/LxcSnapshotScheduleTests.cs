@@ -44,12 +44,7 @@ public sealed class LxcSnapshotScheduleTests(TestClockDaemon fixture) : IClassFi
     /// <summary>A wall-clock time in the daemon's (= this process's) time zone: schedules are local time, as LXD's.</summary>
     private static DateTimeOffset Local(int y, int mo, int d, int h, int mi, int s) => new(new DateTime(y, mo, d, h, mi, s, DateTimeKind.Local));
 
-    private async Task<string> LxcOkAsync(params string[] args)
-    {
-        var r = await D.LxcAsync(args);
-        Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', args)}: {r}");
-        return r.Stdout;
-    }
+    private Task<string> LxcOkAsync(params string[] args) => D.LxcOkAsync(args);
 
     private async Task<string> LxcFailsAsync(params string[] args)
     {

@@ -303,6 +303,14 @@ public sealed class DaemonProcess : IAsyncDisposable
 
     public Task<ProcessResult> LxcAsync(params string[] args) => RunInNetnsAsync("lxc", args, Env);
 
+    /// <summary>Runs lxc expecting success; its stdout.</summary>
+    public async Task<string> LxcOkAsync(params string[] args)
+    {
+        var r = await LxcAsync(args);
+        Xunit.Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', args)}: {r}");
+        return r.Stdout;
+    }
+
     /// <summary>Runs lxc expecting a refusal; what it printed (stderr, then stdout) for the test to check the reason.</summary>
     public async Task<string> LxcFailsAsync(params string[] args)
     {

@@ -50,12 +50,7 @@ public sealed class HostAccessTests(HostAccessDaemon fixture) : IClassFixture<Ho
 {
     private DaemonProcess D => fixture.Daemon;
 
-    private async Task<string> LxcOkAsync(params string[] args)
-    {
-        var r = await D.LxcAsync(args);
-        Assert.True(r.ExitCode == 0, $"lxc {string.Join(' ', args)}: {r}");
-        return r.Stdout;
-    }
+    private Task<string> LxcOkAsync(params string[] args) => D.LxcOkAsync(args);
 
     private string PoolDir(string pool) => Path.Combine(D.Dir, "storage-pools", pool);
 
